@@ -1,0 +1,27 @@
+@{
+    RootModule           = 'PhoodWarehouse.PowerShell.dll'
+    ModuleVersion        = '{{ModuleVersion}}'
+    GUID                 = '6f0c9a5e-4b1d-4d83-9a57-2e6c0d8b7f31'
+    Author               = 'Phood'
+    CompanyName          = 'Phood'
+    Copyright            = '(c) Phood. All rights reserved.'
+    Description          = 'Run the Phood multi-tenant PostgreSQL data warehouse: tenants, daily materialized views pulled through dblink, cross-tenant BI views and pg_cron schedules, as safe, pipeline-friendly commands.'
+    PowerShellVersion    = '7.4'
+    CompatiblePSEditions = @('Core')
+    FormatsToProcess     = @('PhoodWarehouse.format.ps1xml')
+    CmdletsToExport      = @(
+        'Connect-WhWarehouse'
+        'Disconnect-WhWarehouse'
+        'Install-WhWarehouse'
+        'Get-WhWarehouse'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('PostgreSQL', 'DataWarehouse', 'dblink', 'pg_cron', 'MultiTenant', 'Linux', 'PSEdition_Core')
+            ProjectUri = 'https://github.com/phood/phood-warehouse'
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using System.Net.Sockets;
+using Npgsql;
+
+namespace PhoodWarehouse.Core.Connections;
+
+/// <summary>
+/// Turns what Npgsql throws while connecting into a <see cref="WarehouseException"/> that says what to do.
+/// The messages name server, port, database and user, never the password.
+/// </summary>
+internal static class ConnectionErrors
+{
+    public static WarehouseException Translate(Exception error, string server, int port, string database, string? user)
+    {
+        var where = $"{server}:{port}";
+        switch (error)
+        {
+            case PostgresException pg when pg.SqlState is "28P01" or "28000":
+                return new WarehouseException("LoginRefused", WhErrorKind.AuthenticationError,
+                    $"The server {where} refused the login of user '{user}' ({pg.MessageText}). Check the user name and password, and pg_hba.conf on the server.",
+                    where, error);
+            case PostgresException pg when pg.SqlState == "3D000":
+                return new WarehouseException("DatabaseNotFound", WhErrorKind.ObjectNotFound,
+                    $"The database '{database}' does not exist on {where}. Check -Database, or create the warehouse with sql/create.sql (see README).",
+                    database, error);
+            case PostgresException pg:
+                return new WarehouseException("ConnectionFailed", WhErrorKind.ConnectionError,
+                    $"Could not connect to {where}: {pg.MessageText} (SQLSTATE {pg.SqlState}).", where, error);
+            case NpgsqlException { InnerException: SocketException or TimeoutException } or SocketException or TimeoutException:
+                return new WarehouseException("ServerUnreachable", WhErrorKind.ConnectionError,
+                    $"Could not reach PostgreSQL at {where}: {Innermost(error).Message}. Check that the server is running, the host and port are right, and a firewall lets you through.",
+                    where, error);
+            default:
+                return new WarehouseException("ConnectionFailed", WhErrorKind.ConnectionError,
+                    $"Could not connect to {where}: {Innermost(error).Message}", where, error);
+        }
+    }
+
+    private static Exception Innermost(Exception error)
+    {
+        while (error.InnerException is not null) error = error.InnerException;
+        return error;
+    }
+}

@@ -1,0 +1,37 @@
+using Npgsql;
+
+namespace PhoodWarehouse.Core.Connections;
+
+/// <summary>How to reach a warehouse: a connection string, or server/port/database/user/password.</summary>
+public sealed record ConnectionRequest
+{
+    public string? ConnectionString { get; init; }
+    public string? Server { get; init; }
+    public int Port { get; init; } = 5432;
+    public string Database { get; init; } = "phood_warehouse";
+    public string? User { get; init; }
+    public string? Password { get; init; }
+    public string ApplicationName { get; init; } = "PhoodWarehouse";
+    public int ConnectTimeoutSeconds { get; init; } = 10;
+
+    internal NpgsqlConnectionStringBuilder ToBuilder()
+    {
+        var builder = ConnectionString is null
+            ? new NpgsqlConnectionStringBuilder()
+            : new NpgsqlConnectionStringBuilder(ConnectionString);
+        if (ConnectionString is null)
+        {
+            builder.Host = Server ?? "localhost";
+            builder.Port = Port;
+            builder.Database = Database;
+            builder.Username = User;
+            builder.Password = Password;
+        }
+        if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = ApplicationName;
+        if (ConnectionString is null || !ConnectionString.Contains("timeout", StringComparison.OrdinalIgnoreCase))
+            builder.Timeout = ConnectTimeoutSeconds;
+        // Days run in parallel: keep enough pooled connections for a throttle of up to 16 plus the coordinator.
+        if (builder.MaxPoolSize < 20) builder.MaxPoolSize = 20;
+        return builder;
+    }
+}

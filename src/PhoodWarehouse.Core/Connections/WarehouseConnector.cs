@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace PhoodWarehouse.Core.Connections;
+
+/// <summary>Opens a connection to a warehouse database and checks it before anyone relies on it.</summary>
+public static class WarehouseConnector
+{
+    public static async Task<WhConnection> ConnectAsync(ConnectionRequest request, ILogger logger, CancellationToken cancel)
+    {
+        var builder = request.ToBuilder();
+        var server = builder.Host ?? "localhost";
+        var database = builder.Database ?? builder.Username ?? "postgres";
+        logger.LogDebug("Connecting to {Database} on {Server}:{Port} as {User}", database, server, builder.Port, builder.Username);
+
+        var dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(cancel);
+            await using var command = new NpgsqlCommand(
+                $"""
+                SELECT current_user,
+                       current_setting('server_version'),
+                       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+                       {CatalogSql.WarehouseReadable}
+                """, connection);
+            await using var reader = await command.ExecuteReaderAsync(cancel);
+            await reader.ReadAsync(cancel);
+            var user = reader.GetString(0);
+            var version = reader.GetString(1);
+            var superuser = reader.GetBoolean(2);
+            var installed = reader.GetBoolean(3);
+            await reader.DisposeAsync();
+
+            var whConnection = new WhConnection(dataSource, server, builder.Port, database, user, version, null, superuser);
+            if (installed) whConnection.WarehouseVersion = await WarehouseVersionReader.ReadAsync(connection, cancel);
+            logger.LogInformation("Connected to {Target} as {User} (PostgreSQL {Version}, warehouse {WarehouseVersion})",
+                whConnection.Target, user, version, whConnection.WarehouseVersion ?? "not installed");
+            return whConnection;
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            await dataSource.DisposeAsync();
+            throw ConnectionErrors.Translate(error, server, builder.Port, database, builder.Username);
+        }
+    }
+}
+
+internal static class WarehouseVersionReader
+{
+    public static async Task<string?> ReadAsync(NpgsqlConnection connection, CancellationToken cancel)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'", connection);
+        return await command.ExecuteScalarAsync(cancel) as string;
+    }
+}

@@ -1,0 +1,43 @@
+using Npgsql;
+
+namespace PhoodWarehouse.Core;
+
+/// <summary>
+/// Turns what Npgsql or PostgreSQL throws during work into a <see cref="WarehouseException"/>: the server's
+/// message, detail and hint, a stable id and a kind. The safety net under every Core operation.
+/// </summary>
+public static class DatabaseErrors
+{
+    public static WarehouseException Translate(Exception error, object? target = null)
+    {
+        if (error is WarehouseException known) return known;
+        if (error is PostgresException pg)
+        {
+            var message = pg.MessageText;
+            if (!string.IsNullOrEmpty(pg.Detail)) message += " " + pg.Detail;
+            if (!string.IsNullOrEmpty(pg.Hint)) message += " " + pg.Hint;
+            var (id, kind) = pg.SqlState switch
+            {
+                "42501" => ("PermissionDenied", WhErrorKind.PermissionDenied),
+                "23505" or "42P06" or "42P07" => ("AlreadyExists", WhErrorKind.ResourceExists),
+                "57014" => ("StatementCancelled", WhErrorKind.Cancelled),
+                "22023" or "22007" or "22008" or "P0002" or "22004" => ("InvalidArgument", WhErrorKind.InvalidArgument),
+                "3F000" or "42P01" or "42883" or "42704" => ("ObjectNotFound", WhErrorKind.ObjectNotFound),
+                _ when pg.SqlState.StartsWith("08", StringComparison.Ordinal) => ("ConnectionFailed", WhErrorKind.ConnectionError),
+                _ => ("DatabaseError", WhErrorKind.OperationFailed),
+            };
+            return new WarehouseException(id, kind, $"{message.Trim()} (SQLSTATE {pg.SqlState})", target, error);
+        }
+        if (error is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+            return new WarehouseException("ConnectionFailed", WhErrorKind.ConnectionError,
+                $"Lost the connection to the warehouse: {Innermost(error).Message}. Check the server, then run the command again: it resumes where it stopped.",
+                target, error);
+        return new WarehouseException("UnexpectedError", WhErrorKind.OperationFailed, Innermost(error).Message, target, error);
+    }
+
+    private static Exception Innermost(Exception error)
+    {
+        while (error.InnerException is not null) error = error.InnerException;
+        return error;
+    }
+}

@@ -1,0 +1,45 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace PhoodWarehouse.Core.Install;
+
+/// <summary>
+/// The <c>sql/</c> files, embedded at build time: the same text psql runs with <c>\i</c>.
+/// </summary>
+public static class SqlScripts
+{
+    public const string SetupDatabase = "setup-database.sql";
+    public const string Functions = "functions.sql";
+    private const string TemplatePrefix = "template-";
+
+    private static readonly Assembly Assembly = typeof(SqlScripts).Assembly;
+
+    public static string Read(string fileName)
+    {
+        using var stream = Assembly.GetManifestResourceStream("sql/" + fileName)
+            ?? throw new InvalidOperationException($"The embedded script sql/{fileName} is missing from the build.");
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>The template files (<c>template-*.sql</c>), by name, in a stable order.</summary>
+    public static IReadOnlyList<string> TemplateFiles() =>
+        Assembly.GetManifestResourceNames()
+            .Where(name => name.StartsWith("sql/" + TemplatePrefix, StringComparison.Ordinal))
+            .Select(name => name["sql/".Length..])
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    public static string TemplateName(string templateFile) =>
+        Path.GetFileNameWithoutExtension(templateFile)[TemplatePrefix.Length..];
+
+    /// <summary>A fingerprint of everything an install runs, so that a second install can tell it has nothing to do.</summary>
+    public static string Checksum()
+    {
+        var all = new StringBuilder();
+        foreach (var file in new[] { SetupDatabase, Functions }.Concat(TemplateFiles()))
+            all.Append(file).Append('\n').Append(Read(file)).Append('\n');
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(all.ToString()))).ToLowerInvariant();
+    }
+}

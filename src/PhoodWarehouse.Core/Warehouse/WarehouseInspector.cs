@@ -1,0 +1,85 @@
+using Npgsql;
+using PhoodWarehouse.Core.Connections;
+
+namespace PhoodWarehouse.Core.Warehouse;
+
+/// <summary>Reads <see cref="WhWarehouse"/> in a few cheap catalog queries; works before install, too.</summary>
+public sealed class WarehouseInspector(WhConnection connection)
+{
+    public async Task<WhWarehouse> InspectAsync(CancellationToken cancel)
+    {
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        await using var command = new NpgsqlCommand(
+            $"""
+            SELECT current_setting('server_version'),
+                   EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink'),
+                   EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'),
+                   pg_database_size(current_database()),
+                   current_setting('max_locks_per_transaction')::int,
+                   current_setting('max_connections')::int,
+                   {CatalogSql.WarehouseReadable},
+                   EXISTS (SELECT 1 FROM pg_namespace n WHERE nspname = 'cron' AND has_schema_privilege(n.oid, 'USAGE'))
+            """, db);
+        await using var reader = await command.ExecuteReaderAsync(cancel);
+        await reader.ReadAsync(cancel);
+        var serverVersion = reader.GetString(0);
+        var dblink = reader.GetBoolean(1);
+        var pgCron = reader.GetBoolean(2);
+        var size = reader.GetInt64(3);
+        var maxLocks = reader.GetInt32(4);
+        var maxConnections = reader.GetInt32(5);
+        var installed = reader.GetBoolean(6);
+        var cronReadable = reader.GetBoolean(7) && pgCron;
+        await reader.DisposeAsync();
+
+        string? version = null;
+        int tenants = 0, templates = 0, dailyViews = 0;
+        if (installed)
+        {
+            await using var counts = new NpgsqlCommand(
+                """
+                SELECT (SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'),
+                       (SELECT count(*)::int FROM _wh.tenants),
+                       (SELECT count(*)::int FROM _wh.mv_templates),
+                       (SELECT count(*)::int FROM pg_matviews m JOIN _wh.tenants t ON t.schema_name = m.schemaname)
+                """, db);
+            await using var countReader = await counts.ExecuteReaderAsync(cancel);
+            await countReader.ReadAsync(cancel);
+            version = countReader.IsDBNull(0) ? null : countReader.GetString(0);
+            tenants = countReader.GetInt32(1);
+            templates = countReader.GetInt32(2);
+            dailyViews = countReader.GetInt32(3);
+        }
+
+        long? cronRows = null, cronSize = null;
+        if (cronReadable)
+        {
+            await using var cron = new NpgsqlCommand(
+                "SELECT count(*), pg_total_relation_size('cron.job_run_details') FROM cron.job_run_details", db);
+            await using var cronReader = await cron.ExecuteReaderAsync(cancel);
+            await cronReader.ReadAsync(cancel);
+            cronRows = cronReader.GetInt64(0);
+            cronSize = cronReader.GetInt64(1);
+        }
+
+        return new WhWarehouse
+        {
+            Server = connection.Server,
+            Port = connection.Port,
+            Database = connection.Database,
+            User = connection.User,
+            ServerVersion = serverVersion,
+            SchemaVersion = version,
+            Dblink = dblink,
+            PgCron = pgCron,
+            TenantCount = tenants,
+            TemplateCount = templates,
+            DailyViewCount = dailyViews,
+            DatabaseSizeBytes = size,
+            CronHistoryRows = cronRows,
+            CronHistorySizeBytes = cronSize,
+            MaxLocksPerTransaction = maxLocks,
+            MaxConnections = maxConnections,
+        };
+    }
+}

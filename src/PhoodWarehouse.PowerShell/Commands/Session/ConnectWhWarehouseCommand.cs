@@ -1,0 +1,69 @@
+using System.Management.Automation;
+using PhoodWarehouse.Core;
+using PhoodWarehouse.Core.Connections;
+using PhoodWarehouse.PowerShell.Infrastructure;
+
+namespace PhoodWarehouse.PowerShell.Commands.Session;
+
+/// <summary>Opens and checks a connection to a warehouse database and makes it this session's default.</summary>
+[Cmdlet(VerbsCommunications.Connect, "WhWarehouse", DefaultParameterSetName = ByServer)]
+[OutputType(typeof(WhConnection))]
+public sealed class ConnectWhWarehouseCommand : WhCmdlet
+{
+    private const string ByServer = "Server";
+    private const string ByConnectionString = "ConnectionString";
+
+    [Parameter(Mandatory = true, ParameterSetName = ByConnectionString, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string ConnectionString { get; set; } = "";
+
+    [Parameter(ParameterSetName = ByServer, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string Server { get; set; } = "localhost";
+
+    [Parameter(ParameterSetName = ByServer)]
+    [ValidateRange(1, 65535)]
+    public int Port { get; set; } = 5432;
+
+    [Parameter(ParameterSetName = ByServer)]
+    [ValidateNotNullOrEmpty]
+    public string Database { get; set; } = "phood_warehouse";
+
+    [Parameter(ParameterSetName = ByServer)]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    /// <summary>Return the connection without making it the session default.</summary>
+    [Parameter]
+    public SwitchParameter NoDefault { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var request = ParameterSetName == ByConnectionString
+            ? new ConnectionRequest { ConnectionString = ConnectionString }
+            : new ConnectionRequest
+            {
+                Server = Server,
+                Port = Port,
+                Database = Database,
+                User = Credential?.UserName ?? Environment.UserName,
+                Password = Credential?.GetNetworkCredential().Password,
+            };
+        try
+        {
+            var connection = Run(cancel => WarehouseConnector.ConnectAsync(request, Logger, cancel));
+            if (!NoDefault) DefaultConnection.Set(connection);
+            WriteObject(connection);
+        }
+        catch (WarehouseException error)
+        {
+            ThrowWhError(error);
+        }
+        catch (ArgumentException error)
+        {
+            ThrowTerminatingError(new ErrorRecord(
+                new ArgumentException($"The connection string is not valid: {error.Message}"),
+                "InvalidConnectionString", ErrorCategory.InvalidArgument, null));
+        }
+    }
+}

@@ -1,0 +1,25 @@
+using System.Management.Automation;
+using PhoodWarehouse.Core;
+using PhoodWarehouse.Core.Warehouse;
+using PhoodWarehouse.PowerShell.Infrastructure;
+
+namespace PhoodWarehouse.PowerShell.Commands.Warehouse;
+
+/// <summary>The connected warehouse at a glance: versions, extensions, counts, size, cron history.</summary>
+[Cmdlet(VerbsCommon.Get, "WhWarehouse")]
+[OutputType(typeof(WhWarehouse))]
+public sealed class GetWhWarehouseCommand : WhCmdlet
+{
+    protected override void EndProcessing()
+    {
+        var warehouse = Warehouse;
+        try
+        {
+            WriteObject(Run(new WarehouseInspector(warehouse).InspectAsync));
+        }
+        catch (WarehouseException error)
+        {
+            ThrowWhError(error);
+        }
+    }
+}

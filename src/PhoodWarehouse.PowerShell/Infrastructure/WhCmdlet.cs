@@ -1,0 +1,101 @@
+using System.Management.Automation;
+using Microsoft.Extensions.Logging;
+using PhoodWarehouse.Core;
+using PhoodWarehouse.Core.Connections;
+
+namespace PhoodWarehouse.PowerShell.Infrastructure;
+
+/// <summary>
+/// What every Wh cmdlet shares: -Connection (or the session default), a cancellation token that Ctrl+C
+/// (StopProcessing) cancels, Core's log messages written to Verbose/Debug/Warning on the pipeline thread,
+/// and error records with stable ids built from <see cref="WarehouseException"/>.
+/// </summary>
+public abstract class WhCmdlet : PSCmdlet
+{
+    private readonly CancellationTokenSource stopping = new();
+    private readonly PipelineLogger logger = new();
+
+    /// <summary>The warehouse to work on; defaults to the one Connect-WhWarehouse set for this session.</summary>
+    [Parameter]
+    public WhConnection? Connection { get; set; }
+
+    protected CancellationToken Cancel => stopping.Token;
+    protected ILogger Logger => logger;
+
+    /// <summary>-Connection, or the session default; a terminating error when there is neither.</summary>
+    protected WhConnection Warehouse
+    {
+        get
+        {
+            var connection = Connection ?? DefaultConnection.Current;
+            if (connection is null || connection.IsDisposed)
+                ThrowTerminatingError(new ErrorRecord(
+                    new InvalidOperationException("Not connected to a warehouse. Run Connect-WhWarehouse first, or pass -Connection."),
+                    "NotConnected", ErrorCategory.ConnectionError, null));
+            return connection!;
+        }
+    }
+
+    protected override void StopProcessing() => stopping.Cancel();
+
+    protected override void EndProcessing() => FlushLog();
+
+    /// <summary>Runs Core work, writing its log messages as they arrive, and turns its failures into error records.</summary>
+    protected T Run<T>(Func<CancellationToken, Task<T>> work)
+    {
+        var task = Task.Run(() => work(Cancel));
+        while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(50))) FlushLog();
+        FlushLog();
+        try
+        {
+            return task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (Cancel.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (Exception error) when (error is not WarehouseException and not PipelineStoppedException)
+        {
+            throw DatabaseErrors.Translate(error);
+        }
+    }
+
+    protected void Run(Func<CancellationToken, Task> work) => Run(async cancel => { await work(cancel); return true; });
+
+    /// <summary>Writes queued log messages; only ever called on the pipeline thread.</summary>
+    protected void FlushLog()
+    {
+        while (logger.TryDequeue(out var entry))
+        {
+            switch (entry.Level)
+            {
+                case LogLevel.Trace or LogLevel.Debug: WriteDebug(entry.Message); break;
+                case LogLevel.Information: WriteVerbose(entry.Message); break;
+                default: WriteWarning(entry.Message); break;
+            }
+        }
+    }
+
+    protected static ErrorRecord ToErrorRecord(WarehouseException error) =>
+        new(error, error.ErrorId, Category(error.Kind), error.Target)
+        {
+            ErrorDetails = new ErrorDetails(error.Message),
+        };
+
+    protected void WriteWhError(WarehouseException error) => WriteError(ToErrorRecord(error));
+
+    protected void ThrowWhError(WarehouseException error) => ThrowTerminatingError(ToErrorRecord(error));
+
+    private static ErrorCategory Category(WhErrorKind kind) => kind switch
+    {
+        WhErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+        WhErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
+        WhErrorKind.ResourceExists => ErrorCategory.ResourceExists,
+        WhErrorKind.ConnectionError => ErrorCategory.ConnectionError,
+        WhErrorKind.AuthenticationError => ErrorCategory.AuthenticationError,
+        WhErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+        WhErrorKind.NotInstalled => ErrorCategory.NotInstalled,
+        WhErrorKind.Cancelled => ErrorCategory.OperationStopped,
+        _ => ErrorCategory.InvalidOperation,
+    };
+}

@@ -1,0 +1,125 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Text;
+using Xunit;
+
+namespace PhoodWarehouse.Tests.Infrastructure;
+
+/// <summary>What a script produced, stream by stream, as PowerShell itself recorded it.</summary>
+public sealed record ScriptResult(
+    IReadOnlyList<PSObject> Output,
+    IReadOnlyList<ErrorRecord> Errors,
+    IReadOnlyList<WarningRecord> Warnings,
+    IReadOnlyList<VerboseRecord> Verbose,
+    IReadOnlyList<DebugRecord> Debug,
+    IReadOnlyList<ProgressRecord> Progress,
+    IReadOnlyList<InformationRecord> Information,
+    ErrorRecord? TerminatingError)
+{
+    public bool Succeeded => Errors.Count == 0 && TerminatingError is null;
+
+    public IEnumerable<ErrorRecord> AllErrors => TerminatingError is null ? Errors : Errors.Append(TerminatingError);
+
+    /// <summary>
+    /// The first error of the run. A cmdlet's ThrowTerminatingError stops its statement and lands in the error
+    /// stream of a script; only a script-terminating error (throw, -ErrorAction Stop) ends up in <see cref="TerminatingError"/>.
+    /// </summary>
+    public ErrorRecord? FirstError => Errors.FirstOrDefault() ?? TerminatingError;
+
+    public T Single<T>() => (T)Assert.Single(Output).BaseObject;
+
+    public IReadOnlyList<T> All<T>() => Output.Select(o => (T)o.BaseObject).ToList();
+
+    /// <summary>Every word any stream carried, objects rendered through their properties: for secret scans.</summary>
+    public string AllText()
+    {
+        var text = new StringBuilder();
+        foreach (var item in Output)
+        {
+            text.AppendLine(item.ToString());
+            foreach (var property in item.Properties)
+            {
+                object? value;
+                try { value = property.Value; } catch (GetValueException) { continue; }
+                text.AppendLine(value is IEnumerable list and not string ? string.Join(",", list.Cast<object>()) : value?.ToString());
+            }
+        }
+        foreach (var error in AllErrors)
+        {
+            text.AppendLine(error.ToString()).AppendLine(error.Exception?.ToString()).AppendLine(error.ErrorDetails?.Message)
+                .AppendLine(error.TargetObject?.ToString()).AppendLine(error.CategoryInfo.ToString());
+        }
+        foreach (var record in Warnings) text.AppendLine(record.Message);
+        foreach (var record in Verbose) text.AppendLine(record.Message);
+        foreach (var record in Debug) text.AppendLine(record.Message);
+        foreach (var record in Progress) text.AppendLine(record.Activity).AppendLine(record.StatusDescription).AppendLine(record.CurrentOperation);
+        foreach (var record in Information) text.AppendLine(record.MessageData?.ToString());
+        return text.ToString();
+    }
+}
+
+/// <summary>
+/// The PowerShell 7.6 engine hosted in this process, with the built module imported from out/PhoodWarehouse,
+/// as a user imports it. One runspace per instance; variables carry values (credentials) into scripts.
+/// </summary>
+public sealed class HostedPowerShell : IDisposable
+{
+    private readonly Runspace runspace;
+
+    public HostedPowerShell()
+    {
+        var state = InitialSessionState.CreateDefault2();
+        runspace = RunspaceFactory.CreateRunspace(state);
+        runspace.Open();
+        var import = Run($"Import-Module '{RepositoryPaths.ModuleManifest}' -ErrorAction Stop");
+        if (!import.Succeeded)
+            throw new InvalidOperationException("Import-Module failed: " + string.Join("; ", import.AllErrors.Select(e => e.ToString())));
+    }
+
+    public void SetVariable(string name, object? value) => runspace.SessionStateProxy.SetVariable(name, value);
+
+    public ScriptResult Run(string script, IDictionary<string, object?>? variables = null)
+    {
+        foreach (var (name, value) in variables ?? new Dictionary<string, object?>()) SetVariable(name, value);
+        using var shell = System.Management.Automation.PowerShell.Create(runspace);
+        shell.AddScript(script);
+        return Collect(shell, () => shell.Invoke());
+    }
+
+    /// <summary>Starts a script and, once <paramref name="stopWhen"/> holds (or the timeout passes), stops it as Ctrl+C does.</summary>
+    public ScriptResult RunAndStop(string script, Func<bool> stopWhen, TimeSpan timeout)
+    {
+        using var shell = System.Management.Automation.PowerShell.Create(runspace);
+        shell.AddScript(script);
+        return Collect(shell, () =>
+        {
+            var output = new PSDataCollection<PSObject>();
+            var handle = shell.BeginInvoke<PSObject, PSObject>(null, output);
+            var deadline = DateTime.UtcNow + timeout;
+            while (!stopWhen() && DateTime.UtcNow < deadline && !handle.IsCompleted) Thread.Sleep(50);
+            shell.Stop();
+            try { shell.EndInvoke(handle); } catch (PipelineStoppedException) { }
+            return output.ToList();
+        });
+    }
+
+    private static ScriptResult Collect(System.Management.Automation.PowerShell shell, Func<IEnumerable<PSObject>> invoke)
+    {
+        var output = new List<PSObject>();
+        ErrorRecord? terminating = null;
+        try
+        {
+            output.AddRange(invoke().Where(o => o is not null));
+        }
+        catch (RuntimeException error)
+        {
+            terminating = error.ErrorRecord;
+        }
+        return new ScriptResult(output, shell.Streams.Error.ToList(), shell.Streams.Warning.ToList(),
+            shell.Streams.Verbose.ToList(), shell.Streams.Debug.ToList(), shell.Streams.Progress.ToList(),
+            shell.Streams.Information.ToList(), terminating);
+    }
+
+    public void Dispose() => runspace.Dispose();
+}

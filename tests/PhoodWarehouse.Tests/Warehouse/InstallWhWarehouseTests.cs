@@ -1,0 +1,123 @@
+using PhoodWarehouse.Core.Install;
+using PhoodWarehouse.Core.Local;
+using PhoodWarehouse.Core.Warehouse;
+using PhoodWarehouse.Tests.Infrastructure;
+using Xunit;
+
+namespace PhoodWarehouse.Tests.Warehouse;
+
+[Collection(WarehouseCollection.Name)]
+public sealed class InstallWhWarehouseTests(PostgresServer server)
+{
+    private static Dictionary<string, object?> Cs(string connectionString) => new() { ["cs"] = connectionString };
+
+    [Fact]
+    public async Task WhatIf_changes_nothing_then_install_then_a_second_install_changes_nothing_and_says_so()
+    {
+        var database = await server.CreateDatabaseAsync();
+        var superuser = server.ConnectionString(database);
+        using var shell = new HostedPowerShell();
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(superuser)).Succeeded);
+
+        var before = await CatalogSnapshot.TakeAsync(superuser);
+        var whatIf = shell.Run("Install-WhWarehouse -WhatIf");
+        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        Assert.Empty(whatIf.Output);
+        Assert.Equal(before, await CatalogSnapshot.TakeAsync(superuser));
+
+        var install = shell.Run("Install-WhWarehouse -Confirm:$false");
+        Assert.True(install.Succeeded, string.Join("; ", install.AllErrors));
+        var installed = install.Single<WhInstallResult>();
+        Assert.Equal("Installed", installed.Action);
+        Assert.Equal(WarehouseInstaller.TargetVersion(), installed.SchemaVersion);
+        Assert.Contains(installed.Steps, step => step.Contains("functions.sql"));
+        Assert.Contains(install.Warnings, w => w.Message.Contains("pg_cron"));
+
+        var afterInstall = await CatalogSnapshot.TakeAsync(superuser);
+        var again = shell.Run("Install-WhWarehouse -Confirm:$false -Verbose");
+        Assert.Equal("UpToDate", again.Single<WhInstallResult>().Action);
+        Assert.Contains(again.Verbose, v => v.Message.Contains("nothing to do"));
+        Assert.Equal(afterInstall, await CatalogSnapshot.TakeAsync(superuser));
+
+        var info = shell.Run("Get-WhWarehouse").Single<WhWarehouse>();
+        Assert.Equal(WarehouseInstaller.TargetVersion(), info.SchemaVersion);
+        Assert.True(info.Dblink);
+        Assert.Equal(1, info.TemplateCount);
+        Assert.Equal(0, info.TenantCount);
+        Assert.True(info.DatabaseSizeBytes > 0);
+    }
+
+    [Fact]
+    public async Task Everything_install_creates_belongs_to_whadmin()
+    {
+        var database = await server.CreateWarehouseAsync();
+        await using var db = await server.OpenAsync(database);
+        var foreign = await PostgresServer.Scalar(db,
+            """
+            SELECT string_agg(what, ', ') FROM (
+              SELECT 'schema _wh' AS what FROM pg_namespace WHERE nspname = '_wh' AND pg_get_userbyid(nspowner) <> 'whadmin'
+              UNION ALL SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = '_wh' AND pg_get_userbyid(c.relowner) <> 'whadmin'
+              UNION ALL SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                        WHERE n.nspname = '_wh' AND pg_get_userbyid(p.proowner) <> 'whadmin') x
+            """);
+        Assert.Null(foreign as string);
+    }
+
+    [Fact]
+    public async Task Whadmin_sees_an_up_to_date_warehouse_and_cannot_do_the_superuser_part()
+    {
+        var installed = await server.CreateWarehouseAsync();
+        using var shell = new HostedPowerShell();
+        shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(server.ConnectionString(installed, "whadmin")));
+        Assert.Equal("UpToDate", shell.Run("Install-WhWarehouse").Single<WhInstallResult>().Action);
+
+        var empty = await server.CreateDatabaseAsync();
+        var before = await CatalogSnapshot.TakeAsync(server.ConnectionString(empty));
+        shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(server.ConnectionString(empty, "whadmin")));
+        var refused = shell.Run("Install-WhWarehouse -Confirm:$false");
+        Assert.StartsWith("SuperuserRequired,", refused.FirstError?.FullyQualifiedErrorId);
+        Assert.Contains("create.sql", refused.FirstError!.ToString());
+        Assert.Equal(before, await CatalogSnapshot.TakeAsync(server.ConnectionString(empty)));
+    }
+
+    [Fact]
+    public async Task The_read_only_role_is_refused_with_a_clear_error()
+    {
+        var installed = await server.CreateWarehouseAsync();
+        using var shell = new HostedPowerShell();
+        shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(server.ConnectionString(installed, "phood_ro")));
+        var refused = shell.Run("Install-WhWarehouse -Confirm:$false");
+        Assert.StartsWith("InstallPermissionDenied,", refused.FirstError?.FullyQualifiedErrorId);
+        Assert.Contains("phood_ro", refused.FirstError!.ToString());
+    }
+
+    [Fact]
+    public async Task In_the_cron_database_pg_cron_is_installed_and_its_history_is_reported()
+    {
+        Assert.True(server.HasPgCron, "the test cluster must preload pg_cron");
+        var database = await server.CronWarehouseAsync();
+        using var shell = new HostedPowerShell();
+        var result = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Get-WhWarehouse",
+            Cs(server.ConnectionString(database, "whadmin")));
+
+        var info = result.Single<WhWarehouse>();
+        Assert.True(info.PgCron);
+        Assert.NotNull(info.CronHistoryRows);
+        Assert.NotNull(info.CronHistorySizeBytes);
+    }
+
+    [Fact]
+    public async Task Without_pg_cron_the_install_still_works_and_says_how_to_enable_schedules()
+    {
+        using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { PreloadPgCron = false });
+        using var shell = new HostedPowerShell();
+        shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(cluster.ConnectionString()));
+        var result = shell.Run("Install-WhWarehouse -Confirm:$false; Get-WhWarehouse");
+
+        Assert.True(result.Succeeded, string.Join("; ", result.AllErrors));
+        Assert.Equal("Installed", ((WhInstallResult)result.Output[0].BaseObject).Action);
+        Assert.False(((WhWarehouse)result.Output[1].BaseObject).PgCron);
+        Assert.Contains(result.Warnings, w => w.Message.Contains("shared_preload_libraries"));
+    }
+}
