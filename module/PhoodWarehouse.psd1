@@ -14,6 +14,13 @@
         'Disconnect-WhWarehouse'
         'Install-WhWarehouse'
         'Get-WhWarehouse'
+        'New-WhTenant'
+        'Get-WhTenant'
+        'Set-WhTenant'
+        'Test-WhTenantConnection'
+        'Remove-WhTenant'
+        'Invoke-WhMvBackfill'
+        'Update-WhMv'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

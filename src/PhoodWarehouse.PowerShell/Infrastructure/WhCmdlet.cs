@@ -10,7 +10,7 @@ namespace PhoodWarehouse.PowerShell.Infrastructure;
 /// (StopProcessing) cancels, Core's log messages written to Verbose/Debug/Warning on the pipeline thread,
 /// and error records with stable ids built from <see cref="WarehouseException"/>.
 /// </summary>
-public abstract class WhCmdlet : PSCmdlet
+public abstract partial class WhCmdlet : PSCmdlet
 {
     private readonly CancellationTokenSource stopping = new();
     private readonly PipelineLogger logger = new();
@@ -61,6 +61,45 @@ public abstract class WhCmdlet : PSCmdlet
     }
 
     protected void Run(Func<CancellationToken, Task> work) => Run(async cancel => { await work(cancel); return true; });
+
+    /// <summary>
+    /// Consumes a stream of Core results on the pipeline thread, writing log messages between items.
+    /// If the consumer stops early (-ErrorAction Stop, Ctrl+C), the producer is cancelled and awaited, so that
+    /// its clean-up (rebuilding views, rolling back in-flight days) finishes before the cmdlet returns.
+    /// </summary>
+    protected IEnumerable<T> Stream<T>(Func<CancellationToken, IAsyncEnumerable<T>> work)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        using var items = new System.Collections.Concurrent.BlockingCollection<T>();
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var item in work(stop.Token).WithCancellation(stop.Token)) items.Add(item);
+            }
+            finally
+            {
+                items.CompleteAdding();
+            }
+        });
+        try
+        {
+            while (!items.IsCompleted)
+            {
+                if (items.TryTake(out var item, 50)) yield return item;
+                FlushLog();
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            try { producer.Wait(); } catch (AggregateException) { }
+            try { FlushLog(); } catch (PipelineStoppedException) { }
+        }
+        if (producer.IsFaulted && producer.Exception!.InnerException is { } error && error is not OperationCanceledException)
+            throw DatabaseErrors.Translate(error);
+        if (Cancel.IsCancellationRequested) throw new PipelineStoppedException();
+    }
 
     /// <summary>Writes queued log messages; only ever called on the pipeline thread.</summary>
     protected void FlushLog()

@@ -1,0 +1,229 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PhoodWarehouse.Core.Connections;
+using PhoodWarehouse.Core.Tenants;
+
+namespace PhoodWarehouse.Core.DailyViews;
+
+/// <summary>
+/// Loads many days at once: each day over its own pooled connection and in its own transaction, through
+/// <c>_wh.update_mv_by_template</c> (the function pg_cron and psql use). A failed day is reported and the
+/// others go on; a re-run does only what is missing. The tenant and public views are rebuilt once at the end
+/// (also after a cancellation or a stop), not once per day.
+/// </summary>
+public sealed class BackfillRunner(WhConnection connection, ILogger logger)
+{
+    public const int MaxThrottle = 16;
+
+    /// <summary>Checks the request and works out every day to touch, before any work starts.</summary>
+    public async Task<BackfillPlan> PlanAsync(BackfillRequest request, CancellationToken cancel)
+    {
+        if (request.ThrottleLimit is < 1 or > MaxThrottle)
+            throw new WarehouseException("InvalidThrottleLimit", WhErrorKind.InvalidArgument,
+                $"-ThrottleLimit must be between 1 and {MaxThrottle}; it was {request.ThrottleLimit}.", request.ThrottleLimit);
+        if (request.From > request.To)
+            throw new WarehouseException("ReversedDateRange", WhErrorKind.InvalidArgument,
+                $"The range {request.From:yyyy-MM-dd} .. {request.To:yyyy-MM-dd} ends before it starts. Swap -From and -To.", request.From);
+        if (request.Tenants.Count == 0 || request.Templates.Count == 0)
+            throw new WarehouseException("NothingToLoad", WhErrorKind.InvalidArgument, "Give at least one tenant and one template.", null);
+
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        var today = DateOnly.FromDateTime(await Db.ScalarAsync<DateTime>(db, "SELECT current_date", cancel));
+        if (request.To > today)
+            throw new WarehouseException("FutureDateRange", WhErrorKind.InvalidArgument,
+                $"The range ends on {request.To:yyyy-MM-dd}, after today ({today:yyyy-MM-dd} on the warehouse's clock). Leave out -To to load up to today.", request.To);
+
+        var connections = await TenantConnectionsAsync(db, request.Tenants, cancel);
+        await EnsureTemplatesAsync(db, request.Templates, cancel);
+        var existing = await ExistingViewsAsync(db, request.Tenants, cancel);
+
+        var days = new List<BackfillDay>();
+        foreach (var tenant in request.Tenants.Distinct())
+        foreach (var template in request.Templates.Distinct())
+        for (var date = request.From; date <= request.To; date = date.AddDays(1))
+            days.Add(new BackfillDay(tenant, connections[tenant], template, date, existing.Contains((tenant, DailyViewName.For(template, date)))));
+        return new BackfillPlan(request, days, today);
+    }
+
+    /// <summary>Runs the plan; yields each day's result as it finishes.</summary>
+    public async IAsyncEnumerable<WhMvResult> RunAsync(BackfillPlan plan, [EnumeratorCancellation] CancellationToken cancel)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var today = plan.Today;
+        var results = Channel.CreateUnbounded<WhMvResult>();
+        var queue = new ConcurrentQueue<BackfillDay>();
+        foreach (var day in plan.Days)
+        {
+            // Closed days that exist are final: skipping them needs no round trip (-Force rebuilds them).
+            if (day.Exists && !plan.Request.Force && day.Date < today.AddDays(-1))
+                results.Writer.TryWrite(Result(day, MvAction.Skipped, null, TimeSpan.Zero, null));
+            else
+                queue.Enqueue(day);
+        }
+
+        var created = new ConcurrentDictionary<(string Tenant, string Connection, string Template), bool>();
+        var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
+            .Select(_ => Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested && queue.TryDequeue(out var day))
+                {
+                    var result = await RunDayAsync(day, plan.Request, stop.Token);
+                    if (result is null) return;
+                    if (result.Action == MvAction.Created) created[(day.Tenant, day.ConnectionName, day.Template)] = true;
+                    await results.Writer.WriteAsync(result, CancellationToken.None);
+                }
+            }, CancellationToken.None))
+            .ToList();
+        _ = Task.WhenAll(workers).ContinueWith(_ => results.Writer.TryComplete(), TaskScheduler.Default);
+
+        try
+        {
+            await foreach (var result in results.Reader.ReadAllAsync(cancel)) yield return result;
+        }
+        finally
+        {
+            // Whether the run ended, was cancelled, or the caller stopped reading: let in-flight days end
+            // (cancelled ones roll back), then make the tenant and public views show every day that exists.
+            stop.Cancel();
+            try { await Task.WhenAll(workers); } catch (OperationCanceledException) { }
+            await RebuildViewsAsync(created.Keys.ToList());
+        }
+    }
+
+    private async Task<WhMvResult?> RunDayAsync(BackfillDay day, BackfillRequest request, CancellationToken cancel)
+    {
+        var watch = Stopwatch.StartNew();
+        var view = DailyViewName.Qualified(day.Tenant, day.Template, day.Date);
+        try
+        {
+            await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+            if (request.DayTimeout is { } timeout)
+                await Db.ExecuteAsync(db, "SELECT set_config('statement_timeout', @t, false)", cancel,
+                    ("t", $"{(int)timeout.TotalMilliseconds}ms"));
+            var json = await Db.ScalarAsync<string>(db,
+                "SELECT _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text",
+                cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),
+                ("date", day.Date), ("force", request.Force && day.Exists));
+            var (action, rows) = ParseOutcome(json);
+            logger.LogInformation("{View}: {Action} ({Rows} rows, {Ms:0} ms)", view, action, rows, watch.Elapsed.TotalMilliseconds);
+            return Result(day, action, rows, watch.Elapsed, null);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (Exception error)
+        {
+            var message = DatabaseErrors.Translate(error, view).Message;
+            if (error is PostgresException { SqlState: "57014" } && request.DayTimeout is { } limit)
+                message = $"The day took longer than the per-day timeout ({limit.TotalSeconds:0.#} s) and was cancelled: {message}";
+            logger.LogWarning("{View} failed: {Error}", view, message);
+            await RecordFailureAsync(day, message);
+            return Result(day, MvAction.Failed, null, watch.Elapsed, message);
+        }
+    }
+
+    private async Task RecordFailureAsync(BackfillDay day, string message)
+    {
+        try
+        {
+            await using var db = await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
+            await Db.ExecuteAsync(db, "SELECT _wh.log_failure(@t, @c, @s, @d, @e)", CancellationToken.None,
+                ("t", day.Template), ("c", day.ConnectionName), ("s", day.Tenant), ("d", day.Date), ("e", message));
+        }
+        catch (Exception error) when (error is NpgsqlException or PostgresException)
+        {
+            logger.LogDebug("Could not record the failure of {Tenant} {Date} in the run log: {Error}", day.Tenant, day.Date, error.Message);
+        }
+    }
+
+    private async Task RebuildViewsAsync(IReadOnlyList<(string Tenant, string Connection, string Template)> changed)
+    {
+        if (changed.Count == 0) return;
+        try
+        {
+            await using var db = await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
+            foreach (var (tenant, connectionName, template) in changed.OrderBy(c => c.Tenant).ThenBy(c => c.Template))
+            {
+                logger.LogInformation("Rebuilding the view {Tenant}.{Template}", tenant, template);
+                await UnionViews.RebuildTenantAsync(db, template, connectionName, tenant, CancellationToken.None);
+            }
+            foreach (var template in changed.Select(c => c.Template).Distinct().Order())
+            {
+                logger.LogInformation("Rebuilding the view public.{Template}", template);
+                await UnionViews.RebuildPublicAsync(db, template, CancellationToken.None);
+            }
+        }
+        catch (Exception error) when (error is NpgsqlException or PostgresException)
+        {
+            logger.LogWarning("Could not rebuild the tenant and public views: {Error}. Run Update-WhUnionView (or the backfill again) to finish.", error.Message);
+        }
+    }
+
+    private static (MvAction Action, long? Rows) ParseOutcome(string? json)
+    {
+        using var document = JsonDocument.Parse(json ?? "{}");
+        var root = document.RootElement;
+        var action = root.TryGetProperty("action", out var a) ? a.GetString() : null;
+        long? rows = root.TryGetProperty("rows", out var r) && r.ValueKind == JsonValueKind.Number ? r.GetInt64() : null;
+        return (action switch
+        {
+            "created" => MvAction.Created,
+            "refreshed" => MvAction.Refreshed,
+            "recreated" => MvAction.Recreated,
+            "skipped" => MvAction.Skipped,
+            _ => MvAction.Failed,
+        }, rows);
+    }
+
+    private static WhMvResult Result(BackfillDay day, MvAction action, long? rows, TimeSpan duration, string? error) => new()
+    {
+        Tenant = day.Tenant,
+        Template = day.Template,
+        Date = day.Date.ToDateTime(TimeOnly.MinValue),
+        Action = action,
+        Rows = rows,
+        Duration = duration,
+        Error = error,
+        View = DailyViewName.Qualified(day.Tenant, day.Template, day.Date),
+    };
+
+    private static async Task<Dictionary<string, string>> TenantConnectionsAsync(NpgsqlConnection db, IReadOnlyList<string> tenants, CancellationToken cancel)
+    {
+        var found = new Dictionary<string, string>();
+        await using (var command = Db.Command(db, "SELECT schema_name, connection_name FROM _wh.tenants WHERE schema_name = ANY(@t)", ("t", tenants.ToArray())))
+        await using (var reader = await command.ExecuteReaderAsync(cancel))
+            while (await reader.ReadAsync(cancel)) found[reader.GetString(0)] = reader.GetString(1);
+        var missing = tenants.Where(t => !found.ContainsKey(t)).ToList();
+        if (missing.Count > 0) throw TenantStore.NotFound(string.Join("', '", missing));
+        return found;
+    }
+
+    private static async Task EnsureTemplatesAsync(NpgsqlConnection db, IReadOnlyList<string> templates, CancellationToken cancel)
+    {
+        var known = new HashSet<string>();
+        await using (var command = Db.Command(db, "SELECT template_name FROM _wh.mv_templates WHERE template_name = ANY(@t)", ("t", templates.ToArray())))
+        await using (var reader = await command.ExecuteReaderAsync(cancel))
+            while (await reader.ReadAsync(cancel)) known.Add(reader.GetString(0));
+        var missing = templates.Where(t => !known.Contains(t)).ToList();
+        if (missing.Count > 0)
+            throw new WarehouseException("TemplateNotFound", WhErrorKind.ObjectNotFound,
+                $"There is no template named '{string.Join("', '", missing)}'. Get-WhTemplate lists them; Set-WhTemplate adds one.", missing[0]);
+    }
+
+    private static async Task<HashSet<(string Schema, string View)>> ExistingViewsAsync(NpgsqlConnection db, IReadOnlyList<string> tenants, CancellationToken cancel)
+    {
+        var existing = new HashSet<(string, string)>();
+        await using var command = Db.Command(db,
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(@t) AND c.relkind = 'm'",
+            ("t", tenants.ToArray()));
+        await using var reader = await command.ExecuteReaderAsync(cancel);
+        while (await reader.ReadAsync(cancel)) existing.Add((reader.GetString(0), reader.GetString(1)));
+        return existing;
+    }
+}

@@ -1,0 +1,44 @@
+namespace PhoodWarehouse.Core.DailyViews;
+
+/// <summary>What happened to one day of one tenant's template.</summary>
+public enum MvAction { Created, Refreshed, Skipped, Recreated, Failed }
+
+/// <summary>One day's outcome, as Invoke-WhMvBackfill and Update-WhMv report it.</summary>
+public sealed record WhMvResult
+{
+    public required string Tenant { get; init; }
+    public required string Template { get; init; }
+    public required DateTime Date { get; init; }
+    public required MvAction Action { get; init; }
+    public long? Rows { get; init; }
+    public TimeSpan Duration { get; init; }
+    public string? Error { get; init; }
+    /// <summary>The daily view, schema-qualified: <c>tenant_a.foodlogstats_2024_01_15</c>.</summary>
+    public required string View { get; init; }
+
+    public override string ToString() => $"{View}: {Action}";
+}
+
+/// <summary>What to load: tenants × templates × days.</summary>
+public sealed record BackfillRequest
+{
+    public required IReadOnlyList<string> Tenants { get; init; }
+    public required IReadOnlyList<string> Templates { get; init; }
+    public required DateOnly From { get; init; }
+    public required DateOnly To { get; init; }
+    /// <summary>Rebuild days that exist (readers keep the old day until the new one replaces it).</summary>
+    public bool Force { get; init; }
+    /// <summary>Days loaded at once, each over its own connection.</summary>
+    public int ThrottleLimit { get; init; } = 4;
+    /// <summary>Longest a single day may take before it is cancelled and reported as failed; null = no limit.</summary>
+    public TimeSpan? DayTimeout { get; init; }
+}
+
+/// <summary>One unit of work: a day of a tenant's template.</summary>
+public sealed record BackfillDay(string Tenant, string ConnectionName, string Template, DateOnly Date, bool Exists);
+
+/// <summary>The days a backfill will touch, worked out before any work starts; <paramref name="Today"/> is the warehouse's clock.</summary>
+public sealed record BackfillPlan(BackfillRequest Request, IReadOnlyList<BackfillDay> Days, DateOnly Today)
+{
+    public int Total => Days.Count;
+}

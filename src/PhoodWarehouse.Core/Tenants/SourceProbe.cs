@@ -1,0 +1,71 @@
+using Npgsql;
+
+namespace PhoodWarehouse.Core.Tenants;
+
+/// <summary>
+/// Checks a tenant's source from inside the warehouse, through dblink and the tenant's foreign server,
+/// exactly as the daily views reach it. Failures become errors that say what to fix.
+/// </summary>
+internal static class SourceProbe
+{
+    public static async Task CheckReachableAsync(NpgsqlConnection db, string connectionName, string tenant, CancellationToken cancel)
+    {
+        try
+        {
+            await ServerVersionAsync(db, connectionName, cancel);
+        }
+        catch (PostgresException error)
+        {
+            throw Translate(error, tenant);
+        }
+    }
+
+    public static async Task<string?> ServerVersionAsync(NpgsqlConnection db, string connectionName, CancellationToken cancel) =>
+        await Db.ScalarAsync<string>(db,
+            "SELECT v FROM public.dblink(_wh.get_tenant_connection_string(@c), 'SELECT current_setting(''server_version'')') AS t(v text)",
+            cancel, ("c", connectionName));
+
+    /// <summary>Runs the template's source query for today with LIMIT 0 on the source: proves its tables and columns exist.</summary>
+    public static async Task CheckTemplateTablesAsync(NpgsqlConnection db, string connectionName, string tenant, string template, CancellationToken cancel)
+    {
+        try
+        {
+            await Db.ExecuteAsync(db,
+                """
+                SELECT public.dblink_exec(_wh.get_tenant_connection_string(@c),
+                       'SELECT * FROM (' || replace(replace(replace(query_template, '{TARGET_DATE}', current_date::text),
+                                                    '{SCHEMA}', @s), '{VIEW_NAME}', @t) || ') AS probe LIMIT 0')
+                FROM _wh.mv_templates WHERE template_name = @t
+                """,
+                cancel, ("c", connectionName), ("s", tenant), ("t", template));
+        }
+        catch (PostgresException error)
+        {
+            var translated = Translate(error, tenant);
+            if (translated.ErrorId != "SourceTablesMissing") throw translated;
+            throw new WarehouseException("SourceTablesMissing", WhErrorKind.ObjectNotFound,
+                $"The source database of tenant '{tenant}' lacks what template '{template}' reads: {error.MessageText}. " +
+                "Check -SourceDatabase, or grant the source user SELECT on those tables.", tenant, error);
+        }
+    }
+
+    public static WarehouseException Translate(Exception error, string tenant)
+    {
+        if (error is PostgresException pg)
+        {
+            var detail = $"{pg.MessageText} {pg.Detail}".Trim();
+            if (detail.Contains("password authentication failed", StringComparison.OrdinalIgnoreCase)
+                || detail.Contains("no password supplied", StringComparison.OrdinalIgnoreCase)
+                || detail.Contains("password is required", StringComparison.OrdinalIgnoreCase))
+                return new WarehouseException("SourceLoginRefused", WhErrorKind.AuthenticationError,
+                    $"The source of tenant '{tenant}' refused the login: {detail}. Check the user and password (-SourceCredential); Set-WhTenant changes them.", tenant, error);
+            if (pg.SqlState.StartsWith("08", StringComparison.Ordinal))
+                return new WarehouseException("SourceUnreachable", WhErrorKind.ConnectionError,
+                    $"The warehouse cannot reach the source of tenant '{tenant}': {detail}. Check -SourceServer and -SourcePort, and that the warehouse host may connect to it.", tenant, error);
+            if (pg.SqlState is "42P01" or "42703" or "3F000")
+                return new WarehouseException("SourceTablesMissing", WhErrorKind.ObjectNotFound,
+                    $"The source of tenant '{tenant}' lacks a table or column the template reads: {detail}.", tenant, error);
+        }
+        return DatabaseErrors.Translate(error, tenant);
+    }
+}

@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PhoodWarehouse.Core.Connections;
+
+namespace PhoodWarehouse.Core.Tenants;
+
+/// <summary>
+/// Tenants: list, add, change, test and remove, each change in one transaction, so that a failure leaves
+/// nothing half done. Credentials go into a dblink foreign server's user mapping (via _wh.tenant_connections),
+/// never into a view definition, a log line or a message.
+/// </summary>
+public sealed class TenantStore(WhConnection connection, ILogger logger)
+{
+    private const string ListSql =
+        """
+        SELECT t.schema_name, t.connection_name, t.client_name, c.host, c.port, c.dbname, c.username,
+               coalesce(v.templates, '{}'::text[]), coalesce(v.views, 0)::int, v.first_date, v.latest_date
+        FROM _wh.tenants t
+        LEFT JOIN _wh.tenant_connections c ON c.tenant_name = t.connection_name
+        LEFT JOIN LATERAL (
+            SELECT array_agg(DISTINCT d.template_name ORDER BY d.template_name) AS templates,
+                   count(*) AS views, min(d.day) AS first_date, max(d.day) AS latest_date
+            FROM (SELECT m.template_name, to_date(right(cl.relname, 10), 'YYYY_MM_DD') AS day
+                  FROM pg_class cl
+                  JOIN pg_namespace n ON n.oid = cl.relnamespace
+                  JOIN _wh.mv_templates m ON cl.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$')
+                  WHERE n.nspname = t.schema_name AND cl.relkind IN ('m', 'r', 'v')) d
+        ) v ON true
+        ORDER BY t.schema_name
+        """;
+
+    /// <summary>All tenants matching any of the patterns (all when none), in one query however many there are.</summary>
+    public async Task<IReadOnlyList<WhTenant>> ListAsync(IReadOnlyList<NamePattern> patterns, CancellationToken cancel)
+    {
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        await using var command = Db.Command(db, ListSql);
+        await using var reader = await command.ExecuteReaderAsync(cancel);
+        var tenants = new List<WhTenant>();
+        while (await reader.ReadAsync(cancel))
+        {
+            var name = reader.GetString(0);
+            if (!NamePattern.AnyMatch(patterns, name)) continue;
+            tenants.Add(new WhTenant
+            {
+                Name = name,
+                ConnectionName = reader.GetString(1),
+                ClientName = reader.GetString(2),
+                SourceServer = reader.IsDBNull(3) ? null : reader.GetString(3),
+                SourcePort = reader.IsDBNull(4) ? null : reader.GetInt32(4),
+                SourceDatabase = reader.IsDBNull(5) ? null : reader.GetString(5),
+                SourceUser = reader.IsDBNull(6) ? null : reader.GetString(6),
+                Templates = reader.GetFieldValue<string[]>(7),
+                DailyViewCount = reader.GetInt32(8),
+                FirstDate = reader.IsDBNull(9) ? null : reader.GetDateTime(9),
+                LatestDate = reader.IsDBNull(10) ? null : reader.GetDateTime(10),
+            });
+        }
+        return tenants;
+    }
+
+    public async Task<WhTenant?> FindAsync(string name, CancellationToken cancel) =>
+        (await ListAsync([new NamePattern(name)], cancel)).FirstOrDefault(t => t.Name == name);
+
+    /// <summary>The steps New-WhTenant takes, for -WhatIf. Validates the request first.</summary>
+    public IReadOnlyList<string> PlanCreate(NewTenantRequest request)
+    {
+        Validate(request);
+        var steps = new List<string>
+        {
+            $"create schema {request.Name} (whadmin owns it; phood_ro reads it, including views created later)",
+            $"add connection {request.ConnectionName} → {request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} as {request.SourceUser} (dblink server wh_{request.ConnectionName} with a user mapping for whadmin)",
+        };
+        if (request.TestConnection) steps.Insert(0, $"test the source {request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} through dblink");
+        foreach (var template in request.Templates)
+            steps.Add($"create the views {request.Name}.{template} and public.{template}");
+        return steps;
+    }
+
+    /// <summary>
+    /// Adds a tenant in one transaction: connection row (server + user mapping), connection test, schema, grants,
+    /// registration, tenant and public views. Any failure rolls all of it back.
+    /// </summary>
+    public async Task<WhTenant> CreateAsync(NewTenantRequest request, CancellationToken cancel)
+    {
+        Validate(request);
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
+
+        await EnsureNewAsync(db, request, cancel);
+        logger.LogInformation("Adding connection {Connection} → {Server}:{Port}/{Database} as {User}",
+            request.ConnectionName, request.SourceServer, request.SourcePort, request.SourceDatabase, request.SourceUser);
+        await Db.ExecuteAsync(db,
+            "INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password) VALUES (@c, @h, @p, @d, @u, @pw)",
+            cancel, ("c", request.ConnectionName), ("h", request.SourceServer), ("p", request.SourcePort),
+            ("d", request.SourceDatabase), ("u", request.SourceUser), ("pw", request.SourcePassword));
+
+        var templates = await KnownTemplatesAsync(db, request.Templates, cancel);
+        if (request.TestConnection)
+        {
+            logger.LogInformation("Testing the source of {Tenant} through dblink", request.Name);
+            await SourceProbe.CheckReachableAsync(db, request.ConnectionName, request.Name, cancel);
+            foreach (var template in templates)
+                await SourceProbe.CheckTemplateTablesAsync(db, request.ConnectionName, request.Name, template, cancel);
+        }
+
+        logger.LogInformation("Creating schema {Schema}", request.Name);
+        await TenantSchema.CreateAsync(db, request.Name, request.ConnectionName, request.ClientName, cancel);
+        foreach (var template in templates)
+        {
+            logger.LogInformation("Creating the views {Schema}.{Template} and public.{Template}", request.Name, template, template);
+            await UnionViews.RebuildTenantAsync(db, template, request.ConnectionName, request.Name, cancel);
+            await UnionViews.RebuildPublicAsync(db, template, cancel);
+        }
+        await transaction.CommitAsync(cancel);
+        return (await FindAsync(request.Name, cancel))!;
+    }
+
+    /// <summary>Changes a tenant's source or client name in one transaction; a new password is one ALTER USER MAPPING.</summary>
+    public async Task<WhTenant> UpdateAsync(string name, TenantChanges changes, CancellationToken cancel)
+    {
+        var tenant = await FindAsync(name, cancel) ?? throw NotFound(name);
+        if (changes.ClientName is not null) TenantName.Validate(changes.ClientName, "client name");
+        if (changes.SourcePort is < 1 or > 65535)
+            throw new WarehouseException("InvalidPort", WhErrorKind.InvalidArgument, $"The port {changes.SourcePort} is not a TCP port (1-65535).", changes.SourcePort);
+
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
+        if (changes.ChangesConnection)
+        {
+            logger.LogInformation("Changing connection {Connection}: {Changes}", tenant.ConnectionName, changes.Describe());
+            await Db.ExecuteAsync(db,
+                """
+                UPDATE _wh.tenant_connections
+                SET host = coalesce(@h, host), port = coalesce(@p, port), dbname = coalesce(@d, dbname),
+                    username = coalesce(@u, username), password = @pw
+                WHERE tenant_name = @c
+                """,
+                cancel, ("c", tenant.ConnectionName), ("h", changes.SourceServer), ("p", changes.SourcePort),
+                ("d", changes.SourceDatabase), ("u", changes.SourceUser), ("pw", changes.SourcePassword));
+        }
+        if (changes.ClientName is not null)
+        {
+            logger.LogInformation("Renaming the client of {Tenant} to {Client}", name, changes.ClientName);
+            await Db.ExecuteAsync(db, "SELECT _wh.set_client_name(@s, @c)", cancel, ("s", name), ("c", changes.ClientName));
+        }
+        await transaction.CommitAsync(cancel);
+        return (await FindAsync(name, cancel))!;
+    }
+
+    /// <summary>Tests each tenant's source through dblink, concurrently; a failure is a result, not an exception.</summary>
+    public async Task<IReadOnlyList<WhTenantConnectionTest>> TestAsync(IReadOnlyList<WhTenant> tenants, CancellationToken cancel)
+    {
+        var tests = tenants.Select(async tenant =>
+        {
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+                await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
+                var version = await SourceProbe.ServerVersionAsync(db, tenant.ConnectionName, cancel);
+                return new WhTenantConnectionTest(tenant.Name, true, Math.Round(watch.Elapsed.TotalMilliseconds, 1), version, null);
+            }
+            catch (Exception error) when (error is not OperationCanceledException)
+            {
+                var translated = SourceProbe.Translate(error, tenant.Name);
+                logger.LogDebug("Connection test of {Tenant} failed: {Error}", tenant.Name, translated.Message);
+                return new WhTenantConnectionTest(tenant.Name, false, null, null, translated.Message);
+            }
+        });
+        return await Task.WhenAll(tests);
+    }
+
+    private static void Validate(NewTenantRequest request)
+    {
+        TenantName.Validate(request.Name);
+        TenantName.Validate(request.ConnectionName, "connection name", maxBytes: 60);
+        if (string.IsNullOrWhiteSpace(request.ClientName))
+            throw new WarehouseException("InvalidClientName", WhErrorKind.InvalidArgument, "The client name is empty. Give -ClientName, or leave it out to use the tenant name.", request.Name);
+        if (request.SourcePort is < 1 or > 65535)
+            throw new WarehouseException("InvalidPort", WhErrorKind.InvalidArgument, $"The port {request.SourcePort} is not a TCP port (1-65535).", request.SourcePort);
+        if (string.IsNullOrWhiteSpace(request.SourceServer) || string.IsNullOrWhiteSpace(request.SourceDatabase) || string.IsNullOrWhiteSpace(request.SourceUser))
+            throw new WarehouseException("IncompleteSource", WhErrorKind.InvalidArgument,
+                $"The source of tenant '{request.Name}' needs a server, a database and a user (-SourceServer, -SourceDatabase, -SourceCredential).", request.Name);
+    }
+
+    private static async Task EnsureNewAsync(NpgsqlConnection db, NewTenantRequest request, CancellationToken cancel)
+    {
+        if (await Db.ScalarAsync<bool>(db,
+                "SELECT EXISTS (SELECT 1 FROM _wh.tenants WHERE schema_name = @s) OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = @s)",
+                cancel, ("s", request.Name)))
+            throw new WarehouseException("TenantExists", WhErrorKind.ResourceExists,
+                $"A tenant or schema named '{request.Name}' already exists. Choose another -Name, or change it with Set-WhTenant.", request.Name);
+        if (await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.tenant_connections WHERE tenant_name = @c)", cancel, ("c", request.ConnectionName)))
+            throw new WarehouseException("ConnectionExists", WhErrorKind.ResourceExists,
+                $"A connection named '{request.ConnectionName}' already exists. Choose another -ConnectionName.", request.ConnectionName);
+    }
+
+    private static async Task<IReadOnlyList<string>> KnownTemplatesAsync(NpgsqlConnection db, IReadOnlyList<string> templates, CancellationToken cancel)
+    {
+        foreach (var template in templates)
+            if (!await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @t)", cancel, ("t", template)))
+                throw new WarehouseException("TemplateNotFound", WhErrorKind.ObjectNotFound,
+                    $"There is no template named '{template}'. Get-WhTemplate lists them; Set-WhTemplate adds one.", template);
+        return templates.Distinct().ToList();
+    }
+
+    public static WarehouseException NotFound(string name) =>
+        new("TenantNotFound", WhErrorKind.ObjectNotFound,
+            $"There is no tenant named '{name}'. Get-WhTenant lists the tenants; New-WhTenant adds one.", name);
+}

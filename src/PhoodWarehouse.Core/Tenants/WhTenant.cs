@@ -1,0 +1,66 @@
+namespace PhoodWarehouse.Core.Tenants;
+
+/// <summary>A tenant: its schema in the warehouse, where its data comes from, and what the warehouse holds of it. No secret.</summary>
+public sealed record WhTenant
+{
+    /// <summary>The tenant's schema in the warehouse.</summary>
+    public required string Name { get; init; }
+    public required string ConnectionName { get; init; }
+    /// <summary>The value of the <c>client</c> column in the tenant's views.</summary>
+    public required string ClientName { get; init; }
+    public string? SourceServer { get; init; }
+    public int? SourcePort { get; init; }
+    public string? SourceDatabase { get; init; }
+    public string? SourceUser { get; init; }
+    public IReadOnlyList<string> Templates { get; init; } = [];
+    public int DailyViewCount { get; init; }
+    public DateTime? FirstDate { get; init; }
+    public DateTime? LatestDate { get; init; }
+
+    public override string ToString() => Name;
+}
+
+/// <summary>The result of testing one tenant's source connection from the warehouse (through dblink, as the daily views connect).</summary>
+public sealed record WhTenantConnectionTest(string Name, bool Success, double? LatencyMs, string? ServerVersion, string? Error);
+
+/// <summary>Everything New-WhTenant needs. The password travels here and nowhere else.</summary>
+public sealed record NewTenantRequest
+{
+    public required string Name { get; init; }
+    public required string ConnectionName { get; init; }
+    public required string ClientName { get; init; }
+    public required string SourceServer { get; init; }
+    public int SourcePort { get; init; } = 5432;
+    public required string SourceDatabase { get; init; }
+    public required string SourceUser { get; init; }
+    public required string SourcePassword { get; init; }
+    public IReadOnlyList<string> Templates { get; init; } = [];
+    public bool TestConnection { get; init; } = true;
+}
+
+/// <summary>What Set-WhTenant changes; null leaves a value as it is.</summary>
+public sealed record TenantChanges
+{
+    public string? SourceServer { get; init; }
+    public int? SourcePort { get; init; }
+    public string? SourceDatabase { get; init; }
+    public string? SourceUser { get; init; }
+    public string? SourcePassword { get; init; }
+    public string? ClientName { get; init; }
+
+    public bool ChangesConnection => SourceServer is not null || SourcePort is not null || SourceDatabase is not null
+        || SourceUser is not null || SourcePassword is not null;
+
+    /// <summary>What will change, for -WhatIf and -Verbose: names the fields, never the password.</summary>
+    public string Describe()
+    {
+        var parts = new List<string>();
+        if (SourceServer is not null) parts.Add($"source server → {SourceServer}");
+        if (SourcePort is not null) parts.Add($"source port → {SourcePort}");
+        if (SourceDatabase is not null) parts.Add($"source database → {SourceDatabase}");
+        if (SourceUser is not null) parts.Add($"source user → {SourceUser}");
+        if (SourcePassword is not null) parts.Add("source password (user mapping)");
+        if (ClientName is not null) parts.Add($"client name → {ClientName} (tenant and public views rebuilt)");
+        return string.Join(", ", parts);
+    }
+}

@@ -1,0 +1,99 @@
+using System.Management.Automation;
+using PhoodWarehouse.Core;
+using PhoodWarehouse.Core.DailyViews;
+using PhoodWarehouse.Core.Tenants;
+using PhoodWarehouse.PowerShell.Infrastructure;
+
+namespace PhoodWarehouse.PowerShell.Commands.Tenants;
+
+/// <summary>
+/// Adds a tenant: schema and grants, the secret-free connection, a connection test before anything is created,
+/// tenant and public views, and an optional first load. Every parameter binds by property name, so that a list
+/// of tenants (a CSV, say) pipes straight in with one shared -SourceCredential.
+/// </summary>
+[Cmdlet(VerbsCommon.New, "WhTenant", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(WhTenant))]
+public sealed class NewWhTenantCommand : WhCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? ConnectionName { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? ClientName { get; set; }
+
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string SourceServer { get; set; } = "";
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(1, 65535)]
+    public int SourcePort { get; set; } = 5432;
+
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string SourceDatabase { get; set; } = "";
+
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [Credential]
+    public PSCredential SourceCredential { get; set; } = PSCredential.Empty;
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string[] Template { get; set; } = [];
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public DateTime? BackfillFrom { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public SwitchParameter SkipConnectionTest { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var warehouse = Warehouse;
+        // A first load needs a template: the guide's foodlogstats unless told otherwise.
+        string[] templates = Template.Length == 0 && BackfillFrom is not null ? ["foodlogstats"] : Template;
+        var request = new NewTenantRequest
+        {
+            Name = Name,
+            ConnectionName = string.IsNullOrEmpty(ConnectionName) ? Name : ConnectionName,
+            ClientName = string.IsNullOrEmpty(ClientName) ? Name : ClientName,
+            SourceServer = SourceServer,
+            SourcePort = SourcePort,
+            SourceDatabase = SourceDatabase,
+            SourceUser = SourceCredential.UserName,
+            SourcePassword = SourceCredential.GetNetworkCredential().Password,
+            Templates = templates,
+            TestConnection = !SkipConnectionTest,
+        };
+        var store = new TenantStore(warehouse, Logger);
+        try
+        {
+            var steps = store.PlanCreate(request).ToList();
+            if (BackfillFrom is { } from) steps.Add($"load {string.Join(", ", templates)} from {from:yyyy-MM-dd} to today");
+            if (!ShouldProcess(Name, "New tenant: " + string.Join("; ", steps))) return;
+
+            var tenant = Run(cancel => store.CreateAsync(request, cancel));
+            if (BackfillFrom is { } first)
+            {
+                var backfill = new BackfillRequest
+                {
+                    Tenants = [Name],
+                    Templates = templates,
+                    From = DateOnly.FromDateTime(first),
+                    To = DateOnly.FromDateTime(DateTime.Today),
+                };
+                foreach (var day in RunBackfill(PlanBackfill(backfill)))
+                    if (day.Action == MvAction.Failed) WriteError(DayFailed(day));
+                tenant = Run(cancel => store.FindAsync(Name, cancel))!;
+            }
+            WriteObject(tenant);
+        }
+        catch (WarehouseException error)
+        {
+            WriteWhError(error);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Management.Automation;
+using PhoodWarehouse.Core;
+using PhoodWarehouse.Core.Tenants;
+using PhoodWarehouse.PowerShell.Infrastructure;
+
+namespace PhoodWarehouse.PowerShell.Commands.Tenants;
+
+/// <summary>
+/// Changes a tenant's source (server, port, database, credential) or client name. A new credential is one
+/// ALTER USER MAPPING: every existing daily view uses it at its next refresh, none is re-created.
+/// </summary>
+[Cmdlet(VerbsCommon.Set, "WhTenant", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(WhTenant))]
+public sealed class SetWhTenantCommand : WhCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(TenantNameCompleter))]
+    public string Name { get; set; } = "";
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? SourceServer { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(1, 65535)]
+    public int? SourcePort { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? SourceDatabase { get; set; }
+
+    [Parameter]
+    [Credential]
+    public PSCredential? SourceCredential { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? ClientName { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var warehouse = Warehouse;
+        var changes = new TenantChanges
+        {
+            SourceServer = SourceServer,
+            SourcePort = SourcePort,
+            SourceDatabase = SourceDatabase,
+            SourceUser = SourceCredential?.UserName,
+            SourcePassword = SourceCredential?.GetNetworkCredential().Password,
+            ClientName = ClientName,
+        };
+        var description = changes.Describe();
+        if (description.Length == 0)
+        {
+            WriteWhError(new WarehouseException("NothingToChange", WhErrorKind.InvalidArgument,
+                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceCredential or -ClientName.", Name));
+            return;
+        }
+        if (!ShouldProcess(Name, "Change tenant: " + description)) return;
+        try
+        {
+            WriteObject(Run(cancel => new TenantStore(warehouse, Logger).UpdateAsync(Name, changes, cancel)));
+        }
+        catch (WarehouseException error)
+        {
+            WriteWhError(error);
+        }
+    }
+}
