@@ -66,7 +66,6 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                 queue.Enqueue(day);
         }
 
-        var created = new ConcurrentDictionary<(string Tenant, string Connection, string Template), bool>();
         var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
             .Select(_ => Task.Run(async () =>
             {
@@ -74,7 +73,6 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                 {
                     var result = await RunDayAsync(day, plan.Request, stop.Token);
                     if (result is null) return;
-                    if (result.Action == MvAction.Created) created[(day.Tenant, day.ConnectionName, day.Template)] = true;
                     await results.Writer.WriteAsync(result, CancellationToken.None);
                 }
             }, CancellationToken.None))
@@ -91,7 +89,9 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             // (cancelled ones roll back), then make the tenant and public views show every day that exists.
             stop.Cancel();
             try { await Task.WhenAll(workers); } catch (OperationCanceledException) { }
-            await RebuildViewsAsync(created.Keys.ToList());
+            // Every pair of the plan, not only those with new days: a run whose view rebuild was interrupted
+            // (a killed connection, say) is finished by the next run even when all its days are skipped.
+            await RebuildViewsAsync(plan.Days.Select(d => (d.Tenant, d.ConnectionName, d.Template)).Distinct().ToList());
         }
     }
 
@@ -144,7 +144,6 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
 
     private async Task RebuildViewsAsync(IReadOnlyList<(string Tenant, string Connection, string Template)> changed)
     {
-        if (changed.Count == 0) return;
         try
         {
             await using var db = await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
