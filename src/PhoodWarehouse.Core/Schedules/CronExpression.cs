@@ -30,9 +30,12 @@ public sealed partial class CronExpression
     [GeneratedRegex("[A-Za-z]+")]
     private static partial Regex Words();
 
-    private readonly Cronos.CronExpression parsed;
+    // Vixie cron (and so pg_cron) runs a job when the day of month OR the day of week matches, if both are
+    // restricted (neither starts with '*'); Cronos requires both. Such an expression is kept as two, and the
+    // next run is the earlier of the two.
+    private readonly Cronos.CronExpression[] parsed;
 
-    private CronExpression(string text, Cronos.CronExpression parsed)
+    private CronExpression(string text, Cronos.CronExpression[] parsed)
     {
         Text = text;
         this.parsed = parsed;
@@ -71,9 +74,17 @@ public sealed partial class CronExpression
         }
 
         var normalized = string.Join(' ', fields);
-        if (!Cronos.CronExpression.TryParse(normalized, Cronos.CronFormat.Standard, out var expression))
-            throw Invalid(text, "Cronos could not read it");
-        return new CronExpression(normalized, expression);
+        string[] variants = fields[2].StartsWith('*') || fields[4].StartsWith('*')
+            ? [normalized]
+            : [$"{fields[0]} {fields[1]} {fields[2]} {fields[3]} *", $"{fields[0]} {fields[1]} * {fields[3]} {fields[4]}"];
+        var expressions = new List<Cronos.CronExpression>();
+        foreach (var variant in variants)
+        {
+            if (!Cronos.CronExpression.TryParse(variant, Cronos.CronFormat.Standard, out var expression))
+                throw Invalid(text, "Cronos could not read it");
+            expressions.Add(expression);
+        }
+        return new CronExpression(normalized, [.. expressions]);
     }
 
     public static bool TryParse(string? text, out CronExpression? expression)
@@ -92,7 +103,7 @@ public sealed partial class CronExpression
 
     /// <summary>The first time strictly after <paramref name="fromUtc"/> at which pg_cron runs the job, in UTC.</summary>
     public DateTime? NextUtc(DateTime fromUtc, TimeZoneInfo zone) =>
-        parsed.GetNextOccurrence(DateTime.SpecifyKind(fromUtc, DateTimeKind.Utc), zone);
+        parsed.Select(p => p.GetNextOccurrence(DateTime.SpecifyKind(fromUtc, DateTimeKind.Utc), zone)).Where(n => n is not null).Min();
 
     /// <summary>
     /// The time zone pg_cron schedules in: <c>cron.timezone</c> when the server has it, GMT otherwise
