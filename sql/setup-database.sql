@@ -39,12 +39,12 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
         NULL;
     ELSIF preload IS NULL OR preload !~ '(^|[\s,])"?pg_cron"?($|[\s,])' THEN
-        RAISE NOTICE 'pg_cron is not installed: it is not in shared_preload_libraries. To enable scheduled refreshes set shared_preload_libraries = ''pg_cron'' and cron.database_name = %L in postgresql.conf (RDS: the parameter group), restart, and run this script again.',
-            pg_catalog.current_database();
+        RAISE NOTICE 'pg_cron is not installed: it is not in shared_preload_libraries. To enable scheduled refreshes set shared_preload_libraries = ''pg_cron'' and cron.database_name = % in postgresql.conf (RDS: the parameter group), restart, and run this script again.',
+            pg_catalog.quote_literal(pg_catalog.current_database());
     ELSIF cron_db IS DISTINCT FROM pg_catalog.current_database() THEN
-        RAISE NOTICE 'pg_cron is not installed: cron.database_name is %, not %. Set cron.database_name = %L, restart, and run this script again.',
+        RAISE NOTICE 'pg_cron is not installed: cron.database_name is %, not %. Set cron.database_name = %, restart, and run this script again.',
             coalesce(pg_catalog.quote_literal(cron_db), '(unset, i.e. postgres)'),
-            pg_catalog.quote_literal(pg_catalog.current_database()), pg_catalog.current_database();
+            pg_catalog.quote_literal(pg_catalog.current_database()), pg_catalog.quote_literal(pg_catalog.current_database());
     ELSE
         CREATE EXTENSION IF NOT EXISTS pg_cron;
     END IF;

@@ -27,6 +27,8 @@ public sealed record ConnectionRequest
             builder.Username = User;
             builder.Password = Password;
         }
+        // dblink reports why a tenant's source refused (wrong password, unknown database) in the error detail.
+        builder.IncludeErrorDetail = true;
         if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = ApplicationName;
         if (ConnectionString is null || !ConnectionString.Contains("timeout", StringComparison.OrdinalIgnoreCase))
             builder.Timeout = ConnectTimeoutSeconds;

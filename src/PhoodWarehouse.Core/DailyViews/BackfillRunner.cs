@@ -33,7 +33,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             throw new WarehouseException("NothingToLoad", WhErrorKind.InvalidArgument, "Give at least one tenant and one template.", null);
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        var today = DateOnly.FromDateTime(await Db.ScalarAsync<DateTime>(db, "SELECT current_date", cancel));
+        var today = await Db.ScalarAsync<DateOnly>(db, "SELECT current_date", cancel);
         if (request.To > today)
             throw new WarehouseException("FutureDateRange", WhErrorKind.InvalidArgument,
                 $"The range ends on {request.To:yyyy-MM-dd}, after today ({today:yyyy-MM-dd} on the warehouse's clock). Leave out -To to load up to today.", request.To);

@@ -130,9 +130,12 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger)
                    EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'),
                    EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink'),
                    EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_cron'),
-                   current_setting('shared_preload_libraries') ~ '(^|[\s,])pg_cron([\s,]|$)',
+                   -- these settings are superuser-only; a non-superuser relies on pg_cron being installed already
+                   CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                        THEN current_setting('shared_preload_libraries') ~ '(^|[\s,])pg_cron([\s,]|$)' ELSE false END,
                    EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'),
-                   current_setting('cron.database_name', true),
+                   CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                        THEN current_setting('cron.database_name', true) END,
                    EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '_wh'),
                    {CatalogSql.WarehouseReadable}
             """, db);

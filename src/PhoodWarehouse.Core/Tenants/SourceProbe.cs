@@ -32,10 +32,11 @@ internal static class SourceProbe
         {
             await Db.ExecuteAsync(db,
                 """
-                SELECT public.dblink_exec(_wh.get_tenant_connection_string(@c),
-                       'SELECT * FROM (' || replace(replace(replace(query_template, '{TARGET_DATE}', current_date::text),
-                                                    '{SCHEMA}', @s), '{VIEW_NAME}', @t) || ') AS probe LIMIT 0')
-                FROM _wh.mv_templates WHERE template_name = @t
+                SELECT n FROM _wh.mv_templates,
+                     public.dblink(_wh.get_tenant_connection_string(@c),
+                       'SELECT count(*) FROM (SELECT * FROM (' || replace(replace(replace(query_template, '{TARGET_DATE}', current_date::text),
+                                                    '{SCHEMA}', @s), '{VIEW_NAME}', @t) || ') AS probe LIMIT 0) AS nothing') AS t(n bigint)
+                WHERE template_name = @t
                 """,
                 cancel, ("c", connectionName), ("s", tenant), ("t", template));
         }

@@ -38,6 +38,8 @@ public sealed class TenantRemover(WhConnection connection, ILogger logger)
         foreach (var step in steps) logger.LogInformation("Remove {Tenant}: {Step}", name, step);
         await TenantCronJobs.UnscheduleAsync(db, name, cancel);
         await Db.ExecuteAsync(db, "SELECT _wh.remove_tenant(@s)", cancel, ("s", name));
+        // A schema dropped by hand with CASCADE takes the public views with it: put them back for the other tenants.
+        await Db.ExecuteAsync(db, "SELECT _wh.update_public_view_by_template(template_name) FROM _wh.mv_templates", cancel);
         await transaction.CommitAsync(cancel);
         return steps;
     }

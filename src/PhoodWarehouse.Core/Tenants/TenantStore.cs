@@ -12,14 +12,21 @@ namespace PhoodWarehouse.Core.Tenants;
 /// </summary>
 public sealed class TenantStore(WhConnection connection, ILogger logger)
 {
+    // Templates: those with a tenant view or daily views in the schema. Daily views: relations named
+    // <template>_YYYY_MM_DD of a known template.
     private const string ListSql =
         """
         SELECT t.schema_name, t.connection_name, t.client_name, c.host, c.port, c.dbname, c.username,
-               coalesce(v.templates, '{}'::text[]), coalesce(v.views, 0)::int, v.first_date, v.latest_date
+               ARRAY(SELECT m.template_name FROM _wh.mv_templates m
+                     WHERE EXISTS (SELECT 1 FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
+                                   WHERE n.nspname = t.schema_name AND cl.relname = m.template_name)
+                        OR m.template_name = ANY (v.templates)
+                     ORDER BY 1),
+               coalesce(v.views, 0)::int, v.first_date, v.latest_date
         FROM _wh.tenants t
         LEFT JOIN _wh.tenant_connections c ON c.tenant_name = t.connection_name
         LEFT JOIN LATERAL (
-            SELECT array_agg(DISTINCT d.template_name ORDER BY d.template_name) AS templates,
+            SELECT array_agg(DISTINCT d.template_name) AS templates,
                    count(*) AS views, min(d.day) AS first_date, max(d.day) AS latest_date
             FROM (SELECT m.template_name, to_date(right(cl.relname, 10), 'YYYY_MM_DD') AS day
                   FROM pg_class cl
@@ -72,8 +79,8 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
             $"add connection {request.ConnectionName} → {request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} as {request.SourceUser} (dblink server wh_{request.ConnectionName} with a user mapping for whadmin)",
         };
         if (request.TestConnection) steps.Insert(0, $"test the source {request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} through dblink");
-        foreach (var template in request.Templates)
-            steps.Add($"create the views {request.Name}.{template} and public.{template}");
+        var templates = request.Templates.Count == 0 ? "every template" : string.Join(", ", request.Templates);
+        steps.Add($"create the tenant and public views of {templates}");
         return steps;
     }
 
@@ -196,8 +203,17 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 $"A connection named '{request.ConnectionName}' already exists. Choose another -ConnectionName.", request.ConnectionName);
     }
 
+    /// <summary>The templates asked for (each must exist), or every template of the warehouse when none is asked for.</summary>
     private static async Task<IReadOnlyList<string>> KnownTemplatesAsync(NpgsqlConnection db, IReadOnlyList<string> templates, CancellationToken cancel)
     {
+        if (templates.Count == 0)
+        {
+            var all = new List<string>();
+            await using var command = Db.Command(db, "SELECT template_name FROM _wh.mv_templates ORDER BY 1");
+            await using var reader = await command.ExecuteReaderAsync(cancel);
+            while (await reader.ReadAsync(cancel)) all.Add(reader.GetString(0));
+            return all;
+        }
         foreach (var template in templates)
             if (!await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @t)", cancel, ("t", template)))
                 throw new WarehouseException("TemplateNotFound", WhErrorKind.ObjectNotFound,

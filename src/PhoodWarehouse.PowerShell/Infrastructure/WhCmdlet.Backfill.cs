@@ -10,8 +10,11 @@ public abstract partial class WhCmdlet
     private const int BackfillProgressId = 4711;
 
     /// <summary>Plans a backfill (a clear error before any work when the request is wrong).</summary>
-    protected BackfillPlan PlanBackfill(BackfillRequest request) =>
-        Run(cancel => new BackfillRunner(Warehouse, Logger).PlanAsync(request, cancel));
+    protected BackfillPlan PlanBackfill(BackfillRequest request)
+    {
+        var runner = new BackfillRunner(Warehouse, Logger);
+        return Run(cancel => runner.PlanAsync(request, cancel));
+    }
 
     /// <summary>
     /// Runs a planned backfill, writing progress (tenant, day, done/total, time left) as days finish,

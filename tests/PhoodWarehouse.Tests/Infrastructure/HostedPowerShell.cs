@@ -27,7 +27,20 @@ public sealed record ScriptResult(
     /// </summary>
     public ErrorRecord? FirstError => Errors.FirstOrDefault() ?? TerminatingError;
 
-    public T Single<T>() => (T)Assert.Single(Output).BaseObject;
+    public T Single<T>()
+    {
+        Assert.True(Output.Count == 1, $"expected one output object, got {Output.Count}; errors: {string.Join(" | ", AllErrors)}");
+        return (T)Output[0].BaseObject;
+    }
+
+    /// <summary>Asserts that the first error has the stable id <paramref name="errorId"/>, showing the whole error when not.</summary>
+    public ErrorRecord AssertError(string errorId)
+    {
+        var error = FirstError;
+        Assert.True(error is not null && error.FullyQualifiedErrorId.StartsWith(errorId + ",", StringComparison.Ordinal),
+            $"expected error {errorId}, got: {error?.FullyQualifiedErrorId}: {error}");
+        return error!;
+    }
 
     public IReadOnlyList<T> All<T>() => Output.Select(o => (T)o.BaseObject).ToList();
 

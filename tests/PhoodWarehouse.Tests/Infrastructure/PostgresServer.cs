@@ -148,13 +148,13 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 
     /// <summary>A tenant's own database with generated rows and a read-only login whose password is awkward on purpose.</summary>
-    public async Task<TenantSource> CreateTenantSourceAsync(int days = 5, int rowsPerDay = 50, DateOnly? firstDay = null, int seed = 1)
+    public async Task<TenantSource> CreateTenantSourceAsync(int days = 5, int rowsPerDay = 50, DateOnly? firstDay = null, int seed = 1, string? readerUser = null)
     {
         var name = UniqueName("src");
         var spec = new SampleTenantSourceSpec
         {
             Database = name,
-            ReaderUser = name + "_reader",
+            ReaderUser = readerUser ?? name + "_reader",
             ReaderPassword = SourceReaderPassword,
             FirstDay = firstDay ?? DateOnly.FromDateTime(DateTime.Today).AddDays(-(days - 1)),
             Days = days,

@@ -119,6 +119,6 @@ public sealed class ConnectWhWarehouseTests(PostgresServer server)
         var result = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Disconnect-WhWarehouse; Get-WhWarehouse",
             new Dictionary<string, object?> { ["cs"] = server.ConnectionString(database, "whadmin") });
 
-        Assert.StartsWith("NotConnected,", result.FirstError?.FullyQualifiedErrorId);
+        result.AssertError("NotConnected");
     }
 }

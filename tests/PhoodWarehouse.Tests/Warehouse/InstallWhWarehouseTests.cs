@@ -76,7 +76,7 @@ public sealed class InstallWhWarehouseTests(PostgresServer server)
         var before = await CatalogSnapshot.TakeAsync(server.ConnectionString(empty));
         shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(server.ConnectionString(empty, "whadmin")));
         var refused = shell.Run("Install-WhWarehouse -Confirm:$false");
-        Assert.StartsWith("SuperuserRequired,", refused.FirstError?.FullyQualifiedErrorId);
+        refused.AssertError("SuperuserRequired");
         Assert.Contains("create.sql", refused.FirstError!.ToString());
         Assert.Equal(before, await CatalogSnapshot.TakeAsync(server.ConnectionString(empty)));
     }
@@ -88,7 +88,7 @@ public sealed class InstallWhWarehouseTests(PostgresServer server)
         using var shell = new HostedPowerShell();
         shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(server.ConnectionString(installed, "phood_ro")));
         var refused = shell.Run("Install-WhWarehouse -Confirm:$false");
-        Assert.StartsWith("InstallPermissionDenied,", refused.FirstError?.FullyQualifiedErrorId);
+        refused.AssertError("InstallPermissionDenied");
         Assert.Contains("phood_ro", refused.FirstError!.ToString());
     }
 

@@ -53,8 +53,6 @@ public sealed class NewWhTenantCommand : WhCmdlet
     protected override void ProcessRecord()
     {
         var warehouse = Warehouse;
-        // A first load needs a template: the guide's foodlogstats unless told otherwise.
-        string[] templates = Template.Length == 0 && BackfillFrom is not null ? ["foodlogstats"] : Template;
         var request = new NewTenantRequest
         {
             Name = Name,
@@ -65,14 +63,14 @@ public sealed class NewWhTenantCommand : WhCmdlet
             SourceDatabase = SourceDatabase,
             SourceUser = SourceCredential.UserName,
             SourcePassword = SourceCredential.GetNetworkCredential().Password,
-            Templates = templates,
+            Templates = Template,
             TestConnection = !SkipConnectionTest,
         };
         var store = new TenantStore(warehouse, Logger);
         try
         {
             var steps = store.PlanCreate(request).ToList();
-            if (BackfillFrom is { } from) steps.Add($"load {string.Join(", ", templates)} from {from:yyyy-MM-dd} to today");
+            if (BackfillFrom is { } from) steps.Add($"load every day from {from:yyyy-MM-dd} to today");
             if (!ShouldProcess(Name, "New tenant: " + string.Join("; ", steps))) return;
 
             var tenant = Run(cancel => store.CreateAsync(request, cancel));
@@ -81,7 +79,7 @@ public sealed class NewWhTenantCommand : WhCmdlet
                 var backfill = new BackfillRequest
                 {
                     Tenants = [Name],
-                    Templates = templates,
+                    Templates = Template,
                     From = DateOnly.FromDateTime(first),
                     To = DateOnly.FromDateTime(DateTime.Today),
                 };
