@@ -70,7 +70,7 @@ public sealed class NewWhTenantCommand : WhCmdlet
         try
         {
             var steps = store.PlanCreate(request).ToList();
-            if (BackfillFrom is { } from) steps.Add($"load every day from {from:yyyy-MM-dd} to today");
+            if (BackfillFrom is { } from) steps.Add($"load every day from {from:yyyy-MM-dd} to today of the tenant's templates");
             if (!ShouldProcess(Name, "New tenant: " + string.Join("; ", steps))) return;
 
             var tenant = Run(cancel => store.CreateAsync(request, cancel));
@@ -79,7 +79,7 @@ public sealed class NewWhTenantCommand : WhCmdlet
                 var backfill = new BackfillRequest
                 {
                     Tenants = [Name],
-                    Templates = Template,
+                    Templates = tenant.Templates,
                     From = DateOnly.FromDateTime(first),
                     To = DateOnly.FromDateTime(DateTime.Today),
                 };
