@@ -21,6 +21,14 @@
         'Remove-WhTenant'
         'Invoke-WhMvBackfill'
         'Update-WhMv'
+        'Get-WhMv'
+        'Get-WhMvFreshness'
+        'Remove-WhMv'
+        'Update-WhUnionView'
+        'Get-WhTemplate'
+        'Set-WhTemplate'
+        'Test-WhTemplate'
+        'Remove-WhTemplate'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
