@@ -61,7 +61,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
     }
 
     /// <summary>
-    /// Adds or changes a template in one statement (INSERT … ON CONFLICT DO UPDATE); fields left null keep their
+    /// Adds (INSERT … ON CONFLICT DO UPDATE) or changes (UPDATE) a template in one statement; fields left null keep their
     /// stored value. Existing daily views keep their definition until they are re-created (Update-WhMv -Force).
     /// </summary>
     public async Task<WhTemplate> SetAsync(TemplateDefinition definition, bool commit, CancellationToken cancel)
@@ -76,16 +76,24 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
                 $"Template '{definition.Name}' does not exist yet: a new template needs -Query and -Columns.", definition.Name);
         try
         {
-            await Db.ExecuteAsync(db,
-                """
-                INSERT INTO _wh.mv_templates AS m (template_name, description, query_template, column_definitions, indexes)
-                VALUES (@n, @d, @q, @c, nullif(@i, ''))
-                ON CONFLICT (template_name) DO UPDATE
-                SET description = coalesce(@d, m.description),
-                    query_template = coalesce(@q, m.query_template),
-                    column_definitions = coalesce(@c, m.column_definitions),
-                    indexes = CASE WHEN @i::text IS NULL THEN m.indexes ELSE nullif(@i, '') END
-                """, cancel,
+            // An existing template is updated field by field (NOT NULL is checked on the proposed row before
+            // ON CONFLICT, so a partial INSERT … ON CONFLICT would fail); a new one is an upsert.
+            await Db.ExecuteAsync(db, exists
+                ? """
+                  UPDATE _wh.mv_templates m
+                  SET description = coalesce(@d, m.description),
+                      query_template = coalesce(@q, m.query_template),
+                      column_definitions = coalesce(@c, m.column_definitions),
+                      indexes = CASE WHEN @i::text IS NULL THEN m.indexes ELSE nullif(@i, '') END
+                  WHERE m.template_name = @n
+                  """
+                : """
+                  INSERT INTO _wh.mv_templates AS m (template_name, description, query_template, column_definitions, indexes)
+                  VALUES (@n, @d, @q, @c, nullif(@i, ''))
+                  ON CONFLICT (template_name) DO UPDATE
+                  SET description = EXCLUDED.description, query_template = EXCLUDED.query_template,
+                      column_definitions = EXCLUDED.column_definitions, indexes = EXCLUDED.indexes
+                  """, cancel,
                 ("n", definition.Name), ("d", definition.Description), ("q", definition.Query), ("c", definition.Columns), ("i", definition.Indexes));
         }
         catch (PostgresException error)

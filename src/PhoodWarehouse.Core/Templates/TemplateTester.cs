@@ -23,10 +23,12 @@ public sealed record TemplateTestRequest
 /// <summary>
 /// Tests a template against a tenant's source without creating anything, and reports rather than throws:
 /// placeholders, column list, the query at the source (LIMIT 0 through dblink: planned and started there, no row
-/// fetched), and the result column types. The types come from the source itself: the query is PREPAREd on the
-/// remote (parsed and analysed, not run) and <c>pg_prepared_statements.result_types</c> (PostgreSQL 14+) read in the
-/// same dblink call. That needs no TEMP privilege and leaves nothing behind: the prepared statement dies with the
-/// dblink connection, which is closed at once. Types are compared without modifiers (numeric(10,3) = numeric).
+/// fetched), and the result column types. The types come from the source itself: in one dblink call (one remote
+/// session, closed at once) the query becomes a TEMP VIEW on the remote and its columns are read from
+/// <c>pg_attribute</c>; the temporary view dies with that session, so nothing is left behind. (PREPARE +
+/// <c>pg_prepared_statements.result_types</c> would avoid the TEMP privilege, but that column only exists from
+/// PostgreSQL 16 and the sources run 15.) It needs TEMP on the source database, which PUBLIC has by default.
+/// Types are compared without modifiers (numeric(10,3) = numeric) and exactly: varchar is not text.
 /// </summary>
 public sealed partial class TemplateTester(WhConnection connection, ILogger logger)
 {
@@ -88,11 +90,11 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
             {
                 var types = await TryAsync(db, problems, "the result types at the source", () => RemoteAsync<string>(db,
                     "SELECT types FROM public.dblink(@srv, @sql) AS t(types text)", server!,
-                    $"PREPARE wh_template_probe AS\n{rendered}\n;\nSELECT array_to_string(result_types::text[], '|') FROM pg_prepared_statements WHERE name = 'wh_template_probe'",
+                    $"CREATE TEMP VIEW wh_template_probe AS\n{rendered}\n;\nSELECT string_agg(format_type(a.atttypid, NULL), '|' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = 'pg_temp.wh_template_probe'::regclass AND a.attnum > 0",
                     cancel));
                 sourceTypes = string.IsNullOrEmpty(types) ? [] : types.Split('|');
                 if (sourceTypes.Length == 0)
-                    problems.Add("could not read the result column types at the source (pg_prepared_statements.result_types needs PostgreSQL 14 or later)");
+                    problems.Add("could not read the result column types at the source");
             }
         }
 

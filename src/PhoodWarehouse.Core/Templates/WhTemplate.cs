@@ -44,7 +44,7 @@ public sealed record WhTemplateTest
     public bool ColumnsMatch { get; init; }
     /// <summary>Declared columns, "name type".</summary>
     public IReadOnlyList<string> DeclaredColumns { get; init; } = [];
-    /// <summary>The source's result column types, in order (from the remote's prepared statement).</summary>
+    /// <summary>The source's result column types, in order (from a temporary view on the remote).</summary>
     public IReadOnlyList<string> SourceColumnTypes { get; init; } = [];
     public string[] Problems { get; init; } = [];
     public bool Success => Problems.Length == 0;

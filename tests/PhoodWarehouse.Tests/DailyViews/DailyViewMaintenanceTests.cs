@@ -17,8 +17,8 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         using var wh = await WarehouseScenario.StartAsync(server);
         var shared = await server.CreateTenantSourceAsync(days: 8, rowsPerDay: 10);
         var failing = await server.CreateTenantSourceAsync(days: 5, rowsPerDay: 10, seed: 3);
-        wh.AddTenant("fr_ok", shared, "-BackfillFrom ([datetime]::Today.AddDays(-4))");
-        wh.AddTenant("fr_gap", shared, "-BackfillFrom ([datetime]::Today.AddDays(-4))");
+        wh.AddTenant("fr_ok", shared, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-4))");
+        wh.AddTenant("fr_gap", shared, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-4))");
         wh.AddTenant("fr_stale", shared);
         wh.AddTenant("fr_empty", shared);
         wh.AddTenant("fr_fail", failing);
@@ -65,8 +65,8 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 4, rowsPerDay: 12);
-        wh.AddTenant("gm_a", source, "-BackfillFrom ([datetime]::Today.AddDays(-3))");
-        wh.AddTenant("gm_b", source, "-BackfillFrom ([datetime]::Today.AddDays(-1))");
+        wh.AddTenant("gm_a", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-3))");
+        wh.AddTenant("gm_b", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-1))");
 
         var all = wh.Run("Get-WhMv -Tenant gm_*").All<WhMv>();
         Assert.Equal(6, all.Count);
@@ -89,8 +89,8 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 6, rowsPerDay: 10);
-        wh.AddTenant("rt_a", source, "-BackfillFrom ([datetime]::Today.AddDays(-5))");
-        wh.AddTenant("rt_b", source, "-BackfillFrom ([datetime]::Today.AddDays(-5))");
+        wh.AddTenant("rt_a", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-5))");
+        wh.AddTenant("rt_b", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-5))");
         var before = await wh.SnapshotAsync();
 
         var whatIf = wh.Run("Remove-WhMv -Tenant rt_a -Template foodlogstats -Before ([datetime]::Today.AddDays(-2)) -WhatIf");
@@ -125,7 +125,7 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 10);
-        wh.AddTenant("uv_a", source, "-BackfillFrom ([datetime]::Today.AddDays(-2))");
+        wh.AddTenant("uv_a", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-2))");
         // Troubleshooting #4: the tenant view lost a day.
         await wh.ScalarAsync<string>(
             $"SELECT _wh.apply_view('uv_a', 'foodlogstats', _wh.tenant_view_sql('foodlogstats', 'uv_a', 'uv_a', '{DailyViewName.For("foodlogstats", Today.AddDays(-1))}'))::text");
