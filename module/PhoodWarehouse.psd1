@@ -21,6 +21,7 @@
         'Remove-WhTenant'
         'Invoke-WhMvBackfill'
         'Update-WhMv'
+<<<<<<< HEAD
         'Register-WhCronJob'
         'Get-WhCronJob'
         'Get-WhCronJobRun'
@@ -28,6 +29,16 @@
         'Disable-WhCronJob'
         'Unregister-WhCronJob'
         'Clear-WhCronJobRun'
+=======
+        'Get-WhMv'
+        'Get-WhMvFreshness'
+        'Remove-WhMv'
+        'Update-WhUnionView'
+        'Get-WhTemplate'
+        'Set-WhTemplate'
+        'Test-WhTemplate'
+        'Remove-WhTemplate'
+>>>>>>> views
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

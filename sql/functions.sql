@@ -1441,6 +1441,94 @@ END
 $$;
 
 -- ============================================================================
+-- 12b. Retention
+-- ============================================================================
+
+-- Drops the daily views of one tenant's template whose date lies in [start_date, end_date]
+-- (NULL = unbounded on that side), and rebuilds the tenant view without them IN THE SAME
+-- TRANSACTION (readers see the old set of days or the new one, never a missing view; the
+-- public view reads the tenant view and is rebuilt only when it does not include it). Locks
+-- in the usual order (each daily view, then the tenant view). One run_log row 'dropped' per
+-- view. A cron job can call it for retention:
+--   SELECT _wh.drop_mv_range_by_template('foodlogstats', 'tenant_a', NULL, CURRENT_DATE - 181);
+-- Returns {"template","schema","dropped":[{"view","date"}],"count"}.
+CREATE OR REPLACE FUNCTION _wh.drop_mv_range_by_template(template_name text, target_schema text, start_date date, end_date date)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conn     text;
+    client   text;
+    victim   record;
+    victims  text[] := '{}';
+    dropped  jsonb := '[]';
+    kept     text[];
+    select_list text;
+    empty_list  text;
+    need_public boolean;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    IF start_date IS NOT NULL AND end_date IS NOT NULL AND start_date > end_date THEN
+        RAISE EXCEPTION 'reversed date range: % is after %', start_date, end_date USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT t.connection_name, t.client_name INTO conn, client FROM _wh.tenants t WHERE t.schema_name = target_schema;
+    IF NOT FOUND THEN
+        client := target_schema;
+    END IF;
+
+    FOR victim IN
+        SELECT c.relname::text AS view_name, pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') AS day
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = target_schema AND c.relkind = 'm'
+          AND c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+          AND pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD')
+              BETWEEN coalesce(start_date, '-infinity'::date) AND coalesce(end_date, 'infinity'::date)
+        ORDER BY c.relname
+    LOOP
+        PERFORM _wh.lock_daily_view(target_schema, victim.view_name);
+        victims := victims || victim.view_name;
+        dropped := dropped || jsonb_build_object('view', format('%I.%I', target_schema, victim.view_name), 'date', victim.day);
+    END LOOP;
+    IF cardinality(victims) = 0 THEN
+        RETURN jsonb_build_object('template', template_name, 'schema', target_schema, 'dropped', dropped, 'count', 0);
+    END IF;
+
+    -- The tenant view without the victims (the same SELECT as tenant_view_sql, minus a set of days).
+    PERFORM _wh.lock_tenant_view(target_schema, template_name);
+    SELECT string_agg(CASE WHEN c.column_name = 'client'
+                           THEN format('%L::%s AS client', client, c.data_type)
+                           ELSE format('d.%I', c.column_name) END, ', ' ORDER BY c.ordinal),
+           string_agg(format('NULL::%s AS %I', c.data_type, c.column_name), ', ' ORDER BY c.ordinal)
+    INTO select_list, empty_list
+    FROM _wh.template_columns(template_name) c;
+    SELECT array_agg(format('SELECT %s FROM %I.%I d', select_list, target_schema, c.relname) ORDER BY c.relname)
+    INTO kept
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = target_schema AND c.relkind = 'm'
+      AND c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+      AND NOT (c.relname = ANY (victims));
+    need_public := NOT _wh.does_view_exist(target_schema, template_name);
+    need_public := _wh.apply_view(target_schema, template_name,
+                       CASE WHEN kept IS NULL THEN format('SELECT %s WHERE false', empty_list)
+                            ELSE array_to_string(kept, E'\nUNION ALL\n') END) OR need_public;
+
+    FOR i IN 1 .. cardinality(victims) LOOP
+        EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, victims[i]);
+        PERFORM _wh.log_run(target_schema, conn, template_name, (dropped -> (i - 1) ->> 'date')::date, 'dropped', NULL, NULL, NULL);
+    END LOOP;
+    IF need_public OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
+        PERFORM _wh.update_public_view_by_template(template_name);
+    END IF;
+    RETURN jsonb_build_object('template', template_name, 'schema', target_schema, 'dropped', dropped, 'count', cardinality(victims));
+END
+$$;
+
+-- ============================================================================
 -- 13. Legacy API (guide names and argument orders)
 -- ============================================================================
 

@@ -79,7 +79,8 @@ public sealed class NewWhTenantCommand : WhCmdlet
                 var backfill = new BackfillRequest
                 {
                     Tenants = [Name],
-                    Templates = tenant.Templates,
+                    // Without -Template the tenant got every template's views: load every template.
+                    Templates = Template.Length > 0 ? Template : tenant.Templates,
                     From = DateOnly.FromDateTime(first),
                     To = DateOnly.FromDateTime(DateTime.Today),
                 };

@@ -1,0 +1,158 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PhoodWarehouse.Core.Connections;
+using PhoodWarehouse.Core.DailyViews;
+
+namespace PhoodWarehouse.Core.Templates;
+
+/// <summary>
+/// What to test: a stored template (<see cref="Name"/> only) or an unsaved one (<see cref="Query"/> and
+/// <see cref="Columns"/>, optionally <see cref="Indexes"/>), against one tenant's source for one day.
+/// </summary>
+public sealed record TemplateTestRequest
+{
+    public required string Name { get; init; }
+    public required string Tenant { get; init; }
+    public required DateOnly Date { get; init; }
+    public string? Query { get; init; }
+    public string? Columns { get; init; }
+    public string? Indexes { get; init; }
+}
+
+/// <summary>
+/// Tests a template against a tenant's source without creating anything, and reports rather than throws:
+/// placeholders, column list, the query at the source (LIMIT 0 through dblink: planned and started there, no row
+/// fetched), and the result column types. The types come from the source itself: in one dblink call (one remote
+/// session, closed at once) the query becomes a TEMP VIEW on the remote and its columns are read from
+/// <c>pg_attribute</c>; the temporary view dies with that session, so nothing is left behind. (PREPARE +
+/// <c>pg_prepared_statements.result_types</c> would avoid the TEMP privilege, but that column only exists from
+/// PostgreSQL 16 and the sources run 15.) It needs TEMP on the source database, which PUBLIC has by default.
+/// Types are compared without modifiers (numeric(10,3) = numeric) and exactly: varchar is not text.
+/// </summary>
+public sealed partial class TemplateTester(WhConnection connection, ILogger logger)
+{
+    private static readonly string[] KnownPlaceholders = ["TARGET_DATE", "SCHEMA", "VIEW_NAME"];
+
+    public async Task<WhTemplateTest> TestAsync(TemplateTestRequest request, CancellationToken cancel)
+    {
+        Tenants.TenantName.Validate(request.Tenant);
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        var connectionName = await Db.ScalarAsync<string>(db, "SELECT connection_name FROM _wh.tenants WHERE schema_name = @s", cancel, ("s", request.Tenant))
+                             ?? throw Tenants.TenantStore.NotFound(request.Tenant);
+        string query, columns;
+        string? indexes;
+        if (request.Query is null)
+        {
+            await using var command = Db.Command(db, "SELECT query_template, column_definitions, indexes FROM _wh.mv_templates WHERE template_name = @n", ("n", request.Name));
+            await using var reader = await command.ExecuteReaderAsync(cancel);
+            if (!await reader.ReadAsync(cancel)) throw TemplateStore.NotFound(request.Name);
+            (query, columns, indexes) = (reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+        }
+        else
+        {
+            (query, columns, indexes) = (request.Query, request.Columns ?? "", request.Indexes);
+        }
+
+        var problems = new List<string>();
+        var unknown = Placeholder().Matches(query + " " + indexes).Select(m => m.Groups[1].Value)
+            .Where(p => !KnownPlaceholders.Contains(p)).Distinct().ToList();
+        foreach (var p in unknown) problems.Add($"unknown placeholder {{{p}}} (known: {{TARGET_DATE}}, {{SCHEMA}}, {{VIEW_NAME}})");
+        if (!query.Contains("{TARGET_DATE}", StringComparison.Ordinal))
+            problems.Add("the query has no {TARGET_DATE}: every daily view would hold the same rows");
+
+        // The column list and index statements, parsed by the same functions the trigger uses.
+        var declared = await TryAsync(db, problems, "column list", async () =>
+        {
+            await using var command = Db.Command(db,
+                "SELECT format('%I %s', column_name, data_type), format_type(to_regtype(data_type), NULL) FROM _wh.parse_column_definitions(@c) ORDER BY ordinal",
+                ("c", columns));
+            return await DailyViewCatalog.ReadAllAsync(command, r => (Definition: r.GetString(0), BaseType: r.GetString(1)), cancel);
+        });
+        await TryAsync(db, problems, "indexes", () => Db.ExecuteAsync(db, "SELECT count(*) FROM _wh.parse_index_definitions(@i)", cancel, ("i", indexes)));
+
+        var queryRuns = false;
+        string[] sourceTypes = [];
+        if (unknown.Count == 0)
+        {
+            var rendered = await Db.ScalarAsync<string>(db, "SELECT _wh.render_template_text(@q, @s, @v, @d)", cancel,
+                ("q", query), ("s", request.Tenant), ("v", DailyViewName.For(request.Name, request.Date)), ("d", request.Date));
+            rendered = rendered!.TrimEnd().TrimEnd(';').TrimEnd();
+            var server = await Db.ScalarAsync<string>(db, "SELECT _wh.get_tenant_connection_string(@c)", cancel, ("c", connectionName));
+            logger.LogInformation("Running the query of {Template} at the source of {Tenant} for {Date:yyyy-MM-dd} (LIMIT 0)", request.Name, request.Tenant, request.Date);
+            queryRuns = await TryAsync(db, problems, "the query at the source", async () =>
+            {
+                await RemoteAsync<long>(db, "SELECT n FROM public.dblink(@srv, @sql) AS t(n bigint)", server!,
+                    $"SELECT count(*) FROM (SELECT * FROM (\n{rendered}\n) wh_query LIMIT 0) wh_none", cancel);
+                return true;
+            });
+            if (queryRuns)
+            {
+                var types = await TryAsync(db, problems, "the result types at the source", () => RemoteAsync<string>(db,
+                    "SELECT types FROM public.dblink(@srv, @sql) AS t(types text)", server!,
+                    $"CREATE TEMP VIEW wh_template_probe AS\n{rendered}\n;\nSELECT string_agg(format_type(a.atttypid, NULL), '|' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = 'pg_temp.wh_template_probe'::regclass AND a.attnum > 0",
+                    cancel));
+                sourceTypes = string.IsNullOrEmpty(types) ? [] : types.Split('|');
+                if (sourceTypes.Length == 0)
+                    problems.Add("could not read the result column types at the source");
+            }
+        }
+
+        var columnsMatch = false;
+        if (declared is not null && queryRuns && sourceTypes.Length > 0)
+        {
+            columnsMatch = true;
+            if (sourceTypes.Length != declared.Count)
+            {
+                columnsMatch = false;
+                problems.Add($"the query returns {sourceTypes.Length} columns, the column list declares {declared.Count}: they must match in number and order");
+            }
+            for (var i = 0; i < Math.Min(sourceTypes.Length, declared.Count); i++)
+            {
+                if (string.Equals(sourceTypes[i], declared[i].BaseType, StringComparison.Ordinal)) continue;
+                columnsMatch = false;
+                problems.Add($"column {i + 1} ({declared[i].Definition}): the source returns {sourceTypes[i]}; cast it in the query (::{declared[i].BaseType}) or declare {sourceTypes[i]}");
+            }
+        }
+
+        return new WhTemplateTest
+        {
+            Template = request.Name,
+            Tenant = request.Tenant,
+            Date = request.Date.ToDateTime(TimeOnly.MinValue),
+            PlaceholdersKnown = unknown.Count == 0,
+            ColumnsParse = declared is not null,
+            QueryRuns = queryRuns,
+            ColumnsMatch = columnsMatch,
+            DeclaredColumns = declared?.Select(d => d.Definition).ToList() ?? [],
+            SourceColumnTypes = sourceTypes,
+            Problems = problems.ToArray(),
+        };
+    }
+
+    /// <summary>One dblink call as whadmin (whose user mapping holds the source credentials), in a transaction that is rolled back.</summary>
+    private async Task<T?> RemoteAsync<T>(NpgsqlConnection db, string sql, string server, string remoteSql, CancellationToken cancel)
+    {
+        await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
+        var value = await Db.ScalarAsync<T>(db, sql, cancel, ("srv", server), ("sql", remoteSql));
+        await transaction.RollbackAsync(cancel);
+        return value;
+    }
+
+    /// <summary>Runs a check; a database error becomes a listed problem (the report is the answer, not an exception).</summary>
+    private static async Task<T?> TryAsync<T>(NpgsqlConnection db, List<string> problems, string what, Func<Task<T>> check)
+    {
+        try
+        {
+            return await check();
+        }
+        catch (PostgresException error) when (error.SqlState is not "57014")
+        {
+            problems.Add($"{what}: {error.MessageText}");
+            return default;
+        }
+    }
+
+    [GeneratedRegex(@"\{([A-Za-z_][A-Za-z0-9_]*)\}")]
+    private static partial Regex Placeholder();
+}

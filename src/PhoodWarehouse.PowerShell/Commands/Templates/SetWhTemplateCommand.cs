@@ -1,0 +1,78 @@
+using System.Management.Automation;
+using PhoodWarehouse.Core;
+using PhoodWarehouse.Core.Templates;
+using PhoodWarehouse.PowerShell.Infrastructure;
+
+namespace PhoodWarehouse.PowerShell.Commands.Templates;
+
+/// <summary>
+/// Adds or changes a template: from a <c>template-*.sql</c> file (-Path, run as psql's <c>\i</c> would, a plain
+/// INSERT of an existing template becoming an update), or from -Name with -Query, -Columns, -Indexes, -Description
+/// (an upsert; parameters left out keep their stored value). The warehouse validates every template.
+/// </summary>
+[Cmdlet(VerbsCommon.Set, "WhTemplate", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Fields")]
+[OutputType(typeof(WhTemplate))]
+public sealed class SetWhTemplateCommand : WhCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
+    public string Path { get; set; } = "";
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Fields", ValueFromPipelineByPropertyName = true)]
+    [Alias("Template")]
+    [ArgumentCompleter(typeof(TemplateNameCompleter))]
+    public string Name { get; set; } = "";
+
+    /// <summary>The query with placeholders {TARGET_DATE}, {SCHEMA}, {VIEW_NAME}.</summary>
+    [Parameter(ParameterSetName = "Fields", ValueFromPipelineByPropertyName = true)]
+    [Alias("QueryTemplate")]
+    public string? Query { get; set; }
+
+    /// <summary>Column definitions, "name type" each (one string with commas, or one per element).</summary>
+    [Parameter(ParameterSetName = "Fields", ValueFromPipelineByPropertyName = true)]
+    public string[]? Columns { get; set; }
+
+    /// <summary>Index statements, CREATE [UNIQUE] INDEX ON {SCHEMA}.{VIEW_NAME} (…); an empty array removes them.</summary>
+    [Parameter(ParameterSetName = "Fields", ValueFromPipelineByPropertyName = true)]
+    [AllowEmptyCollection]
+    public string[]? Indexes { get; set; }
+
+    [Parameter(ParameterSetName = "Fields", ValueFromPipelineByPropertyName = true)]
+    public string? Description { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var warehouse = Warehouse;
+        var store = new TemplateStore(warehouse, Logger);
+        try
+        {
+            if (ParameterSetName == "Path")
+            {
+                var path = GetUnresolvedProviderPathFromPSPath(Path);
+                var dryRun = Run(cancel => store.ApplyFileAsync(path, commit: false, cancel));
+                var names = dryRun.Added.Select(n => $"add template {n}").Concat(dryRun.Updated.Select(n => $"update template {n}"));
+                if (!ShouldProcess(path, "Run template file: " + string.Join(", ", names))) return;
+                var outcome = Run(cancel => store.ApplyFileAsync(path, commit: true, cancel));
+                foreach (var name in outcome.Added.Concat(outcome.Updated).Order())
+                    WriteObject(Run(cancel => store.FindAsync(name, cancel)));
+                return;
+            }
+            var definition = new TemplateDefinition
+            {
+                Name = Name,
+                Description = Description,
+                Query = Query,
+                Columns = Columns is null ? null : string.Join(",\n", Columns),
+                Indexes = Indexes is null ? null : string.Join(";\n", Indexes),
+            };
+            Run(cancel => store.SetAsync(definition, commit: false, cancel)); // validates: a refused template fails before ShouldProcess
+            var exists = Run(cancel => store.ExistsAsync(Name, cancel));
+            if (!ShouldProcess(Name, exists ? "Update template (existing daily views keep their definition until re-created)" : "Add template")) return;
+            WriteObject(Run(cancel => store.SetAsync(definition, commit: true, cancel)));
+        }
+        catch (WarehouseException error)
+        {
+            WriteWhError(error);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using Npgsql;
+using PhoodWarehouse.Core.DailyViews;
+using PhoodWarehouse.Core.Templates;
+using PhoodWarehouse.Tests.Infrastructure;
+using Xunit;
+
+namespace PhoodWarehouse.Tests.Templates;
+
+[Collection(WarehouseCollection.Name)]
+public sealed class TemplateTests(PostgresServer server)
+{
+    private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.Today);
+
+    /// <summary>The guide's example file, exactly as "Adding a New Template" shows it (no ON CONFLICT).</summary>
+    private const string GuideInventoryStats =
+        """
+        -- Example: sql/template-inventory_stats.sql
+        INSERT INTO _wh.mv_templates (
+            template_name,
+            description,
+            query_template,
+            column_definitions,
+            indexes
+        ) VALUES (
+            'inventory_stats',
+            'Daily inventory statistics with movement tracking',
+            $template$
+        SELECT
+            i.id,
+            l.name AS location,
+            i.item_name,
+            i.current_stock,
+            i.movement_type,
+            i.quantity_change,
+            i.timestamp AS recorded_time
+        FROM inventory_movements i
+        LEFT JOIN locations l ON i.location_id = l.id
+        WHERE i.timestamp::DATE = '{TARGET_DATE}'::DATE
+        $template$,
+            $columns$
+        id INTEGER,
+        location TEXT,
+        item_name TEXT,
+        current_stock INTEGER,
+        movement_type TEXT,
+        quantity_change INTEGER,
+        recorded_time TIMESTAMP
+        $columns$,
+            'CREATE UNIQUE INDEX idx_{SCHEMA}_{VIEW_NAME}_id ON {SCHEMA}.{VIEW_NAME} (id);
+        CREATE INDEX idx_{SCHEMA}_{VIEW_NAME}_recorded_time ON {SCHEMA}.{VIEW_NAME} (recorded_time);
+        CREATE INDEX idx_{SCHEMA}_{VIEW_NAME}_location ON {SCHEMA}.{VIEW_NAME} (location);'
+        );
+        """;
+
+    [Fact]
+    public async Task The_guides_inventory_stats_file_loads_twice_tests_clean_backfills_and_is_removed_only_with_Force()
+    {
+        using var wh = await WarehouseScenario.StartAsync(server);
+        var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 5);
+        await ExecuteAsync(source.Database,
+            $"""
+            CREATE TABLE inventory_movements (id integer PRIMARY KEY, location_id integer REFERENCES locations (id), item_name text,
+                                              current_stock integer, movement_type text, quantity_change integer, "timestamp" timestamp);
+            INSERT INTO inventory_movements
+            SELECT g, (SELECT min(id) FROM locations), 'item ' || g, 100 - g, CASE WHEN g % 2 = 0 THEN 'in' ELSE 'out' END, g % 7,
+                   current_date - (g % 3) + interval '1 hour' * (g % 20)
+            FROM generate_series(1, 30) g;
+            GRANT SELECT ON inventory_movements TO "{source.ReaderUser}";
+            """);
+        wh.AddTenant("inv", source);
+        var folder = Directory.CreateTempSubdirectory("wh-template-");
+        var file = Path.Combine(folder.FullName, "template-inventory_stats.sql");
+        await File.WriteAllTextAsync(file, GuideInventoryStats);
+        var vars = new Dictionary<string, object?> { ["file"] = file };
+
+        var before = await wh.SnapshotAsync();
+        Assert.Empty(wh.Run("Set-WhTemplate -Path $file -WhatIf", vars).Output);
+        Assert.Equal(before, await wh.SnapshotAsync());
+
+        var added = wh.Run("Set-WhTemplate -Path $file", vars);
+        Assert.True(added.Succeeded, string.Join("; ", added.AllErrors));
+        var template = added.Single<WhTemplate>();
+        Assert.Equal("inventory_stats", template.Name);
+        Assert.Equal(7, template.Columns.Count);
+        Assert.Equal(3, template.Indexes.Count);
+        // The guide's file has no ON CONFLICT: running it again updates the template and keeps created_at.
+        var again = wh.Run("Set-WhTemplate -Path $file", vars);
+        Assert.True(again.Succeeded, string.Join("; ", again.AllErrors));
+        Assert.Equal(template.CreatedAt, again.Single<WhTemplate>().CreatedAt);
+        Assert.True(again.Single<WhTemplate>().UpdatedAt > template.UpdatedAt);
+
+        var test = wh.Run("Test-WhTemplate -Name inventory_stats -Tenant inv").Single<WhTemplateTest>();
+        Assert.True(test.Success, string.Join(" | ", test.Problems));
+        Assert.True(test.PlaceholdersKnown && test.ColumnsParse && test.QueryRuns && test.ColumnsMatch);
+
+        var backfill = wh.Run("Get-WhTenant inv | Invoke-WhMvBackfill -Template inventory_stats -From ([datetime]::Today.AddDays(-2))");
+        Assert.True(backfill.Succeeded, string.Join("; ", backfill.AllErrors));
+        Assert.All(backfill.All<WhMvResult>(), r => Assert.Equal(MvAction.Created, r.Action));
+        Assert.Equal(30L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.inventory_stats", "phood_ro"));
+        Assert.Equal(30L, backfill.All<WhMvResult>().Sum(r => r.Rows ?? 0));
+        Assert.Equal(3, wh.Run("Get-WhTemplate inv*").Single<WhTemplate>().DailyViewCount);
+
+        var refused = wh.Run("Remove-WhTemplate inventory_stats -Confirm:$false");
+        refused.AssertError("TemplateInUse");
+        Assert.Equal(3, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_matviews WHERE matviewname LIKE 'inventory\\_stats\\_%'"));
+
+        var removed = wh.Run("Get-WhTemplate inventory_stats | Remove-WhTemplate -Force -Confirm:$false");
+        Assert.True(removed.Succeeded, string.Join("; ", removed.AllErrors));
+        Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_class WHERE relname LIKE 'inventory\\_stats%'"));
+        Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM _wh.mv_templates WHERE template_name = 'inventory_stats'"));
+        Assert.Equal(3, await wh.ScalarAsync<int>("SELECT count(*) FROM _wh.run_log WHERE template_name = 'inventory_stats' AND action = 'dropped'"));
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
+        wh.Run("Get-WhTemplate inventory_stats").AssertError("TemplateNotFound");
+        folder.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task Test_WhTemplate_reports_unknown_placeholders_column_count_and_type_mismatches_as_problems()
+    {
+        using var wh = await WarehouseScenario.StartAsync(server);
+        var source = await server.CreateTenantSourceAsync(days: 1, rowsPerDay: 3);
+        wh.AddTenant("tt", source);
+        const string query = "SELECT f.id::bigint, f.logged_time FROM phood_foodlogsum f WHERE f.logged_time >= '{TARGET_DATE}'::date AND f.logged_time < '{TARGET_DATE}'::date + 1";
+        var vars = new Dictionary<string, object?> { ["q"] = query, ["bad"] = query.Replace("{TARGET_DATE}'::date + 1", "{TARGET_DAY}'::date + 1") };
+
+        var placeholder = wh.Run("Test-WhTemplate -Tenant tt -Query $bad -Columns 'id bigint', 'logged_time timestamp'", vars).Single<WhTemplateTest>();
+        Assert.False(placeholder.Success);
+        Assert.False(placeholder.PlaceholdersKnown);
+        Assert.Contains(placeholder.Problems, p => p.Contains("{TARGET_DAY}"));
+        wh.Run("Set-WhTemplate -Name bad_placeholder -Query $bad -Columns 'id bigint', 'logged_time timestamp'", vars).AssertError("InvalidTemplate");
+
+        var good = wh.Run("Test-WhTemplate -Tenant tt -Query $q -Columns 'id bigint', 'logged_time timestamp'", vars).Single<WhTemplateTest>();
+        Assert.True(good.Success, string.Join(" | ", good.Problems));
+
+        var added = wh.Run("Set-WhTemplate -Name few_columns -Query $q -Columns 'id bigint' -Description 'declares one column of two'", vars);
+        Assert.True(added.Succeeded, string.Join("; ", added.AllErrors));
+        var count = wh.Run("Test-WhTemplate few_columns -Tenant tt").Single<WhTemplateTest>();
+        Assert.False(count.Success);
+        Assert.True(count.QueryRuns);
+        Assert.False(count.ColumnsMatch);
+        Assert.Contains(count.Problems, p => p.Contains("returns 2 columns"));
+
+        var typed = wh.Run("Set-WhTemplate -Name few_columns -Columns 'id integer', 'logged_time timestamp' | Test-WhTemplate -Tenant tt").Single<WhTemplateTest>();
+        Assert.False(typed.Success);
+        Assert.Contains(typed.Problems, p => p.Contains("column 1") && p.Contains("bigint"));
+        Assert.Equal("declares one column of two", wh.Run("Get-WhTemplate few_columns").Single<WhTemplate>().Description);
+
+        var broken = wh.Run("Test-WhTemplate -Tenant tt -Query 'SELECT nope FROM phood_foodlogsum WHERE {TARGET_DATE} IS NULL' -Columns 'nope text'").Single<WhTemplateTest>();
+        Assert.False(broken.QueryRuns);
+        Assert.Contains(broken.Problems, p => p.Contains("nope"));
+        var columns = wh.Run("Test-WhTemplate -Tenant tt -Query $q -Columns 'id bigint', 'logged_time no_such_type'", vars).Single<WhTemplateTest>();
+        Assert.False(columns.ColumnsParse);
+
+        wh.Run("Test-WhTemplate nothing_like_it -Tenant tt").AssertError("TemplateNotFound");
+        wh.Run("Test-WhTemplate few_columns -Tenant nobody").AssertError("TenantNotFound");
+        wh.Run("Remove-WhTemplate nothing_like_it -Confirm:$false").AssertError("TemplateNotFound");
+        // A template without daily views goes without -Force, with its tenant and public views.
+        Assert.True(wh.Run("Update-WhUnionView -Tenant tt -Template few_columns").Succeeded);
+        Assert.True(wh.Run("Remove-WhTemplate few_columns -Confirm:$false").Succeeded);
+        Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_class WHERE relname = 'few_columns'"));
+    }
+
+    private async Task ExecuteAsync(string database, string sql)
+    {
+        await using var db = await server.OpenAsync(database);
+        await using var command = new NpgsqlCommand(sql, db);
+        await command.ExecuteNonQueryAsync();
+    }
+}
