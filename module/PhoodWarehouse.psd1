@@ -9,6 +9,7 @@
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('PhoodWarehouse.format.ps1xml')
+    TypesToProcess       = @('PhoodWarehouse.types.ps1xml')
     CmdletsToExport      = @(
         'Connect-WhWarehouse'
         'Disconnect-WhWarehouse'
@@ -21,6 +22,8 @@
         'Remove-WhTenant'
         'Invoke-WhMvBackfill'
         'Update-WhMv'
+        'Start-WhSandbox'
+        'Stop-WhSandbox'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
