@@ -39,6 +39,7 @@ internal sealed partial class ConsoleHostUI : PSHostUserInterface
         if (Console.IsOutputRedirected)
         {
             // A log, not an animation: the start, every quarter, the end.
+            if (done && !lastReportedQuarter.ContainsKey(record.ActivityId)) return;
             var quarter = done ? 4 : percent / 25;
             if (lastReportedQuarter.TryGetValue(record.ActivityId, out var last) && last >= quarter) return;
             lastReportedQuarter[record.ActivityId] = quarter;
