@@ -44,7 +44,7 @@ public sealed class ScriptStaticCheckTests : IClassFixture<ScriptStaticCheckTest
 
     [Fact]
     public void There_are_scripts_to_check() =>
-        Assert.Contains(ModuleSurface.Scripts().Select(row => (string)row[0]), path => path.EndsWith("quickstart.ps1", StringComparison.Ordinal));
+        Assert.Contains(((System.Collections.IEnumerable)ModuleSurface.Scripts()).Cast<object[]>().Select(row => (string)row[0]), path => path.EndsWith("quickstart.ps1", StringComparison.Ordinal));
 
     [Theory]
     [MemberData(nameof(ModuleSurface.Scripts), MemberType = typeof(ModuleSurface))]
