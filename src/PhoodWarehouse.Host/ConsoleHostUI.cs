@@ -14,7 +14,7 @@ internal sealed partial class ConsoleHostUI : PSHostUserInterface
 {
     // The formatter styles table headers with ANSI sequences whatever $PSStyle.OutputRendering says when the host is
     // not the console host; a launcher's output is read in logs and CI, so it is always plain text.
-    [System.Text.RegularExpressions.GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)")]
     private static partial System.Text.RegularExpressions.Regex AnsiSequence();
 
     private readonly ConsoleRawUI raw = new();
@@ -141,10 +141,17 @@ internal sealed partial class ConsoleHostUI : PSHostUserInterface
         return amp >= 0 && amp + 1 < label.Length ? label[amp + 1].ToString().ToUpperInvariant() : label;
     }
 
+    // An escape sequence may arrive split over two writes: hold back an unfinished one until the next write.
+    private string pending = "";
+
     private void Out(string value)
     {
         EndProgressLine();
-        Console.Out.Write(AnsiSequence().Replace(value, ""));
+        value = pending + value;
+        var cut = value.LastIndexOf('\x1b');
+        pending = cut >= 0 && !AnsiSequence().IsMatch(value[cut..]) && value.Length - cut < 32 ? value[cut..] : "";
+        if (pending.Length > 0) value = value[..cut];
+        Console.Out.Write(AnsiSequence().Replace(value, "").Replace("\x1b", ""));
     }
 
     private void EndProgressLine()

@@ -67,5 +67,11 @@ finally
 {
     host.UI.WriteLine();
 }
+// A script-terminating error that reached the merged output stream still fails the invocation.
+if (shell.InvocationStateInfo.State == PSInvocationState.Failed)
+{
+    host.UI.WriteErrorLine(shell.InvocationStateInfo.Reason?.Message ?? "The script failed.");
+    return 1;
+}
 if (host.ExitCode is { } exit) return exit;
 return runspace.SessionStateProxy.GetVariable("LASTEXITCODE") is int code && code != 0 ? code : 0;

@@ -24,13 +24,6 @@ public sealed class CompleterTests(PostgresServer server)
         scenario.AddTenant("north_campus", source);
         scenario.AddTenant("north_gate", source);
         scenario.AddTenant("city_hospital", source);
-        // A template name that needs quoting on the command line.
-        await using (var db = await server.OpenAsync(scenario.Database))
-        await using (var insert = new Npgsql.NpgsqlCommand(
-            "INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes) " +
-            "SELECT 'waste by hour', description, query_template, column_definitions, indexes FROM _wh.mv_templates WHERE template_name = 'foodlogstats'", db))
-            await insert.ExecuteNonQueryAsync();
-
         var tenants = Complete(scenario.Shell, "Get-WhTenant -Name nor");
         Assert.Equal(["north_campus", "north_gate"], tenants.Select(c => c.CompletionText));
         Assert.All(tenants, c => Assert.Equal(CompletionResultType.ParameterValue, c.ResultType));
@@ -38,11 +31,33 @@ public sealed class CompleterTests(PostgresServer server)
         Assert.Equal(["north_campus", "north_gate"], Complete(scenario.Shell, "Remove-WhTenant NORTH*").Select(c => c.CompletionText));
         Assert.Equal(["city_hospital"], Complete(scenario.Shell, "Get-WhTenant | Invoke-WhMvBackfill -Tenant ci").Select(c => c.CompletionText));
 
-        var templates = Complete(scenario.Shell, "Invoke-WhMvBackfill -Tenant north_campus -Template wa");
-        var quoted = Assert.Single(templates);
-        Assert.Equal("'waste by hour'", quoted.CompletionText);
-        Assert.Equal("waste by hour", quoted.ListItemText);
         Assert.Equal(["foodlogstats"], Complete(scenario.Shell, "Update-WhMv north_campus -Template f").Select(c => c.CompletionText));
+    }
+
+    [Fact]
+    public async Task Names_that_need_it_are_quoted()
+    {
+        // Tenant and template names are identifiers; cron job names are free text (pg_cron's jobname).
+        Assert.True(server.HasPgCron, "pg_cron is not preloaded in the test cluster: install postgresql-15-cron");
+        using var scenario = await WarehouseScenario.StartAsync(server, await server.CronWarehouseAsync());
+        await using (var db = await server.OpenAsync(scenario.Database, "whadmin"))
+        await using (var schedule = new Npgsql.NpgsqlCommand(
+            "SELECT cron.schedule_in_database('waste by hour', '0 3 * * *', 'SELECT 1', current_database())", db))
+            await schedule.ExecuteNonQueryAsync();
+        try
+        {
+            var result = scenario.Run("[PhoodWarehouse.PowerShell.Infrastructure.CronJobNameCompleter]::new().CompleteArgument('Get-WhCronJob', 'Name', 'waste', $null, @{})");
+            Assert.True(result.Succeeded, string.Join("; ", result.AllErrors));
+            var quoted = Assert.Single(result.All<CompletionResult>());
+            Assert.Equal("'waste by hour'", quoted.CompletionText);
+            Assert.Equal("waste by hour", quoted.ListItemText);
+        }
+        finally
+        {
+            await using var db = await server.OpenAsync(scenario.Database, "whadmin");
+            await using var unschedule = new Npgsql.NpgsqlCommand("SELECT cron.unschedule('waste by hour')", db);
+            await unschedule.ExecuteNonQueryAsync();
+        }
     }
 
     [Fact]

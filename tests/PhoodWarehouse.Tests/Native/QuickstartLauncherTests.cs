@@ -65,7 +65,7 @@ public sealed class QuickstartLauncherTests
     public void A_failing_script_exits_non_zero_and_says_why()
     {
         var script = Path.Combine(Path.GetTempPath(), $"phoodwh-fail-{Guid.NewGuid():N}.ps1");
-        File.WriteAllText(script, "'before'\nGet-WhTenant -ErrorAction Stop\n'after'\n");
+        File.WriteAllText(script, "$ErrorActionPreference = 'Stop'\n'before'\nGet-WhTenant\n'after'\n");
         try
         {
             var (exit, output, errors) = RunLauncher(script, TimeSpan.FromMinutes(1));
