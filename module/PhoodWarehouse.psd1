@@ -9,6 +9,7 @@
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('PhoodWarehouse.format.ps1xml')
+    TypesToProcess       = @('PhoodWarehouse.types.ps1xml')
     CmdletsToExport      = @(
         'Connect-WhWarehouse'
         'Disconnect-WhWarehouse'
@@ -21,7 +22,6 @@
         'Remove-WhTenant'
         'Invoke-WhMvBackfill'
         'Update-WhMv'
-<<<<<<< HEAD
         'Register-WhCronJob'
         'Get-WhCronJob'
         'Get-WhCronJobRun'
@@ -29,7 +29,6 @@
         'Disable-WhCronJob'
         'Unregister-WhCronJob'
         'Clear-WhCronJobRun'
-=======
         'Get-WhMv'
         'Get-WhMvFreshness'
         'Remove-WhMv'
@@ -38,7 +37,8 @@
         'Set-WhTemplate'
         'Test-WhTemplate'
         'Remove-WhTemplate'
->>>>>>> views
+        'Start-WhSandbox'
+        'Stop-WhSandbox'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -1,0 +1,78 @@
+using System.Security;
+using Npgsql;
+using PhoodWarehouse.Core.Local;
+
+namespace PhoodWarehouse.Core.Sandbox;
+
+/// <summary>
+/// One generated tenant source in a sandbox. The property names match New-WhTenant's parameters, so that
+/// <c>$sandbox.Tenants | New-WhTenant -SourceCredential $sandbox.SourceCredential</c> binds by property name.
+/// </summary>
+public sealed record WhSandboxTenant(
+    string Name, string SourceServer, int SourcePort, string SourceDatabase, string SourceUser,
+    DateOnly FirstDay, int Days, int RowsPerDay);
+
+/// <summary>
+/// A running throwaway warehouse: a local PostgreSQL cluster in its own folder with the warehouse installed,
+/// whadmin and phood_ro given random passwords, and tenant source databases full of generated data.
+/// A local toy, so its passwords are reachable (the connection strings, <see cref="SourcePassword"/>),
+/// but never shown by <see cref="ToString"/> or the table view. <see cref="Stop"/> deletes everything.
+/// </summary>
+public sealed class WhSandbox : IDisposable
+{
+    private readonly LocalPostgresCluster cluster;
+
+    internal WhSandbox(LocalPostgresCluster cluster, string database, string whadminPassword, string phoodRoPassword,
+        string sourceUser, SecureString sourcePassword, IReadOnlyList<WhSandboxTenant> tenants)
+    {
+        this.cluster = cluster;
+        Database = database;
+        WhadminPassword = whadminPassword;
+        PhoodRoPassword = phoodRoPassword;
+        SourceUser = sourceUser;
+        SourcePassword = sourcePassword;
+        Tenants = tenants;
+        StartedAt = DateTimeOffset.Now;
+    }
+
+    public string Server => cluster.Host;
+    public int Port => cluster.Port;
+    public string Database { get; }
+    public string DataFolder => cluster.Folder;
+    public bool PgCron => cluster.PgCronPreloaded;
+    public IReadOnlyList<WhSandboxTenant> Tenants { get; }
+    /// <summary>The read-only login every sample tenant source shares (see the SourceCredential property in PowerShell).</summary>
+    public string SourceUser { get; }
+    public SecureString SourcePassword { get; }
+    public DateTimeOffset StartedAt { get; }
+    public bool IsRunning { get; private set; } = true;
+
+    internal string WhadminPassword { get; }
+    internal string PhoodRoPassword { get; }
+
+    /// <summary>whadmin's connection string, password included: <c>Connect-WhWarehouse -ConnectionString</c> takes it.</summary>
+    public string ConnectionString => cluster.ConnectionString(Database, "whadmin", WhadminPassword);
+
+    /// <summary>The BI login's connection string, password included: what a reporting tool would use.</summary>
+    public string PhoodRoConnectionString => cluster.ConnectionString(Database, "phood_ro", PhoodRoPassword);
+
+    /// <summary>The postgres superuser's connection string (the sandbox is a toy: look at anything).</summary>
+    public string SuperuserConnectionString => cluster.ConnectionString(Database);
+
+    /// <summary>Where the sandbox is, without secrets: for tables and messages.</summary>
+    public string Endpoint => $"{Server}:{Port}/{Database}";
+
+    public override string ToString() => $"sandbox whadmin@{Endpoint} ({DataFolder})";
+
+    /// <summary>Stops the server and deletes <see cref="DataFolder"/>. Safe to call twice.</summary>
+    public void Stop()
+    {
+        if (!IsRunning) return;
+        IsRunning = false;
+        NpgsqlConnection.ClearAllPools();
+        cluster.Dispose();
+        SandboxFactory.Forget(this);
+    }
+
+    public void Dispose() => Stop();
+}

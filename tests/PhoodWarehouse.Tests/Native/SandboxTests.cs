@@ -1,0 +1,98 @@
+using System.Management.Automation;
+using Npgsql;
+using PhoodWarehouse.Core.Sandbox;
+using PhoodWarehouse.Tests.Infrastructure;
+using Xunit;
+
+namespace PhoodWarehouse.Tests.Native;
+
+/// <summary>Start-WhSandbox and Stop-WhSandbox through the hosted engine: -WhatIf changes nothing; for real, the folder goes.</summary>
+[Collection(WarehouseCollection.Name)]
+public sealed class SandboxTests
+{
+    private static string NewFolder() => Path.Combine(Path.GetTempPath(), "phoodwh-sbtest-" + Guid.NewGuid().ToString("N")[..8]);
+
+    [Fact]
+    public void WhatIf_describes_the_start_and_creates_nothing()
+    {
+        using var shell = new HostedPowerShell();
+        var folder = NewFolder();
+        var result = shell.Run("Start-WhSandbox -TenantCount 2 -Days 3 -Path $p -WhatIf; Get-WhWarehouse",
+            new Dictionary<string, object?> { ["p"] = folder });
+        Assert.Empty(result.Output);
+        Assert.False(Directory.Exists(folder));
+        result.AssertError("NotConnected");
+    }
+
+    [Fact]
+    public void A_sandbox_runs_the_lifecycle_and_stop_deletes_its_folder()
+    {
+        using var shell = new HostedPowerShell();
+        var folder = NewFolder();
+        var start = shell.Run("$sandbox = Start-WhSandbox -TenantCount 2 -Days 3 -Path $p; $sandbox",
+            new Dictionary<string, object?> { ["p"] = folder });
+        var sandbox = start.Single<WhSandbox>();
+        try
+        {
+            Assert.True(Directory.Exists(folder));
+            Assert.Equal(folder, sandbox.DataFolder);
+            Assert.Equal(["north_campus", "city_hospital"], sandbox.Tenants.Select(t => t.Name));
+            Assert.DoesNotContain(new NpgsqlConnectionStringBuilder(sandbox.ConnectionString).Password!, sandbox.ToString());
+            Assert.DoesNotContain("Password", sandbox.ToString(), StringComparison.OrdinalIgnoreCase);
+
+            // Connected as whadmin; the tenants pipe into New-WhTenant with the sandbox's credential.
+            var flow = shell.Run(
+                """
+                $ErrorActionPreference = 'Stop'
+                $sandbox.SourceCredential.GetType().FullName
+                (Get-WhWarehouse).User
+                $sandbox.Tenants | New-WhTenant -SourceCredential $sandbox.SourceCredential | ForEach-Object Name
+                @(Get-WhTenant | Invoke-WhMvBackfill -Template foodlogstats -From ([datetime]::Today.AddDays(-2))).Count
+                """);
+            Assert.True(flow.Succeeded, string.Join("; ", flow.AllErrors));
+            Assert.Equal(["System.Management.Automation.PSCredential", "whadmin", "north_campus", "city_hospital", "6"],
+                flow.Output.Select(o => o.ToString()));
+
+            using (var bi = new NpgsqlConnection(sandbox.PhoodRoConnectionString))
+            {
+                bi.Open();
+                using var count = new NpgsqlCommand("SELECT count(DISTINCT client) FROM public.foodlogstats", bi);
+                Assert.Equal(2L, count.ExecuteScalar());
+            }
+
+            var whatIf = shell.Run("Stop-WhSandbox -WhatIf");
+            Assert.True(whatIf.Succeeded);
+            Assert.True(Directory.Exists(folder));
+            Assert.True(sandbox.IsRunning);
+
+            var stop = shell.Run("Stop-WhSandbox -Verbose; Get-WhTenant");
+            Assert.False(sandbox.IsRunning);
+            Assert.False(Directory.Exists(folder), "Stop-WhSandbox left the folder behind");
+            Assert.Contains(stop.Verbose, v => v.Message.Contains(folder));
+            stop.AssertError("NotConnected");
+        }
+        finally
+        {
+            sandbox.Stop();
+        }
+    }
+
+    [Fact]
+    public void A_non_empty_folder_is_refused()
+    {
+        using var shell = new HostedPowerShell();
+        var folder = NewFolder();
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "keep.txt"), "mine");
+        try
+        {
+            var result = shell.Run("Start-WhSandbox -TenantCount 0 -Path $p", new Dictionary<string, object?> { ["p"] = folder });
+            result.AssertError("SandboxPathNotEmpty");
+            Assert.True(File.Exists(Path.Combine(folder, "keep.txt")));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}
