@@ -170,3 +170,29 @@ internal sealed record PsqlResult(int ExitCode, string Output, string Errors)
         Assert.DoesNotContain("ERROR:", Errors);
     }
 }
+
+/// <summary>A warehouse database and a tenant source with one registered connection, shared by the tests of one class.</summary>
+internal sealed record SharedWarehouse(string Database, TenantSource Source, string Connection)
+{
+    public static async Task<SharedWarehouse> CreateAsync(PostgresServer server, int days = 8, int rowsPerDay = 20, DateOnly? firstDay = null)
+    {
+        var database = await server.CreateWarehouseAsync();
+        var source = await server.CreateTenantSourceAsync(days, rowsPerDay, firstDay);
+        var connection = PostgresServer.UniqueName("conn");
+        await using var wh = await SqlKit.OpenAsync(server, database, "whadmin");
+        await wh.AddConnectionAsync(connection, source);
+        return new SharedWarehouse(database, source, connection);
+    }
+}
+
+/// <summary>Creates a value once per test run, on first use (tests of a class run one after another).</summary>
+internal sealed class Once<T>
+{
+    private readonly object gate = new();
+    private Task<T>? task;
+
+    public Task<T> Get(Func<Task<T>> factory)
+    {
+        lock (gate) return task ??= factory();
+    }
+}
