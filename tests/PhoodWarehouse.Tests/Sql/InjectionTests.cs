@@ -1,0 +1,192 @@
+using PhoodWarehouse.Tests.Infrastructure;
+using Xunit;
+
+namespace PhoodWarehouse.Tests.Sql;
+
+/// <summary>
+/// Hostile text in every text argument of the _wh functions and in every template field: each call fails with a clear
+/// error and the catalog (and the _wh tables) stay exactly as they were. Values that are legitimately free text (client
+/// names, logged errors) are stored verbatim instead.
+/// </summary>
+[Collection(WarehouseCollection.Name)]
+public sealed class InjectionTests(PostgresServer server)
+{
+    private static readonly Once<(SharedWarehouse Env, string Schema)> Shared = new();
+
+    private Task<(SharedWarehouse Env, string Schema)> EnvAsync() => Shared.Get(async () =>
+    {
+        var env = await SharedWarehouse.CreateAsync(server, days: 3, rowsPerDay: 4);
+        var schema = PostgresServer.UniqueName("inj");
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $2, CURRENT_DATE - 1)", env.Connection, schema);
+        return (env, schema);
+    });
+
+    private static readonly string[] Hostile =
+    [
+        "x'; DROP TABLE _wh.tenant_connections; --",
+        "x\"; DROP SCHEMA public CASCADE; --",
+        "foodlogstats; DROP TABLE _wh.run_log",
+        "Robert'); DELETE FROM _wh.tenants; --",
+        "a\\'; SELECT pg_sleep(10); --",
+        "UPPER_Case",
+        "",
+    ];
+
+    [Fact]
+    public async Task Hostile_names_in_every_text_argument_fail_clearly_and_change_nothing()
+    {
+        var (env, schema) = await EnvAsync();
+        var c = env.Connection;
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        var before = await CatalogSnapshot.TakeAsync(server.ConnectionString(env.Database));
+        var calls = new List<(string Sql, Func<string, object?[]> Args)>
+        {
+            ("SELECT _wh.get_tenant_connection_string($1)", h => [h]),
+            ("SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)", h => [h, c, schema]),
+            ("SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)", h => ["foodlogstats", h, schema]),
+            ("SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)", h => ["foodlogstats", c, h]),
+            ("SELECT _wh.create_mv_from_template($1, $2, $3, CURRENT_DATE)", h => [h, c, schema]),
+            ("SELECT _wh.create_mv_from_template($1, $2, $3, CURRENT_DATE)", h => ["foodlogstats", h, schema]),
+            ("SELECT _wh.create_mv_from_template($1, $2, $3, CURRENT_DATE)", h => ["foodlogstats", c, h]),
+            ("SELECT _wh.update_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => [h, c, schema]),
+            ("SELECT _wh.update_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => ["foodlogstats", h, schema]),
+            ("SELECT _wh.update_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => ["foodlogstats", c, h]),
+            ("CALL _wh.run_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => [h, c, schema]),
+            ("CALL _wh.run_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => ["foodlogstats", c, h]),
+            ("SELECT _wh.update_tenant_union_view_by_template($1, $2, $3)", h => [h, c, schema]),
+            ("SELECT _wh.update_tenant_union_view_by_template($1, $2, $3)", h => ["foodlogstats", h, schema]),
+            ("SELECT _wh.update_tenant_union_view_by_template($1, $2, $3)", h => ["foodlogstats", c, h]),
+            ("SELECT _wh.update_public_view_by_template($1)", h => [h]),
+            ("SELECT * FROM _wh.template_columns($1)", h => [h]),
+            ("SELECT _wh.remove_tenant($1)", h => [h]),
+            ("SELECT _wh.set_client_name($1, 'ok')", h => [h]),
+            ("SELECT _wh.create_foodlogstats_mv($1, $2, $3, CURRENT_DATE)", h => [h, schema, "foodlogstats"]),
+            ("SELECT _wh.create_foodlogstats_mv($1, $2, $3, CURRENT_DATE)", h => [c, h, "foodlogstats"]),
+            ("SELECT _wh.create_foodlogstats_mv($1, $2, $3, CURRENT_DATE)", h => [c, schema, h]),
+            ("SELECT _wh.update_foodlogstats($1, $2, CURRENT_DATE)", h => [h, schema]),
+            ("SELECT _wh.update_foodlogstats($1, $2, CURRENT_DATE)", h => [c, h]),
+            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [h, schema, "foodlogstats", "_wh.create_foodlogstats_mv"]),
+            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [c, h, "foodlogstats", "_wh.create_foodlogstats_mv"]),
+            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [c, schema, h, "_wh.create_foodlogstats_mv"]),
+            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [c, schema, "foodlogstats", h]),
+            ("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE)", h => [h, schema]),
+            ("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE)", h => [c, h]),
+            ("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE, $3)", h => [c, schema, h]),
+            ("SELECT _wh.update_tenant_view($1, $2, $3)", h => [h, schema, "foodlogstats"]),
+            ("SELECT _wh.update_tenant_view($1, $2, $3)", h => [c, h, "foodlogstats"]),
+            ("SELECT _wh.update_tenant_view($1, $2, $3)", h => [c, schema, h]),
+            ("SELECT _wh.create_mv_name($1, CURRENT_DATE)", h => [h + new string('x', 60)]),
+        };
+        // Function names that resolve to something real but of the wrong shape, or smuggle a second statement.
+        var functionNames = new[]
+        {
+            "_wh.create_foodlogstats_mv(text,text,text,date,text); DROP TABLE _wh.run_log; --",
+            "pg_catalog.pg_terminate_backend", "public.dblink_exec", "_wh.remove_tenant", "_wh.update_foodlogstats)(",
+        };
+
+        var failures = 0;
+        // Reserved schemas are refused wherever a tenant schema is expected.
+        var reserved = new[] { "_wh", "public", "cron", "pg_catalog", "pg_toast", "information_schema" };
+        foreach (var (sql, args) in calls.Where(call => IsSchemaArgument(call.Sql, call.Args("\u0001"))))
+            foreach (var name in reserved)
+                await wh.FailsAsync(sql, null, args(name));
+        foreach (var (sql, args) in calls)
+            foreach (var hostile in Hostile)
+            {
+                var error = await wh.FailsAsync(sql, null, args(hostile));
+                Assert.DoesNotContain("syntax error", error.MessageText);
+                failures++;
+            }
+        foreach (var name in functionNames)
+        {
+            await wh.FailsAsync("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, 'foodlogstats', $3)", null, c, schema, name);
+            await wh.FailsAsync("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE, $3)", null, c, schema, name);
+        }
+        // Dates given as text go through the date type: anything else is refused before the function runs.
+        foreach (var date in new[] { "2024-01-01'; DROP TABLE _wh.run_log; --", "2024-01-01 ; SELECT 1", "today'--" })
+            await wh.FailsAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $2, $3::text::date)", ["22007", "22008"], c, schema, date);
+
+        Assert.Equal(calls.Count * Hostile.Length, failures);
+        Assert.Equal(before, await CatalogSnapshot.TakeAsync(server.ConnectionString(env.Database)));
+        // create_mv_name only builds a name (it runs nothing): the name it returns is inert text.
+        Assert.Equal("a'b\"; DROP_2024_01_15", await wh.ScalarAsync<string>("SELECT _wh.create_mv_name($1, '2024-01-15')", "a'b\"; DROP"));
+    }
+
+    /// <summary>True when the marked argument is the tenant schema (the argument named target_schema).</summary>
+    private static bool IsSchemaArgument(string sql, object?[] args)
+    {
+        var position = Array.IndexOf(args, "\u0001");
+        var function = sql.Split('(')[0].Split('.').Last().Trim();
+        var schemaPosition = function switch
+        {
+            "update_mv_by_template" or "create_mv_from_template" or "update_mv_window_by_template" or "run_mv_window_by_template"
+                or "update_tenant_union_view_by_template" => 2,
+            "remove_tenant" or "set_client_name" => 0,
+            "get_tenant_connection_string" or "update_public_view_by_template" or "template_columns" => -1,
+            _ => 1,
+        };
+        return position == schemaPosition;
+    }
+
+    [Fact]
+    public async Task Hostile_template_fields_are_rejected_and_change_nothing()
+    {
+        var (env, _) = await EnvAsync();
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        var before = await CatalogSnapshot.TakeAsync(server.ConnectionString(env.Database));
+        const string Query = "SELECT id FROM phood_foodlogsum WHERE logged_time::date = '{TARGET_DATE}'";
+        const string Insert = "INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes) VALUES ($1, 'd', $2, $3, $4)";
+        var attempts = new (string Name, string Query, string Columns, string? Indexes)[]
+        {
+            ("evil'; DROP TABLE _wh.run_log; --", Query, "id bigint", null),
+            ("Evil", Query, "id bigint", null),
+            ("evil", Query + " {EVIL}", "id bigint", null),
+            ("evil", Query, "id bigint) AS t; DROP TABLE _wh.tenants; --", null),
+            ("evil", Query, "id bigint, name text); DROP TABLE _wh.tenants", null),
+            ("evil", Query, "id bigint -- comment", null),
+            ("evil", Query, "id bigint /* x */", null),
+            ("evil", Query, "id pg_catalog.nosuchtype", null),
+            ("evil", Query, "id bigint,, name text", null),
+            ("evil", Query, "id bigint", "CREATE INDEX ON {SCHEMA}.{VIEW_NAME} (id); DROP TABLE _wh.run_log"),
+            ("evil", Query, "id bigint", "CREATE INDEX ON _wh.run_log (id)"),
+            ("evil", Query, "id bigint", "DROP INDEX whatever"),
+            ("evil", Query, "id bigint", "CREATE INDEX ON {SCHEMA}.{VIEW_NAME} (id) {HACK}"),
+        };
+        foreach (var (name, query, columns, indexes) in attempts)
+            await wh.FailsAsync(Insert, null, name, query, columns, indexes);
+        Assert.Equal(before, await CatalogSnapshot.TakeAsync(server.ConnectionString(env.Database)));
+    }
+
+    [Fact]
+    public async Task Free_text_values_and_quoted_column_names_are_stored_verbatim_not_executed()
+    {
+        var (env, schema) = await EnvAsync();
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        const string Client = "O'Brien\"; DROP TABLE _wh.tenants; --";
+        var other = PostgresServer.UniqueName("inj_client");
+
+        Assert.True(await wh.ScalarAsync<bool>(
+            "SELECT _wh.create_mv_from_template('foodlogstats', $1, $2, CURRENT_DATE - 2, $3)", env.Connection, other, Client));
+        Assert.Equal(Client, await wh.ScalarAsync<string>(
+            $"SELECT DISTINCT client FROM {other}.{SqlKit.ViewName("foodlogstats", SqlKit.Today.AddDays(-2))}"));
+        await wh.ExecAsync("SELECT _wh.set_client_name($1, $2)", schema, Client + " 2");
+        Assert.Equal(Client + " 2", await wh.ScalarAsync<string>($"SELECT DISTINCT client FROM {schema}.foodlogstats"));
+
+        const string Error = "boom'); DROP TABLE _wh.run_log; --";
+        var id = await wh.ScalarAsync<long>("SELECT _wh.log_failure('foodlogstats', $1, $2, CURRENT_DATE, $3)", env.Connection, schema, Error);
+        Assert.Equal(Error, await wh.ScalarAsync<string>("SELECT error FROM _wh.run_log WHERE id = $1", id));
+
+        // A quoted column name full of SQL is just a column name (quoted with %I wherever it is used).
+        const string Column = "x); DROP TABLE _wh.tenants; --";
+        var template = PostgresServer.UniqueName("quoted");
+        await wh.ExecAsync(
+            "INSERT INTO _wh.mv_templates (template_name, query_template, column_definitions, indexes) VALUES ($1, $2, $3, $4)",
+            template, "SELECT id FROM phood_foodlogsum WHERE logged_time >= '{TARGET_DATE}'::date AND logged_time < '{TARGET_DATE}'::date + 1",
+            $"\"{Column}\" bigint", null);
+        Assert.Equal("created", await wh.ScalarAsync<string>(
+            "SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)->>'action'", template, env.Connection, schema));
+        Assert.Equal(4L, await wh.ScalarAsync<long>($"SELECT count(\"{Column.Replace("\"", "\"\"")}\") FROM public.{template}"));
+        Assert.Equal(2L, await wh.ScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE schemaname = '_wh' AND tablename IN ('tenants', 'run_log')"));
+    }
+}
