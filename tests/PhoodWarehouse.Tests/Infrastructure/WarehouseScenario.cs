@@ -67,5 +67,15 @@ public sealed class WarehouseScenario : IDisposable
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    public void Dispose() => Shell.Dispose();
+    /// <summary>
+    /// Disconnects (the module's data source closes its pooled connections) and closes the test's idle pooled
+    /// connections: every scenario has its own database, and idle pools of finished scenarios would otherwise fill
+    /// the throwaway cluster's max_connections (100) in a full run.
+    /// </summary>
+    public void Dispose()
+    {
+        try { Shell.Run("Disconnect-WhWarehouse"); } catch (Exception) { /* best effort: the shell goes anyway */ }
+        Shell.Dispose();
+        NpgsqlConnection.ClearAllPools();
+    }
 }
