@@ -29,8 +29,7 @@ try {
     "Loaded $($days.Count) daily views ($($failed.Count) failed)." | Out-Default
 
     Step '5. Freshness: what each tenant holds'
-    # Enable when Get-WhMvFreshness exists in the module (issue: daily views):
-    # Get-WhMvFreshness | Out-Default
+    Get-WhMvFreshness | Out-Default
     Get-WhTenant | Out-Default
 
     Step '6. A cross-tenant query as the BI login phood_ro (read-only; through public.foodlogstats)'
@@ -56,9 +55,7 @@ GROUP BY client ORDER BY client
 
     Step '7. Keep today fresh with pg_cron'
     if ($sandbox.PgCron) {
-        # Enable when Register-WhCronJob exists in the module (issue: schedules):
-        # Get-WhTenant | Register-WhCronJob -Template foodlogstats -Schedule '*/15 * * * *' | Out-Default
-        'pg_cron is preloaded: Register-WhCronJob schedules the refreshes.' | Out-Default
+        Get-WhTenant | Register-WhCronJob -Template foodlogstats -Schedule '*/15 * * * *' | Out-Default
     } else {
         'pg_cron is not installed on this machine: schedules skipped (apt-get install postgresql-15-cron).' | Out-Default
     }
