@@ -21,6 +21,13 @@
         'Remove-WhTenant'
         'Invoke-WhMvBackfill'
         'Update-WhMv'
+        'Register-WhCronJob'
+        'Get-WhCronJob'
+        'Get-WhCronJobRun'
+        'Enable-WhCronJob'
+        'Disable-WhCronJob'
+        'Unregister-WhCronJob'
+        'Clear-WhCronJobRun'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
