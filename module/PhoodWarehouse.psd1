@@ -28,6 +28,9 @@
         'Disable-WhCronJob'
         'Unregister-WhCronJob'
         'Clear-WhCronJobRun'
+        'Get-WhHealth'
+        'Export-WhConfiguration'
+        'Import-WhConfiguration'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
