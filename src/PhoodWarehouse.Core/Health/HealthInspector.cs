@@ -132,7 +132,7 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
                 JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
                                 AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.rel
             )
-            SELECT r.root::regclass::text, count(*)::int,
+            SELECT format('public.%I', (SELECT c.relname FROM pg_class c WHERE c.oid = r.root)), count(*)::int,
                    (SELECT count(*) FROM pg_index i WHERE i.indrelid IN (SELECT r2.rel FROM reach r2 WHERE r2.root = r.root))::int
             FROM reach r GROUP BY r.root ORDER BY 2 + 3 DESC, 1 LIMIT 1
             """, r => (View: r.GetString(0), Relations: r.GetInt32(1), Indexes: r.GetInt32(2)), cancel);

@@ -22,9 +22,9 @@ public sealed class GetWhHealthCommand : WhCmdlet
 
     private static readonly HealthThresholds Defaults = new();
 
-    [Parameter] [ValidateRange(0.001, double.MaxValue)] public double DatabaseSizeWarningGB { get; set; } = Defaults.DatabaseSizeWarningGB;
-    [Parameter] [ValidateRange(0.001, double.MaxValue)] public double DatabaseSizeCriticalGB { get; set; } = Defaults.DatabaseSizeCriticalGB;
-    [Parameter] [ValidateRange(0.001, double.MaxValue)] public double TenantSizeWarningGB { get; set; } = Defaults.TenantSizeWarningGB;
+    [Parameter] [ValidateRange(1e-9, double.MaxValue)] public double DatabaseSizeWarningGB { get; set; } = Defaults.DatabaseSizeWarningGB;
+    [Parameter] [ValidateRange(1e-9, double.MaxValue)] public double DatabaseSizeCriticalGB { get; set; } = Defaults.DatabaseSizeCriticalGB;
+    [Parameter] [ValidateRange(1e-9, double.MaxValue)] public double TenantSizeWarningGB { get; set; } = Defaults.TenantSizeWarningGB;
     [Parameter] [ValidateRange(1, 100)] public int ConnectionsWarningPercent { get; set; } = Defaults.ConnectionsWarningPercent;
     [Parameter] [ValidateRange(1, 100)] public int ConnectionsCriticalPercent { get; set; } = Defaults.ConnectionsCriticalPercent;
     [Parameter] [ValidateRange(1, 100)] public int LockHeadroomWarningPercent { get; set; } = Defaults.LockHeadroomWarningPercent;
