@@ -39,6 +39,9 @@
         'Remove-WhTemplate'
         'Start-WhSandbox'
         'Stop-WhSandbox'
+        'Get-WhHealth'
+        'Export-WhConfiguration'
+        'Import-WhConfiguration'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

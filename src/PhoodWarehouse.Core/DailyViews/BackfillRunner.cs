@@ -66,6 +66,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                 queue.Enqueue(day);
         }
 
+        var refreshed = new ConcurrentBag<string>();
         var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
             .Select(_ => Task.Run(async () =>
             {
@@ -73,6 +74,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                 {
                     var result = await RunDayAsync(day, plan.Request, stop.Token);
                     if (result is null) return;
+                    if (result.Action == MvAction.Refreshed) refreshed.Add(result.View);
                     await results.Writer.WriteAsync(result, CancellationToken.None);
                 }
             }, CancellationToken.None))
@@ -92,6 +94,28 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             // Every pair of the plan, not only those with new days: a run whose view rebuild was interrupted
             // (a killed connection, say) is finished by the next run even when all its days are skipped.
             await RebuildViewsAsync(plan.Days.Select(d => (d.Tenant, d.ConnectionName, d.Template)).Distinct().ToList());
+            await AnalyzeAsync(refreshed.Distinct().Order().ToList());
+        }
+    }
+
+    /// <summary>
+    /// Fresh planner statistics for the days this run refreshed. A created or re-created day is analyzed by
+    /// _wh.create_daily_view itself (pg_cron's path too); a REFRESH keeps the old statistics, so the refreshed days
+    /// get one ANALYZE at the end, not one each.
+    /// </summary>
+    private async Task AnalyzeAsync(IReadOnlyList<string> views)
+    {
+        if (views.Count == 0) return;
+        try
+        {
+            await using var db = await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
+            var names = views.Select(v => v.Split('.', 2)).Select(p => Db.Identifier(p[0]) + "." + Db.Identifier(p[1]));
+            logger.LogInformation("Analyzing {Count} refreshed daily view(s)", views.Count);
+            await Db.ExecuteAsync(db, "ANALYZE " + string.Join(", ", names), CancellationToken.None);
+        }
+        catch (Exception error) when (error is NpgsqlException or PostgresException)
+        {
+            logger.LogWarning("Could not analyze the refreshed daily views: {Error}. Run ANALYZE on them for fresh planner statistics.", error.Message);
         }
     }
 

@@ -1,0 +1,236 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PhoodWarehouse.Core.Connections;
+using PhoodWarehouse.Core.Install;
+using PhoodWarehouse.Core.Schedules;
+using PhoodWarehouse.Core.Tenants;
+
+namespace PhoodWarehouse.Core.Configuration;
+
+/// <summary>
+/// One thing an import would do. <see cref="Apply"/> is null when there is nothing to do (Unchanged, Skipped):
+/// the planned result is then the outcome. Otherwise <see cref="Description"/> is what -WhatIf shows.
+/// </summary>
+public sealed record ImportStep(WhImportResult Planned, string? Description, Func<CancellationToken, Task<WhImportResult>>? Apply)
+{
+    public bool ChangesSomething => Apply is not null;
+}
+
+/// <summary>A tenant's source login: from -SourceCredential, -CredentialMap or the file.</summary>
+public sealed record SourceLogin(string User, string Password);
+
+/// <summary>
+/// The guide's "Complete Warehouse Rebuild" from a configuration file, in phases that each depend on the one before:
+/// install, templates, tenants, cron jobs. Each phase is planned against the warehouse as it is when the phase starts,
+/// so a caller applies (or, for -WhatIf, describes) one phase before planning the next. What already matches is left alone.
+/// </summary>
+public sealed class ConfigurationImporter(WhConnection connection, ILogger logger)
+{
+    public async Task<ImportStep> PlanInstallAsync(WarehouseConfiguration configuration, CancellationToken cancel)
+    {
+        if (connection.WarehouseVersion is { } version)
+        {
+            var note = configuration.SchemaVersion is { } fileVersion && fileVersion != version
+                ? $"installed at {version}; the file was exported from {fileVersion} (Install-WhWarehouse upgrades)"
+                : $"installed at {version}";
+            return new ImportStep(new WhImportResult("Warehouse", connection.Database, ImportAction.Unchanged, note), null, null);
+        }
+        var installer = new WarehouseInstaller(connection, logger);
+        var plan = await installer.PlanAsync(cancel); // as whadmin without the superuser part: a clear SuperuserRequired error
+        return new ImportStep(
+            new WhImportResult("Warehouse", connection.Database, ImportAction.Created, $"install the warehouse {plan.TargetVersion}"),
+            string.Join("; ", plan.Steps),
+            async token =>
+            {
+                var result = await installer.InstallAsync(plan, token);
+                var notes = result.Notes.Count == 0 ? "" : " " + string.Join(" ", result.Notes);
+                return new WhImportResult("Warehouse", connection.Database, ImportAction.Created, $"installed {result.SchemaVersion}{(result.PgCron ? " with pg_cron" : "")}.{notes}");
+            });
+    }
+
+    public async Task<IReadOnlyList<ImportStep>> PlanTemplatesAsync(WarehouseConfiguration configuration, CancellationToken cancel)
+    {
+        var existing = new Dictionary<string, TemplateConfiguration>();
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        if (await InstalledAsync(db, cancel))
+        {
+            await using var command = Db.Command(db, "SELECT template_name, description, query_template, column_definitions, indexes FROM _wh.mv_templates");
+            await using var reader = await command.ExecuteReaderAsync(cancel);
+            while (await reader.ReadAsync(cancel))
+                existing[reader.GetString(0)] = new TemplateConfiguration
+                {
+                    Name = reader.GetString(0), Description = reader.IsDBNull(1) ? null : reader.GetString(1),
+                    Query = reader.GetString(2), Columns = reader.GetString(3), Indexes = reader.IsDBNull(4) ? null : reader.GetString(4),
+                };
+        }
+
+        var steps = new List<ImportStep>();
+        foreach (var template in configuration.Templates)
+        {
+            if (existing.TryGetValue(template.Name, out var current) && current == template)
+            {
+                steps.Add(Done("Template", template.Name, ImportAction.Unchanged, "matches the file"));
+                continue;
+            }
+            var action = current is null ? ImportAction.Created : ImportAction.Updated;
+            var changed = current is null ? "" : Differences(current, template);
+            var message = current is null ? "added" : $"updated ({changed}); existing daily views keep their definition until rebuilt (Invoke-WhMvBackfill -Force)";
+            steps.Add(new ImportStep(new WhImportResult("Template", template.Name, action, message),
+                current is null ? $"add template {template.Name}" : $"update template {template.Name}: {changed}",
+                async token =>
+                {
+                    await using var write = await connection.DataSource.OpenConnectionAsync(token);
+                    await using var transaction = await Db.BeginAsWhadminAsync(write, connection, token);
+                    await Db.ExecuteAsync(write,
+                        """
+                        INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes)
+                        VALUES (@n, @d, @q, @c, @i)
+                        ON CONFLICT (template_name) DO UPDATE SET description = EXCLUDED.description, query_template = EXCLUDED.query_template,
+                            column_definitions = EXCLUDED.column_definitions, indexes = EXCLUDED.indexes
+                        """, token, ("n", template.Name), ("d", template.Description), ("q", template.Query), ("c", template.Columns), ("i", template.Indexes));
+                    await transaction.CommitAsync(token);
+                    logger.LogInformation("Template {Template}: {Action}", template.Name, action);
+                    return new WhImportResult("Template", template.Name, action, message);
+                }));
+        }
+        return steps;
+    }
+
+    public async Task<IReadOnlyList<ImportStep>> PlanTenantsAsync(WarehouseConfiguration configuration, Func<TenantConfiguration, SourceLogin?> login, CancellationToken cancel)
+    {
+        var store = new TenantStore(connection, logger);
+        var existing = new Dictionary<string, WhTenant>();
+        await using (var db = await connection.DataSource.OpenConnectionAsync(cancel))
+            if (await InstalledAsync(db, cancel))
+                foreach (var tenant in await store.ListAsync([], cancel)) existing[tenant.Name] = tenant;
+
+        var steps = new List<ImportStep>();
+        foreach (var tenant in configuration.Tenants)
+        {
+            if (existing.TryGetValue(tenant.Name, out var current))
+            {
+                var differences = Differences(current, tenant);
+                steps.Add(differences.Length == 0
+                    ? Done("Tenant", tenant.Name, ImportAction.Unchanged, "matches the file")
+                    : Done("Tenant", tenant.Name, ImportAction.Skipped,
+                        $"exists and differs from the file ({differences}); left as it is: change it with Set-WhTenant if the file is right"));
+                continue;
+            }
+            var credential = login(tenant);
+            if (credential is null)
+            {
+                steps.Add(Done("Tenant", tenant.Name, ImportAction.Skipped,
+                    $"no password for {tenant.SourceUser}@{tenant.SourceServer}:{tenant.SourcePort}/{tenant.SourceDatabase}: give -SourceCredential or -CredentialMap @{{ {tenant.Name} = <PSCredential> }}"));
+                continue;
+            }
+            var request = new NewTenantRequest
+            {
+                Name = tenant.Name,
+                ConnectionName = tenant.ConnectionName,
+                ClientName = tenant.ClientName,
+                SourceServer = tenant.SourceServer,
+                SourcePort = tenant.SourcePort,
+                SourceDatabase = tenant.SourceDatabase,
+                SourceUser = credential.User,
+                SourcePassword = credential.Password,
+                Templates = tenant.Templates,
+            };
+            var userNote = credential.User == tenant.SourceUser ? "" : $" (as {credential.User}, the credential's user; the file says {tenant.SourceUser})";
+            var message = $"created: {tenant.SourceServer}:{tenant.SourcePort}/{tenant.SourceDatabase}{userNote}";
+            steps.Add(new ImportStep(new WhImportResult("Tenant", tenant.Name, ImportAction.Created, message),
+                string.Join("; ", store.PlanCreate(request)),
+                async token =>
+                {
+                    await store.CreateAsync(request, token);
+                    return new WhImportResult("Tenant", tenant.Name, ImportAction.Created, message);
+                }));
+        }
+        return steps;
+    }
+
+    public async Task<IReadOnlyList<ImportStep>> PlanCronJobsAsync(WarehouseConfiguration configuration, CancellationToken cancel)
+    {
+        if (configuration.CronJobs.Count == 0) return [];
+        bool available;
+        await using (var db = await connection.DataSource.OpenConnectionAsync(cancel))
+            available = await Db.ScalarAsync<bool>(db,
+                "SELECT EXISTS (SELECT 1 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_cron' AND has_schema_privilege(n.oid, 'USAGE'))",
+                cancel);
+        if (!available)
+            return configuration.CronJobs.Select(j => Done("CronJob", j.Name, ImportAction.Skipped,
+                $"pg_cron is not installed in {connection.Database}: schedule it later with Register-WhCronJob -Name {j.Name} -Tenant {j.Tenant} -Template {j.Template} -Schedule '{j.Schedule}'")).ToList();
+
+        var scheduler = new CronScheduler(connection, logger);
+        var current = (await scheduler.GetAsync(new CronJobQuery(), cancel)).Where(j => j.Name is not null && j.User == "whadmin")
+            .ToDictionary(j => j.Name!, StringComparer.Ordinal);
+        var steps = new List<ImportStep>();
+        foreach (var job in configuration.CronJobs)
+        {
+            var request = new CronJobRequest { Name = job.Name, Tenant = job.Tenant, Template = job.Template, Schedule = job.Schedule, RefreshYesterday = job.RefreshYesterday };
+            current.TryGetValue(job.Name, out var existing);
+            CronJobRegistration? plan = null;
+            try
+            {
+                plan = await scheduler.PlanRegisterAsync(request, cancel);
+            }
+            catch (WarehouseException error) when (error.ErrorId is "TenantNotFound" or "TemplateNotFound")
+            {
+                // In a -WhatIf run the tenant is not created yet: schedule it once it is.
+                if (configuration.Tenants.All(t => t.Name != job.Tenant))
+                {
+                    steps.Add(Done("CronJob", job.Name, ImportAction.Skipped, error.Message));
+                    continue;
+                }
+            }
+            if (plan is { ChangesNothing: true } && existing is not null && existing.Active == job.Active)
+            {
+                steps.Add(Done("CronJob", job.Name, ImportAction.Unchanged, "matches the file"));
+                continue;
+            }
+            var action = existing is null ? ImportAction.Created : ImportAction.Updated;
+            var message = $"{(action == ImportAction.Created ? "scheduled" : "updated")} at '{job.Schedule}' (pg_cron time){(job.Active ? "" : ", disabled")}";
+            steps.Add(new ImportStep(new WhImportResult("CronJob", job.Name, action, message),
+                plan?.Describe() ?? $"schedule cron job '{job.Name}' at '{job.Schedule}' for {job.Tenant}/{job.Template} once the tenant exists",
+                async token =>
+                {
+                    var registration = plan is { ChangesNothing: true } ? null : await scheduler.PlanRegisterAsync(request, token);
+                    var registered = registration is null ? existing! : await scheduler.RegisterAsync(registration, token);
+                    if (registered.Active != job.Active) await scheduler.SetActiveAsync(registered, job.Active, token);
+                    return new WhImportResult("CronJob", job.Name, action, message);
+                }));
+        }
+        return steps;
+    }
+
+    private static ImportStep Done(string kind, string name, ImportAction action, string message) =>
+        new(new WhImportResult(kind, name, action, message), null, null);
+
+    private static async Task<bool> InstalledAsync(NpgsqlConnection db, CancellationToken cancel) =>
+        await Db.ScalarAsync<bool>(db, "SELECT to_regclass('_wh.tenants') IS NOT NULL AND to_regclass('_wh.mv_templates') IS NOT NULL", cancel);
+
+    private static string Differences(TemplateConfiguration current, TemplateConfiguration file)
+    {
+        var parts = new List<string>();
+        if (current.Description != file.Description) parts.Add("description");
+        if (current.Query != file.Query) parts.Add("query");
+        if (current.Columns != file.Columns) parts.Add("columns");
+        if (current.Indexes != file.Indexes) parts.Add("indexes");
+        return string.Join(", ", parts);
+    }
+
+    private static string Differences(WhTenant current, TenantConfiguration file)
+    {
+        var parts = new List<string>();
+        void Compare(string what, object? here, object? there)
+        {
+            if (!Equals(here, there)) parts.Add($"{what} '{here}' here, '{there}' in the file");
+        }
+        Compare("connection", current.ConnectionName, file.ConnectionName);
+        Compare("client name", current.ClientName, file.ClientName);
+        Compare("server", current.SourceServer, file.SourceServer);
+        Compare("port", current.SourcePort, file.SourcePort);
+        Compare("database", current.SourceDatabase, file.SourceDatabase);
+        Compare("user", current.SourceUser, file.SourceUser);
+        return string.Join("; ", parts);
+    }
+}

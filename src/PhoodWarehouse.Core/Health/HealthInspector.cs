@@ -1,0 +1,384 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PhoodWarehouse.Core.Connections;
+
+namespace PhoodWarehouse.Core.Health;
+
+/// <summary>
+/// The guide's "Monitoring and Health Checks" as checks with a status: sizes, connections, lock headroom of the
+/// public views (architecture fact 3), dead rows, slow statements, pg_cron history and failures, freshness of every
+/// tenant, daily views without planner statistics. Read-only; works as whadmin or as a superuser.
+/// </summary>
+public sealed class HealthInspector(WhConnection connection, ILogger logger)
+{
+    private const double GB = 1024d * 1024 * 1024;
+
+    public async Task<IReadOnlyList<WhHealthCheck>> RunAsync(IReadOnlyCollection<string> checks, HealthThresholds limits, CancellationToken cancel)
+    {
+        var wanted = checks.Count == 0 ? HealthCheckNames.All : HealthCheckNames.All.Where(c => checks.Contains(c, StringComparer.OrdinalIgnoreCase)).ToList();
+        var unknown = checks.Where(c => !HealthCheckNames.All.Contains(c, StringComparer.OrdinalIgnoreCase)).ToList();
+        if (unknown.Count > 0)
+            throw new WarehouseException("UnknownHealthCheck", WhErrorKind.InvalidArgument,
+                $"There is no health check named '{string.Join("', '", unknown)}'. Checks: {string.Join(", ", HealthCheckNames.All)}.", unknown[0]);
+        if (connection.WarehouseVersion is null)
+            throw new WarehouseException("WarehouseNotInstalled", WhErrorKind.NotInstalled,
+                $"The warehouse is not installed in {connection.Target}. Run Install-WhWarehouse (as a superuser), or connect to the warehouse database.", connection.Target);
+
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        var results = new List<WhHealthCheck>();
+        foreach (var check in wanted)
+        {
+            logger.LogInformation("Checking {Check}", check);
+            results.AddRange(check switch
+            {
+                HealthCheckNames.DatabaseSize => await DatabaseSizeAsync(db, limits, cancel),
+                HealthCheckNames.TenantSize => await TenantSizeAsync(db, limits, cancel),
+                HealthCheckNames.Connections => await ConnectionsAsync(db, limits, cancel),
+                HealthCheckNames.LockHeadroom => await LockHeadroomAsync(db, limits, cancel),
+                HealthCheckNames.DeadTuples => await DeadTuplesAsync(db, limits, cancel),
+                HealthCheckNames.SlowStatements => await SlowStatementsAsync(db, limits, cancel),
+                HealthCheckNames.CronHistory => await CronAsync(db, limits, history: true, cancel),
+                HealthCheckNames.CronFailures => await CronAsync(db, limits, history: false, cancel),
+                HealthCheckNames.Freshness => await FreshnessAsync(db, limits, cancel),
+                HealthCheckNames.NeverAnalyzed => await NeverAnalyzedAsync(db, cancel),
+                _ => [],
+            });
+        }
+        return results;
+    }
+
+    private static async Task<IEnumerable<WhHealthCheck>> DatabaseSizeAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    {
+        var bytes = await Db.ScalarAsync<long>(db, "SELECT pg_database_size(current_database())", cancel);
+        var status = bytes >= limits.DatabaseSizeCriticalGB * GB ? WhHealthStatus.Critical
+            : bytes >= limits.DatabaseSizeWarningGB * GB ? WhHealthStatus.Warning : WhHealthStatus.Ok;
+        return [new WhHealthCheck
+        {
+            Check = HealthCheckNames.DatabaseSize, Status = status, Value = Size(bytes),
+            Threshold = $"warning {limits.DatabaseSizeWarningGB} GB, critical {limits.DatabaseSizeCriticalGB} GB",
+            Message = status == WhHealthStatus.Ok
+                ? "Within limits."
+                : "The warehouse database is large: drop daily views older than you report on (the guide's 'Clean Up Old Materialized Views'), check the disk's free space, and see TenantSize for the largest tenants.",
+        }];
+    }
+
+    private static async Task<IEnumerable<WhHealthCheck>> TenantSizeAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    {
+        var rows = await ReadAsync(db,
+            """
+            SELECT t.schema_name, coalesce(sum(pg_table_size(c.oid)), 0)::bigint, coalesce(sum(pg_indexes_size(c.oid)), 0)::bigint,
+                   count(c.oid) FILTER (WHERE c.relkind = 'm')::int
+            FROM _wh.tenants t
+            LEFT JOIN pg_namespace n ON n.nspname = t.schema_name
+            LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('m', 'r')
+            GROUP BY t.schema_name ORDER BY t.schema_name
+            """, r => (Tenant: r.GetString(0), Data: r.GetInt64(1), Indexes: r.GetInt64(2), Views: r.GetInt32(3)), cancel);
+        if (rows.Count == 0)
+            return [Ok(HealthCheckNames.TenantSize, "no tenants", $"warning {limits.TenantSizeWarningGB} GB per tenant", "No tenants yet: New-WhTenant adds one.")];
+        return rows.Select(t =>
+        {
+            var over = t.Data + t.Indexes >= limits.TenantSizeWarningGB * GB;
+            return new WhHealthCheck
+            {
+                Check = HealthCheckNames.TenantSize, Target = t.Tenant,
+                Status = over ? WhHealthStatus.Warning : WhHealthStatus.Ok,
+                Value = $"{Size(t.Data + t.Indexes)} (data {Size(t.Data)}, indexes {Size(t.Indexes)}, {t.Views} daily views)",
+                Threshold = $"warning {limits.TenantSizeWarningGB} GB",
+                Message = over
+                    ? $"Tenant {t.Tenant} is large: drop its daily views older than you report on, or review the template's indexes."
+                    : "Within limits.",
+            };
+        }).ToList();
+    }
+
+    private static async Task<IEnumerable<WhHealthCheck>> ConnectionsAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    {
+        var (open, active, max, reserved) = (await ReadAsync(db,
+            """
+            SELECT count(*) FILTER (WHERE backend_type = 'client backend')::int,
+                   count(*) FILTER (WHERE backend_type = 'client backend' AND state = 'active')::int,
+                   current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int
+            FROM pg_stat_activity
+            """, r => (r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3)), cancel))[0];
+        var usable = Math.Max(1, max - reserved);
+        var percent = 100.0 * open / usable;
+        var status = percent >= limits.ConnectionsCriticalPercent ? WhHealthStatus.Critical
+            : percent >= limits.ConnectionsWarningPercent ? WhHealthStatus.Warning : WhHealthStatus.Ok;
+        return [new WhHealthCheck
+        {
+            Check = HealthCheckNames.Connections, Status = status,
+            Value = $"{open} of {usable} ({percent:0}%, {active} active)",
+            Threshold = $"warning {limits.ConnectionsWarningPercent}%, critical {limits.ConnectionsCriticalPercent}% of max_connections - superuser_reserved_connections",
+            Message = status == WhHealthStatus.Ok
+                ? "Within limits."
+                : "Close to max_connections: look for idle sessions (SELECT usename, application_name, state FROM pg_stat_activity), lower -ThrottleLimit of backfills, put a pooler (PgBouncer) in front of BI tools, or raise max_connections (restart; raise max_locks_per_transaction's budget with it).",
+        }];
+    }
+
+    private static async Task<IEnumerable<WhHealthCheck>> LockHeadroomAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    {
+        // Planning a query on a view locks the view, every relation it reaches through view rules, and every index of
+        // those relations (architecture fact 3). The shared lock table holds
+        // max_locks_per_transaction × (max_connections + max_prepared_transactions) locks for all sessions together.
+        var largest = await ReadAsync(db,
+            """
+            WITH RECURSIVE reach(root, rel) AS (
+                SELECT c.oid, c.oid FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v'
+                UNION
+                SELECT r.root, d.refobjid
+                FROM reach r
+                JOIN pg_rewrite w ON w.ev_class = r.rel
+                JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                                AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.rel
+            )
+            SELECT format('public.%I', (SELECT c.relname FROM pg_class c WHERE c.oid = r.root)), count(*)::int,
+                   (SELECT count(*) FROM pg_index i WHERE i.indrelid IN (SELECT r2.rel FROM reach r2 WHERE r2.root = r.root))::int
+            FROM reach r GROUP BY r.root ORDER BY 2 + 3 DESC, 1 LIMIT 1
+            """, r => (View: r.GetString(0), Relations: r.GetInt32(1), Indexes: r.GetInt32(2)), cancel);
+        var (perTransaction, slots) = (await ReadAsync(db,
+            "SELECT current_setting('max_locks_per_transaction')::int, current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int",
+            r => (r.GetInt32(0), r.GetInt32(1)), cancel))[0];
+        var capacity = (long)perTransaction * slots;
+        var threshold = $"warning {limits.LockHeadroomWarningPercent}%, critical {limits.LockHeadroomCriticalPercent}% of max_locks_per_transaction × (max_connections + max_prepared_transactions) = {perTransaction} × {slots} = {capacity}";
+        if (largest.Count == 0)
+            return [Ok(HealthCheckNames.LockHeadroom, $"no public views; lock table {capacity}", threshold, "No public views yet.")];
+
+        var (view, relations, indexes) = largest[0];
+        var locks = relations + indexes;
+        var percent = 100.0 * locks / capacity;
+        var status = percent >= limits.LockHeadroomCriticalPercent ? WhHealthStatus.Critical
+            : percent >= limits.LockHeadroomWarningPercent ? WhHealthStatus.Warning : WhHealthStatus.Ok;
+        // The setting that keeps one query under the warning share: locks × 100 / warning% spread over the slots.
+        var needed = (int)Math.Ceiling(locks * 100.0 / limits.LockHeadroomWarningPercent / slots);
+        return [new WhHealthCheck
+        {
+            Check = HealthCheckNames.LockHeadroom, Target = view, Status = status,
+            Value = $"{locks} locks ({relations} relations + {indexes} indexes) = {percent:0.#}% of {capacity}",
+            Threshold = threshold,
+            Message = status == WhHealthStatus.Ok
+                ? $"A query on {view} takes {locks} of {capacity} lock slots."
+                : $"A query on {view} locks {locks} relations and indexes; a few concurrent ones fail with 'out of shared memory, increase max_locks_per_transaction'. " +
+                  $"Raise max_locks_per_transaction from {perTransaction} to at least {needed} in postgresql.conf (needs a restart), drop daily views older than you report on, or point BI tools at the tenant views.",
+        }];
+    }
+
+    private static async Task<IEnumerable<WhHealthCheck>> DeadTuplesAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    {
+        var rows = await ReadAsync(db,
+            """
+            SELECT format('%I.%I', schemaname, relname), n_dead_tup, n_live_tup,
+                   round(n_dead_tup * 100.0 / greatest(n_dead_tup + n_live_tup, 1), 1)::float8
+            FROM pg_stat_user_tables
+            WHERE n_dead_tup >= @min AND n_dead_tup * 100.0 / greatest(n_dead_tup + n_live_tup, 1) >= @pct
+            ORDER BY n_dead_tup DESC, 1
+            """, r => (Table: r.GetString(0), Dead: r.GetInt64(1), Live: r.GetInt64(2), Percent: r.GetDouble(3)), cancel,
+            ("min", limits.DeadTupleMinimum), ("pct", limits.DeadTupleWarningPercent));
+        var threshold = $"{limits.DeadTupleWarningPercent}% dead rows and at least {limits.DeadTupleMinimum}";
+        if (rows.Count == 0) return [Ok(HealthCheckNames.DeadTuples, "0 tables", threshold, "No table or view needs a VACUUM.")];
+        var worst = rows.Take(5).Select(r => $"{r.Table} ({r.Dead} dead, {r.Percent}%)");
+        return [new WhHealthCheck
+        {
+            Check = HealthCheckNames.DeadTuples, Status = WhHealthStatus.Warning, Value = $"{rows.Count} table(s)", Threshold = threshold,
+            Message = $"Autovacuum is behind on {string.Join(", ", worst)}. Run VACUUM (ANALYZE) on them, e.g. VACUUM (ANALYZE) {rows[0].Table}; and check autovacuum's settings if it recurs.",
+        }];
+    }
+
+    private static async Task<IEnumerable<WhHealthCheck>> SlowStatementsAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    {
+        var threshold = $"mean {limits.SlowStatementMilliseconds:0} ms";
+        var schema = await Db.ScalarAsync<string>(db,
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'", cancel);
+        const string enable = "To watch slow statements: shared_preload_libraries = 'pg_stat_statements' (restart), then CREATE EXTENSION pg_stat_statements; in this database as a superuser.";
+        if (schema is null)
+            return [Ok(HealthCheckNames.SlowStatements, "not available", threshold, "pg_stat_statements is not installed in this database, so slow statements are not checked. " + enable)];
+        try
+        {
+            var rows = await ReadAsync(db,
+                $"""
+                SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 100), calls, round(mean_exec_time::numeric, 1)::float8
+                FROM {Db.Identifier(schema)}.pg_stat_statements
+                WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND mean_exec_time > @ms
+                ORDER BY mean_exec_time DESC
+                """, r => (Query: r.GetString(0), Calls: r.GetInt64(1), Mean: r.GetDouble(2)), cancel, ("ms", limits.SlowStatementMilliseconds));
+            if (rows.Count == 0) return [Ok(HealthCheckNames.SlowStatements, "0 statements", threshold, "No statement is slow on average.")];
+            return [new WhHealthCheck
+            {
+                Check = HealthCheckNames.SlowStatements, Status = WhHealthStatus.Warning, Value = $"{rows.Count} statement(s)", Threshold = threshold,
+                Message = "Slowest: " + string.Join(" | ", rows.Take(3).Select(r => $"{r.Mean} ms × {r.Calls}: {r.Query}")) +
+                          ". EXPLAIN (ANALYZE) them; BI queries on public views plan every daily view (see LockHeadroom): filter on a tenant view and a date range.",
+            }];
+        }
+        catch (PostgresException error)
+        {
+            return [Ok(HealthCheckNames.SlowStatements, "not available", threshold, $"pg_stat_statements is installed but cannot be read ({error.MessageText}). " + enable)];
+        }
+    }
+
+    private static async Task<IEnumerable<WhHealthCheck>> CronAsync(NpgsqlConnection db, HealthThresholds limits, bool history, CancellationToken cancel)
+    {
+        var check = history ? HealthCheckNames.CronHistory : HealthCheckNames.CronFailures;
+        var threshold = history ? $"warning {limits.CronHistoryWarningRows} rows"
+            : $"warning 1, critical {limits.CronFailuresCritical} failed runs in 24 h";
+        var available = await Db.ScalarAsync<bool>(db,
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                           WHERE e.extname = 'pg_cron' AND has_schema_privilege(n.oid, 'USAGE'))
+            """, cancel);
+        if (!available)
+            return [Ok(check, "pg_cron absent", threshold,
+                "pg_cron is not installed in this database, so there are no schedules to check (see docs/schedules.md to enable them).")];
+        if (history)
+        {
+            var rows = await Db.ScalarAsync<long>(db, "SELECT count(*) FROM cron.job_run_details", cancel);
+            var over = rows >= limits.CronHistoryWarningRows;
+            return [new WhHealthCheck
+            {
+                Check = check, Status = over ? WhHealthStatus.Warning : WhHealthStatus.Ok, Value = $"{rows} rows", Threshold = threshold,
+                Message = over
+                    ? "pg_cron keeps every run forever: Clear-WhCronJobRun -OlderThan 30.00:00:00 (or schedule it)."
+                    : "Within limits.",
+            }];
+        }
+        var failures = await ReadAsync(db,
+            """
+            SELECT coalesce(j.jobname, 'job ' || r.jobid), r.start_time, coalesce(r.return_message, '')
+            FROM cron.job_run_details r LEFT JOIN cron.job j ON j.jobid = r.jobid
+            WHERE r.status = 'failed' AND r.start_time > now() - interval '24 hours'
+            ORDER BY r.start_time DESC
+            """, r => (Job: r.GetString(0), Start: r.GetDateTime(1), Message: r.GetString(2)), cancel);
+        if (failures.Count == 0) return [Ok(check, "0 failed runs", threshold, "No pg_cron run failed in the last 24 hours.")];
+        var jobs = failures.Select(f => f.Job).Distinct().ToList();
+        return [new WhHealthCheck
+        {
+            Check = check, Status = failures.Count >= limits.CronFailuresCritical ? WhHealthStatus.Critical : WhHealthStatus.Warning,
+            Value = $"{failures.Count} failed runs ({jobs.Count} job(s))", Threshold = threshold,
+            Message = $"Failed: {string.Join(", ", jobs.Take(5))}; latest: {failures[0].Message.Trim()}. " +
+                      "Get-WhCronJobRun -Failed shows the errors; fix the source (Test-WhTenantConnection), then load the missed days with Invoke-WhMvBackfill.",
+        }];
+    }
+
+    private static async Task<IEnumerable<WhHealthCheck>> FreshnessAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    {
+        var rows = await ReadAsync(db,
+            """
+            WITH days AS (
+                SELECT t.schema_name, m.template_name, to_date(right(c.relname, 10), 'YYYY_MM_DD') AS day
+                FROM _wh.tenants t
+                JOIN pg_namespace n ON n.nspname = t.schema_name
+                JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'm'
+                JOIN _wh.mv_templates m ON c.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$')
+            ), pairs AS (
+                SELECT t.schema_name, m.template_name
+                FROM _wh.tenants t CROSS JOIN _wh.mv_templates m
+                WHERE to_regclass(format('%I.%I', t.schema_name, m.template_name)) IS NOT NULL
+                   OR EXISTS (SELECT 1 FROM days d WHERE d.schema_name = t.schema_name AND d.template_name = m.template_name)
+                UNION ALL
+                SELECT t.schema_name, NULL FROM _wh.tenants t
+                WHERE NOT EXISTS (SELECT 1 FROM _wh.mv_templates m WHERE to_regclass(format('%I.%I', t.schema_name, m.template_name)) IS NOT NULL)
+                  AND NOT EXISTS (SELECT 1 FROM days d WHERE d.schema_name = t.schema_name)
+            )
+            SELECT p.schema_name, p.template_name, s.latest,
+                   (SELECT count(*) FROM generate_series(greatest(s.first, current_date - @n), current_date - 1, interval '1 day') g(day)
+                    WHERE s.first IS NOT NULL AND NOT EXISTS (SELECT 1 FROM days d WHERE d.schema_name = p.schema_name
+                                          AND d.template_name = p.template_name AND d.day = g.day::date))::int,
+                   f.logged_at IS NOT NULL AND f.logged_at > coalesce(ok.logged_at, '-infinity'),
+                   f.target_date, coalesce(f.error, ''), current_date
+            FROM pairs p
+            LEFT JOIN LATERAL (SELECT min(d.day) AS first, max(d.day) AS latest FROM days d
+                               WHERE d.schema_name = p.schema_name AND d.template_name = p.template_name) s ON true
+            LEFT JOIN LATERAL (SELECT r.logged_at, r.target_date, r.error FROM _wh.run_log r
+                               WHERE r.tenant_schema = p.schema_name AND r.template_name = p.template_name AND r.action = 'failed'
+                               ORDER BY r.logged_at DESC LIMIT 1) f ON true
+            LEFT JOIN LATERAL (SELECT max(r.logged_at) AS logged_at FROM _wh.run_log r
+                               WHERE r.tenant_schema = p.schema_name AND r.template_name = p.template_name
+                                 AND r.action IN ('created', 'refreshed', 'recreated')) ok ON true
+            ORDER BY 1, 2
+            """,
+            r => (Tenant: r.GetString(0), Template: r.IsDBNull(1) ? null : r.GetString(1),
+                  Latest: r.IsDBNull(2) ? (DateOnly?)null : r.GetFieldValue<DateOnly>(2), Missing: r.GetInt32(3), Failing: r.GetBoolean(4),
+                  FailedDate: r.IsDBNull(5) ? (DateOnly?)null : r.GetFieldValue<DateOnly>(5), Error: r.GetString(6), Today: r.GetFieldValue<DateOnly>(7)),
+            cancel, ("n", limits.FreshnessDays));
+        var threshold = $"latest day ≥ yesterday; no missing day in the last {limits.FreshnessDays} days; no failure after the last success";
+        if (rows.Count == 0) return [Ok(HealthCheckNames.Freshness, "no tenants", threshold, "No tenants yet: New-WhTenant adds one.")];
+        return rows.Select(t =>
+        {
+            var target = t.Template is null ? t.Tenant : $"{t.Tenant}/{t.Template}";
+            var template = t.Template ?? "<template>";
+            var stale = t.Latest is null || t.Latest < t.Today.AddDays(-1);
+            var problems = new List<string>();
+            var advice = new List<string>();
+            if (t.Failing)
+            {
+                problems.Add("Failing");
+                advice.Add($"the last load failed ({(t.FailedDate is { } fd ? fd.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + ": " : "")}{Shorten(t.Error)}): Test-WhTenantConnection {t.Tenant}, then load again");
+            }
+            if (stale)
+            {
+                problems.Add("Stale");
+                advice.Add(t.Latest is { } latest
+                    ? $"the latest day is {latest:yyyy-MM-dd}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {latest.AddDays(1):yyyy-MM-dd}, and check its schedule (Get-WhCronJob -Tenant {t.Tenant})"
+                    : $"no day loaded yet: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From <first day>");
+            }
+            if (t.Missing > 0)
+            {
+                problems.Add("Gaps");
+                advice.Add($"{t.Missing} day(s) missing in the last {limits.FreshnessDays}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {t.Today.AddDays(-limits.FreshnessDays):yyyy-MM-dd} loads only the missing ones");
+            }
+            return new WhHealthCheck
+            {
+                Check = HealthCheckNames.Freshness, Target = target,
+                Status = t.Failing || stale ? WhHealthStatus.Critical : t.Missing > 0 ? WhHealthStatus.Warning : WhHealthStatus.Ok,
+                Value = problems.Count == 0 ? $"Fresh (latest {t.Latest:yyyy-MM-dd})" : string.Join(", ", problems) + (t.Latest is { } l ? $" (latest {l:yyyy-MM-dd})" : ""),
+                Threshold = threshold,
+                Message = problems.Count == 0 ? "Up to date." : string.Join("; ", advice) + ".",
+            };
+        }).ToList();
+    }
+
+    private static async Task<IEnumerable<WhHealthCheck>> NeverAnalyzedAsync(NpgsqlConnection db, CancellationToken cancel)
+    {
+        var views = await ReadAsync(db,
+            """
+            SELECT format('%I.%I', s.schemaname, s.relname)
+            FROM pg_stat_user_tables s
+            JOIN pg_class c ON c.oid = s.relid AND c.relkind = 'm'
+            JOIN _wh.tenants t ON t.schema_name = s.schemaname
+            WHERE s.relname ~ '_\d{4}_\d{2}_\d{2}$' AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL
+            ORDER BY 1
+            """, r => r.GetString(0), cancel);
+        if (views.Count == 0)
+            return [Ok(HealthCheckNames.NeverAnalyzed, "0 daily views", "any daily view without statistics", "Every daily view has planner statistics.")];
+        return [new WhHealthCheck
+        {
+            Check = HealthCheckNames.NeverAnalyzed, Status = WhHealthStatus.Warning, Value = $"{views.Count} daily view(s)",
+            Threshold = "any daily view without statistics",
+            Message = $"No planner statistics for {string.Join(", ", views.Take(5))}{(views.Count > 5 ? ", …" : "")}: BI plans on them are guesses. " +
+                      $"Run ANALYZE {string.Join(", ", views.Take(5))}; (or a plain ANALYZE; as whadmin). After pg_stat_reset() every view shows here until autovacuum analyzes it.",
+        }];
+    }
+
+    private static WhHealthCheck Ok(string check, string value, string threshold, string message) =>
+        new() { Check = check, Status = WhHealthStatus.Ok, Value = value, Threshold = threshold, Message = message };
+
+    private static string Shorten(string text) => text.Length <= 160 ? text.Trim() : text[..157].Trim() + "…";
+
+    private static string Size(long bytes)
+    {
+        string[] units = ["bytes", "kB", "MB", "GB", "TB"];
+        double value = bytes;
+        var unit = 0;
+        while (value >= 1024 && unit < units.Length - 1) { value /= 1024; unit++; }
+        return unit == 0 ? $"{bytes} bytes" : string.Create(CultureInfo.InvariantCulture, $"{value:0.#} {units[unit]}");
+    }
+
+    private static async Task<List<T>> ReadAsync<T>(NpgsqlConnection db, string sql, Func<NpgsqlDataReader, T> map, CancellationToken cancel,
+        params (string, object?)[] parameters)
+    {
+        await using var command = Db.Command(db, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancel);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancel)) rows.Add(map(reader));
+        return rows;
+    }
+}

@@ -1,0 +1,65 @@
+namespace PhoodWarehouse.Core.Health;
+
+/// <summary>Ok: nothing to do. Warning: act soon. Critical: act now (BI queries or loads fail, or will).</summary>
+public enum WhHealthStatus { Ok, Warning, Critical }
+
+/// <summary>
+/// The result of one health check (or of one check for one tenant: <see cref="Target"/>). Value and Threshold are
+/// what was measured and what it was compared with, as text a person reads; Message says what to do.
+/// </summary>
+public sealed record WhHealthCheck
+{
+    public required string Check { get; init; }
+    public required WhHealthStatus Status { get; init; }
+    /// <summary>The tenant (or tenant/template) a per-tenant result is about; null for warehouse-wide checks.</summary>
+    public string? Target { get; init; }
+    public required string Value { get; init; }
+    public required string Threshold { get; init; }
+    public required string Message { get; init; }
+
+    public override string ToString() => $"{Check}{(Target is null ? "" : " " + Target)}: {Status} ({Value})";
+}
+
+/// <summary>The limits Get-WhHealth compares with; every one has a default that suits a nightly automation script.</summary>
+public sealed record HealthThresholds
+{
+    public double DatabaseSizeWarningGB { get; init; } = 200;
+    public double DatabaseSizeCriticalGB { get; init; } = 500;
+    public double TenantSizeWarningGB { get; init; } = 50;
+    /// <summary>Share of usable connections (max_connections minus the reserved ones) in use.</summary>
+    public int ConnectionsWarningPercent { get; init; } = 80;
+    public int ConnectionsCriticalPercent { get; init; } = 95;
+    /// <summary>
+    /// Share of the lock table that one query on the largest public view takes. Each concurrent BI query takes as
+    /// many again: at 50 % two of them exhaust it.
+    /// </summary>
+    public int LockHeadroomWarningPercent { get; init; } = 25;
+    public int LockHeadroomCriticalPercent { get; init; } = 50;
+    public int DeadTupleWarningPercent { get; init; } = 20;
+    /// <summary>Tables with fewer dead rows than this are not worth a VACUUM whatever the ratio.</summary>
+    public long DeadTupleMinimum { get; init; } = 1000;
+    public double SlowStatementMilliseconds { get; init; } = 1000;
+    public long CronHistoryWarningRows { get; init; } = 100_000;
+    /// <summary>Failed pg_cron runs in the last 24 hours at which the check turns Critical (any failure is a Warning).</summary>
+    public int CronFailuresCritical { get; init; } = 3;
+    /// <summary>How many days back (ending yesterday) the freshness check looks for missing days.</summary>
+    public int FreshnessDays { get; init; } = 7;
+}
+
+/// <summary>The checks Get-WhHealth knows, in the order it runs them.</summary>
+public static class HealthCheckNames
+{
+    public const string DatabaseSize = nameof(DatabaseSize);
+    public const string TenantSize = nameof(TenantSize);
+    public const string Connections = nameof(Connections);
+    public const string LockHeadroom = nameof(LockHeadroom);
+    public const string DeadTuples = nameof(DeadTuples);
+    public const string SlowStatements = nameof(SlowStatements);
+    public const string CronHistory = nameof(CronHistory);
+    public const string CronFailures = nameof(CronFailures);
+    public const string Freshness = nameof(Freshness);
+    public const string NeverAnalyzed = nameof(NeverAnalyzed);
+
+    public static readonly IReadOnlyList<string> All =
+        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed];
+}
