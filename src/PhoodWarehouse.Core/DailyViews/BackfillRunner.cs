@@ -47,7 +47,29 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         foreach (var template in request.Templates.Distinct())
         for (var date = request.From; date <= request.To; date = date.AddDays(1))
             days.Add(new BackfillDay(tenant, connections[tenant], template, date, existing.Contains((tenant, DailyViewName.For(template, date)))));
+        await WarnAboutLockHeadroomAsync(db, days, cancel);
         return new BackfillPlan(request, days, today);
+    }
+
+    /// <summary>
+    /// Warns before loading when the new days would take the public view past a safe share of the lock table
+    /// (each new day adds its view and its indexes to what a BI query on the public view locks).
+    /// </summary>
+    private async Task WarnAboutLockHeadroomAsync(NpgsqlConnection db, IReadOnlyList<BackfillDay> days, CancellationToken cancel)
+    {
+        var newDays = days.Where(d => !d.Exists).GroupBy(d => d.Template).ToDictionary(g => g.Key, g => g.Count());
+        if (newDays.Count == 0) return;
+        var added = 0;
+        foreach (var (template, count) in newDays)
+        {
+            var indexes = await Db.ScalarAsync<int>(db,
+                "SELECT coalesce((SELECT count(*)::int FROM regexp_matches(indexes, 'CREATE\\s', 'gi')), 0) FROM _wh.mv_templates WHERE template_name = @t",
+                cancel, ("t", template));
+            added += count * (1 + indexes);
+        }
+        var headroom = await Warehouse.LockHeadroom.ReadAsync(db, cancel);
+        if (headroom.WarningFor(headroom.Locks + added, $"After this load ({added} more daily views and indexes)") is { } warning)
+            logger.LogWarning("{Warning}", warning);
     }
 
     /// <summary>Runs the plan; yields each day's result as it finishes.</summary>

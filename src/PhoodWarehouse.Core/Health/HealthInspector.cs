@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PhoodWarehouse.Core.Warehouse;
 using PhoodWarehouse.Core.Connections;
 
 namespace PhoodWarehouse.Core.Health;
@@ -121,36 +122,20 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
         // Planning a query on a view locks the view, every relation it reaches through view rules, and every index of
         // those relations (architecture fact 3). The shared lock table holds
         // max_locks_per_transaction × (max_connections + max_prepared_transactions) locks for all sessions together.
-        var largest = await ReadAsync(db,
-            """
-            WITH RECURSIVE reach(root, rel) AS (
-                SELECT c.oid, c.oid FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v'
-                UNION
-                SELECT r.root, d.refobjid
-                FROM reach r
-                JOIN pg_rewrite w ON w.ev_class = r.rel
-                JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
-                                AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.rel
-            )
-            SELECT format('public.%I', (SELECT c.relname FROM pg_class c WHERE c.oid = r.root)), count(*)::int,
-                   (SELECT count(*) FROM pg_index i WHERE i.indrelid IN (SELECT r2.rel FROM reach r2 WHERE r2.root = r.root))::int
-            FROM reach r GROUP BY r.root ORDER BY 2 + 3 DESC, 1 LIMIT 1
-            """, r => (View: r.GetString(0), Relations: r.GetInt32(1), Indexes: r.GetInt32(2)), cancel);
-        var (perTransaction, slots) = (await ReadAsync(db,
-            "SELECT current_setting('max_locks_per_transaction')::int, current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int",
-            r => (r.GetInt32(0), r.GetInt32(1)), cancel))[0];
+        var headroom = await LockHeadroom.ReadAsync(db, cancel);
+        var (perTransaction, slots) = (headroom.MaxLocksPerTransaction, headroom.Slots);
         var capacity = (long)perTransaction * slots;
         var threshold = $"warning {limits.LockHeadroomWarningPercent}%, critical {limits.LockHeadroomCriticalPercent}% of max_locks_per_transaction × (max_connections + max_prepared_transactions) = {perTransaction} × {slots} = {capacity}";
-        if (largest.Count == 0)
+        if (headroom.View is null)
             return [Ok(HealthCheckNames.LockHeadroom, $"no public views; lock table {capacity}", threshold, "No public views yet.")];
 
-        var (view, relations, indexes) = largest[0];
-        var locks = relations + indexes;
+        var (view, relations, indexes) = (headroom.View, headroom.Relations, headroom.Indexes);
+        var locks = headroom.Locks;
         var percent = 100.0 * locks / capacity;
         var status = percent >= limits.LockHeadroomCriticalPercent ? WhHealthStatus.Critical
             : percent >= limits.LockHeadroomWarningPercent ? WhHealthStatus.Warning : WhHealthStatus.Ok;
         // The setting that keeps one query under the warning share: locks × 100 / warning% spread over the slots.
-        var needed = (int)Math.Ceiling(locks * 100.0 / limits.LockHeadroomWarningPercent / slots);
+        var needed = headroom.SettingFor(locks, limits.LockHeadroomWarningPercent);
         return [new WhHealthCheck
         {
             Check = HealthCheckNames.LockHeadroom, Target = view, Status = status,

@@ -62,8 +62,12 @@ public sealed class WarehouseInspector(WhConnection connection)
             cronSize = cronReader.GetInt64(1);
         }
 
+        var headroom = await LockHeadroom.ReadAsync(db, cancel);
         return new WhWarehouse
         {
+            LargestViewLocks = headroom.Locks,
+            LockCapacity = headroom.Capacity,
+            LockWarning = headroom.WarningFor(headroom.Locks, "Now"),
             Server = connection.Server,
             Port = connection.Port,
             Database = connection.Database,

@@ -19,5 +19,11 @@ public sealed record WhWarehouse
     public long? CronHistoryRows { get; init; }
     public long? CronHistorySizeBytes { get; init; }
     public required int MaxLocksPerTransaction { get; init; }
+    /// <summary>Lock slots a query on the largest public view takes to plan (views, daily views and their indexes).</summary>
+    public int LargestViewLocks { get; init; }
+    /// <summary>The shared lock table: max_locks_per_transaction × (max_connections + max_prepared_transactions).</summary>
+    public long LockCapacity { get; init; }
+    /// <summary>A warning with the number and the setting to change when the largest view nears the lock table's size; else null.</summary>
+    public string? LockWarning { get; init; }
     public required int MaxConnections { get; init; }
 }

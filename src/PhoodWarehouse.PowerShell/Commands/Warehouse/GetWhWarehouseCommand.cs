@@ -15,7 +15,9 @@ public sealed class GetWhWarehouseCommand : WhCmdlet
         var warehouse = Warehouse;
         try
         {
-            WriteObject(Run(new WarehouseInspector(warehouse).InspectAsync));
+            var info = Run(new WarehouseInspector(warehouse).InspectAsync);
+            if (info.LockWarning is not null) WriteWarning(info.LockWarning);
+            WriteObject(info);
         }
         catch (WarehouseException error)
         {

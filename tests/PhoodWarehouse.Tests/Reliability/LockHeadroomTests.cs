@@ -1,0 +1,60 @@
+using PhoodWarehouse.Core.Local;
+using PhoodWarehouse.Core.Warehouse;
+using PhoodWarehouse.Tests.Infrastructure;
+using Xunit;
+
+namespace PhoodWarehouse.Tests.Reliability;
+
+/// <summary>
+/// Architecture fact 3: a query on the public view locks every daily view and index it reaches. Before a backfill
+/// that would take it near the lock table's size, and in Get-WhWarehouse, the module warns with the number and
+/// the setting to change.
+/// </summary>
+public sealed class LockHeadroomTests
+{
+    [Fact]
+    public async Task A_backfill_that_nears_the_lock_table_warns_first_and_Get_WhWarehouse_reports_it()
+    {
+        // 10 × (20 + 0) = 200 lock slots: a dozen daily views with their indexes pass the warning share.
+        using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions
+        {
+            PreloadPgCron = false,
+            ExtraSettings = ["max_locks_per_transaction = 10", "max_connections = 20"],
+        });
+        var spec = new SampleTenantSourceSpec
+        {
+            Database = "headroom_src", ReaderUser = "headroom_reader", ReaderPassword = PostgresServer.SourceReaderPassword,
+            FirstDay = DateOnly.FromDateTime(DateTime.Today).AddDays(-14), Days = 15, RowsPerDay = 5,
+        };
+        await SampleTenantSource.CreateAsync(cluster.ConnectionString(), spec);
+        using var shell = new HostedPowerShell();
+        var vars = new Dictionary<string, object?>
+        {
+            ["cs"] = cluster.ConnectionString(), ["h"] = cluster.Host, ["p"] = cluster.Port, ["d"] = spec.Database,
+            ["c"] = WarehouseScenario.Credential(spec.ReaderUser, spec.ReaderPassword),
+        };
+        var setup = shell.Run(
+            """
+            Connect-WhWarehouse -ConnectionString $cs | Out-Null
+            Install-WhWarehouse -Confirm:$false -WarningAction SilentlyContinue | Out-Null
+            New-WhTenant -Name headroom -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c | Out-Null
+            """, vars);
+        Assert.True(setup.Succeeded, string.Join(" | ", setup.AllErrors));
+
+        var before = shell.Run("Get-WhWarehouse").Single<WhWarehouse>();
+        Assert.Null(before.LockWarning);
+        Assert.Equal(200, before.LockCapacity);
+
+        var load = shell.Run("Invoke-WhMvBackfill headroom -Template foodlogstats -From ([datetime]::Today.AddDays(-14)) -ThrottleLimit 2");
+        Assert.True(load.Succeeded, string.Join(" | ", load.AllErrors));
+        var warning = Assert.Single(load.Warnings, w => w.Message.Contains("max_locks_per_transaction"));
+        Assert.Contains("After this load", warning.Message);
+        Assert.Matches(@"at least \d+", warning.Message);
+
+        var after = shell.Run("Get-WhWarehouse");
+        var info = after.Single<WhWarehouse>();
+        Assert.True(info.LargestViewLocks > 50, $"{info.LargestViewLocks} locks");
+        Assert.NotNull(info.LockWarning);
+        Assert.Contains(after.Warnings, w => w.Message.Contains("raise max_locks_per_transaction", StringComparison.OrdinalIgnoreCase));
+    }
+}
