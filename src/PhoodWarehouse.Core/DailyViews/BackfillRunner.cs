@@ -20,6 +20,9 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
 {
     public const int MaxThrottle = 16;
 
+    /// <summary>No tenant's data is older than this: an earlier -From is a typo (1024 for 2024), not history.</summary>
+    public static readonly DateOnly EarliestDay = new(2000, 1, 1);
+
     /// <summary>Checks the request and works out every day to touch, before any work starts.</summary>
     public async Task<BackfillPlan> PlanAsync(BackfillRequest request, CancellationToken cancel)
     {
@@ -29,6 +32,9 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         if (request.From > request.To)
             throw new WarehouseException("ReversedDateRange", WhErrorKind.InvalidArgument,
                 $"The range {request.From:yyyy-MM-dd} .. {request.To:yyyy-MM-dd} ends before it starts. Swap -From and -To.", request.From);
+        if (request.From < EarliestDay)
+            throw new WarehouseException("PreHistoryDateRange", WhErrorKind.InvalidArgument,
+                $"The range starts on {request.From:yyyy-MM-dd}, before {EarliestDay:yyyy-MM-dd}: there is no food-waste data that old, and the run would create a view per day since then. Check -From.", request.From);
         if (request.Tenants.Count == 0 || request.Templates.Count == 0)
             throw new WarehouseException("NothingToLoad", WhErrorKind.InvalidArgument, "Give at least one tenant and one template.", null);
 

@@ -127,7 +127,9 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
     public async Task<WhTenant> UpdateAsync(string name, TenantChanges changes, CancellationToken cancel)
     {
         var tenant = await FindAsync(name, cancel) ?? throw NotFound(name);
-        if (changes.ClientName is not null) TenantName.Validate(changes.ClientName, "client name");
+        // A client name is data (a literal in the views), not an identifier: any text New-WhTenant accepts.
+        if (changes.ClientName is not null && string.IsNullOrWhiteSpace(changes.ClientName))
+            throw new WarehouseException("InvalidClientName", WhErrorKind.InvalidArgument, "The client name is empty. Give the name BI reports should show.", name);
         if (changes.SourcePort is < 1 or > 65535)
             throw new WarehouseException("InvalidPort", WhErrorKind.InvalidArgument, $"The port {changes.SourcePort} is not a TCP port (1-65535).", changes.SourcePort);
 

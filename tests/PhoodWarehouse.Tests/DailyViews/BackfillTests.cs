@@ -19,8 +19,10 @@ public sealed class BackfillTests(PostgresServer server)
         wh.AddTenant("bf_a", a);
         wh.AddTenant("bf_b", b);
 
-        var result = wh.Run("Get-WhTenant bf_* | Invoke-WhMvBackfill -Template foodlogstats -From ([datetime]::Today.AddDays(-4))");
+        var result = wh.Run("Get-WhTenant bf_* | Invoke-WhMvBackfill -Template foodlogstats -From ([datetime]::Today.AddDays(-4)) -Verbose");
         Assert.True(result.Succeeded, string.Join("; ", result.AllErrors));
+        // Core logs from the parallel workers reach -Verbose (written on the pipeline thread).
+        Assert.Equal(10, result.Verbose.Count(v => v.Message.Contains("foodlogstats_") && v.Message.Contains(": Created (")));
         var days = result.All<WhMvResult>();
         Assert.Equal(10, days.Count);
         Assert.All(days, d => Assert.Equal(MvAction.Created, d.Action));
@@ -105,6 +107,7 @@ public sealed class BackfillTests(PostgresServer server)
         {
             ["Invoke-WhMvBackfill bf_check -Template foodlogstats -From ([datetime]::Today) -To ([datetime]::Today.AddDays(-3))"] = "ReversedDateRange",
             ["Invoke-WhMvBackfill bf_check -Template foodlogstats -From ([datetime]::Today) -To ([datetime]::Today.AddDays(2))"] = "FutureDateRange",
+            ["Invoke-WhMvBackfill bf_check -Template foodlogstats -From '1024-01-01' -To '1024-01-31'"] = "PreHistoryDateRange",
             ["Invoke-WhMvBackfill nobody -Template foodlogstats -From ([datetime]::Today)"] = "TenantNotFound",
             ["Invoke-WhMvBackfill bf_check -Template nothing_like_it -From ([datetime]::Today)"] = "TemplateNotFound",
         };

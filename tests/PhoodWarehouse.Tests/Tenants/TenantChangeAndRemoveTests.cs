@@ -68,10 +68,11 @@ public sealed class TenantChangeAndRemoveTests(PostgresServer server)
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 1);
         wh.AddTenant("t_client", source, "-BackfillFrom ([datetime]::Today)");
-        var result = wh.Run("Set-WhTenant t_client -ClientName acme_kitchens -Confirm:$false");
-        Assert.Equal("acme_kitchens", result.Single<WhTenant>().ClientName);
-        Assert.Equal("acme_kitchens", await wh.ScalarAsync<string>("SELECT DISTINCT client FROM t_client.foodlogstats", "phood_ro"));
-        Assert.Equal("acme_kitchens", await wh.ScalarAsync<string>("SELECT DISTINCT client FROM public.foodlogstats", "phood_ro"));
+        const string client = "ACME Kitchens 'North' \\ Café";
+        var result = wh.Run("Set-WhTenant t_client -ClientName $n -Confirm:$false", new Dictionary<string, object?> { ["n"] = client });
+        Assert.Equal(client, result.Single<WhTenant>().ClientName);
+        Assert.Equal(client, await wh.ScalarAsync<string>("SELECT DISTINCT client FROM t_client.foodlogstats", "phood_ro"));
+        Assert.Equal(client, await wh.ScalarAsync<string>("SELECT DISTINCT client FROM public.foodlogstats", "phood_ro"));
     }
 
     [Fact]
