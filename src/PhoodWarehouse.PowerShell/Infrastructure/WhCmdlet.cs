@@ -123,6 +123,13 @@ public abstract partial class WhCmdlet : PSCmdlet
 
     protected void WriteWhError(WarehouseException error) => WriteError(ToErrorRecord(error));
 
+    /// <summary>A non-terminating TenantNotFound for each name without wildcards that matched none of <paramref name="found"/>.</summary>
+    protected void WriteUnmatchedTenants(IEnumerable<NamePattern> patterns, IReadOnlyCollection<string> found)
+    {
+        foreach (var pattern in patterns.Where(p => !p.HasWildcards && !found.Any(p.IsMatch)))
+            WriteWhError(Core.Tenants.TenantStore.NotFound(pattern.Text));
+    }
+
     protected void ThrowWhError(WarehouseException error) => ThrowTerminatingError(ToErrorRecord(error));
 
     private static ErrorCategory Category(WhErrorKind kind) => kind switch

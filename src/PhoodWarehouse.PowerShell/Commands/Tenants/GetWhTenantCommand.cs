@@ -27,9 +27,7 @@ public sealed class GetWhTenantCommand : WhCmdlet
         {
             var tenants = Run(cancel => new TenantStore(warehouse, Logger).ListAsync(patterns, cancel));
             WriteObject(tenants, enumerateCollection: true);
-            foreach (var pattern in patterns.Where(p => !p.HasWildcards && !tenants.Any(t => p.IsMatch(t.Name))))
-                WriteWhError(new WarehouseException("TenantNotFound", WhErrorKind.ObjectNotFound,
-                    $"There is no tenant named '{pattern.Text}'. Get-WhTenant without -Name lists them all.", pattern.Text));
+            WriteUnmatchedTenants(patterns, tenants.Select(t => t.Name).ToList());
         }
         catch (WarehouseException error)
         {

@@ -30,8 +30,7 @@ public sealed class TestWhTenantConnectionCommand : WhCmdlet
         try
         {
             var tenants = Run(cancel => store.ListAsync(patterns, cancel));
-            foreach (var pattern in patterns.Where(p => !p.HasWildcards && !tenants.Any(t => p.IsMatch(t.Name))))
-                WriteWhError(TenantStore.NotFound(pattern.Text));
+            WriteUnmatchedTenants(patterns, tenants.Select(t => t.Name).ToList());
             WriteObject(Run(cancel => store.TestAsync(tenants, cancel)), enumerateCollection: true);
         }
         catch (WarehouseException error)
