@@ -33,7 +33,7 @@ try {
     Get-WhTenant | Out-Default
 
     Step '6. A cross-tenant query as the BI login phood_ro (read-only; through public.foodlogstats)'
-    $bi = [Npgsql.NpgsqlConnection]::new($sandbox.PhoodRoConnectionString)
+    $bi = [Npgsql.NpgsqlConnection]::new($sandbox.GetPhoodRoConnectionString())
     $bi.Open()
     try {
         $query = $bi.CreateCommand()

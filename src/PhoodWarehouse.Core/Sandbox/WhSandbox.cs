@@ -15,8 +15,8 @@ public sealed record WhSandboxTenant(
 /// <summary>
 /// A running throwaway warehouse: a local PostgreSQL cluster in its own folder with the warehouse installed,
 /// whadmin and phood_ro given random passwords, and tenant source databases full of generated data.
-/// A local toy, so its passwords are reachable (the connection strings, <see cref="SourcePassword"/>),
-/// but never shown by <see cref="ToString"/> or the table view. <see cref="Stop"/> deletes everything.
+/// Its connection strings hold passwords, so they are methods, not properties: no table, list view, export or
+/// property dump ever shows them (the source password is a SecureString). <see cref="Stop"/> deletes everything.
 /// </summary>
 public sealed class WhSandbox : IDisposable
 {
@@ -50,14 +50,14 @@ public sealed class WhSandbox : IDisposable
     internal string WhadminPassword { get; }
     internal string PhoodRoPassword { get; }
 
-    /// <summary>whadmin's connection string, password included: <c>Connect-WhWarehouse -ConnectionString</c> takes it.</summary>
-    public string ConnectionString => cluster.ConnectionString(Database, "whadmin", WhadminPassword);
+    /// <summary>whadmin's connection string, password included: <c>Connect-WhWarehouse -ConnectionString $sandbox.GetConnectionString()</c>.</summary>
+    public string GetConnectionString() => cluster.ConnectionString(Database, "whadmin", WhadminPassword);
 
     /// <summary>The BI login's connection string, password included: what a reporting tool would use.</summary>
-    public string PhoodRoConnectionString => cluster.ConnectionString(Database, "phood_ro", PhoodRoPassword);
+    public string GetPhoodRoConnectionString() => cluster.ConnectionString(Database, "phood_ro", PhoodRoPassword);
 
     /// <summary>The postgres superuser's connection string (the sandbox is a toy: look at anything).</summary>
-    public string SuperuserConnectionString => cluster.ConnectionString(Database);
+    public string GetSuperuserConnectionString() => cluster.ConnectionString(Database);
 
     /// <summary>Where the sandbox is, without secrets: for tables and messages.</summary>
     public string Endpoint => $"{Server}:{Port}/{Database}";

@@ -37,7 +37,11 @@ public sealed class SandboxTests
             Assert.True(Directory.Exists(folder));
             Assert.Equal(folder, sandbox.DataFolder);
             Assert.Equal(["north_campus", "city_hospital"], sandbox.Tenants.Select(t => t.Name));
-            Assert.DoesNotContain(new NpgsqlConnectionStringBuilder(sandbox.ConnectionString).Password!, sandbox.ToString());
+            // Passwords are behind methods: no property, so no view, export or property dump shows them.
+            var whadminPassword = new NpgsqlConnectionStringBuilder(sandbox.GetConnectionString()).Password!;
+            var roPassword = new NpgsqlConnectionStringBuilder(sandbox.GetPhoodRoConnectionString()).Password!;
+            Assert.DoesNotContain(whadminPassword, start.AllText());
+            Assert.DoesNotContain(roPassword, start.AllText());
             Assert.DoesNotContain("Password", sandbox.ToString(), StringComparison.OrdinalIgnoreCase);
 
             // Connected as whadmin; the tenants pipe into New-WhTenant with the sandbox's credential.
@@ -53,7 +57,7 @@ public sealed class SandboxTests
             Assert.Equal(["System.Management.Automation.PSCredential", "whadmin", "north_campus", "city_hospital", "6"],
                 flow.Output.Select(o => o.ToString()));
 
-            using (var bi = new NpgsqlConnection(sandbox.PhoodRoConnectionString))
+            using (var bi = new NpgsqlConnection(sandbox.GetPhoodRoConnectionString()))
             {
                 bi.Open();
                 using var count = new NpgsqlCommand("SELECT count(DISTINCT client) FROM public.foodlogstats", bi);

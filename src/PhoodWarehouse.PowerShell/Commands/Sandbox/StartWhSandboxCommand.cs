@@ -50,7 +50,7 @@ public sealed class StartWhSandboxCommand : PSCmdlet
             try
             {
                 connection = Wait(cancel => WarehouseConnector.ConnectAsync(
-                    new ConnectionRequest { ConnectionString = sandbox.ConnectionString }, logger, cancel));
+                    new ConnectionRequest { ConnectionString = sandbox.GetConnectionString() }, logger, cancel));
             }
             catch
             {
