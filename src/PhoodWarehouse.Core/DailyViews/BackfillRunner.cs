@@ -66,6 +66,8 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                 queue.Enqueue(day);
         }
 
+        await PrepareClosedDaysAsync(queue, today, cancel);
+
         var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
             .Select(_ => Task.Run(async () =>
             {
@@ -92,6 +94,30 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             // Every pair of the plan, not only those with new days: a run whose view rebuild was interrupted
             // (a killed connection, say) is finished by the next run even when all its days are skipped.
             await RebuildViewsAsync(plan.Days.Select(d => (d.Tenant, d.ConnectionName, d.Template)).Distinct().ToList());
+        }
+    }
+
+    /// <summary>
+    /// A tenant about to get more than compact_after_days closed days gets its compacted table first (the SQL decides;
+    /// a window does the same), so every closed day is loaded straight into it: no materialized view, index builds and
+    /// ANALYZE per day, and each worker's dblink connection is reused from day to day.
+    /// </summary>
+    private async Task PrepareClosedDaysAsync(IEnumerable<BackfillDay> days, DateOnly today, CancellationToken cancel)
+    {
+        var planned = days.Where(d => !d.Exists && d.Date < today.AddDays(-1))
+            .GroupBy(d => (d.Tenant, d.Template)).Select(g => (g.Key.Tenant, g.Key.Template, Count: g.Count())).ToList();
+        if (planned.Count == 0) return;
+        try
+        {
+            await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+            foreach (var (tenant, template, count) in planned)
+                await Db.ExecuteAsync(db, "SELECT _wh.compact_closed_days(@t, @s, true, false, @n)", cancel,
+                    ("t", template), ("s", tenant), ("n", count));
+        }
+        catch (Exception error) when (error is NpgsqlException or PostgresException)
+        {
+            // Not fatal: the days are then created as materialized views and compacted as they go.
+            logger.LogWarning("Could not prepare the compacted table of closed days: {Error}", error.Message);
         }
     }
 
@@ -149,6 +175,9 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             await using var db = await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
             foreach (var (tenant, connectionName, template) in changed.OrderBy(c => c.Tenant).ThenBy(c => c.Template))
             {
+                // Closed days left as materialized views (days another session held while they were compacted, or a
+                // tenant that just crossed compact_after_days) move into the compacted table; the table is analyzed.
+                await Db.ExecuteAsync(db, "SELECT _wh.compact_closed_days(@t, @s, true)", CancellationToken.None, ("t", template), ("s", tenant));
                 logger.LogInformation("Rebuilding the view {Tenant}.{Template}", tenant, template);
                 await UnionViews.RebuildTenantAsync(db, template, connectionName, tenant, CancellationToken.None);
             }
@@ -219,7 +248,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     {
         var existing = new HashSet<(string, string)>();
         await using var command = Db.Command(db,
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(@t) AND c.relkind = 'm'",
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(@t) AND c.relkind IN ('m', 'v')",
             ("t", tenants.ToArray()));
         await using var reader = await command.ExecuteReaderAsync(cancel);
         while (await reader.ReadAsync(cancel)) existing.Add((reader.GetString(0), reader.GetString(1)));
