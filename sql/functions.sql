@@ -1118,7 +1118,7 @@ $$;
 
 -- Creates <schema>.<template>_closed when missing: the daily view's columns plus _wh_day date,
 -- the template's indexes (as plain indexes: a unique key of one day need not be unique over
--- many days), an index on _wh_day, SELECT for phood_ro. Returns true when it was created.
+-- many days), a BRIN index on _wh_day, SELECT for phood_ro. Returns true when it was created.
 -- Callers hold the compaction lock.
 CREATE OR REPLACE FUNCTION _wh.ensure_closed_table(template_name text, target_schema text)
 RETURNS boolean
@@ -1145,7 +1145,9 @@ BEGIN
         EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, closed,
                        _wh.render_template_text(idx.index_rest, target_schema, closed, CURRENT_DATE));
     END LOOP;
-    EXECUTE format('CREATE INDEX ON %I.%I (_wh_day)', target_schema, closed);
+    -- BRIN: days arrive (mostly) in order, a day's rows sit together; a btree here cost ~3 ms per 2,000-row day to
+    -- maintain, this costs next to nothing and still finds a day in a few pages (day views, force, retention).
+    EXECUTE format('CREATE INDEX ON %I.%I USING brin (_wh_day) WITH (pages_per_range = 16, autosummarize = on)', target_schema, closed);
     EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, closed);
     RETURN true;
 END

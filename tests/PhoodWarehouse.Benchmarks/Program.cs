@@ -40,9 +40,12 @@ public static class Program
         Console.WriteLine();
 
         await bench.ThroughputAsync(table);
-        await bench.BiAsync(table);
-        await bench.EverydayAsync(table);
-        bench.ImportModule(table);
+        if (!args.Contains("--throughput-only"))
+        {
+            await bench.BiAsync(table);
+            await bench.EverydayAsync(table);
+            bench.ImportModule(table);
+        }
 
         Console.WriteLine();
         table.Print(Console.Out);

@@ -71,11 +71,22 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
             .Select(_ => Task.Run(async () =>
             {
-                while (!stop.IsCancellationRequested && queue.TryDequeue(out var day))
+                // One connection per worker, reused from day to day (each day is still its own transaction): a pooled
+                // connection handed back after every day is reset (DISCARD ALL), which throws away every cached plan
+                // of the _wh functions, and the next day plans them all again.
+                var session = new WorkerSession();
+                try
                 {
-                    var result = await RunDayAsync(day, plan.Request, stop.Token);
-                    if (result is null) return;
-                    await results.Writer.WriteAsync(result, CancellationToken.None);
+                    while (!stop.IsCancellationRequested && queue.TryDequeue(out var day))
+                    {
+                        var result = await RunDayAsync(day, plan.Request, session, stop.Token);
+                        if (result is null) return;
+                        await results.Writer.WriteAsync(result, CancellationToken.None);
+                    }
+                }
+                finally
+                {
+                    await session.CloseAsync();
                 }
             }, CancellationToken.None))
             .ToList();
@@ -121,16 +132,32 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         }
     }
 
-    private async Task<WhMvResult?> RunDayAsync(BackfillDay day, BackfillRequest request, CancellationToken cancel)
+    /// <summary>A worker's connection, kept while it is healthy.</summary>
+    private sealed class WorkerSession
+    {
+        public NpgsqlConnection? Db;
+
+        public async Task CloseAsync()
+        {
+            if (Db is not null) await Db.DisposeAsync();
+            Db = null;
+        }
+    }
+
+    private async Task<WhMvResult?> RunDayAsync(BackfillDay day, BackfillRequest request, WorkerSession session, CancellationToken cancel)
     {
         var watch = Stopwatch.StartNew();
         var view = DailyViewName.Qualified(day.Tenant, day.Template, day.Date);
         try
         {
-            await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-            if (request.DayTimeout is { } timeout)
-                await Db.ExecuteAsync(db, "SELECT set_config('statement_timeout', @t, false)", cancel,
-                    ("t", $"{(int)timeout.TotalMilliseconds}ms"));
+            if (session.Db is null)
+            {
+                session.Db = await connection.DataSource.OpenConnectionAsync(cancel);
+                if (request.DayTimeout is { } timeout)
+                    await Db.ExecuteAsync(session.Db, "SELECT set_config('statement_timeout', @t, false)", cancel,
+                        ("t", $"{(int)timeout.TotalMilliseconds}ms"));
+            }
+            var db = session.Db;
             var json = await Db.ScalarAsync<string>(db,
                 "SELECT _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text",
                 cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),
@@ -141,10 +168,14 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
+            await session.CloseAsync();
             return null;
         }
         catch (Exception error)
         {
+            // A server error leaves the connection usable; anything else (a killed backend, a network error) does not.
+            if (error is not PostgresException || session.Db?.State != System.Data.ConnectionState.Open)
+                await session.CloseAsync();
             var message = DatabaseErrors.Translate(error, view).Message;
             if (error is PostgresException { SqlState: "57014" } && request.DayTimeout is { } limit)
                 message = $"The day took longer than the per-day timeout ({limit.TotalSeconds:0.#} s) and was cancelled: {message}";
