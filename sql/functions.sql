@@ -1439,10 +1439,9 @@ BEGIN
         ELSIF kind IS NULL THEN
             PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
             action := 'created';
-            IF closed THEN
-                -- Keeps closed days compacted (pg_cron included) once there are more than compact_after_days().
-                PERFORM _wh.compact_closed_days(template_name, target_schema, true, false);
-            END IF;
+            -- Keeps closed days compacted once there are more than compact_after_days(): pg_cron's daily call for
+            -- today moves the day before yesterday (closed since midnight) into the table.
+            PERFORM _wh.compact_closed_days(template_name, target_schema, true, false);
         ELSIF kind = 'v' AND (force OR target_date = CURRENT_DATE OR (allow_refresh_yesterday AND target_date = CURRENT_DATE - 1)) THEN
             -- A compacted day: its rows replaced in this transaction (readers see the old rows or the new ones).
             EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING target_date;

@@ -183,6 +183,31 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task A_new_day_for_today_moves_closed_materialized_views_into_an_existing_table_as_pg_cron_would()
+    {
+        var env = await EnvAsync();
+        var schema = PostgresServer.UniqueName("cmp_cron");
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        await WindowAsync(wh, env, schema, Day(-9), Day(0));
+        // A closed day that is still a materialized view while the table exists (what yesterday becomes at midnight):
+        // the guide's create function always builds a materialized view.
+        await wh.ExecAsync("SELECT _wh.drop_mv_range_by_template('foodlogstats', $1, $2, $2)", schema, Day(-4));
+        Assert.True(await wh.ScalarAsync<bool>("SELECT _wh.create_mv_from_template('foodlogstats', $1, $2, $3)", env.Connection, schema, Day(-4)));
+        Assert.Equal("m", (await KindsAsync(wh, schema))[View(Day(-4))]);
+
+        // pg_cron's call for today (here: today again after retention dropped it) compacts it.
+        await wh.ExecAsync("SELECT _wh.drop_mv_range_by_template('foodlogstats', $1, $2, NULL)", schema, Day(0));
+        var today = Json(await wh.ScalarAsync<string>("SELECT _wh.update_mv_by_template('foodlogstats', $1, $2, CURRENT_DATE)::text", env.Connection, schema));
+        Assert.Equal("created", today.GetProperty("action").GetString());
+        var kinds = await KindsAsync(wh, schema);
+        Assert.Equal("v", kinds[View(Day(-4))]);
+        Assert.Equal("m", kinds[View(Day(0))]);
+        Assert.Equal((long)Rows, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.{View(Day(-4))}"));
+        Assert.Equal(10L * Rows, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlogstats"));
+        Assert.Equal(10L * Rows, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats WHERE client = $1", schema));
+    }
+
+    [Fact]
     public async Task Phood_ro_reads_the_table_the_day_views_and_the_union_views_and_the_module_sees_every_day()
     {
         var env = await EnvAsync();
