@@ -127,8 +127,10 @@ BEGIN
 END
 $$;
 
--- True when a materialized view target_schema.view_name exists. Reads pg_class with the
--- statement's snapshot, so after an advisory lock wait it sees what the other session committed.
+-- True when the daily view target_schema.view_name exists: a materialized view, or (a closed day
+-- compacted into <template>_closed, see section 9b) a plain view named <name>_YYYY_MM_DD. Reads
+-- pg_class with the statement's snapshot, so after an advisory lock wait it sees what the other
+-- session committed.
 CREATE OR REPLACE FUNCTION _wh.does_mv_exist(target_schema text, view_name text)
 RETURNS boolean
 LANGUAGE sql STABLE
@@ -138,7 +140,20 @@ AS $$
         SELECT 1
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = target_schema AND c.relname = view_name AND c.relkind = 'm')
+        WHERE n.nspname = target_schema AND c.relname = view_name
+          AND (c.relkind = 'm' OR (c.relkind = 'v' AND c.relname ~ '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')))
+$$;
+
+-- The kind of a daily name: 'm' (materialized view), 'v' (day view over the compacted table) or NULL.
+CREATE OR REPLACE FUNCTION _wh.daily_relkind(target_schema text, view_name text)
+RETURNS "char"
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.relkind
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = target_schema AND c.relname = view_name AND c.relkind IN ('m', 'v')
 $$;
 
 -- True when a (non-materialized) view target_schema.view_name exists.
@@ -872,10 +887,11 @@ BEGIN
 END
 $$;
 
--- The SELECT of a tenant view: UNION ALL of the schema's daily views of the template in date
--- order (exclude_view left out), client as the given literal; a typed empty SELECT when
--- there are none.
-CREATE OR REPLACE FUNCTION _wh.tenant_view_sql(template_name text, target_schema text, client_name text, exclude_view text DEFAULT NULL)
+-- The SELECT of a tenant view: the compacted table of closed days (when there is one), then
+-- UNION ALL of the schema's daily materialized views of the template in date order (those
+-- named in exclude_views left out), client as the given literal; a typed empty SELECT when
+-- there is nothing. (Day views over the compacted table are plain views: never listed.)
+CREATE OR REPLACE FUNCTION _wh.tenant_view_sql_excluding(template_name text, target_schema text, client_name text, exclude_views text[])
 RETURNS text
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
@@ -885,6 +901,7 @@ DECLARE
     select_list text;
     empty_list  text;
     parts       text[];
+    closed      text := _wh.closed_table_name(template_name);
 BEGIN
     SELECT string_agg(CASE WHEN c.column_name = 'client'
                            THEN format('%L::%s AS client', client_name, c.data_type)
@@ -900,13 +917,27 @@ BEGIN
     WHERE n.nspname = target_schema
       AND c.relkind = 'm'
       AND c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
-      AND c.relname IS DISTINCT FROM exclude_view;
+      AND NOT (c.relname = ANY (coalesce(exclude_views, '{}')));
 
-    IF parts IS NULL THEN
+    IF pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL THEN
+        parts := format('SELECT %s FROM %I.%I d', select_list, target_schema, closed) || coalesce(parts, '{}');
+    END IF;
+    IF parts IS NULL OR cardinality(parts) = 0 THEN
         RETURN format('SELECT %s WHERE false', empty_list);
     END IF;
     RETURN array_to_string(parts, E'\nUNION ALL\n');
 END
+$$;
+
+-- The SELECT of a tenant view (see tenant_view_sql_excluding), exclude_view left out.
+CREATE OR REPLACE FUNCTION _wh.tenant_view_sql(template_name text, target_schema text, client_name text, exclude_view text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _wh.tenant_view_sql_excluding(template_name, target_schema, client_name,
+                                         CASE WHEN exclude_view IS NULL THEN '{}'::text[] ELSE ARRAY[exclude_view] END)
 $$;
 
 -- Rebuilds target_schema.template_name from the registered tenant's daily views (optionally
@@ -1004,7 +1035,9 @@ DECLARE
     rebuilt boolean := false;
     need_public boolean := false;
 BEGIN
-    IF view_name IS NULL OR NOT _wh.view_references(target_schema, template_name, target_schema, view_name) THEN
+    -- A compacted day is in the tenant view when the tenant view reads the compacted table.
+    IF view_name IS NULL OR NOT _wh.view_references(target_schema, template_name, target_schema,
+            CASE WHEN _wh.daily_relkind(target_schema, view_name) = 'v' THEN _wh.closed_table_name(template_name) ELSE view_name END) THEN
         PERFORM _wh.lock_tenant_view(target_schema, template_name);
         need_public := _wh.rebuild_tenant_view(template_name, target_schema);
         rebuilt := true;
@@ -1014,6 +1047,284 @@ BEGIN
         rebuilt := true;
     END IF;
     RETURN rebuilt;
+END
+$$;
+
+-- ============================================================================
+-- 9b. Closed days: one compacted table per tenant and template
+-- ============================================================================
+--
+-- A day older than yesterday can no longer be refreshed (only re-created with force). Once a
+-- tenant has more than _wh.compact_after_days() closed daily materialized views of a template
+-- (warehouse_info 'compact_after_days', default 31), they move into ONE indexed table
+-- <schema>.<template>_closed (the daily view's columns plus _wh_day date), and from then on
+-- every closed day of that tenant and template lives there: a new closed day is loaded straight
+-- into it (INSERT ... SELECT FROM dblink over a connection kept for the session), the daily
+-- name stays queryable as a plain view (SELECT <cols> FROM <template>_closed WHERE _wh_day = day),
+-- and the tenant view reads the table plus the remaining daily materialized views (today,
+-- yesterday). Planning a query then locks a handful of relations instead of 4 per day.
+
+-- Name of the compacted table of a template: <template>_closed (at most 59 bytes).
+CREATE OR REPLACE FUNCTION _wh.closed_table_name(template_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT template_name || '_closed' $$;
+
+-- How many closed daily materialized views a tenant may have of a template before they are
+-- compacted (warehouse_info 'compact_after_days'; default 31).
+CREATE OR REPLACE FUNCTION _wh.compact_after_days()
+RETURNS integer
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT nullif(btrim(i.value), '')::integer FROM _wh.warehouse_info i WHERE i.key = 'compact_after_days'), 31)
+$$;
+
+-- A dblink connection to server_name kept for this session (named after the server and a hash
+-- of its options and of whadmin's mapping, so a changed host or password opens a new one; older
+-- ones of the same server are closed). Saves the connection set-up (SCRAM, backend start:
+-- 30-50 ms) for every closed day after the first one a session loads.
+CREATE OR REPLACE FUNCTION _wh.session_dblink(server_name text, reconnect boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conn text;
+    other text;
+BEGIN
+    SELECT left(s.srvname, 30) || '_' || md5(coalesce(s.srvoptions::text, '') || coalesce(um.umoptions::text, ''))
+    INTO conn
+    FROM pg_catalog.pg_foreign_server s
+    LEFT JOIN pg_catalog.pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user
+    WHERE s.srvname = server_name;
+    IF conn IS NULL THEN
+        RAISE EXCEPTION 'foreign server % does not exist', server_name USING ERRCODE = 'undefined_object';
+    END IF;
+    FOREACH other IN ARRAY coalesce(public.dblink_get_connections(), '{}') LOOP
+        IF other = conn AND NOT reconnect THEN
+            RETURN conn;
+        ELSIF other = conn OR other LIKE left(server_name, 30) || '\_%' THEN
+            PERFORM public.dblink_disconnect(other);
+        END IF;
+    END LOOP;
+    PERFORM public.dblink_connect(conn, server_name);
+    RETURN conn;
+END
+$$;
+
+-- Creates <schema>.<template>_closed when missing: the daily view's columns plus _wh_day date,
+-- the template's indexes (as plain indexes: a unique key of one day need not be unique over
+-- many days), a BRIN index on _wh_day, SELECT for phood_ro. Returns true when it was created.
+-- Callers hold the compaction lock.
+CREATE OR REPLACE FUNCTION _wh.ensure_closed_table(template_name text, target_schema text)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    closed text := _wh.closed_table_name(template_name);
+    defs text;
+    idx record;
+BEGIN
+    IF pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    IF EXISTS (SELECT 1 FROM _wh.mv_templates t WHERE t.template_name = closed) THEN
+        RAISE EXCEPTION 'cannot compact closed days of %: a template named % exists', template_name, closed
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    SELECT string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal)
+    INTO defs FROM _wh.template_columns(template_name) c;
+    EXECUTE format('CREATE TABLE %I.%I (%s, _wh_day date NOT NULL)', target_schema, closed, defs);
+    FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_closed_table.template_name)) ORDER BY ordinal LOOP
+        EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, closed,
+                       _wh.render_template_text(idx.index_rest, target_schema, closed, CURRENT_DATE));
+    END LOOP;
+    -- BRIN: days arrive (mostly) in order, a day's rows sit together; a btree here cost ~3 ms per 2,000-row day to
+    -- maintain, this costs next to nothing and still finds a day in a few pages (day views, force, retention).
+    EXECUTE format('CREATE INDEX ON %I.%I USING brin (_wh_day) WITH (pages_per_range = 16, autosummarize = on)', target_schema, closed);
+    EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, closed);
+    RETURN true;
+END
+$$;
+
+-- The SELECT of a compacted day's view: the daily view's columns of that day.
+CREATE OR REPLACE FUNCTION _wh.closed_day_view_sql(template_name text, target_schema text, target_date date)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('SELECT %s FROM %I.%I WHERE _wh_day = %L::date',
+                  string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
+                  target_schema, _wh.closed_table_name(template_name), target_date)
+    FROM _wh.template_columns(template_name) c
+$$;
+
+-- Loads one closed day straight into <schema>.<template>_closed from the tenant's source (the
+-- same remote query, columns and client literal as a daily materialized view), and creates the
+-- day's view when it does not exist. Callers hold the daily-view lock and have removed any
+-- earlier rows of the day (in the same transaction). Returns the number of rows loaded.
+CREATE OR REPLACE FUNCTION _wh.load_closed_day(template_name text, tenant_connection_name text, target_schema text,
+                                               target_date date, view_name text, client_name text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tpl _wh.mv_templates;
+    srv text;
+    conn text;
+    insert_list text;
+    select_list text;
+    column_defs text;
+    has_client boolean;
+    stmt text;
+    query text;
+    n bigint;
+BEGIN
+    SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = load_closed_day.template_name;
+    srv := _wh.get_tenant_connection_string(tenant_connection_name);
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('t.%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal),
+           bool_or(c.column_name = 'client')
+    INTO insert_list, select_list, column_defs, has_client
+    FROM _wh.parse_column_definitions(tpl.column_definitions) c;
+    query := _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date);
+    stmt := format('INSERT INTO %I.%I (%s%s, _wh_day) SELECT %s%s, $3 FROM public.dblink($1, $2) AS t(%s)',
+                   target_schema, _wh.closed_table_name(template_name), insert_list,
+                   CASE WHEN has_client THEN '' ELSE ', client' END,
+                   select_list, CASE WHEN has_client THEN '' ELSE ', $4' END, column_defs);
+    conn := _wh.session_dblink(srv);
+    BEGIN
+        EXECUTE stmt USING conn, query, target_date, client_name;
+    EXCEPTION WHEN OTHERS THEN
+        -- The kept connection may have died (source restarted, idle timeout): once more over a new one.
+        -- A real error (bad query, missing table) fails again and is raised from there.
+        conn := _wh.session_dblink(srv, true);
+        EXECUTE stmt USING conn, query, target_date, client_name;
+    END;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF _wh.daily_relkind(target_schema, view_name) IS NULL THEN
+        EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
+                       _wh.closed_day_view_sql(template_name, target_schema, target_date));
+        EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+    END IF;
+    RETURN n;
+END
+$$;
+
+-- Moves a tenant's closed daily materialized views of a template (older than yesterday) into
+-- <schema>.<template>_closed: rows copied, tenant view rebuilt to read the table, then each
+-- materialized view replaced by a plain view of the same name over the table, all in the
+-- caller's transaction (readers see the old set or the new one). With only_when_due (what
+-- update_mv_by_template, the windows and the module call) it does nothing unless the table
+-- already exists or there are more than compact_after_days() closed materialized views, and it
+-- never waits: a busy compaction lock or a day being written by another session is left for the
+-- next call. Without it (psql: SELECT _wh.compact_closed_days('foodlogstats', 'tenant_a')) every
+-- closed day is compacted now. analyze_table: ANALYZE the table at the end (always when created).
+-- planned_days: closed days the caller is about to load (a window, a backfill); counted towards
+-- compact_after_days(), so a long backfill creates the table first and loads every closed day
+-- straight into it instead of building (and then compacting) a materialized view per day.
+-- Returns {"template","schema","table","compacted","created_table","busy"}.
+CREATE OR REPLACE FUNCTION _wh.compact_closed_days(template_name text, target_schema text,
+                                                   only_when_due boolean DEFAULT false, analyze_table boolean DEFAULT true,
+                                                   planned_days integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    closed text := _wh.closed_table_name(template_name);
+    has_table boolean;
+    created boolean := false;
+    candidates integer;
+    victim record;
+    moved text[] := '{}';
+    days date[] := '{}';
+    cols text;
+    client text;
+    need_public boolean;
+    result jsonb;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    result := jsonb_build_object('template', template_name, 'schema', target_schema,
+                                 'table', format('%I.%I', target_schema, closed), 'compacted', 0, 'created_table', false, 'busy', false);
+    IF only_when_due THEN
+        IF NOT pg_try_advisory_xact_lock(hashtext('_wh.compact'), hashtext(target_schema || '.' || template_name)) THEN
+            RETURN result || jsonb_build_object('busy', true);
+        END IF;
+    ELSE
+        PERFORM pg_advisory_xact_lock(hashtext('_wh.compact'), hashtext(target_schema || '.' || template_name));
+    END IF;
+    has_table := pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL;
+    SELECT count(*) INTO candidates
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = target_schema AND c.relkind = 'm'
+      AND CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+               THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') < CURRENT_DATE - 1 ELSE false END;
+    IF (candidates = 0 AND (has_table OR coalesce(planned_days, 0) <= _wh.compact_after_days()))
+       OR (only_when_due AND NOT has_table AND candidates + coalesce(planned_days, 0) <= _wh.compact_after_days()) THEN
+        IF has_table AND analyze_table THEN
+            EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+        END IF;
+        RETURN result;
+    END IF;
+
+    created := _wh.ensure_closed_table(template_name, target_schema);
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal) INTO cols FROM _wh.template_columns(template_name) c;
+    FOR victim IN
+        SELECT d.view_name, d.day
+        FROM (SELECT c.relname::text AS view_name,
+                     CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+                          THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') END AS day
+              FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = target_schema AND c.relkind = 'm') d
+        WHERE d.day < CURRENT_DATE - 1
+        ORDER BY d.view_name
+    LOOP
+        -- Never wait for a day lock (its holder may be waiting for us): a busy day is compacted next time.
+        CONTINUE WHEN NOT pg_try_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext(target_schema || '.' || victim.view_name));
+        CONTINUE WHEN _wh.daily_relkind(target_schema, victim.view_name) IS DISTINCT FROM 'm';
+        EXECUTE format('INSERT INTO %I.%I (%s, _wh_day) SELECT %s, %L::date FROM %I.%I',
+                       target_schema, closed, cols, cols, victim.day, target_schema, victim.view_name);
+        moved := moved || victim.view_name;
+        days := days || victim.day;
+    END LOOP;
+
+    IF cardinality(moved) > 0 THEN
+        PERFORM _wh.lock_tenant_view(target_schema, template_name);
+        SELECT t.client_name INTO client FROM _wh.tenants t WHERE t.schema_name = target_schema;
+        need_public := NOT _wh.does_view_exist(target_schema, template_name);
+        need_public := _wh.apply_view(target_schema, template_name,
+                           _wh.tenant_view_sql_excluding(template_name, target_schema, coalesce(client, target_schema), moved))
+                       OR need_public;
+        FOR i IN 1 .. cardinality(moved) LOOP
+            -- No CASCADE: an unknown object depending on the day makes this fail loudly.
+            EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, moved[i]);
+            EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, moved[i],
+                           _wh.closed_day_view_sql(template_name, target_schema, days[i]));
+            EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, moved[i]);
+        END LOOP;
+        IF need_public OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
+            PERFORM _wh.update_public_view_by_template(template_name);
+        END IF;
+    END IF;
+    IF created OR analyze_table THEN
+        EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+    END IF;
+    RETURN result || jsonb_build_object('compacted', cardinality(moved), 'created_table', created);
 END
 $$;
 
@@ -1105,6 +1416,8 @@ DECLARE
     action   text;
     nrows    bigint;
     elapsed  numeric;
+    kind     "char";
+    closed   boolean;
     msg text; det text; hnt text; st text;
 BEGIN
     PERFORM _wh.assert_template_exists(template_name);
@@ -1116,9 +1429,26 @@ BEGIN
         client := _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
         PERFORM _wh.lock_daily_view(target_schema, view_name);
 
-        IF NOT _wh.does_mv_exist(target_schema, view_name) THEN
+        kind := _wh.daily_relkind(target_schema, view_name);
+        closed := target_date < CURRENT_DATE - 1;
+        IF kind IS NULL AND closed
+           AND pg_catalog.to_regclass(format('%I.%I', target_schema, _wh.closed_table_name(template_name))) IS NOT NULL THEN
+            -- A closed day of a tenant whose closed days are compacted: straight into the table.
+            nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
+            action := 'created';
+        ELSIF kind IS NULL THEN
             PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
             action := 'created';
+            -- Keeps closed days compacted once there are more than compact_after_days(): pg_cron's daily call for
+            -- today moves the day before yesterday (closed since midnight) into the table.
+            PERFORM _wh.compact_closed_days(template_name, target_schema, true, false);
+        ELSIF kind = 'v' AND (force OR target_date = CURRENT_DATE OR (allow_refresh_yesterday AND target_date = CURRENT_DATE - 1)) THEN
+            -- A compacted day: its rows replaced in this transaction (readers see the old rows or the new ones).
+            EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING target_date;
+            nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
+            action := CASE WHEN force THEN 'recreated' ELSE 'refreshed' END;
+        ELSIF kind = 'v' THEN
+            action := 'skipped';
         ELSIF force THEN
             PERFORM _wh.recreate_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
             action := 'recreated';
@@ -1132,7 +1462,9 @@ BEGIN
         IF rebuild_views THEN
             PERFORM _wh.ensure_views_include(template_name, target_schema, view_name);
         END IF;
-        nrows := _wh.count_rows(target_schema, view_name);
+        IF nrows IS NULL THEN
+            nrows := _wh.count_rows(target_schema, view_name);
+        END IF;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT, st = RETURNED_SQLSTATE;
         msg := format('%s.%s: %s', target_schema, view_name, msg);
@@ -1247,6 +1579,10 @@ BEGIN
     END IF;
     PERFORM _wh.assert_target_date(end_date);
     PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
+    -- A window of more than compact_after_days() closed days loads them straight into the compacted table.
+    PERFORM _wh.compact_closed_days(template_name, target_schema, true, false,
+        (SELECT count(*)::integer FROM generate_series(start_date, least(end_date, CURRENT_DATE - 2), interval '1 day') g
+         WHERE _wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, g::date)) IS NULL));
 END
 $$;
 
@@ -1282,6 +1618,7 @@ DECLARE
     msg text;
 BEGIN
     BEGIN
+        PERFORM _wh.compact_closed_days(template_name, target_schema, true, (summary->>'created')::bigint > 0);
         IF (summary->>'created')::bigint > 0 OR NOT _wh.does_view_exist(target_schema, template_name) THEN
             PERFORM _wh.ensure_views_include(template_name, target_schema, NULL);
         ELSE
@@ -1463,10 +1800,9 @@ DECLARE
     client   text;
     victim   record;
     victims  text[] := '{}';
+    kinds    "char"[] := '{}';
+    dates    date[] := '{}';
     dropped  jsonb := '[]';
-    kept     text[];
-    select_list text;
-    empty_list  text;
     need_public boolean;
 BEGIN
     PERFORM _wh.assert_template_exists(template_name);
@@ -1480,46 +1816,41 @@ BEGIN
     END IF;
 
     FOR victim IN
-        SELECT c.relname::text AS view_name, pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') AS day
-        FROM pg_catalog.pg_class c
-        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = target_schema AND c.relkind = 'm'
-          AND c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
-          AND pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD')
-              BETWEEN coalesce(start_date, '-infinity'::date) AND coalesce(end_date, 'infinity'::date)
-        ORDER BY c.relname
+        SELECT d.view_name, d.relkind, d.day
+        FROM (SELECT c.relname::text AS view_name, c.relkind,
+                     CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+                          THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') END AS day
+              FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = target_schema AND c.relkind IN ('m', 'v')) d
+        WHERE d.day BETWEEN coalesce(start_date, '-infinity'::date) AND coalesce(end_date, 'infinity'::date)
+        ORDER BY d.view_name
     LOOP
         PERFORM _wh.lock_daily_view(target_schema, victim.view_name);
         victims := victims || victim.view_name;
+        kinds := kinds || victim.relkind;
+        dates := dates || victim.day;
         dropped := dropped || jsonb_build_object('view', format('%I.%I', target_schema, victim.view_name), 'date', victim.day);
     END LOOP;
     IF cardinality(victims) = 0 THEN
         RETURN jsonb_build_object('template', template_name, 'schema', target_schema, 'dropped', dropped, 'count', 0);
     END IF;
 
-    -- The tenant view without the victims (the same SELECT as tenant_view_sql, minus a set of days).
+    -- The tenant view without the victims (compacted days leave with their rows, below).
     PERFORM _wh.lock_tenant_view(target_schema, template_name);
-    SELECT string_agg(CASE WHEN c.column_name = 'client'
-                           THEN format('%L::%s AS client', client, c.data_type)
-                           ELSE format('d.%I', c.column_name) END, ', ' ORDER BY c.ordinal),
-           string_agg(format('NULL::%s AS %I', c.data_type, c.column_name), ', ' ORDER BY c.ordinal)
-    INTO select_list, empty_list
-    FROM _wh.template_columns(template_name) c;
-    SELECT array_agg(format('SELECT %s FROM %I.%I d', select_list, target_schema, c.relname) ORDER BY c.relname)
-    INTO kept
-    FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = target_schema AND c.relkind = 'm'
-      AND c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
-      AND NOT (c.relname = ANY (victims));
     need_public := NOT _wh.does_view_exist(target_schema, template_name);
     need_public := _wh.apply_view(target_schema, template_name,
-                       CASE WHEN kept IS NULL THEN format('SELECT %s WHERE false', empty_list)
-                            ELSE array_to_string(kept, E'\nUNION ALL\n') END) OR need_public;
+                       _wh.tenant_view_sql_excluding(template_name, target_schema, client, victims)) OR need_public;
 
     FOR i IN 1 .. cardinality(victims) LOOP
-        EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, victims[i]);
-        PERFORM _wh.log_run(target_schema, conn, template_name, (dropped -> (i - 1) ->> 'date')::date, 'dropped', NULL, NULL, NULL);
+        IF kinds[i] = 'v' THEN
+            -- A compacted day: its view and its rows of the compacted table.
+            EXECUTE format('DROP VIEW %I.%I', target_schema, victims[i]);
+            EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING dates[i];
+        ELSE
+            EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, victims[i]);
+        END IF;
+        PERFORM _wh.log_run(target_schema, conn, template_name, dates[i], 'dropped', NULL, NULL, NULL);
     END LOOP;
     IF need_public OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
         PERFORM _wh.update_public_view_by_template(template_name);
@@ -1769,3 +2100,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE whadmin REVOKE EXECUTE ON ROUTINES FROM PUBLIC
 
 INSERT INTO _wh.warehouse_info (key, value) VALUES ('schema_version', '1.0.0')
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+-- Closed days are compacted once a tenant has more than this many closed daily materialized views
+-- of a template (section 9b). An existing value (set by a DBA) is kept.
+INSERT INTO _wh.warehouse_info (key, value) VALUES ('compact_after_days', '31')
+ON CONFLICT (key) DO NOTHING;

@@ -53,26 +53,30 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         foreach (var template in request.Templates.Distinct())
         for (var date = request.From; date <= request.To; date = date.AddDays(1))
             days.Add(new BackfillDay(tenant, connections[tenant], template, date, existing.Contains((tenant, DailyViewName.For(template, date)))));
-        await WarnAboutLockHeadroomAsync(db, days, cancel);
+        await WarnAboutLockHeadroomAsync(db, days, today, cancel);
         return new BackfillPlan(request, days, today);
     }
 
     /// <summary>
-    /// Warns before loading when the new days would take the public view past a safe share of the lock table
-    /// (each new day adds its view and its indexes to what a BI query on the public view locks).
+    /// Warns before loading when the new days would take the public view past a safe share of the lock table.
+    /// Each new day that stays a materialized view adds its view and indexes to what a BI query on the public
+    /// view locks; closed days past compact_after_days go into the one compacted table and add nothing.
     /// </summary>
-    private async Task WarnAboutLockHeadroomAsync(NpgsqlConnection db, IReadOnlyList<BackfillDay> days, CancellationToken cancel)
+    private async Task WarnAboutLockHeadroomAsync(NpgsqlConnection db, IReadOnlyList<BackfillDay> days, DateOnly today, CancellationToken cancel)
     {
-        var newDays = days.Where(d => !d.Exists).GroupBy(d => d.Template).ToDictionary(g => g.Key, g => g.Count());
-        if (newDays.Count == 0) return;
+        var compactAfter = await Db.ScalarAsync<int>(db, "SELECT _wh.compact_after_days()", cancel);
         var added = 0;
-        foreach (var (template, count) in newDays)
+        foreach (var group in days.Where(d => !d.Exists).GroupBy(d => (d.Tenant, d.Template)))
         {
+            var closed = group.Count(d => d.Date < today.AddDays(-1));
+            var staying = group.Count() - (closed > compactAfter ? closed : 0);
+            if (staying == 0) continue;
             var indexes = await Db.ScalarAsync<int>(db,
                 "SELECT coalesce((SELECT count(*)::int FROM regexp_matches(indexes, 'CREATE\\s', 'gi')), 0) FROM _wh.mv_templates WHERE template_name = @t",
-                cancel, ("t", template));
-            added += count * (1 + indexes);
+                cancel, ("t", group.Key.Template));
+            added += staying * (1 + indexes);
         }
+        if (added == 0) return;
         var headroom = await Warehouse.LockHeadroom.ReadAsync(db, cancel);
         if (headroom.WarningFor(headroom.Locks + added, $"After this load ({added} more daily views and indexes)") is { } warning)
             logger.LogWarning("{Warning}", warning);
@@ -95,15 +99,28 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         }
 
         var refreshed = new ConcurrentBag<string>();
+        await PrepareClosedDaysAsync(queue, today, cancel);
+
         var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
             .Select(_ => Task.Run(async () =>
             {
-                while (!stop.IsCancellationRequested && queue.TryDequeue(out var day))
+                // One connection per worker, reused from day to day (each day is still its own transaction): a pooled
+                // connection handed back after every day is reset (DISCARD ALL), which throws away every cached plan
+                // of the _wh functions, and the next day plans them all again.
+                var session = new WorkerSession();
+                try
                 {
-                    var result = await RunDayAsync(day, plan.Request, stop.Token);
-                    if (result is null) return;
-                    if (result.Action == MvAction.Refreshed) refreshed.Add(result.View);
-                    await results.Writer.WriteAsync(result, CancellationToken.None);
+                    while (!stop.IsCancellationRequested && queue.TryDequeue(out var day))
+                    {
+                        var result = await RunDayAsync(day, plan.Request, session, stop.Token);
+                        if (result is null) return;
+                        if (result.Action == MvAction.Refreshed) refreshed.Add(result.View);
+                        await results.Writer.WriteAsync(result, CancellationToken.None);
+                    }
+                }
+                finally
+                {
+                    await session.CloseAsync();
                 }
             }, CancellationToken.None))
             .ToList();
@@ -147,16 +164,56 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         }
     }
 
-    private async Task<WhMvResult?> RunDayAsync(BackfillDay day, BackfillRequest request, CancellationToken cancel)
+    /// <summary>
+    /// A tenant about to get more than compact_after_days closed days gets its compacted table first (the SQL decides;
+    /// a window does the same), so every closed day is loaded straight into it: no materialized view, index builds and
+    /// ANALYZE per day, and each worker's dblink connection is reused from day to day.
+    /// </summary>
+    private async Task PrepareClosedDaysAsync(IEnumerable<BackfillDay> days, DateOnly today, CancellationToken cancel)
+    {
+        var planned = days.Where(d => !d.Exists && d.Date < today.AddDays(-1))
+            .GroupBy(d => (d.Tenant, d.Template)).Select(g => (g.Key.Tenant, g.Key.Template, Count: g.Count())).ToList();
+        if (planned.Count == 0) return;
+        try
+        {
+            await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+            foreach (var (tenant, template, count) in planned)
+                await Db.ExecuteAsync(db, "SELECT _wh.compact_closed_days(@t, @s, true, false, @n)", cancel,
+                    ("t", template), ("s", tenant), ("n", count));
+        }
+        catch (Exception error) when (error is NpgsqlException or PostgresException)
+        {
+            // Not fatal: the days are then created as materialized views and compacted as they go.
+            logger.LogWarning("Could not prepare the compacted table of closed days: {Error}", error.Message);
+        }
+    }
+
+    /// <summary>A worker's connection, kept while it is healthy.</summary>
+    private sealed class WorkerSession
+    {
+        public NpgsqlConnection? Db;
+
+        public async Task CloseAsync()
+        {
+            if (Db is not null) await Db.DisposeAsync();
+            Db = null;
+        }
+    }
+
+    private async Task<WhMvResult?> RunDayAsync(BackfillDay day, BackfillRequest request, WorkerSession session, CancellationToken cancel)
     {
         var watch = Stopwatch.StartNew();
         var view = DailyViewName.Qualified(day.Tenant, day.Template, day.Date);
         try
         {
-            await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-            if (request.DayTimeout is { } timeout)
-                await Db.ExecuteAsync(db, "SELECT set_config('statement_timeout', @t, false)", cancel,
-                    ("t", $"{(int)timeout.TotalMilliseconds}ms"));
+            if (session.Db is null)
+            {
+                session.Db = await connection.DataSource.OpenConnectionAsync(cancel);
+                if (request.DayTimeout is { } timeout)
+                    await Db.ExecuteAsync(session.Db, "SELECT set_config('statement_timeout', @t, false)", cancel,
+                        ("t", $"{(int)timeout.TotalMilliseconds}ms"));
+            }
+            var db = session.Db;
             var json = await Db.ScalarAsync<string>(db,
                 "SELECT _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text",
                 cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),
@@ -167,10 +224,14 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
+            await session.CloseAsync();
             return null;
         }
         catch (Exception error)
         {
+            // A server error leaves the connection usable; anything else (a killed backend, a network error) does not.
+            if (error is not PostgresException || session.Db?.State != System.Data.ConnectionState.Open)
+                await session.CloseAsync();
             var message = DatabaseErrors.Translate(error, view).Message;
             if (error is PostgresException { SqlState: "57014" } && request.DayTimeout is { } limit)
                 message = $"The day took longer than the per-day timeout ({limit.TotalSeconds:0.#} s) and was cancelled: {message}";
@@ -201,6 +262,9 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             await using var db = await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
             foreach (var (tenant, connectionName, template) in changed.OrderBy(c => c.Tenant).ThenBy(c => c.Template))
             {
+                // Closed days left as materialized views (days another session held while they were compacted, or a
+                // tenant that just crossed compact_after_days) move into the compacted table; the table is analyzed.
+                await Db.ExecuteAsync(db, "SELECT _wh.compact_closed_days(@t, @s, true)", CancellationToken.None, ("t", template), ("s", tenant));
                 logger.LogInformation("Rebuilding the view {Tenant}.{Template}", tenant, template);
                 await UnionViews.RebuildTenantAsync(db, template, connectionName, tenant, CancellationToken.None);
             }
@@ -271,7 +335,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     {
         var existing = new HashSet<(string, string)>();
         await using var command = Db.Command(db,
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(@t) AND c.relkind = 'm'",
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(@t) AND c.relkind IN ('m', 'v')",
             ("t", tenants.ToArray()));
         await using var reader = await command.ExecuteReaderAsync(cancel);
         while (await reader.ReadAsync(cancel)) existing.Add((reader.GetString(0), reader.GetString(1)));

@@ -10,12 +10,20 @@ namespace PhoodWarehouse.Core.DailyViews;
 /// </summary>
 public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
 {
-    // Daily views = materialized views of a registered tenant schema named <template>_YYYY_MM_DD of a known template.
+    // Daily views = materialized views of a registered tenant schema named <template>_YYYY_MM_DD of a known template,
+    // and closed days compacted into <template>_closed, whose names are plain views: for those, SizeBytes is null (they
+    // share the table) and Rows is the count the run log recorded when the day was loaded (no scan).
     // Exact names (no wildcard) narrow the scan in SQL; wildcards are matched in C# afterwards.
     private const string ListSql =
         """
-        SELECT n.nspname, m.template_name, d.day, c.relname, pg_total_relation_size(c.oid),
-               CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END,
+        SELECT n.nspname, m.template_name, d.day, c.relname,
+               CASE WHEN c.relkind = 'm' THEN pg_total_relation_size(c.oid) END,
+               CASE WHEN c.relkind = 'v'
+                    THEN (SELECT r.row_count FROM _wh.run_log r
+                          WHERE r.tenant_schema = n.nspname AND r.template_name = m.template_name AND r.target_date = d.day
+                            AND r.action IN ('created', 'refreshed', 'recreated') AND r.row_count IS NOT NULL
+                          ORDER BY r.logged_at DESC LIMIT 1)
+                    WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END,
                (SELECT max(r.logged_at) FROM _wh.run_log r
                 WHERE r.tenant_schema = n.nspname AND r.template_name = m.template_name AND r.target_date = d.day
                   AND r.action IN ('created', 'refreshed', 'recreated'))
@@ -23,8 +31,8 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN _wh.tenants t ON t.schema_name = n.nspname
         JOIN _wh.mv_templates m ON c.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$')
-        CROSS JOIN LATERAL (SELECT to_date(right(c.relname, 10), 'YYYY_MM_DD') AS day) d
-        WHERE c.relkind = 'm'
+        CROSS JOIN LATERAL (SELECT CASE WHEN c.relname ~ '_\d{4}_\d{2}_\d{2}$' THEN to_date(right(c.relname, 10), 'YYYY_MM_DD') END AS day) d
+        WHERE c.relkind IN ('m', 'v')
           AND (@tenants::text[] IS NULL OR n.nspname = ANY (@tenants))
           AND (@templates::text[] IS NULL OR m.template_name = ANY (@templates))
           AND (@from::date IS NULL OR d.day >= @from)
@@ -58,7 +66,7 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
                 Template = template,
                 Date = reader.GetDateTime(2),
                 Name = reader.GetString(3),
-                SizeBytes = reader.GetInt64(4),
+                SizeBytes = reader.IsDBNull(4) ? null : reader.GetInt64(4),
                 Rows = reader.IsDBNull(5) ? null : reader.GetInt64(5),
                 LastRefreshed = reader.IsDBNull(6) ? null : reader.GetDateTime(6).ToLocalTime(),
             });
@@ -77,12 +85,13 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
         ten AS (SELECT schema_name FROM _wh.tenants WHERE @tenants::text[] IS NULL OR schema_name = ANY (@tenants)),
         tpl AS (SELECT template_name FROM _wh.mv_templates WHERE @templates::text[] IS NULL OR template_name = ANY (@templates)),
         days AS (
-            SELECT n.nspname AS tenant, m.template_name AS template, to_date(right(c.relname, 10), 'YYYY_MM_DD') AS day
+            SELECT n.nspname AS tenant, m.template_name AS template,
+                   CASE WHEN c.relname ~ '_\d{4}_\d{2}_\d{2}$' THEN to_date(right(c.relname, 10), 'YYYY_MM_DD') END AS day
             FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN ten ON ten.schema_name = n.nspname
             JOIN tpl m ON c.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$')
-            WHERE c.relkind = 'm'),
+            WHERE c.relkind IN ('m', 'v')),
         log AS (
             SELECT r.tenant_schema AS tenant, r.template_name AS template, r.target_date AS day,
                    max(r.logged_at) FILTER (WHERE r.action IN ('created', 'refreshed', 'recreated')) AS success,

@@ -8,12 +8,14 @@ public sealed record WhMv
     public required DateTime Date { get; init; }
     /// <summary>The view's name inside the tenant schema: <c>foodlogstats_2024_01_15</c>.</summary>
     public required string Name { get; init; }
-    /// <summary>Heap, indexes and TOAST (<c>pg_total_relation_size</c>).</summary>
-    public long SizeBytes { get; init; }
+    /// <summary>Heap, indexes and TOAST (<c>pg_total_relation_size</c>); null for a closed day compacted into the shared
+    /// <c>&lt;template&gt;_closed</c> table (its rows have no size of their own).</summary>
+    public long? SizeBytes { get; init; }
     /// <summary>
     /// <c>pg_class.reltuples</c>: the planner's row count, set by the ANALYZE that follows every create (exact up to
     /// 30,000 rows, an estimate above) and by every refresh; null when the view was never analyzed. Not a count(*):
-    /// listing a year of views must not read a year of data.
+    /// listing a year of views must not read a year of data. For a closed day compacted into <c>&lt;template&gt;_closed</c>:
+    /// the row count the run log recorded when the day was last loaded.
     /// </summary>
     public long? Rows { get; init; }
     /// <summary>When it was last created, refreshed or re-created (run log); null when the log has no such row.</summary>

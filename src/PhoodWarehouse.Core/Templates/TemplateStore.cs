@@ -25,7 +25,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
                coalesce(m.indexes, ''), m.created_at, m.updated_at,
                (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 JOIN _wh.tenants t ON t.schema_name = n.nspname
-                WHERE c.relkind = 'm' AND c.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$'))
+                WHERE c.relkind IN ('m', 'v') AND c.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$'))
         FROM _wh.mv_templates m
         WHERE @names::text[] IS NULL OR m.template_name = ANY (@names)
         ORDER BY 1
@@ -233,7 +233,9 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
             foreach (var view in plan.DailyViews.Where(v => v.Tenant == tenant))
             {
                 await Db.ExecuteAsync(db, "SELECT _wh.lock_daily_view(@s, @v)", cancel, ("s", tenant), ("v", view.Name));
-                await Db.ExecuteAsync(db, $"DROP MATERIALIZED VIEW IF EXISTS {Db.Identifier(tenant)}.{Db.Identifier(view.Name)}", cancel);
+                // A compacted closed day is a plain view over <template>_closed (dropped with its table below).
+                var kind = await Db.ScalarAsync<string>(db, "SELECT _wh.daily_relkind(@s, @v)::text", cancel, ("s", tenant), ("v", view.Name));
+                await Db.ExecuteAsync(db, $"DROP {(kind == "v" ? "VIEW" : "MATERIALIZED VIEW")} IF EXISTS {Db.Identifier(tenant)}.{Db.Identifier(view.Name)}", cancel);
                 await Db.ExecuteAsync(db,
                     "SELECT _wh.log_run(@s, (SELECT connection_name FROM _wh.tenants WHERE schema_name = @s), @t, @d, 'dropped', NULL, NULL, NULL)",
                     cancel, ("s", tenant), ("t", name), ("d", DateOnly.FromDateTime(view.Date)));
@@ -245,7 +247,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
             // Serialises with a template update; a day created meanwhile (cron) keeps the template.
             await Db.ExecuteAsync(db, "SELECT 1 FROM _wh.mv_templates WHERE template_name = @n FOR UPDATE", cancel, ("n", name));
             var left = await Db.ScalarAsync<long>(db,
-                "SELECT count(*) FROM pg_class c WHERE c.relkind = 'm' AND c.relname ~ ('^' || @n || '_\\d{4}_\\d{2}_\\d{2}$')", cancel, ("n", name));
+                "SELECT count(*) FROM pg_class c WHERE c.relkind IN ('m', 'v') AND c.relname ~ ('^' || @n || '_\\d{4}_\\d{2}_\\d{2}$')", cancel, ("n", name));
             if (left > 0)
                 throw new WarehouseException("TemplateInUse", WhErrorKind.InvalidArgument,
                     $"{left} daily views of '{name}' appeared while removing it (a cron job?). Unschedule it and run Remove-WhTemplate again.", name);

@@ -41,7 +41,8 @@ public sealed class WarehouseInspector(WhConnection connection)
                 SELECT (SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'),
                        (SELECT count(*)::int FROM _wh.tenants),
                        (SELECT count(*)::int FROM _wh.mv_templates),
-                       (SELECT count(*)::int FROM pg_matviews m JOIN _wh.tenants t ON t.schema_name = m.schemaname)
+                       (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN _wh.tenants t ON t.schema_name = n.nspname
+                         WHERE c.relkind = 'm' OR (c.relkind = 'v' AND c.relname ~ '_\d{4}_\d{2}_\d{2}$'))
                 """, db);
             await using var countReader = await counts.ExecuteReaderAsync(cancel);
             await countReader.ReadAsync(cancel);

@@ -1,0 +1,496 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using PhoodWarehouse.Core;
+using PhoodWarehouse.Core.Connections;
+using PhoodWarehouse.Core.DailyViews;
+using PhoodWarehouse.Core.Install;
+using PhoodWarehouse.Core.Local;
+using PhoodWarehouse.Core.Tenants;
+
+namespace PhoodWarehouse.Benchmarks;
+
+/// <summary>
+/// The performance benchmark of issue 10: starts a throwaway cluster with default PostgreSQL settings (only
+/// durability switched off unless --fsync), installs the warehouse, generates tenant sources, and prints one table
+/// of figures measured side by side in this one run, plus the machine it ran on.
+///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync]
+/// </summary>
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var options = BenchOptions.Parse(args);
+        var total = Stopwatch.StartNew();
+        var table = new ResultTable();
+        Console.WriteLine($"PhoodWarehouse benchmark ({(options.Quick ? "quick" : "full")} run, {DateTime.Now:yyyy-MM-dd HH:mm})");
+
+        using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions
+        {
+            PreloadPgCron = false,
+            ExtraSettings = options.Fsync ? ["fsync = on", "synchronous_commit = on", "full_page_writes = on"] : [],
+        });
+        var bench = new Bench(cluster, options);
+        await bench.InstallAsync();
+        Console.WriteLine(await bench.MachineAsync());
+        Console.WriteLine();
+
+        await bench.ThroughputAsync(table);
+        if (!args.Contains("--throughput-only"))
+        {
+            await bench.BiAsync(table);
+            await bench.EverydayAsync(table);
+            bench.ImportModule(table);
+        }
+
+        Console.WriteLine();
+        table.Print(Console.Out);
+        Console.WriteLine();
+        if (args.Contains("--keep"))
+        {
+            Console.WriteLine($"Cluster kept for inspection: {cluster.ConnectionString("phood_warehouse")} (whadmin: bench-wh-pw). Press Enter to stop it.");
+            Console.ReadLine();
+        }
+        Console.WriteLine($"Benchmark finished in {total.Elapsed.TotalSeconds:0} s.");
+        return 0;
+    }
+}
+
+public sealed record BenchOptions(bool Quick, bool Fsync)
+{
+    public int ThroughputDays => Quick ? 30 : 365;
+    public int ThroughputRows => Quick ? 500 : 2000;
+    public int BiTenants => Quick ? 3 : 10;
+    public int BiDays => Quick ? 40 : 365;
+    public int BiRows => 200;
+    public int EverydayTenants => Quick ? 5 : 20;
+    public int EverydayRows => 20;
+
+    public static BenchOptions Parse(string[] args) =>
+        new(args.Contains("--quick"), args.Contains("--fsync"));
+}
+
+public sealed class ResultTable
+{
+    private readonly List<string[]> rows = [];
+
+    public void Add(string id, string what, string figure, string reference = "", string ratio = "", string target = "", string met = "") =>
+        rows.Add([id, what, figure, reference, ratio, target, met]);
+
+    public void Print(TextWriter output)
+    {
+        string[] header = ["row", "measured", "figure", "compared with", "ratio", "target", "met"];
+        var all = rows.Prepend(header).ToList();
+        var widths = Enumerable.Range(0, header.Length).Select(i => all.Max(r => r[i].Length)).ToArray();
+        string Line(string[] r) => "| " + string.Join(" | ", r.Select((c, i) => c.PadRight(widths[i]))) + " |";
+        output.WriteLine(Line(header));
+        output.WriteLine("|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|");
+        foreach (var r in rows) output.WriteLine(Line(r));
+    }
+}
+
+internal sealed class Bench(LocalPostgresCluster cluster, BenchOptions options)
+{
+    private const string Warehouse = "phood_warehouse";
+    private readonly DateOnly today = DateOnly.FromDateTime(DateTime.Today);
+    private int sourceCounter;
+
+    private string Super(string db = Warehouse) => cluster.ConnectionString(db);
+    private string As(string user, string password, string db = Warehouse) => cluster.ConnectionString(db, user, password);
+    private string Whadmin => As("whadmin", "bench-wh-pw");
+    private string Ro => As("phood_ro", "bench-ro-pw");
+
+    public async Task InstallAsync()
+    {
+        await using (var admin = new NpgsqlConnection(Super("postgres")))
+        {
+            await admin.OpenAsync();
+            await Exec(admin, $"CREATE DATABASE {Warehouse}");
+        }
+        using var connection = await WarehouseConnector.ConnectAsync(new ConnectionRequest { ConnectionString = Super() }, NullLogger.Instance, default);
+        var installer = new WarehouseInstaller(connection, NullLogger.Instance);
+        await installer.InstallAsync(await installer.PlanAsync(default), default);
+        await using var db = new NpgsqlConnection(Super());
+        await db.OpenAsync();
+        await Exec(db, "ALTER ROLE whadmin PASSWORD 'bench-wh-pw'; ALTER ROLE phood_ro PASSWORD 'bench-ro-pw'");
+    }
+
+    public async Task<string> MachineAsync()
+    {
+        var cpu = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "?"
+            : "?";
+        var memKb = File.Exists("/proc/meminfo")
+            ? long.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture)
+            : 0;
+        await using var db = new NpgsqlConnection(Super());
+        await db.OpenAsync();
+        var version = await Scalar<string>(db, "SELECT version()");
+        var settings = new List<string>();
+        foreach (var name in new[] { "max_locks_per_transaction", "max_connections", "shared_buffers", "work_mem", "maintenance_work_mem",
+                                     "effective_cache_size", "fsync", "synchronous_commit", "full_page_writes", "password_encryption", "jit" })
+            settings.Add($"{name}={await Scalar<string>(db, $"SHOW {name}")}");
+        var dblinkVersion = await Scalar<string>(db, "SELECT extversion FROM pg_extension WHERE extname = 'dblink'");
+        return $"""
+            Machine: {Environment.ProcessorCount} cores, {cpu}, {memKb / 1024 / 1024.0:0.0} GiB RAM, {Environment.OSVersion}, .NET {Environment.Version}
+            PostgreSQL: {version}; dblink {dblinkVersion}
+            Settings: {string.Join(", ", settings)}
+            (PostgreSQL defaults everywhere except durability: the throwaway cluster runs with fsync/synchronous_commit/full_page_writes off{(options.Fsync ? " -- but this run was started with --fsync: they are ON" : "; run with --fsync to measure with them on")}. TCP logins use scram-sha-256, as in production.)
+            """;
+    }
+
+    // ------------------------------------------------------------------ sources and tenants
+
+    private async Task<string> SourceAsync(int days, int rows, int seed)
+    {
+        var name = $"src_{Interlocked.Increment(ref sourceCounter):00}";
+        await SampleTenantSource.CreateAsync(Super("postgres"), new SampleTenantSourceSpec
+        {
+            Database = name, ReaderUser = "src_reader", ReaderPassword = "bench-src-pw",
+            FirstDay = today.AddDays(-(days - 1)), Days = days, RowsPerDay = rows, Seed = seed,
+        });
+        return name;
+    }
+
+    /// <summary>A tenant (its connection and schema) reading <paramref name="source"/>, as New-WhTenant adds it.</summary>
+    private async Task TenantAsync(string name, string source)
+    {
+        using var connection = await Connect(Whadmin);
+        await new TenantStore(connection, NullLogger.Instance).CreateAsync(new NewTenantRequest
+        {
+            Name = name, ConnectionName = name, ClientName = name, SourceServer = cluster.Host, SourcePort = cluster.Port,
+            SourceDatabase = source, SourceUser = "src_reader", SourcePassword = "bench-src-pw", Templates = ["foodlogstats"],
+        }, default);
+    }
+
+    private static Task<WhConnection> Connect(string connectionString) =>
+        WarehouseConnector.ConnectAsync(new ConnectionRequest { ConnectionString = connectionString }, NullLogger.Instance, default);
+
+    private async Task<(TimeSpan Elapsed, int Failed)> BackfillAsync(IReadOnlyList<string> tenants, int days, int throttle = 4)
+    {
+        using var connection = await Connect(Whadmin);
+        var runner = new BackfillRunner(connection, NullLogger.Instance);
+        var watch = Stopwatch.StartNew();
+        var plan = await runner.PlanAsync(new BackfillRequest
+        {
+            Tenants = tenants, Templates = ["foodlogstats"], From = today.AddDays(-(days - 1)), To = today, ThrottleLimit = throttle,
+        }, default);
+        var failed = 0;
+        string? firstError = null;
+        await foreach (var result in runner.RunAsync(plan, default))
+            if (result.Action == MvAction.Failed) { failed++; firstError ??= result.Error; }
+        watch.Stop();
+        if (firstError is not null) Console.WriteLine($"  backfill: {failed} failed days, first error: {firstError}");
+        return (watch.Elapsed, failed);
+    }
+
+    // ------------------------------------------------------------------ 1. backfill throughput
+
+    public async Task ThroughputAsync(ResultTable table)
+    {
+        var days = options.ThroughputDays;
+        var rows = options.ThroughputRows;
+        Console.WriteLine($"Throughput: one tenant, {days} days x {rows} rows ({days * rows:N0} rows)...");
+        var source = await SourceAsync(days, rows, 1);
+        foreach (var t in new[] { "tp_window0", "tp_window", "tp_stream", "tp_module" }) await TenantAsync(t, source);
+        var from = today.AddDays(-(days - 1));
+
+        // (b) the limit: one dblink stream into one table, then the same indexes, then ANALYZE.
+        var limit = Stopwatch.StartNew();
+        await using (var db = new NpgsqlConnection(Whadmin))
+        {
+            await db.OpenAsync();
+            var query = await Scalar<string>(db,
+                "SELECT replace(replace(query_template, '''{TARGET_DATE}''::date + 1', @to), '{TARGET_DATE}', @from) FROM _wh.mv_templates WHERE template_name = 'foodlogstats'",
+                ("to", $"'{today.AddDays(1):yyyy-MM-dd}'::date"), ("from", from.ToString("yyyy-MM-dd")));
+            await Exec(db, $"""
+                CREATE TABLE tp_stream.all_days AS
+                SELECT t.*, 'tp_stream'::text AS client
+                FROM public.dblink('wh_tp_stream', {Literal(query)}) AS t(id bigint, logged_time timestamp, location text, station text,
+                     food_name text, waste_reason text, meal_period text, weight numeric, cost numeric);
+                CREATE UNIQUE INDEX ON tp_stream.all_days (id);
+                CREATE INDEX ON tp_stream.all_days (logged_time);
+                CREATE INDEX ON tp_stream.all_days (client);
+                ANALYZE tp_stream.all_days;
+                """);
+        }
+        limit.Stop();
+        var streamed = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM tp_stream.all_days");
+
+        // (a0) the sequential SQL window with compaction switched off: every day a materialized view with its
+        // indexes, as before closed days were compacted. Then (a) the same window with the warehouse's defaults.
+        var previous = await ScalarAsync<string>(Whadmin, "SELECT coalesce((SELECT value FROM _wh.warehouse_info WHERE key = 'compact_after_days'), '')");
+        await ExecAsync(Whadmin, "INSERT INTO _wh.warehouse_info VALUES ('compact_after_days', '1000000') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value");
+        var (window0, window0Note) = await WindowAsync("tp_window0", from);
+        await ExecAsync(Whadmin, previous == ""
+            ? "DELETE FROM _wh.warehouse_info WHERE key = 'compact_after_days'"
+            : $"UPDATE _wh.warehouse_info SET value = {Literal(previous)} WHERE key = 'compact_after_days'");
+        var (window, windowNote) = await WindowAsync("tp_window", from);
+
+        // (c) the module: BackfillRunner with default settings (throttle 4).
+        var (module, failed) = await BackfillAsync(["tp_module"], days);
+        var loaded = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM tp_module.foodlogstats");
+        var windowRows = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM tp_window.foodlogstats");
+
+        table.Add("a0", $"sequential SQL window, closed-day compaction off (every day a matview + 3 indexes, the design before) ({window0Note})", Seconds(window0));
+        table.Add("a", $"sequential SQL window _wh.update_mv_window_by_template, {days} d x {rows} rows ({windowNote}; {windowRows:N0} rows)", Seconds(window));
+        table.Add("b", $"limit: one dblink stream into one table + same 3 indexes + ANALYZE ({streamed:N0} rows)", Seconds(limit.Elapsed));
+        table.Add("c", $"module backfill (BackfillRunner, throttle 4, {failed} failed; {loaded:N0} rows)", Seconds(module),
+            "a", Ratio(module, window), "c <= a/2", Met(module.TotalSeconds * 2 <= window.TotalSeconds));
+        table.Add("", "", "", "a0", Ratio(module, window0), "", "");
+        table.Add("", "", "", "b", Ratio(module, limit.Elapsed), "c <= 4 x b", Met(module.TotalSeconds <= 4 * limit.Elapsed.TotalSeconds));
+
+        // The BI rows below measure the BI tenants only: the throughput tenants leave (as Remove-WhTenant does it).
+        await using var cleanup = new NpgsqlConnection(Whadmin);
+        await cleanup.OpenAsync();
+        foreach (var t in new[] { "tp_window0", "tp_window", "tp_stream", "tp_module" }) await Exec(cleanup, $"SELECT _wh.remove_tenant('{t}')");
+    }
+
+    /// <summary>One call of _wh.update_mv_window_by_template over the range (one transaction), timed.</summary>
+    private async Task<(TimeSpan Elapsed, string Note)> WindowAsync(string tenant, DateOnly from)
+    {
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            await using var db = new NpgsqlConnection(Whadmin);
+            await db.OpenAsync();
+            var json = await Scalar<string>(db, $"SELECT _wh.update_mv_window_by_template('foodlogstats', '{tenant}', '{tenant}', @f, @t)::text",
+                ("f", from), ("t", today));
+            using var doc = JsonDocument.Parse(json);
+            return (watch.Elapsed, $"created {doc.RootElement.GetProperty("created")}, failed {doc.RootElement.GetProperty("failed")}");
+        }
+        catch (PostgresException error)
+        {
+            return (watch.Elapsed, "FAILED: " + error.MessageText);
+        }
+    }
+
+    // ------------------------------------------------------------------ 2. BI at scale
+
+    private readonly List<string> biTenants = [];
+
+    public async Task BiAsync(ResultTable table)
+    {
+        var days = options.BiDays;
+        Console.WriteLine($"BI: {options.BiTenants} tenants x {days} days x {options.BiRows} rows...");
+        for (var i = 1; i <= options.BiTenants; i++)
+        {
+            var name = $"bi_{i:00}";
+            await TenantAsync(name, await SourceAsync(days, options.BiRows, 100 + i));
+            biTenants.Add(name);
+        }
+        var (load, failed) = await BackfillAsync(biTenants, days);
+        table.Add("", $"(load: {biTenants.Count} tenants x {days} days x {options.BiRows} rows via the module, {failed} failed)", Seconds(load));
+
+        // The same rows in one indexed table, copied tenant by tenant (each statement touches one tenant only).
+        await using (var db = new NpgsqlConnection(Whadmin))
+        {
+            await db.OpenAsync();
+            await Exec(db, "CREATE SCHEMA bench_ref; GRANT USAGE ON SCHEMA bench_ref TO phood_ro; CREATE TABLE bench_ref.foodlogstats AS SELECT * FROM bi_01.foodlogstats WHERE false");
+            foreach (var name in biTenants) await Exec(db, $"INSERT INTO bench_ref.foodlogstats SELECT * FROM {name}.foodlogstats");
+            await Exec(db, """
+                CREATE UNIQUE INDEX ON bench_ref.foodlogstats (client, id);
+                CREATE INDEX ON bench_ref.foodlogstats (logged_time);
+                CREATE INDEX ON bench_ref.foodlogstats (client);
+                ANALYZE bench_ref.foodlogstats;
+                GRANT SELECT ON bench_ref.foodlogstats TO phood_ro;
+                """);
+        }
+        var refRows = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM bench_ref.foodlogstats");
+        table.Add("", $"(reference: the same {refRows:N0} rows in one table bench_ref.foodlogstats, indexes (client,id), (logged_time), (client))", "");
+
+        const string aggregate = """
+            SELECT client, count(*) AS weighings, sum(weight) AS kg, sum(cost) AS cost
+            FROM {0} WHERE logged_time >= current_date - 30 AND logged_time < current_date + 1 GROUP BY client ORDER BY client
+            """;
+        var tenant = biTenants[0];
+        const string week = """
+            SELECT food_name, waste_reason, count(*) AS weighings, sum(weight) AS kg
+            FROM {0} WHERE logged_time >= current_date - 7 AND logged_time < current_date + 1 {1} GROUP BY 1, 2 ORDER BY 1, 2
+            """;
+        await CompareAsync(table, "d", $"30-day aggregate by client on public.foodlogstats ({biTenants.Count} tenants)",
+            string.Format(aggregate, "public.foodlogstats"), string.Format(aggregate, "bench_ref.foodlogstats"));
+        await CompareAsync(table, "e", $"7-day query on one tenant's view {tenant}.foodlogstats",
+            string.Format(week, $"{tenant}.foodlogstats", ""), string.Format(week, "bench_ref.foodlogstats", $"AND client = '{tenant}'"));
+    }
+
+    /// <summary>As phood_ro: planning + execution (EXPLAIN ANALYZE) and wall clock, median of 5 after a warm-up, view vs one table.</summary>
+    private async Task CompareAsync(ResultTable table, string id, string what, string sql, string referenceSql)
+    {
+        var view = await MeasureQueryAsync(sql);
+        var single = await MeasureQueryAsync(referenceSql);
+        if (view.Error is not null)
+        {
+            table.Add(id, what, "FAILED: " + view.Error, "one table", "", "<= 3 x", "no");
+            return;
+        }
+        table.Add(id, what + ": planning + execution", Ms(view.PlanExec), $"one table {Ms(single.PlanExec)}",
+            Ratio(view.PlanExec, single.PlanExec), "<= 3 x", Met(view.PlanExec <= 3 * single.PlanExec));
+        table.Add("", $"  (planning {Ms(view.Planning)} vs {Ms(single.Planning)}; execution {Ms(view.PlanExec - view.Planning)} vs {Ms(single.PlanExec - single.Planning)}; {view.Rows} result rows each: {(view.Rows == single.Rows ? "same" : "DIFFERENT " + single.Rows)})", "");
+        table.Add("", what + ": wall clock (client)", Ms(view.Wall), $"one table {Ms(single.Wall)}",
+            Ratio(view.Wall, single.Wall), "<= 3 x", Met(view.Wall <= 3 * single.Wall));
+    }
+
+    private sealed record QueryFigures(double Planning, double PlanExec, double Wall, long Rows, string? Error);
+
+    private async Task<QueryFigures> MeasureQueryAsync(string sql)
+    {
+        try
+        {
+            await using var db = new NpgsqlConnection(Ro);
+            await db.OpenAsync();
+            var plans = new List<(double Planning, double Execution)>();
+            var walls = new List<double>();
+            long rows = 0;
+            for (var i = 0; i < 6; i++)
+            {
+                var json = await Scalar<string>(db, "EXPLAIN (ANALYZE, FORMAT JSON) " + sql);
+                using var doc = JsonDocument.Parse(json);
+                var root = doc.RootElement[0];
+                var watch = Stopwatch.StartNew();
+                rows = 0;
+                await using (var command = new NpgsqlCommand(sql, db))
+                await using (var reader = await command.ExecuteReaderAsync())
+                    while (await reader.ReadAsync()) rows++;
+                watch.Stop();
+                if (i == 0) continue; // warm-up
+                plans.Add((root.GetProperty("Planning Time").GetDouble(), root.GetProperty("Execution Time").GetDouble()));
+                walls.Add(watch.Elapsed.TotalMilliseconds);
+            }
+            var planning = Median(plans.Select(p => p.Planning));
+            var total = Median(plans.Select(p => p.Planning + p.Execution));
+            return new QueryFigures(planning, total, Median(walls), rows, null);
+        }
+        catch (PostgresException error)
+        {
+            return new QueryFigures(0, 0, 0, 0, error.MessageText);
+        }
+    }
+
+    // ------------------------------------------------------------------ 3. everyday commands
+
+    public async Task EverydayAsync(ResultTable table)
+    {
+        var more = options.EverydayTenants - biTenants.Count;
+        var days = options.BiDays;
+        Console.WriteLine($"Everyday commands: {options.EverydayTenants} tenants x {days} days ({more} more tenants, {options.EverydayRows} rows per day)...");
+        var added = new List<string>();
+        for (var i = 1; i <= more; i++)
+        {
+            var name = $"ev_{i:00}";
+            await TenantAsync(name, await SourceAsync(days, options.EverydayRows, 200 + i));
+            added.Add(name);
+        }
+        if (added.Count > 0)
+        {
+            var (load, failed) = await BackfillAsync(added, days);
+            table.Add("", $"(load: {added.Count} more tenants x {days} days x {options.EverydayRows} rows via the module, {failed} failed)", Seconds(load));
+        }
+        var dailyViews = await ScalarAsync<long>(Whadmin,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN _wh.tenants t ON t.schema_name = n.nspname WHERE c.relname ~ '^foodlogstats_\\d{4}_\\d{2}_\\d{2}$'");
+
+        using var connection = await Connect(Whadmin);
+        var catalog = new DailyViewCatalog(connection, NullLogger.Instance);
+        var store = new TenantStore(connection, NullLogger.Instance);
+        var freshnessCount = 0;
+        var freshness = await TimeAsync(async () => freshnessCount = (await catalog.FreshnessAsync([], [], 30, default)).Count);
+        var tenantCount = 0;
+        var tenants = await TimeAsync(async () => tenantCount = (await store.ListAsync([], default)).Count);
+        table.Add("f", $"Get-WhMvFreshness (DailyViewCatalog, {freshnessCount} tenant/template pairs, {dailyViews:N0} daily names)", Ms(freshness),
+            "", "", "< 250 ms", Met(freshness < 250));
+        table.Add("g", $"Get-WhTenant (TenantStore, {tenantCount} tenants)", Ms(tenants), "", "", "< 250 ms", Met(tenants < 250));
+    }
+
+    private static async Task<double> TimeAsync(Func<Task> action)
+    {
+        await action(); // warm-up (pool, plan cache)
+        var figures = new List<double>();
+        for (var i = 0; i < 5; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            await action();
+            figures.Add(watch.Elapsed.TotalMilliseconds);
+        }
+        return Median(figures);
+    }
+
+    // ------------------------------------------------------------------ 4. Import-Module
+
+    public void ImportModule(ResultTable table)
+    {
+        var manifest = Path.Combine(RepositoryRoot(), "out", "PhoodWarehouse", "PhoodWarehouse.psd1");
+        if (!File.Exists(manifest))
+        {
+            table.Add("h", "Import-Module out/PhoodWarehouse", "NOT BUILT (dotnet build -c Release PhoodWarehouse.sln)", "", "", "< 1 s", "no");
+            return;
+        }
+        var figures = new List<double>();
+        for (var i = 0; i < 3; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            using var shell = PowerShell.Create(InitialSessionState.CreateDefault2());
+            shell.AddCommand("Import-Module").AddParameter("Name", manifest);
+            shell.Invoke();
+            watch.Stop();
+            if (shell.HadErrors) throw new InvalidOperationException("Import-Module failed: " + string.Join("; ", shell.Streams.Error));
+            figures.Add(watch.Elapsed.TotalMilliseconds);
+        }
+        table.Add("h", "Import-Module out/PhoodWarehouse (hosted engine, fresh runspace; first in this process)", Ms(figures[0]),
+            "", "", "< 1 s", Met(figures[0] < 1000));
+        table.Add("", $"  (next fresh runspaces: {Ms(figures[1])}, {Ms(figures[2])})", "");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "PhoodWarehouse.sln"))) return dir.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static string Literal(string text) => "'" + text.Replace("'", "''") + "'";
+    private static string Seconds(TimeSpan t) => $"{t.TotalSeconds:0.00} s";
+    private static string Ms(double ms) => ms >= 1000 ? $"{ms / 1000:0.00} s" : $"{ms:0.0} ms";
+    private static string Ratio(TimeSpan a, TimeSpan b) => Ratio(a.TotalMilliseconds, b.TotalMilliseconds);
+    private static string Ratio(double a, double b) => b <= 0 ? "" : $"{a / b:0.00}x";
+    private static string Met(bool ok) => ok ? "yes" : "NO";
+
+    private static async Task Exec(NpgsqlConnection db, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, db) { CommandTimeout = 0 };
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<T> Scalar<T>(NpgsqlConnection db, string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var command = new NpgsqlCommand(sql, db) { CommandTimeout = 0 };
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
+        var result = await command.ExecuteScalarAsync();
+        return (T)Convert.ChangeType(result!, typeof(T), CultureInfo.InvariantCulture);
+    }
+
+    private static async Task ExecAsync(string connectionString, string sql)
+    {
+        await using var db = new NpgsqlConnection(connectionString);
+        await db.OpenAsync();
+        await Exec(db, sql);
+    }
+
+    private static async Task<T> ScalarAsync<T>(string connectionString, string sql)
+    {
+        await using var db = new NpgsqlConnection(connectionString);
+        await db.OpenAsync();
+        return await Scalar<T>(db, sql);
+    }
+}
