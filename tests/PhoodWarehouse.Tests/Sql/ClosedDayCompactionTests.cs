@@ -208,6 +208,27 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task Remove_WhTemplate_with_force_drops_the_day_views_and_the_compacted_table()
+    {
+        var env = await EnvAsync();
+        var schema = PostgresServer.UniqueName("cmp_tpl");
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        await wh.ExecAsync(
+            """
+            INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes)
+            SELECT 'foodlog_copy', description, query_template, column_definitions, indexes FROM _wh.mv_templates WHERE template_name = 'foodlogstats'
+            """);
+        await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlog_copy', $1, $2, $3, $4)", env.Connection, schema, Day(-9), Day(0));
+        Assert.Equal("r", (await KindsAsync(wh, schema))["foodlog_copy_closed"]);
+
+        using var connection = await WarehouseConnector.ConnectAsync(
+            new ConnectionRequest { ConnectionString = server.ConnectionString(env.Database, "whadmin") }, NullLogger.Instance, default);
+        await new PhoodWarehouse.Core.Templates.TemplateStore(connection, NullLogger.Instance).RemoveAsync("foodlog_copy", true, default);
+        Assert.DoesNotContain(await KindsAsync(wh, schema), k => k.Key.StartsWith("foodlog_copy", StringComparison.Ordinal));
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.mv_templates WHERE template_name = 'foodlog_copy'"));
+    }
+
+    [Fact]
     public async Task Phood_ro_reads_the_table_the_day_views_and_the_union_views_and_the_module_sees_every_day()
     {
         var env = await EnvAsync();
