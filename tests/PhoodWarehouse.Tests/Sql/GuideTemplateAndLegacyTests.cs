@@ -18,46 +18,6 @@ public sealed class GuideTemplateAndLegacyTests(PostgresServer server) : IDispos
 
     private static readonly DateOnly Jan15 = new(2024, 1, 15);
 
-    /// <summary>The guide's template file, verbatim (Step 1).</summary>
-    private const string InventoryTemplateFile =
-        """
-        -- Example: sql/template-inventory_stats.sql
-        INSERT INTO _wh.mv_templates (
-            template_name,
-            description,
-            query_template,
-            column_definitions,
-            indexes
-        ) VALUES (
-            'inventory_stats',
-            'Daily inventory statistics with movement tracking',
-            $template$
-        SELECT
-            i.id,
-            l.name AS location,
-            i.item_name,
-            i.current_stock,
-            i.movement_type,
-            i.quantity_change,
-            i.timestamp AS recorded_time
-        FROM inventory_movements i
-        LEFT JOIN locations l ON i.location_id = l.id
-        WHERE i.timestamp::DATE = '{TARGET_DATE}'::DATE
-        $template$,
-            $columns$
-        id INTEGER,
-        location TEXT,
-        item_name TEXT,
-        current_stock INTEGER,
-        movement_type TEXT,
-        quantity_change INTEGER,
-        recorded_time TIMESTAMP
-        $columns$,
-            'CREATE UNIQUE INDEX idx_{SCHEMA}_{VIEW_NAME}_id ON {SCHEMA}.{VIEW_NAME} (id);
-        CREATE INDEX idx_{SCHEMA}_{VIEW_NAME}_recorded_time ON {SCHEMA}.{VIEW_NAME} (recorded_time);
-        CREATE INDEX idx_{SCHEMA}_{VIEW_NAME}_location ON {SCHEMA}.{VIEW_NAME} (location);'
-        )
-        """;
 
     private const string LegacyCreateFunction =
         """
@@ -212,7 +172,7 @@ public sealed class GuideTemplateAndLegacyTests(PostgresServer server) : IDispos
         var (warehouse, source) = await WarehouseWithConnectionAsync("tenant_a");
         var passwords = new Dictionary<string, string> { ["whadmin"] = PostgresServer.WhadminPassword };
         Directory.CreateDirectory(Path.Combine(work, "sql"));
-        await File.WriteAllTextAsync(Path.Combine(work, "sql", "template-inventory_stats.sql"), InventoryTemplateFile + ";\n");
+        await File.WriteAllTextAsync(Path.Combine(work, "sql", "template-inventory_stats.sql"), GuideExamples.InventoryStatsTemplate + ";\n");
 
         // Step 2: load it as whadmin with psql.
         (await SqlKit.PsqlAsync(server, work, warehouse, "whadmin", @"\i sql/template-inventory_stats.sql", passwords)).AssertSucceeded();
@@ -253,7 +213,7 @@ public sealed class GuideTemplateAndLegacyTests(PostgresServer server) : IDispos
         Assert.NotEqual(0, rerun.ExitCode);
         Assert.Contains("duplicate key", rerun.Errors);
         await File.WriteAllTextAsync(Path.Combine(work, "sql", "template-inventory_stats.sql"),
-            InventoryTemplateFile.Replace("with movement tracking", "with movement tracking (v2)") +
+            GuideExamples.InventoryStatsTemplate.Replace("with movement tracking", "with movement tracking (v2)") +
             "\nON CONFLICT (template_name) DO UPDATE SET description = EXCLUDED.description, query_template = EXCLUDED.query_template,\n" +
             "    column_definitions = EXCLUDED.column_definitions, indexes = EXCLUDED.indexes;\n");
         (await SqlKit.PsqlAsync(server, work, warehouse, "whadmin", @"\i sql/template-inventory_stats.sql", passwords)).AssertSucceeded();

@@ -11,47 +11,6 @@ public sealed class TemplateTests(PostgresServer server)
 {
     private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.Today);
 
-    /// <summary>The guide's example file, exactly as "Adding a New Template" shows it (no ON CONFLICT).</summary>
-    private const string GuideInventoryStats =
-        """
-        -- Example: sql/template-inventory_stats.sql
-        INSERT INTO _wh.mv_templates (
-            template_name,
-            description,
-            query_template,
-            column_definitions,
-            indexes
-        ) VALUES (
-            'inventory_stats',
-            'Daily inventory statistics with movement tracking',
-            $template$
-        SELECT
-            i.id,
-            l.name AS location,
-            i.item_name,
-            i.current_stock,
-            i.movement_type,
-            i.quantity_change,
-            i.timestamp AS recorded_time
-        FROM inventory_movements i
-        LEFT JOIN locations l ON i.location_id = l.id
-        WHERE i.timestamp::DATE = '{TARGET_DATE}'::DATE
-        $template$,
-            $columns$
-        id INTEGER,
-        location TEXT,
-        item_name TEXT,
-        current_stock INTEGER,
-        movement_type TEXT,
-        quantity_change INTEGER,
-        recorded_time TIMESTAMP
-        $columns$,
-            'CREATE UNIQUE INDEX idx_{SCHEMA}_{VIEW_NAME}_id ON {SCHEMA}.{VIEW_NAME} (id);
-        CREATE INDEX idx_{SCHEMA}_{VIEW_NAME}_recorded_time ON {SCHEMA}.{VIEW_NAME} (recorded_time);
-        CREATE INDEX idx_{SCHEMA}_{VIEW_NAME}_location ON {SCHEMA}.{VIEW_NAME} (location);'
-        );
-        """;
-
     [Fact]
     public async Task The_guides_inventory_stats_file_loads_twice_tests_clean_backfills_and_is_removed_only_with_Force()
     {
@@ -70,7 +29,7 @@ public sealed class TemplateTests(PostgresServer server)
         wh.AddTenant("inv", source);
         var folder = Directory.CreateTempSubdirectory("wh-template-");
         var file = Path.Combine(folder.FullName, "template-inventory_stats.sql");
-        await File.WriteAllTextAsync(file, GuideInventoryStats);
+        await File.WriteAllTextAsync(file, GuideExamples.InventoryStatsTemplate + ";\n");
         var vars = new Dictionary<string, object?> { ["file"] = file };
 
         var before = await wh.SnapshotAsync();
