@@ -18,20 +18,6 @@
 
 \set ON_ERROR_STOP on
 
-DO $roles$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'whadmin') THEN
-        CREATE ROLE whadmin LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'phood_ro') THEN
-        CREATE ROLE phood_ro LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB;
-    END IF;
-END
-$roles$;
-
-ALTER ROLE whadmin  WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB PASSWORD 'STUB_WHADMIN_PASSWORD';
-ALTER ROLE phood_ro WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB PASSWORD 'STUB_PHOOD_RO_PASSWORD';
-
 -- CREATE DATABASE cannot run inside a DO block or a function: generate it and \gexec.
 SELECT 'CREATE DATABASE phood_warehouse'
 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = 'phood_warehouse')
@@ -39,4 +25,10 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = 'phood_wa
 
 \c phood_warehouse
 
+-- Roles (created without password when missing), extensions, schema _wh and privileges:
+-- the same script Install-WhWarehouse runs.
 \ir setup-database.sql
+
+-- The passwords of this file, set on every run (edit the stubs first).
+ALTER ROLE whadmin  WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB PASSWORD 'STUB_WHADMIN_PASSWORD';
+ALTER ROLE phood_ro WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB PASSWORD 'STUB_PHOOD_RO_PASSWORD';
