@@ -75,15 +75,15 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger)
         if (plan.AsSuperuser)
         {
             logger.LogInformation("Running {Script}", SqlScripts.SetupDatabase);
-            await ExecuteAsync(db, SqlScripts.Read(SqlScripts.SetupDatabase), cancel);
-            await ExecuteAsync(db, "SET LOCAL ROLE whadmin", cancel);
+            await Db.ExecuteAsync(db, SqlScripts.Read(SqlScripts.SetupDatabase), cancel);
+            await Db.ExecuteAsync(db, "SET LOCAL ROLE whadmin", cancel);
         }
         logger.LogInformation("Running {Script} as whadmin", SqlScripts.Functions);
-        await ExecuteAsync(db, SqlScripts.Read(SqlScripts.Functions), cancel);
+        await Db.ExecuteAsync(db, SqlScripts.Read(SqlScripts.Functions), cancel);
         foreach (var file in SqlScripts.TemplateFiles())
         {
             logger.LogInformation("Loading {Script}", file);
-            await ExecuteAsync(db, SqlScripts.Read(file), cancel);
+            await Db.ExecuteAsync(db, SqlScripts.Read(file), cancel);
         }
         await using (var record = new NpgsqlCommand(
             "INSERT INTO _wh.warehouse_info (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", db))
@@ -102,11 +102,6 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger)
     private WhInstallResult Result(InstallPlan plan, string action) =>
         new(connection.Database, action, plan.InstalledVersion, plan.TargetVersion, plan.PgCronAvailable, plan.Steps, plan.Notes);
 
-    private static async Task ExecuteAsync(NpgsqlConnection db, string sql, CancellationToken cancel)
-    {
-        await using var command = new NpgsqlCommand(sql, db) { CommandTimeout = 0 };
-        await command.ExecuteNonQueryAsync(cancel);
-    }
 
     /// <summary>The version functions.sql writes into _wh.warehouse_info.</summary>
     public static string TargetVersion()

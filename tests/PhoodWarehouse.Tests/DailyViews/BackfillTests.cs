@@ -1,6 +1,7 @@
 using Npgsql;
 using PhoodWarehouse.Core.DailyViews;
 using PhoodWarehouse.Tests.Infrastructure;
+using PhoodWarehouse.Tests.Reliability;
 using Xunit;
 
 namespace PhoodWarehouse.Tests.DailyViews;
@@ -50,17 +51,7 @@ public sealed class BackfillTests(PostgresServer server)
         var source = await server.CreateTenantSourceAsync(days: 5, rowsPerDay: 20);
         wh.AddTenant("bf_fail", source);
         var bad = Today.AddDays(-2);
-        // The source table becomes a view that fails for one date only (its weight divides by zero there).
-        await ExecuteAsync(source.Database,
-            $"""
-            ALTER TABLE phood_foodlogsum RENAME TO foodlog_data;
-            CREATE VIEW phood_foodlogsum AS
-              SELECT id, logged_time, location_id, station, food_name, waste_reason, meal_period,
-                     CASE WHEN logged_time >= '{bad:yyyy-MM-dd}' AND logged_time < '{bad.AddDays(1):yyyy-MM-dd}' THEN weight / (id - id) ELSE weight END AS weight,
-                     cost
-              FROM foodlog_data;
-            GRANT SELECT ON phood_foodlogsum TO "{source.ReaderUser}";
-            """);
+        await SlowSource.FailOneDayAsync(server.ConnectionString(source.Database), source.ReaderUser, bad);
         var first = wh.Run("Invoke-WhMvBackfill -Tenant bf_fail -Template foodlogstats -From ([datetime]::Today.AddDays(-4))");
         var days = first.All<WhMvResult>();
         Assert.True(4 == days.Count(d => d.Action == MvAction.Created), string.Join(" | ", days.Select(d => $"{d.Date:d} {d.Action} {d.Error}")));
@@ -72,7 +63,7 @@ public sealed class BackfillTests(PostgresServer server)
         Assert.Equal(1, await wh.ScalarAsync<int>($"SELECT count(*) FROM _wh.run_log WHERE tenant_schema = 'bf_fail' AND action = 'failed' AND target_date = '{bad:yyyy-MM-dd}'"));
         Assert.Equal(4 * 20L, await wh.ScalarAsync<long>("SELECT count(*) FROM bf_fail.foodlogstats", "phood_ro"));
 
-        await ExecuteAsync(source.Database, "DROP VIEW phood_foodlogsum; ALTER TABLE foodlog_data RENAME TO phood_foodlogsum;");
+        await SlowSource.RestoreAsync(server.ConnectionString(source.Database));
         var rerun = wh.Run("Invoke-WhMvBackfill -Tenant bf_fail -Template foodlogstats -From ([datetime]::Today.AddDays(-4))");
         Assert.True(rerun.Succeeded, string.Join("; ", rerun.AllErrors));
         var created = Assert.Single(rerun.All<WhMvResult>(), d => d.Action == MvAction.Created);
@@ -86,7 +77,7 @@ public sealed class BackfillTests(PostgresServer server)
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 10);
         wh.AddTenant("bf_stop", source);
-        await ExecuteAsync(source.Database,
+        await server.ExecuteAsync(source.Database,
             "ALTER TABLE phood_foodlogsum ENABLE ROW LEVEL SECURITY; CREATE POLICY all_fail ON phood_foodlogsum FOR SELECT USING (1 / 0 = 1);");
         var result = wh.Run("Invoke-WhMvBackfill -Tenant bf_stop -Template foodlogstats -From ([datetime]::Today.AddDays(-2)) -ThrottleLimit 1 -ErrorAction Stop");
         Assert.NotNull(result.TerminatingError);
@@ -126,7 +117,7 @@ public sealed class BackfillTests(PostgresServer server)
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 4, rowsPerDay: 15);
         wh.AddTenant("bf_force", source, "-BackfillFrom ([datetime]::Today.AddDays(-3))");
-        await ExecuteAsync(source.Database, $"DELETE FROM phood_foodlogsum WHERE id IN (SELECT id FROM phood_foodlogsum WHERE logged_time::date = '{Today.AddDays(-3):yyyy-MM-dd}' LIMIT 5)");
+        await server.ExecuteAsync(source.Database, $"DELETE FROM phood_foodlogsum WHERE id IN (SELECT id FROM phood_foodlogsum WHERE logged_time::date = '{Today.AddDays(-3):yyyy-MM-dd}' LIMIT 5)");
 
         var single = wh.Run($"Update-WhMv -Tenant bf_force -Template foodlogstats -Date '{Today.AddDays(-3):yyyy-MM-dd}' -Force -Confirm:$false");
         Assert.True(single.Succeeded, string.Join("; ", single.AllErrors));
@@ -145,7 +136,7 @@ public sealed class BackfillTests(PostgresServer server)
         var source = await server.CreateTenantSourceAsync(days: 40, rowsPerDay: 20);
         wh.AddTenant("bf_cancel", source);
         // Each day takes at least 0.3 s at the source, so the run is still going when it is stopped.
-        await ExecuteAsync(source.Database,
+        await server.ExecuteAsync(source.Database,
             """
             ALTER TABLE phood_foodlogsum ENABLE ROW LEVEL SECURITY;
             CREATE FUNCTION slow() RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.3) IS NOT NULL';
@@ -161,7 +152,7 @@ public sealed class BackfillTests(PostgresServer server)
         var created = await wh.ScalarAsync<int>(DailyNames);
         Assert.InRange(created, 1, 39);
         Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bf_cancel' AND c.relkind = 'm' AND c.relname !~ '^foodlogstats_\\d{4}_\\d{2}_\\d{2}$'"));
-        await ExecuteAsync(source.Database, "DROP POLICY slow_day ON phood_foodlogsum");
+        await server.ExecuteAsync(source.Database, "DROP POLICY slow_day ON phood_foodlogsum");
         var viaView = await wh.ScalarAsync<long>("SELECT count(*) FROM bf_cancel.foodlogstats", "phood_ro");
         Assert.Equal(created * 20L, viaView);
     }
@@ -172,10 +163,4 @@ public sealed class BackfillTests(PostgresServer server)
         WHERE n.nspname = 'bf_cancel' AND c.relkind IN ('m', 'v') AND c.relname ~ '^foodlogstats_\d{4}_\d{2}_\d{2}$'
         """;
 
-    private async Task ExecuteAsync(string database, string sql)
-    {
-        await using var db = await server.OpenAsync(database);
-        await using var command = new NpgsqlCommand(sql, db);
-        await command.ExecuteNonQueryAsync();
-    }
 }

@@ -1,6 +1,7 @@
 using Npgsql;
 using PhoodWarehouse.Core.DailyViews;
 using PhoodWarehouse.Tests.Infrastructure;
+using PhoodWarehouse.Tests.Reliability;
 using Xunit;
 
 namespace PhoodWarehouse.Tests.DailyViews;
@@ -25,7 +26,7 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         Assert.True(wh.Run("Invoke-WhMvBackfill fr_stale -Template foodlogstats -From ([datetime]::Today.AddDays(-7)) -To ([datetime]::Today.AddDays(-3))").Succeeded);
         var removed = wh.Run("Remove-WhMv -Tenant fr_gap -Template foodlogstats -Date ([datetime]::Today.AddDays(-2)) -Confirm:$false");
         Assert.True(removed.Succeeded, string.Join("; ", removed.AllErrors));
-        await BreakDayAsync(failing, Today.AddDays(-2));
+        await SlowSource.FailOneDayAsync(server.ConnectionString(failing.Database), failing.ReaderUser, Today.AddDays(-2));
         wh.Run("Invoke-WhMvBackfill fr_fail -Template foodlogstats -From ([datetime]::Today.AddDays(-4))");
 
         var result = wh.Run("Get-WhTenant fr_* | Get-WhMvFreshness -Days 7");
@@ -55,7 +56,7 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         Assert.NotNull(report["fr_fail"].LastFailure);
 
         // After the fix and a re-run, the failing tenant is fresh again.
-        await ExecuteAsync(failing.Database, "DROP VIEW phood_foodlogsum; ALTER TABLE foodlog_data RENAME TO phood_foodlogsum;");
+        await SlowSource.RestoreAsync(server.ConnectionString(failing.Database));
         Assert.True(wh.Run("Invoke-WhMvBackfill fr_fail -Template foodlogstats -From ([datetime]::Today.AddDays(-4))").Succeeded);
         Assert.Equal(FreshnessStatus.Fresh, wh.Run("Get-WhMvFreshness -Tenant fr_fail -Template foodlogstats").Single<WhMvFreshness>().Status);
     }
@@ -151,22 +152,5 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         wh.Run("Update-WhUnionView -Public -Template nothing_like_it").AssertError("TemplateNotFound");
     }
 
-    /// <summary>The source table becomes a view that fails for one date only (its weight divides by zero there).</summary>
-    private Task BreakDayAsync(TenantSource source, DateOnly bad) => ExecuteAsync(source.Database,
-        $"""
-        ALTER TABLE phood_foodlogsum RENAME TO foodlog_data;
-        CREATE VIEW phood_foodlogsum AS
-          SELECT id, logged_time, location_id, station, food_name, waste_reason, meal_period,
-                 CASE WHEN logged_time >= '{bad:yyyy-MM-dd}' AND logged_time < '{bad.AddDays(1):yyyy-MM-dd}' THEN weight / (id - id) ELSE weight END AS weight,
-                 cost
-          FROM foodlog_data;
-        GRANT SELECT ON phood_foodlogsum TO "{source.ReaderUser}";
-        """);
 
-    private async Task ExecuteAsync(string database, string sql)
-    {
-        await using var db = await server.OpenAsync(database);
-        await using var command = new NpgsqlCommand(sql, db);
-        await command.ExecuteNonQueryAsync();
-    }
 }

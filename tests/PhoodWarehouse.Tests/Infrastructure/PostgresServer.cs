@@ -89,6 +89,14 @@ public sealed class PostgresServer : IAsyncLifetime
         return connection;
     }
 
+    /// <summary>Runs SQL as the superuser in <paramref name="database"/> (a tenant source, say).</summary>
+    public async Task ExecuteAsync(string database, string sql)
+    {
+        await using var db = await OpenAsync(database);
+        await using var command = new NpgsqlCommand(sql, db);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public static async Task<object?> Scalar(NpgsqlConnection connection, string sql)
     {
         await using var command = new NpgsqlCommand(sql, connection);

@@ -17,6 +17,19 @@ public static class SlowSource
             GRANT SELECT ON phood_foodlogsum TO "{readerUser}";
             """);
 
+    /// <summary>The source fails for one date only: its weight divides by zero there, every other day reads fine.</summary>
+    public static Task FailOneDayAsync(string sourceConnectionString, string readerUser, DateOnly bad) =>
+        ExecuteAsync(sourceConnectionString,
+            $"""
+            ALTER TABLE phood_foodlogsum RENAME TO foodlog_data;
+            CREATE VIEW phood_foodlogsum AS
+              SELECT id, logged_time, location_id, station, food_name, waste_reason, meal_period,
+                     CASE WHEN logged_time >= '{bad:yyyy-MM-dd}' AND logged_time < '{bad.AddDays(1):yyyy-MM-dd}' THEN weight / (id - id) ELSE weight END AS weight,
+                     cost
+              FROM foodlog_data;
+            GRANT SELECT ON phood_foodlogsum TO "{readerUser}";
+            """);
+
     public static Task RestoreAsync(string sourceConnectionString) =>
         ExecuteAsync(sourceConnectionString, "DROP VIEW phood_foodlogsum; ALTER TABLE foodlog_data RENAME TO phood_foodlogsum;");
 

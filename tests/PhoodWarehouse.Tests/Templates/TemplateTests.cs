@@ -16,7 +16,7 @@ public sealed class TemplateTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 5);
-        await ExecuteAsync(source.Database,
+        await server.ExecuteAsync(source.Database,
             $"""
             CREATE TABLE inventory_movements (id integer PRIMARY KEY, location_id integer REFERENCES locations (id), item_name text,
                                               current_stock integer, movement_type text, quantity_change integer, "timestamp" timestamp);
@@ -119,10 +119,4 @@ public sealed class TemplateTests(PostgresServer server)
         Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_class WHERE relname = 'few_columns'"));
     }
 
-    private async Task ExecuteAsync(string database, string sql)
-    {
-        await using var db = await server.OpenAsync(database);
-        await using var command = new NpgsqlCommand(sql, db);
-        await command.ExecuteNonQueryAsync();
-    }
 }
