@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PhoodWarehouse.Core.Connections;
+using PhoodWarehouse.Core.Schedules;
 
 namespace PhoodWarehouse.Core.Tenants;
 
@@ -36,7 +37,7 @@ public sealed class TenantRemover(WhConnection connection, ILogger logger)
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
         foreach (var step in steps) logger.LogInformation("Remove {Tenant}: {Step}", name, step);
-        await TenantCronJobs.UnscheduleAsync(db, name, cancel);
+        await CronScheduler.UnregisterTenantJobsAsync(db, name, cancel);
         await Db.ExecuteAsync(db, "SELECT _wh.remove_tenant(@s)", cancel, ("s", name));
         // A schema dropped by hand with CASCADE takes the public views with it: put them back for the other tenants.
         await Db.ExecuteAsync(db, "SELECT _wh.update_public_view_by_template(template_name) FROM _wh.mv_templates", cancel);
@@ -77,7 +78,8 @@ public sealed class TenantRemover(WhConnection connection, ILogger logger)
         var shared = reader.GetBoolean(4);
         var publicViews = reader.GetFieldValue<string[]>(5);
         await reader.DisposeAsync();
-        var jobs = await TenantCronJobs.ListAsync(db, name, cancel);
+        // The same notion of "the tenant's jobs" as Get-WhCronJob -Tenant.
+        var jobs = (await CronScheduler.ListTenantJobsAsync(db, name, cancel)).Select(job => job.ToString()).ToList();
         return new RemovalState(registered, schemaExists, views, connectionName, shared, publicViews, jobs);
     }
 }
