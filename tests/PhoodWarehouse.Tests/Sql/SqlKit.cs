@@ -121,10 +121,17 @@ internal static class SqlKit
     public static string ViewName(string template, DateOnly day) => $"{template}_{day:yyyy_MM_dd}";
 
     /// <summary>Runs psql with a password file (so \c to another user works as for a DBA), in <paramref name="workingDirectory"/>.</summary>
-    public static async Task<PsqlResult> PsqlAsync(PostgresServer server, string workingDirectory, string database, string user,
+    public static Task<PsqlResult> PsqlAsync(PostgresServer server, string workingDirectory, string database, string user,
         string script, IReadOnlyDictionary<string, string> passwords)
     {
         var cluster = server.Cluster ?? throw new InvalidOperationException("the psql route needs the local throwaway cluster");
+        return PsqlAsync(cluster, workingDirectory, database, user, script, passwords);
+    }
+
+    /// <summary>Runs psql against <paramref name="cluster"/> (see the overload above).</summary>
+    public static async Task<PsqlResult> PsqlAsync(PhoodWarehouse.Core.Local.LocalPostgresCluster cluster, string workingDirectory,
+        string database, string user, string script, IReadOnlyDictionary<string, string> passwords)
+    {
         var passFile = Path.Combine(workingDirectory, ".pgpass-" + Guid.NewGuid().ToString("N"));
         static string Escape(string value) => value.Replace("\\", "\\\\").Replace(":", "\\:");
         await File.WriteAllLinesAsync(passFile,

@@ -1,0 +1,58 @@
+using Npgsql;
+using PhoodWarehouse.Tests.Infrastructure;
+
+namespace PhoodWarehouse.Tests.Upgrade;
+
+/// <summary>
+/// A released version's SQL, frozen under <c>tests/upgrade/&lt;version&gt;/</c>, installed the way that release did it:
+/// the superuser part (setup-database.sql) as the superuser, then functions.sql and the templates as whadmin.
+/// Each release adds its folder; the upgrade tests run once per folder.
+/// </summary>
+public sealed class FrozenRelease(string version)
+{
+    public string Version { get; } = version;
+    public string Folder => Path.Combine(RepositoryPaths.Root, "tests", "upgrade", Version);
+
+    /// <summary>Every frozen release, oldest first.</summary>
+    public static IEnumerable<object[]> All() =>
+        Directory.GetDirectories(Path.Combine(RepositoryPaths.Root, "tests", "upgrade"))
+            .Select(Path.GetFileName)
+            .OrderBy(v => System.Version.Parse(v!))
+            .Select(v => new object[] { v! });
+
+    public string Script(string file) => File.ReadAllText(Path.Combine(Folder, file));
+
+    /// <summary>Installs this release into <paramref name="database"/> and gives whadmin and phood_ro their passwords.</summary>
+    public async Task InstallAsync(string superuserConnectionString, string whadminConnectionString)
+    {
+        await ExecuteAsync(superuserConnectionString, Script("setup-database.sql"));
+        await using (var admin = new NpgsqlConnection(superuserConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var passwords = new NpgsqlCommand(
+                "SELECT set_config('phood.w', @w, false), set_config('phood.r', @r, false)", admin);
+            passwords.Parameters.AddWithValue("w", PostgresServer.WhadminPassword);
+            passwords.Parameters.AddWithValue("r", PostgresServer.PhoodRoPassword);
+            await passwords.ExecuteNonQueryAsync();
+            await using var alter = new NpgsqlCommand(
+                """
+                DO $$ BEGIN
+                  EXECUTE format('ALTER ROLE whadmin PASSWORD %L', current_setting('phood.w'));
+                  EXECUTE format('ALTER ROLE phood_ro PASSWORD %L', current_setting('phood.r'));
+                END $$;
+                """, admin);
+            await alter.ExecuteNonQueryAsync();
+        }
+        await ExecuteAsync(whadminConnectionString, Script("functions.sql"));
+        foreach (var template in Directory.GetFiles(Folder, "template-*.sql").Order(StringComparer.Ordinal))
+            await ExecuteAsync(whadminConnectionString, File.ReadAllText(template));
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var db = new NpgsqlConnection(connectionString);
+        await db.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, db) { CommandTimeout = 300 };
+        await command.ExecuteNonQueryAsync();
+    }
+}

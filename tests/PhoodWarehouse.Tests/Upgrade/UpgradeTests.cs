@@ -1,0 +1,152 @@
+using Npgsql;
+using PhoodWarehouse.Core.DailyViews;
+using PhoodWarehouse.Core.Install;
+using PhoodWarehouse.Core.Local;
+using PhoodWarehouse.Tests.Infrastructure;
+using PhoodWarehouse.Tests.Sql;
+using Xunit;
+
+namespace PhoodWarehouse.Tests.Upgrade;
+
+/// <summary>
+/// A warehouse that an earlier release installed and filled (frozen SQL under tests/upgrade/&lt;version&gt;) is upgraded
+/// in place by Install-WhWarehouse and by psql's <c>\i sql/functions.sql</c>, and loses nothing: days of both kinds,
+/// tenants, clients, templates, connections with their secrets, grants, cron jobs and the run log.
+/// </summary>
+[Collection(WarehouseCollection.Name)]
+public sealed class UpgradeTests(PostgresServer server)
+{
+    private const string Database = "phood_warehouse";
+    private const int LoadedDays = 40; // more than compact_after_days (31): compaction happened before the upgrade
+
+    [Theory]
+    [MemberData(nameof(FrozenRelease.All), MemberType = typeof(FrozenRelease))]
+    public async Task A_loaded_warehouse_of_an_earlier_release_upgrades_in_place_and_loses_nothing(string version)
+    {
+        using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { CronDatabase = Database });
+        var old = await LoadedWarehouse.CreateAsync(cluster, new FrozenRelease(version), Database, withCronJobs: true);
+        var before = await UpgradeState.ReadAsync(old.Superuser);
+        Assert.Contains(before, line => line.StartsWith("closed up_a.foodlogstats_closed "));
+        Assert.Contains(before, line => line.StartsWith("day up_a.foodlogstats_") && line.Contains(" m "));
+        Assert.Contains(before, line => line.StartsWith("cron wh_up_b_foodlogstats 30 3 * * * false "));
+
+        using var shell = new HostedPowerShell();
+        var variables = old.Variables();
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", variables).Succeeded);
+
+        var plan = await old.PlanAsync();
+        Assert.False(plan.UpToDate);
+        Assert.Equal(version == "0.1.0" ? "1.0.0" : version, plan.InstalledVersion);
+        Assert.Contains(plan.Steps, step => step.StartsWith("upgrade the _wh schema"));
+        var catalog = await CatalogSnapshot.TakeAsync(old.Superuser);
+        var whatIf = shell.Run("Install-WhWarehouse -WhatIf");
+        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        Assert.Equal(catalog, await CatalogSnapshot.TakeAsync(old.Superuser));
+
+        var upgrade = shell.Run("Install-WhWarehouse -Confirm:$false");
+        Assert.True(upgrade.Succeeded, string.Join("; ", upgrade.AllErrors));
+        var result = upgrade.Single<WhInstallResult>();
+        Assert.Equal("Upgraded", result.Action);
+        Assert.Equal(WarehouseInstaller.TargetVersion(), result.SchemaVersion);
+        Assert.Equal("UpToDate", shell.Run("Install-WhWarehouse -Confirm:$false").Single<WhInstallResult>().Action);
+
+        Assert.Equal(before, await UpgradeState.ReadAsync(old.Superuser));
+
+        // The connections kept their secrets: a refresh reaches the source with no password entered again.
+        await old.AddSourceRowsAsync("up_a", old.Today, 3);
+        shell.Run("Connect-WhWarehouse -ConnectionString $whadmin | Out-Null", variables);
+        var refresh = shell.Run("Invoke-WhMvBackfill -Tenant up_a -Template foodlogstats -From $today", variables);
+        Assert.True(refresh.Succeeded, string.Join("; ", refresh.AllErrors));
+        Assert.Equal(MvAction.Refreshed, refresh.Single<WhMvResult>().Action);
+        Assert.Equal(await old.SourceRowsAsync("up_a", old.Today), await old.WarehouseRowsAsync("up_a", old.Today));
+
+        // New days load after the upgrade: the gap the old release left, straight into the compacted table.
+        var gap = shell.Run("Invoke-WhMvBackfill -Tenant up_a, up_b -Template foodlogstats -From $gapFrom -To $gapTo", variables);
+        Assert.True(gap.Succeeded, string.Join("; ", gap.AllErrors));
+        Assert.All(gap.All<WhMvResult>(), day => Assert.Equal(MvAction.Created, day.Action));
+        foreach (var tenant in new[] { "up_a", "up_b" })
+        foreach (var day in old.GapDays)
+            Assert.Equal(await old.SourceRowsAsync(tenant, day), await old.WarehouseRowsAsync(tenant, day));
+    }
+
+    [Theory]
+    [MemberData(nameof(FrozenRelease.All), MemberType = typeof(FrozenRelease))]
+    public async Task An_upgrade_stopped_midway_leaves_the_earlier_release_working_as_before(string version)
+    {
+        using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { PreloadPgCron = false });
+        var old = await LoadedWarehouse.CreateAsync(cluster, new FrozenRelease(version), "wh_stopped", withCronJobs: false);
+        var before = await UpgradeState.ReadAsync(old.Superuser);
+        var catalog = await CatalogSnapshot.TakeAsync(old.Superuser);
+
+        // The last thing an upgrade writes is the schema version: hold that row, so the upgrade has done everything
+        // else in its transaction when it waits, then stop it as Ctrl+C does.
+        await using var holder = new NpgsqlConnection(old.Whadmin);
+        await holder.OpenAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand("SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version' FOR UPDATE", holder, hold))
+            await lockRow.ExecuteNonQueryAsync();
+
+        using var shell = new HostedPowerShell();
+        var variables = old.Variables();
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", variables).Succeeded);
+        var blocked = false;
+        var stopped = shell.RunAndStop("Install-WhWarehouse -Confirm:$false", () => blocked = old.InstallIsWaitingOnALock(),
+            TimeSpan.FromSeconds(120));
+        Assert.True(blocked, "the upgrade reached the schema-version row and waited for it");
+        Assert.Empty(stopped.Output);
+        await hold.RollbackAsync();
+
+        Assert.Equal(before, await UpgradeState.ReadAsync(old.Superuser));
+        Assert.Equal(catalog, await CatalogSnapshot.TakeAsync(old.Superuser));
+        // Still the old release, and it still works: today's view refreshes through the old function.
+        await old.AddSourceRowsAsync("up_a", old.Today, 2);
+        await using var wh = new NpgsqlConnection(old.Whadmin);
+        await wh.OpenAsync();
+        await using var refresh = new NpgsqlCommand(
+            "SELECT _wh.update_mv_by_template('foodlogstats', 'up_a_conn', 'up_a', current_date)->>'action'", wh);
+        Assert.Equal("refreshed", await refresh.ExecuteScalarAsync());
+        Assert.Equal(await old.SourceRowsAsync("up_a", old.Today), await old.WarehouseRowsAsync("up_a", old.Today));
+    }
+
+    [Theory]
+    [MemberData(nameof(FrozenRelease.All), MemberType = typeof(FrozenRelease))]
+    public async Task Psql_and_Install_WhWarehouse_upgrade_to_the_same_schema_as_a_fresh_install(string version)
+    {
+        using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { PreloadPgCron = false });
+        var release = new FrozenRelease(version);
+        var byPsql = await LoadedWarehouse.CreateAsync(cluster, release, "wh_by_psql", withCronJobs: false);
+        var byModule = await LoadedWarehouse.CreateAsync(cluster, release, "wh_by_module", withCronJobs: false);
+        var before = await UpgradeState.ReadAsync(byPsql.Superuser);
+
+        var psql = await SqlKit.PsqlAsync(cluster, RepositoryPaths.Root, "wh_by_psql", "whadmin",
+            "\\i sql/functions.sql\n\\i sql/template-foodlogstats.sql\n",
+            new Dictionary<string, string> { ["whadmin"] = PostgresServer.WhadminPassword });
+        psql.AssertSucceeded();
+        Assert.Equal(before, await UpgradeState.ReadAsync(byPsql.Superuser));
+
+        using (var shell = new HostedPowerShell())
+        {
+            Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", byModule.Variables()).Succeeded);
+            var upgrade = shell.Run("Install-WhWarehouse -Confirm:$false");
+            Assert.True(upgrade.Succeeded, string.Join("; ", upgrade.AllErrors));
+        }
+
+        var fresh = "wh_fresh";
+        await using (var admin = new NpgsqlConnection(cluster.ConnectionString()))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {fresh}", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        using (var shell = new HostedPowerShell())
+        {
+            var install = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Install-WhWarehouse -Confirm:$false",
+                new Dictionary<string, object?> { ["cs"] = cluster.ConnectionString(fresh) });
+            Assert.True(install.Succeeded, string.Join("; ", install.AllErrors));
+        }
+
+        var expected = await UpgradeState.SchemaShapeAsync(cluster.ConnectionString(fresh));
+        Assert.Equal(expected, await UpgradeState.SchemaShapeAsync(byPsql.Superuser));
+        Assert.Equal(expected, await UpgradeState.SchemaShapeAsync(byModule.Superuser));
+    }
+}

@@ -1,0 +1,2106 @@
+-- PhoodWarehouse: the _wh schema (tables, functions, triggers).
+--
+-- Run as whadmin in the warehouse database:
+--     \c phood_warehouse whadmin
+--     \i sql/functions.sql
+-- or, as a superuser, after SET ROLE whadmin (Install-WhWarehouse executes this file as
+-- one script). Plain SQL only: no psql meta-commands, no top-level COMMIT.
+--
+-- Re-running upgrades in place and keeps all data: tables use IF NOT EXISTS and
+-- ADD COLUMN IF NOT EXISTS, functions CREATE OR REPLACE, triggers CREATE OR REPLACE.
+--
+-- Conventions (see docs/sql-layer.md):
+--   * every function: SET search_path = pg_catalog, pg_temp; everything schema-qualified;
+--   * every dynamic identifier through %I, every literal through %L;
+--   * object-creating functions are SECURITY DEFINER owned by whadmin, so every object
+--     they create is owned by whadmin whoever calls them (postgres or whadmin);
+--   * errors are raised, never swallowed; the run log records what happened;
+--   * lock order: daily view (advisory) -> tenant view (advisory) -> public view (advisory).
+
+DO $guard$
+BEGIN
+    IF current_user <> 'whadmin' THEN
+        RAISE EXCEPTION 'functions.sql must run as whadmin (current_user is %)', current_user
+            USING HINT = 'Connect as whadmin (\c phood_warehouse whadmin) or run SET ROLE whadmin first.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '_wh') THEN
+        RAISE EXCEPTION 'schema _wh does not exist'
+            USING HINT = 'Run sql/create.sql (or sql/setup-database.sql) as a superuser first.';
+    END IF;
+END
+$guard$;
+
+-- ============================================================================
+-- 1. Tables
+-- ============================================================================
+
+CREATE TABLE IF NOT EXISTS _wh.warehouse_info (
+    key   text PRIMARY KEY,
+    value text
+);
+
+-- One row per tenant source database. password is write-only: the trigger moves it
+-- into the user mapping of the tenant's foreign server and stores NULL here.
+CREATE TABLE IF NOT EXISTS _wh.tenant_connections (
+    tenant_name text PRIMARY KEY,
+    host        text NOT NULL,
+    port        integer NOT NULL DEFAULT 5432,
+    dbname      text NOT NULL,
+    username    text NOT NULL,
+    password    text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz
+);
+ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS created_at timestamptz DEFAULT now();
+ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS updated_at timestamptz;
+
+-- Registered tenants: one warehouse schema fed by one connection. The public views
+-- enumerate this table. Rows are added automatically by the update/create functions.
+CREATE TABLE IF NOT EXISTS _wh.tenants (
+    schema_name     text PRIMARY KEY,
+    connection_name text NOT NULL,
+    client_name     text NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS tenants_connection_name_idx ON _wh.tenants (connection_name);
+
+CREATE TABLE IF NOT EXISTS _wh.mv_templates (
+    template_name      text PRIMARY KEY,
+    description        text,
+    query_template     text NOT NULL,
+    column_definitions text NOT NULL,
+    indexes            text,
+    created_at         timestamptz DEFAULT now(),
+    updated_at         timestamptz
+);
+
+CREATE TABLE IF NOT EXISTS _wh.run_log (
+    id               bigserial PRIMARY KEY,
+    logged_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+    tenant_schema    text,
+    connection_name  text,
+    template_name    text,
+    target_date      date,
+    action           text NOT NULL
+                     CONSTRAINT run_log_action_check
+                     CHECK (action IN ('created', 'refreshed', 'skipped', 'recreated', 'failed', 'dropped')),
+    row_count        bigint,
+    duration_ms      numeric,
+    error            text,
+    run_by           text DEFAULT session_user,
+    application_name text DEFAULT current_setting('application_name')
+);
+CREATE INDEX IF NOT EXISTS run_log_tenant_template_date_idx ON _wh.run_log (tenant_schema, template_name, target_date);
+CREATE INDEX IF NOT EXISTS run_log_logged_at_idx ON _wh.run_log (logged_at);
+
+-- ============================================================================
+-- 2. Names and validation
+-- ============================================================================
+
+-- Foreign server name of a connection: 'wh_' || tenant_name (at most 63 bytes).
+CREATE OR REPLACE FUNCTION _wh.server_name(tenant_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 'wh_' || tenant_name $$;
+
+-- Daily view name: base_view_name || '_YYYY_MM_DD'. Errors when the result exceeds 63 bytes
+-- (PostgreSQL would silently truncate it).
+CREATE OR REPLACE FUNCTION _wh.create_mv_name(base_view_name text, target_date date)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result text;
+BEGIN
+    IF base_view_name IS NULL OR base_view_name = '' OR target_date IS NULL THEN
+        RAISE EXCEPTION 'create_mv_name: base_view_name and target_date are required'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    result := base_view_name || '_' || to_char(target_date, 'YYYY_MM_DD');
+    IF octet_length(result) > 63 THEN
+        RAISE EXCEPTION 'view name % is longer than 63 bytes', result
+            USING ERRCODE = 'name_too_long';
+    END IF;
+    RETURN result;
+END
+$$;
+
+-- True when the daily view target_schema.view_name exists: a materialized view, or (a closed day
+-- compacted into <template>_closed, see section 9b) a plain view named <name>_YYYY_MM_DD. Reads
+-- pg_class with the statement's snapshot, so after an advisory lock wait it sees what the other
+-- session committed.
+CREATE OR REPLACE FUNCTION _wh.does_mv_exist(target_schema text, view_name text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT 1
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = target_schema AND c.relname = view_name
+          AND (c.relkind = 'm' OR (c.relkind = 'v' AND c.relname ~ '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')))
+$$;
+
+-- The kind of a daily name: 'm' (materialized view), 'v' (day view over the compacted table) or NULL.
+CREATE OR REPLACE FUNCTION _wh.daily_relkind(target_schema text, view_name text)
+RETURNS "char"
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.relkind
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = target_schema AND c.relname = view_name AND c.relkind IN ('m', 'v')
+$$;
+
+-- True when a (non-materialized) view target_schema.view_name exists.
+CREATE OR REPLACE FUNCTION _wh.does_view_exist(target_schema text, view_name text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT 1
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = target_schema AND c.relname = view_name AND c.relkind = 'v')
+$$;
+
+-- True when view view_schema.view_name references relation ref_schema.ref_name directly.
+CREATE OR REPLACE FUNCTION _wh.view_references(view_schema text, view_name text, ref_schema text, ref_name text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT 1
+        FROM pg_catalog.pg_class v
+        JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+        JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid
+        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+        JOIN pg_catalog.pg_class t ON t.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+        WHERE vn.nspname = view_schema AND v.relname = view_name
+          AND tn.nspname = ref_schema AND t.relname = ref_name)
+$$;
+
+-- Raises unless target_schema is a valid, non-reserved tenant schema name.
+CREATE OR REPLACE FUNCTION _wh.assert_tenant_schema(target_schema text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF target_schema IS NULL OR target_schema !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid tenant schema name %', coalesce(quote_literal(target_schema), 'NULL')
+            USING ERRCODE = 'invalid_schema_name',
+                  HINT = 'Use lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters.';
+    END IF;
+    IF target_schema IN ('_wh', 'public', 'cron', 'information_schema') OR target_schema LIKE 'pg\_%' THEN
+        RAISE EXCEPTION 'schema % is reserved and cannot hold tenant data', target_schema
+            USING ERRCODE = 'reserved_name';
+    END IF;
+END
+$$;
+
+-- Raises unless tenant_name is a valid connection name (the server name must fit 63 bytes).
+CREATE OR REPLACE FUNCTION _wh.assert_connection_name(tenant_name text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tenant_name IS NULL OR tenant_name !~ '^[a-z_][a-z0-9_]{0,59}$' THEN
+        RAISE EXCEPTION 'invalid connection name %', coalesce(quote_literal(tenant_name), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use lower-case letters, digits and underscores, starting with a letter or underscore, at most 60 characters.';
+    END IF;
+END
+$$;
+
+-- Raises unless template_name is a valid template name (name_YYYY_MM_DD must fit 63 bytes).
+CREATE OR REPLACE FUNCTION _wh.assert_template_name(template_name text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF template_name IS NULL OR template_name !~ '^[a-z_][a-z0-9_]{0,51}$' THEN
+        RAISE EXCEPTION 'invalid template name %', coalesce(quote_literal(template_name), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use lower-case letters, digits and underscores, starting with a letter or underscore, at most 52 characters.';
+    END IF;
+END
+$$;
+
+-- Raises unless template_name names an existing template.
+CREATE OR REPLACE FUNCTION _wh.assert_template_exists(template_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _wh.assert_template_name(template_name);
+    IF NOT EXISTS (SELECT 1 FROM _wh.mv_templates t WHERE t.template_name = assert_template_exists.template_name) THEN
+        RAISE EXCEPTION 'template % does not exist', template_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Load it with sql/template-<name>.sql; SELECT template_name FROM _wh.mv_templates lists the known ones.';
+    END IF;
+END
+$$;
+
+-- Raises unless target_date is a date not after CURRENT_DATE (the warehouse session's clock).
+CREATE OR REPLACE FUNCTION _wh.assert_target_date(target_date date)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF target_date IS NULL THEN
+        RAISE EXCEPTION 'target date is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF target_date > CURRENT_DATE THEN
+        RAISE EXCEPTION 'target date % is in the future (CURRENT_DATE is %)', target_date, CURRENT_DATE
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- ============================================================================
+-- 3. Templates: parsing and validation
+-- ============================================================================
+
+-- Parses a column list "name type, name type, ..." (commas inside parentheses or double
+-- quotes do not split). Unquoted names are folded to lower case. Each type must resolve
+-- with to_regtype. data_type is the canonical type name, or the declared text (lower-cased)
+-- when it carries a modifier such as numeric(10,3). Raises naming the bad piece.
+CREATE OR REPLACE FUNCTION _wh.parse_column_definitions(column_definitions text)
+RETURNS TABLE (ordinal integer, column_name text, data_type text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pieces   text[] := '{}';
+    cur      text := '';
+    depth    integer := 0;
+    in_quote boolean := false;
+    ch       text;
+    piece    text;
+    m        text[];
+    typ      text;
+    typ_oid  regtype;
+    seen     text[] := '{}';
+    n        integer := 0;
+BEGIN
+    IF column_definitions IS NULL OR btrim(column_definitions) = '' THEN
+        RAISE EXCEPTION 'column_definitions is empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. length(column_definitions) LOOP
+        ch := substr(column_definitions, i, 1);
+        IF ch = '"' THEN
+            in_quote := NOT in_quote;
+        ELSIF NOT in_quote AND ch = '(' THEN
+            depth := depth + 1;
+        ELSIF NOT in_quote AND ch = ')' THEN
+            depth := depth - 1;
+        ELSIF NOT in_quote AND depth = 0 AND ch = ',' THEN
+            pieces := pieces || cur;
+            cur := '';
+            CONTINUE;
+        END IF;
+        cur := cur || ch;
+    END LOOP;
+    pieces := pieces || cur;
+
+    FOREACH piece IN ARRAY pieces LOOP
+        piece := btrim(regexp_replace(piece, '\s+', ' ', 'g'));
+        IF piece = '' THEN
+            RAISE EXCEPTION 'column_definitions: empty column definition (stray comma?)'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        m := regexp_match(piece, '^("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*) (.+)$');
+        IF m IS NULL THEN
+            RAISE EXCEPTION 'column_definitions: % is not "name type"', quote_literal(piece)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        typ := m[2];
+        IF typ ~ '(--|/\*|;)' THEN
+            RAISE EXCEPTION 'column_definitions: % contains a comment or semicolon', quote_literal(piece)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        BEGIN
+            typ_oid := to_regtype(typ);
+        EXCEPTION WHEN OTHERS THEN
+            typ_oid := NULL;
+        END;
+        IF typ_oid IS NULL THEN
+            RAISE EXCEPTION 'column_definitions: unknown type in %', quote_literal(piece)
+                USING ERRCODE = 'undefined_object';
+        END IF;
+        n := n + 1;
+        ordinal := n;
+        column_name := CASE WHEN left(m[1], 1) = '"'
+                            THEN replace(substr(m[1], 2, length(m[1]) - 2), '""', '"')
+                            ELSE lower(m[1]) END;
+        IF column_name = ANY (seen) THEN
+            RAISE EXCEPTION 'column_definitions: column % is declared twice', column_name
+                USING ERRCODE = 'duplicate_column';
+        END IF;
+        seen := seen || column_name;
+        data_type := CASE WHEN typ ~ '\(' AND typ !~ '"' THEN lower(typ)
+                          WHEN typ ~ '\(' THEN typ
+                          ELSE format_type(typ_oid, NULL) END;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- Parses a template's index statements (separated by ';'). Each must read
+-- CREATE [UNIQUE] INDEX [name] ON {SCHEMA}.{VIEW_NAME} <rest>. The name is discarded
+-- (PostgreSQL picks unique names); rest is kept as written, e.g. "(id)" or "USING btree (x)".
+CREATE OR REPLACE FUNCTION _wh.parse_index_definitions(indexes text)
+RETURNS TABLE (ordinal integer, is_unique boolean, index_rest text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stmt text;
+    m    text[];
+    n    integer := 0;
+BEGIN
+    IF indexes IS NULL THEN
+        RETURN;
+    END IF;
+    FOREACH stmt IN ARRAY string_to_array(indexes, ';') LOOP
+        stmt := btrim(stmt, E' \t\r\n');
+        CONTINUE WHEN stmt = '';
+        m := regexp_match(stmt,
+            '^create\s+(unique\s+)?index\s+(?:if\s+not\s+exists\s+)?(?:("[^"]+"|[A-Za-z0-9_{}$]+)\s+)?on\s+\{SCHEMA\}\.\{VIEW_NAME\}\s*(\S.*)$',
+            'i');
+        IF m IS NULL THEN
+            RAISE EXCEPTION 'index definition % must read CREATE [UNIQUE] INDEX [name] ON {SCHEMA}.{VIEW_NAME} (...)', quote_literal(stmt)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        n := n + 1;
+        ordinal := n;
+        is_unique := m[1] IS NOT NULL;
+        index_rest := m[3];
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- Substitutes the template placeholders. Schema and view names are validated identifiers
+-- ([a-z0-9_]) and the date is formatted YYYY-MM-DD, so the substitution cannot inject SQL.
+CREATE OR REPLACE FUNCTION _wh.render_template_text(template_text text, target_schema text, view_name text, target_date date)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    IF view_name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid view name %', quote_literal(view_name) USING ERRCODE = 'invalid_name';
+    END IF;
+    RETURN replace(replace(replace(template_text,
+        '{TARGET_DATE}', to_char(target_date, 'YYYY-MM-DD')),
+        '{SCHEMA}', target_schema),
+        '{VIEW_NAME}', view_name);
+END
+$$;
+
+-- The columns of every daily, tenant and public view of a template, in order: the
+-- template's declared columns, then client (text) unless the template declares it.
+-- data_type is valid in a cast (NULL::<data_type>).
+CREATE OR REPLACE FUNCTION _wh.template_columns(template_name text)
+RETURNS TABLE (ordinal integer, column_name text, data_type text)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    defs text;
+    n    integer := 0;
+    has_client boolean := false;
+BEGIN
+    SELECT t.column_definitions INTO defs FROM _wh.mv_templates t WHERE t.template_name = template_columns.template_name;
+    IF NOT FOUND THEN
+        PERFORM _wh.assert_template_exists(template_name);
+    END IF;
+    FOR ordinal, column_name, data_type IN SELECT * FROM _wh.parse_column_definitions(defs) LOOP
+        n := ordinal;
+        has_client := has_client OR column_name = 'client';
+        RETURN NEXT;
+    END LOOP;
+    IF NOT has_client THEN
+        ordinal := n + 1;
+        column_name := 'client';
+        data_type := 'text';
+        RETURN NEXT;
+    END IF;
+END
+$$;
+
+-- Trigger: validates a template row (name, placeholders, columns, indexes) and stamps times.
+CREATE OR REPLACE FUNCTION _wh.mv_templates_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unknown text;
+BEGIN
+    PERFORM _wh.assert_template_name(NEW.template_name);
+    IF TG_OP = 'UPDATE' AND NEW.template_name <> OLD.template_name THEN
+        RAISE EXCEPTION 'a template cannot be renamed (% -> %): insert a new one', OLD.template_name, NEW.template_name
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    SELECT string_agg(DISTINCT '{' || m[1] || '}', ', ') INTO unknown
+    FROM regexp_matches(NEW.query_template || ' ' || coalesce(NEW.indexes, ''), '\{([A-Za-z_][A-Za-z0-9_]*)\}', 'g') AS m
+    WHERE m[1] NOT IN ('TARGET_DATE', 'SCHEMA', 'VIEW_NAME');
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'template %: unknown placeholder %', NEW.template_name, unknown
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Known placeholders: {TARGET_DATE}, {SCHEMA}, {VIEW_NAME}.';
+    END IF;
+    IF position('{TARGET_DATE}' IN NEW.query_template) = 0 THEN
+        RAISE WARNING 'template %: query_template has no {TARGET_DATE}: every daily view will hold the same rows', NEW.template_name;
+    END IF;
+    PERFORM count(*) FROM _wh.parse_column_definitions(NEW.column_definitions);
+    PERFORM count(*) FROM _wh.parse_index_definitions(NEW.indexes);
+    IF TG_OP = 'INSERT' THEN
+        NEW.created_at := coalesce(NEW.created_at, now());
+    ELSE
+        NEW.created_at := OLD.created_at;
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER mv_templates_validate
+    BEFORE INSERT OR UPDATE ON _wh.mv_templates
+    FOR EACH ROW EXECUTE FUNCTION _wh.mv_templates_validate();
+
+-- ============================================================================
+-- 4. Tenant connections: foreign servers and user mappings
+-- ============================================================================
+
+-- Creates or updates the user mapping FOR whadmin on server_name. A NULL password keeps the
+-- mapping's current password. Runs as whadmin (called from the SECURITY DEFINER trigger).
+CREATE OR REPLACE FUNCTION _wh.sync_user_mapping(server_name text, username text, password text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    opts text[];
+    has_password boolean;
+    changes text[] := '{}';
+BEGIN
+    SELECT um.umoptions INTO opts
+    FROM pg_catalog.pg_user_mappings um
+    WHERE um.srvname = server_name AND um.usename = 'whadmin';
+    IF NOT FOUND THEN
+        IF password IS NULL THEN
+            EXECUTE format('CREATE USER MAPPING FOR whadmin SERVER %I OPTIONS (user %L)', server_name, username);
+        ELSE
+            EXECUTE format('CREATE USER MAPPING FOR whadmin SERVER %I OPTIONS (user %L, password %L)', server_name, username, password);
+        END IF;
+        RETURN;
+    END IF;
+    has_password := EXISTS (SELECT 1 FROM unnest(opts) o WHERE o LIKE 'password=%');
+    changes := changes || format('%s user %L',
+        CASE WHEN EXISTS (SELECT 1 FROM unnest(opts) o WHERE o LIKE 'user=%') THEN 'SET' ELSE 'ADD' END, username);
+    IF password IS NOT NULL THEN
+        changes := changes || format('%s password %L', CASE WHEN has_password THEN 'SET' ELSE 'ADD' END, password);
+    END IF;
+    EXECUTE format('ALTER USER MAPPING FOR whadmin SERVER %I OPTIONS (%s)', server_name, array_to_string(changes, ', '));
+END
+$$;
+
+-- Rebuilds public views: without schema_hint, every existing one; with it, those of the
+-- templates that schema_hint has a tenant view of or that the public view still refers to.
+CREATE OR REPLACE FUNCTION _wh.rebuild_public_views(schema_hint text DEFAULT NULL)
+RETURNS text[]
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tname text;
+    rebuilt text[] := '{}';
+BEGIN
+    FOR tname IN SELECT t.template_name FROM _wh.mv_templates t ORDER BY 1 LOOP
+        IF (schema_hint IS NULL AND _wh.does_view_exist('public', tname))
+           OR (schema_hint IS NOT NULL AND (_wh.does_view_exist(schema_hint, tname)
+                                            OR _wh.view_references('public', tname, schema_hint, tname))) THEN
+            rebuilt := rebuilt || _wh.update_public_view_by_template(tname);
+        END IF;
+    END LOOP;
+    RETURN rebuilt;
+END
+$$;
+
+-- Trigger: keeps the foreign server 'wh_<tenant_name>' (dblink_fdw; host, port, dbname) and
+-- its user mapping FOR whadmin (user, password) in step with the row. The password goes
+-- into the mapping and NULL is stored; an UPDATE with a NULL password keeps the mapping's.
+-- DELETE drops server and mapping, refusing while a tenant schema still uses the connection.
+-- Servers and mappings are owned by whadmin whoever changes the table.
+CREATE OR REPLACE FUNCTION _wh.tenant_connections_sync()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    srv    text;
+    opts   text[];
+    live   text;
+    pruned integer;
+    changes text[] := '{}';
+    k text;
+    v text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        srv := _wh.server_name(OLD.tenant_name);
+        -- Tenants whose schema is already gone (the guide drops the schema first) are unregistered.
+        DELETE FROM _wh.tenants t
+        WHERE t.connection_name = OLD.tenant_name
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = t.schema_name);
+        GET DIAGNOSTICS pruned = ROW_COUNT;
+        SELECT string_agg(t.schema_name, ', ') INTO live FROM _wh.tenants t WHERE t.connection_name = OLD.tenant_name;
+        IF live IS NOT NULL THEN
+            RAISE EXCEPTION 'connection % is still used by tenant schema(s) %', OLD.tenant_name, live
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Remove the tenant first: SELECT _wh.remove_tenant(''<schema>'');';
+        END IF;
+        IF pruned > 0 THEN
+            PERFORM _wh.rebuild_public_views();
+        END IF;
+        EXECUTE format('DROP USER MAPPING IF EXISTS FOR whadmin SERVER %I', srv);
+        -- No CASCADE: a mapping or foreign table someone else added makes this fail loudly.
+        EXECUTE format('DROP SERVER IF EXISTS %I', srv);
+        RETURN OLD;
+    END IF;
+
+    PERFORM _wh.assert_connection_name(NEW.tenant_name);
+    IF TG_OP = 'UPDATE' AND NEW.tenant_name <> OLD.tenant_name THEN
+        RAISE EXCEPTION 'a connection cannot be renamed (% -> %): daily views refer to its server by name', OLD.tenant_name, NEW.tenant_name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Insert a new connection and move tenants to it.';
+    END IF;
+    IF NEW.port IS NULL OR NEW.port NOT BETWEEN 1 AND 65535 THEN
+        RAISE EXCEPTION 'invalid port % for connection %', NEW.port, NEW.tenant_name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    srv := _wh.server_name(NEW.tenant_name);
+    SELECT s.srvoptions INTO opts FROM pg_catalog.pg_foreign_server s WHERE s.srvname = srv;
+    IF NOT FOUND THEN
+        EXECUTE format('CREATE SERVER %I FOREIGN DATA WRAPPER dblink_fdw OPTIONS (host %L, port %L, dbname %L)',
+                       srv, NEW.host, NEW.port::text, NEW.dbname);
+    ELSE
+        FOR k, v IN VALUES ('host', NEW.host), ('port', NEW.port::text), ('dbname', NEW.dbname) LOOP
+            changes := changes || format('%s %s %L',
+                CASE WHEN EXISTS (SELECT 1 FROM unnest(opts) o WHERE o LIKE k || '=%') THEN 'SET' ELSE 'ADD' END, k, v);
+        END LOOP;
+        EXECUTE format('ALTER SERVER %I OPTIONS (%s)', srv, array_to_string(changes, ', '));
+    END IF;
+    PERFORM _wh.sync_user_mapping(srv, NEW.username, NEW.password);
+
+    NEW.password := NULL;
+    IF TG_OP = 'INSERT' THEN
+        NEW.created_at := coalesce(NEW.created_at, now());
+        NEW.updated_at := NULL;
+    ELSE
+        NEW.created_at := OLD.created_at;
+        NEW.updated_at := now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER tenant_connections_sync
+    BEFORE INSERT OR UPDATE OR DELETE ON _wh.tenant_connections
+    FOR EACH ROW EXECUTE FUNCTION _wh.tenant_connections_sync();
+
+-- Upgrade: rows written before this trigger existed (plain-text passwords, no server) are
+-- moved into servers and mappings now.
+UPDATE _wh.tenant_connections c
+SET updated_at = c.updated_at
+WHERE c.password IS NOT NULL
+   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = _wh.server_name(c.tenant_name));
+
+-- What dblink needs to reach a tenant: the name of its foreign server (dblink accepts a
+-- server name wherever it accepts a connection string). No secret is returned.
+-- Raises when the connection or its server does not exist.
+CREATE OR REPLACE FUNCTION _wh.get_tenant_connection_string(tenant_connection_name text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    srv text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM _wh.tenant_connections c WHERE c.tenant_name = tenant_connection_name) THEN
+        RAISE EXCEPTION 'tenant connection % does not exist', coalesce(quote_literal(tenant_connection_name), 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password) VALUES (...)';
+    END IF;
+    srv := _wh.server_name(tenant_connection_name);
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = srv) THEN
+        RAISE EXCEPTION 'foreign server % of connection % is missing', srv, tenant_connection_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Re-create it: UPDATE _wh.tenant_connections SET password = ''...'' WHERE tenant_name = %L;', tenant_connection_name);
+    END IF;
+    RETURN srv;
+END
+$$;
+
+-- ============================================================================
+-- 5. Tenants: schemas and registration
+-- ============================================================================
+
+-- Ensures the tenant schema exists. A new schema is owned by whadmin, phood_ro gets USAGE and
+-- (default privileges) SELECT on every table/view whadmin creates in it. An existing schema
+-- must grant whadmin CREATE.
+CREATE OR REPLACE FUNCTION _wh.ensure_tenant_schema(target_schema text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM pg_advisory_xact_lock(hashtext('_wh.schema'), hashtext(target_schema));
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
+        EXECUTE format('CREATE SCHEMA %I', target_schema);
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO phood_ro', target_schema);
+        EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE whadmin IN SCHEMA %I GRANT SELECT ON TABLES TO phood_ro', target_schema);
+    ELSIF NOT has_schema_privilege('whadmin', target_schema, 'CREATE, USAGE') THEN
+        RAISE EXCEPTION 'whadmin has no CREATE and USAGE privilege on schema %', target_schema
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('As its owner: GRANT ALL ON SCHEMA %I TO whadmin; GRANT USAGE ON SCHEMA %I TO phood_ro;', target_schema, target_schema);
+    END IF;
+END
+$$;
+
+-- Registers (connection, schema) as a tenant the first time it is used, creating the schema
+-- when missing; client_name defaults to the schema name. Returns the registered client name.
+-- Raises when the connection is unknown or the schema is registered with another connection.
+CREATE OR REPLACE FUNCTION _wh.ensure_tenant(tenant_connection_name text, target_schema text, client_name text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reg _wh.tenants;
+BEGIN
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM _wh.get_tenant_connection_string(tenant_connection_name);
+    SELECT * INTO reg FROM _wh.tenants t WHERE t.schema_name = target_schema;
+    IF NOT FOUND THEN
+        PERFORM _wh.ensure_tenant_schema(target_schema);
+        INSERT INTO _wh.tenants (schema_name, connection_name, client_name)
+        VALUES (target_schema, tenant_connection_name, coalesce(ensure_tenant.client_name, target_schema))
+        ON CONFLICT (schema_name) DO NOTHING;
+        SELECT * INTO reg FROM _wh.tenants t WHERE t.schema_name = target_schema;
+    ELSIF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
+        PERFORM _wh.ensure_tenant_schema(target_schema);
+    END IF;
+    IF reg.connection_name <> tenant_connection_name THEN
+        RAISE EXCEPTION 'schema % is registered for connection %, not %', target_schema, reg.connection_name, tenant_connection_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('To move it: UPDATE _wh.tenants SET connection_name = %L WHERE schema_name = %L;', tenant_connection_name, target_schema);
+    END IF;
+    RETURN reg.client_name;
+END
+$$;
+
+-- ============================================================================
+-- 6. Locks (transaction-scoped advisory locks; order: daily -> tenant view -> public view)
+-- ============================================================================
+
+CREATE OR REPLACE FUNCTION _wh.lock_daily_view(target_schema text, view_name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext(target_schema || '.' || view_name)) $$;
+
+CREATE OR REPLACE FUNCTION _wh.lock_tenant_view(target_schema text, template_name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_advisory_xact_lock(hashtext('_wh.tenant_view'), hashtext(target_schema || '.' || template_name)) $$;
+
+CREATE OR REPLACE FUNCTION _wh.lock_public_view(template_name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_advisory_xact_lock(hashtext('_wh.public_view'), hashtext(template_name)) $$;
+
+-- ============================================================================
+-- 7. Run log
+-- ============================================================================
+
+-- Appends one run_log row (in the caller's transaction) and returns its id.
+CREATE OR REPLACE FUNCTION _wh.log_run(target_schema text, tenant_connection_name text, template_name text,
+                                       target_date date, action text, row_count bigint, duration_ms numeric, error text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO _wh.run_log (tenant_schema, connection_name, template_name, target_date, action, row_count, duration_ms, error)
+    VALUES (target_schema, tenant_connection_name, template_name, target_date, action, row_count, round(duration_ms, 1), error)
+    RETURNING id
+$$;
+
+-- For callers (the C# client) that caught an error from an update function and want it
+-- recorded: call this in a fresh transaction. Returns the run_log id.
+CREATE OR REPLACE FUNCTION _wh.log_failure(template_name text, connection_name text, target_schema text, target_date date, error text)
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT _wh.log_run(target_schema, connection_name, template_name, target_date, 'failed', NULL, NULL, error) $$;
+
+-- ============================================================================
+-- 8. Daily views
+-- ============================================================================
+
+-- Creates materialized view target_schema.view_name from a template for one date: the
+-- remote query through public.dblink(<server name>, ...), client appended as a literal, the
+-- template's indexes with names chosen by PostgreSQL, SELECT for phood_ro, ANALYZE.
+-- Callers hold the daily-view lock and have validated the arguments.
+CREATE OR REPLACE FUNCTION _wh.create_daily_view(template_name text, tenant_connection_name text, target_schema text,
+                                                 target_date date, view_name text, client_name text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tpl        _wh.mv_templates;
+    srv        text;
+    select_list text;
+    column_defs text;
+    has_client boolean;
+    idx        record;
+BEGIN
+    SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = create_daily_view.template_name;
+    IF NOT FOUND THEN
+        PERFORM _wh.assert_template_exists(template_name);
+    END IF;
+    srv := _wh.get_tenant_connection_string(tenant_connection_name);
+
+    SELECT string_agg(format('t.%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal),
+           bool_or(c.column_name = 'client')
+    INTO select_list, column_defs, has_client
+    FROM _wh.parse_column_definitions(tpl.column_definitions) c;
+
+    EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT %s%s FROM public.dblink(%L, %L) AS t(%s)',
+                   target_schema, view_name, select_list,
+                   CASE WHEN has_client THEN '' ELSE format(', %L::text AS client', client_name) END,
+                   srv,
+                   _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date),
+                   column_defs);
+
+    FOR idx IN SELECT * FROM _wh.parse_index_definitions(tpl.indexes) ORDER BY ordinal LOOP
+        EXECUTE format('CREATE %sINDEX ON %I.%I %s',
+                       CASE WHEN idx.is_unique THEN 'UNIQUE ' ELSE '' END,
+                       target_schema, view_name,
+                       _wh.render_template_text(idx.index_rest, target_schema, view_name, target_date));
+    END LOOP;
+
+    EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+    EXECUTE format('ANALYZE %I.%I', target_schema, view_name);
+END
+$$;
+
+-- Refreshes a daily view: CONCURRENTLY (readers not blocked) when it has a plain unique
+-- index, otherwise a plain REFRESH.
+CREATE OR REPLACE FUNCTION _wh.refresh_daily_view(target_schema text, view_name text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+               WHERE i.indrelid = format('%I.%I', target_schema, view_name)::regclass
+                 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL) THEN
+        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I.%I', target_schema, view_name);
+    ELSE
+        EXECUTE format('REFRESH MATERIALIZED VIEW %I.%I', target_schema, view_name);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION _wh.count_rows(target_schema text, view_name text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %I.%I', target_schema, view_name) INTO n;
+    RETURN n;
+END
+$$;
+
+-- ============================================================================
+-- 9. Tenant and public union views
+-- ============================================================================
+
+-- Creates or replaces view target_schema.view_name AS select_sql, granting SELECT to
+-- phood_ro. When the column list changed (CREATE OR REPLACE refuses), the view is dropped
+-- with its dependents and created again; returns true in that case (the caller must rebuild
+-- what depended on it, i.e. the public view).
+CREATE OR REPLACE FUNCTION _wh.apply_view(target_schema text, view_name text, select_sql text)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    replaced boolean := false;
+BEGIN
+    BEGIN
+        EXECUTE format('CREATE OR REPLACE VIEW %I.%I AS %s', target_schema, view_name, select_sql);
+    EXCEPTION WHEN invalid_table_definition THEN
+        RAISE NOTICE 'columns of %.% changed: dropping it (and dependent views) and creating it again', target_schema, view_name;
+        EXECUTE format('DROP VIEW %I.%I CASCADE', target_schema, view_name);
+        EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name, select_sql);
+        replaced := true;
+    END;
+    EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+    RETURN replaced;
+END
+$$;
+
+-- The SELECT of a tenant view: the compacted table of closed days (when there is one), then
+-- UNION ALL of the schema's daily materialized views of the template in date order (those
+-- named in exclude_views left out), client as the given literal; a typed empty SELECT when
+-- there is nothing. (Day views over the compacted table are plain views: never listed.)
+CREATE OR REPLACE FUNCTION _wh.tenant_view_sql_excluding(template_name text, target_schema text, client_name text, exclude_views text[])
+RETURNS text
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    select_list text;
+    empty_list  text;
+    parts       text[];
+    closed      text := _wh.closed_table_name(template_name);
+BEGIN
+    SELECT string_agg(CASE WHEN c.column_name = 'client'
+                           THEN format('%L::%s AS client', client_name, c.data_type)
+                           ELSE format('d.%I', c.column_name) END, ', ' ORDER BY c.ordinal),
+           string_agg(format('NULL::%s AS %I', c.data_type, c.column_name), ', ' ORDER BY c.ordinal)
+    INTO select_list, empty_list
+    FROM _wh.template_columns(template_name) c;
+
+    SELECT array_agg(format('SELECT %s FROM %I.%I d', select_list, target_schema, c.relname) ORDER BY c.relname)
+    INTO parts
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = target_schema
+      AND c.relkind = 'm'
+      AND c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+      AND NOT (c.relname = ANY (coalesce(exclude_views, '{}')));
+
+    IF pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL THEN
+        parts := format('SELECT %s FROM %I.%I d', select_list, target_schema, closed) || coalesce(parts, '{}');
+    END IF;
+    IF parts IS NULL OR cardinality(parts) = 0 THEN
+        RETURN format('SELECT %s WHERE false', empty_list);
+    END IF;
+    RETURN array_to_string(parts, E'\nUNION ALL\n');
+END
+$$;
+
+-- The SELECT of a tenant view (see tenant_view_sql_excluding), exclude_view left out.
+CREATE OR REPLACE FUNCTION _wh.tenant_view_sql(template_name text, target_schema text, client_name text, exclude_view text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _wh.tenant_view_sql_excluding(template_name, target_schema, client_name,
+                                         CASE WHEN exclude_view IS NULL THEN '{}'::text[] ELSE ARRAY[exclude_view] END)
+$$;
+
+-- Rebuilds target_schema.template_name from the registered tenant's daily views (optionally
+-- without exclude_view). Caller holds the tenant-view lock. Returns true when the public view
+-- must be rebuilt (the tenant view was new or had to be dropped and created again).
+CREATE OR REPLACE FUNCTION _wh.rebuild_tenant_view(template_name text, target_schema text, exclude_view text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    client text;
+    existed boolean;
+BEGIN
+    SELECT t.client_name INTO client FROM _wh.tenants t WHERE t.schema_name = target_schema;
+    IF NOT FOUND THEN
+        client := target_schema;
+    END IF;
+    existed := _wh.does_view_exist(target_schema, template_name);
+    RETURN _wh.apply_view(target_schema, template_name,
+                          _wh.tenant_view_sql(template_name, target_schema, client, exclude_view))
+           OR NOT existed;
+END
+$$;
+
+-- Builds view <schema>.<template> = UNION ALL of the schema's daily views of the template, in
+-- date order, with client = the tenant's current client name; a typed empty view when there
+-- are no daily views. One statement (atomic for readers). Registers the tenant on first use.
+-- When the tenant view is new, the public view is rebuilt too so it includes the tenant.
+-- Returns the view name (schema.template).
+CREATE OR REPLACE FUNCTION _wh.update_tenant_union_view_by_template(template_name text, tenant_connection_name text, target_schema text)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
+    PERFORM _wh.lock_tenant_view(target_schema, template_name);
+    IF _wh.rebuild_tenant_view(template_name, target_schema)
+       OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
+        PERFORM _wh.update_public_view_by_template(template_name);
+    END IF;
+    RETURN format('%I.%I', target_schema, template_name);
+END
+$$;
+
+-- Builds view public.<template> = UNION ALL of <schema>.<template> for every registered tenant
+-- (_wh.tenants) whose tenant view exists, ordered by schema; a typed empty view when there is
+-- none. Never refers to a tenant that is gone. CREATE OR REPLACE keeps grants; SELECT is
+-- granted to phood_ro and whadmin. Returns 'public.<template>'.
+CREATE OR REPLACE FUNCTION _wh.update_public_view_by_template(template_name text)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    select_list text;
+    empty_list  text;
+    parts       text[];
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.lock_public_view(template_name);
+
+    SELECT string_agg(format('v.%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('NULL::%s AS %I', c.data_type, c.column_name), ', ' ORDER BY c.ordinal)
+    INTO select_list, empty_list
+    FROM _wh.template_columns(template_name) c;
+
+    SELECT array_agg(format('SELECT %s FROM %I.%I v', select_list, t.schema_name, template_name) ORDER BY t.schema_name)
+    INTO parts
+    FROM _wh.tenants t
+    WHERE _wh.does_view_exist(t.schema_name, template_name);
+
+    PERFORM _wh.apply_view('public', template_name,
+        CASE WHEN parts IS NULL THEN format('SELECT %s WHERE false', empty_list)
+             ELSE array_to_string(parts, E'\nUNION ALL\n') END);
+    EXECUTE format('GRANT SELECT ON public.%I TO phood_ro, whadmin', template_name);
+    RETURN format('public.%I', template_name);
+END
+$$;
+
+-- Makes sure the tenant view includes view_name and the public view includes the tenant view,
+-- rebuilding only what is missing. Returns true when something was rebuilt.
+CREATE OR REPLACE FUNCTION _wh.ensure_views_include(template_name text, target_schema text, view_name text)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rebuilt boolean := false;
+    need_public boolean := false;
+BEGIN
+    -- A compacted day is in the tenant view when the tenant view reads the compacted table.
+    IF view_name IS NULL OR NOT _wh.view_references(target_schema, template_name, target_schema,
+            CASE WHEN _wh.daily_relkind(target_schema, view_name) = 'v' THEN _wh.closed_table_name(template_name) ELSE view_name END) THEN
+        PERFORM _wh.lock_tenant_view(target_schema, template_name);
+        need_public := _wh.rebuild_tenant_view(template_name, target_schema);
+        rebuilt := true;
+    END IF;
+    IF need_public OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
+        PERFORM _wh.update_public_view_by_template(template_name);
+        rebuilt := true;
+    END IF;
+    RETURN rebuilt;
+END
+$$;
+
+-- ============================================================================
+-- 9b. Closed days: one compacted table per tenant and template
+-- ============================================================================
+--
+-- A day older than yesterday can no longer be refreshed (only re-created with force). Once a
+-- tenant has more than _wh.compact_after_days() closed daily materialized views of a template
+-- (warehouse_info 'compact_after_days', default 31), they move into ONE indexed table
+-- <schema>.<template>_closed (the daily view's columns plus _wh_day date), and from then on
+-- every closed day of that tenant and template lives there: a new closed day is loaded straight
+-- into it (INSERT ... SELECT FROM dblink over a connection kept for the session), the daily
+-- name stays queryable as a plain view (SELECT <cols> FROM <template>_closed WHERE _wh_day = day),
+-- and the tenant view reads the table plus the remaining daily materialized views (today,
+-- yesterday). Planning a query then locks a handful of relations instead of 4 per day.
+
+-- Name of the compacted table of a template: <template>_closed (at most 59 bytes).
+CREATE OR REPLACE FUNCTION _wh.closed_table_name(template_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT template_name || '_closed' $$;
+
+-- How many closed daily materialized views a tenant may have of a template before they are
+-- compacted (warehouse_info 'compact_after_days'; default 31).
+CREATE OR REPLACE FUNCTION _wh.compact_after_days()
+RETURNS integer
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT nullif(btrim(i.value), '')::integer FROM _wh.warehouse_info i WHERE i.key = 'compact_after_days'), 31)
+$$;
+
+-- A dblink connection to server_name kept for this session (named after the server and a hash
+-- of its options and of whadmin's mapping, so a changed host or password opens a new one; older
+-- ones of the same server are closed). Saves the connection set-up (SCRAM, backend start:
+-- 30-50 ms) for every closed day after the first one a session loads.
+CREATE OR REPLACE FUNCTION _wh.session_dblink(server_name text, reconnect boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conn text;
+    other text;
+BEGIN
+    SELECT left(s.srvname, 30) || '_' || md5(coalesce(s.srvoptions::text, '') || coalesce(um.umoptions::text, ''))
+    INTO conn
+    FROM pg_catalog.pg_foreign_server s
+    LEFT JOIN pg_catalog.pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user
+    WHERE s.srvname = server_name;
+    IF conn IS NULL THEN
+        RAISE EXCEPTION 'foreign server % does not exist', server_name USING ERRCODE = 'undefined_object';
+    END IF;
+    FOREACH other IN ARRAY coalesce(public.dblink_get_connections(), '{}') LOOP
+        IF other = conn AND NOT reconnect THEN
+            RETURN conn;
+        ELSIF other = conn OR other LIKE left(server_name, 30) || '\_%' THEN
+            PERFORM public.dblink_disconnect(other);
+        END IF;
+    END LOOP;
+    PERFORM public.dblink_connect(conn, server_name);
+    RETURN conn;
+END
+$$;
+
+-- Creates <schema>.<template>_closed when missing: the daily view's columns plus _wh_day date,
+-- the template's indexes (as plain indexes: a unique key of one day need not be unique over
+-- many days), a BRIN index on _wh_day, SELECT for phood_ro. Returns true when it was created.
+-- Callers hold the compaction lock.
+CREATE OR REPLACE FUNCTION _wh.ensure_closed_table(template_name text, target_schema text)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    closed text := _wh.closed_table_name(template_name);
+    defs text;
+    idx record;
+BEGIN
+    IF pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    IF EXISTS (SELECT 1 FROM _wh.mv_templates t WHERE t.template_name = closed) THEN
+        RAISE EXCEPTION 'cannot compact closed days of %: a template named % exists', template_name, closed
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    SELECT string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal)
+    INTO defs FROM _wh.template_columns(template_name) c;
+    EXECUTE format('CREATE TABLE %I.%I (%s, _wh_day date NOT NULL)', target_schema, closed, defs);
+    FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_closed_table.template_name)) ORDER BY ordinal LOOP
+        EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, closed,
+                       _wh.render_template_text(idx.index_rest, target_schema, closed, CURRENT_DATE));
+    END LOOP;
+    -- BRIN: days arrive (mostly) in order, a day's rows sit together; a btree here cost ~3 ms per 2,000-row day to
+    -- maintain, this costs next to nothing and still finds a day in a few pages (day views, force, retention).
+    EXECUTE format('CREATE INDEX ON %I.%I USING brin (_wh_day) WITH (pages_per_range = 16, autosummarize = on)', target_schema, closed);
+    EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, closed);
+    RETURN true;
+END
+$$;
+
+-- The SELECT of a compacted day's view: the daily view's columns of that day.
+CREATE OR REPLACE FUNCTION _wh.closed_day_view_sql(template_name text, target_schema text, target_date date)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('SELECT %s FROM %I.%I WHERE _wh_day = %L::date',
+                  string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
+                  target_schema, _wh.closed_table_name(template_name), target_date)
+    FROM _wh.template_columns(template_name) c
+$$;
+
+-- Loads one closed day straight into <schema>.<template>_closed from the tenant's source (the
+-- same remote query, columns and client literal as a daily materialized view), and creates the
+-- day's view when it does not exist. Callers hold the daily-view lock and have removed any
+-- earlier rows of the day (in the same transaction). Returns the number of rows loaded.
+CREATE OR REPLACE FUNCTION _wh.load_closed_day(template_name text, tenant_connection_name text, target_schema text,
+                                               target_date date, view_name text, client_name text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tpl _wh.mv_templates;
+    srv text;
+    conn text;
+    insert_list text;
+    select_list text;
+    column_defs text;
+    has_client boolean;
+    stmt text;
+    query text;
+    n bigint;
+BEGIN
+    SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = load_closed_day.template_name;
+    srv := _wh.get_tenant_connection_string(tenant_connection_name);
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('t.%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal),
+           bool_or(c.column_name = 'client')
+    INTO insert_list, select_list, column_defs, has_client
+    FROM _wh.parse_column_definitions(tpl.column_definitions) c;
+    query := _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date);
+    stmt := format('INSERT INTO %I.%I (%s%s, _wh_day) SELECT %s%s, $3 FROM public.dblink($1, $2) AS t(%s)',
+                   target_schema, _wh.closed_table_name(template_name), insert_list,
+                   CASE WHEN has_client THEN '' ELSE ', client' END,
+                   select_list, CASE WHEN has_client THEN '' ELSE ', $4' END, column_defs);
+    conn := _wh.session_dblink(srv);
+    BEGIN
+        EXECUTE stmt USING conn, query, target_date, client_name;
+    EXCEPTION WHEN OTHERS THEN
+        -- The kept connection may have died (source restarted, idle timeout): once more over a new one.
+        -- A real error (bad query, missing table) fails again and is raised from there.
+        conn := _wh.session_dblink(srv, true);
+        EXECUTE stmt USING conn, query, target_date, client_name;
+    END;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF _wh.daily_relkind(target_schema, view_name) IS NULL THEN
+        EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
+                       _wh.closed_day_view_sql(template_name, target_schema, target_date));
+        EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+    END IF;
+    RETURN n;
+END
+$$;
+
+-- Moves a tenant's closed daily materialized views of a template (older than yesterday) into
+-- <schema>.<template>_closed: rows copied, tenant view rebuilt to read the table, then each
+-- materialized view replaced by a plain view of the same name over the table, all in the
+-- caller's transaction (readers see the old set or the new one). With only_when_due (what
+-- update_mv_by_template, the windows and the module call) it does nothing unless the table
+-- already exists or there are more than compact_after_days() closed materialized views, and it
+-- never waits: a busy compaction lock or a day being written by another session is left for the
+-- next call. Without it (psql: SELECT _wh.compact_closed_days('foodlogstats', 'tenant_a')) every
+-- closed day is compacted now. analyze_table: ANALYZE the table at the end (always when created).
+-- planned_days: closed days the caller is about to load (a window, a backfill); counted towards
+-- compact_after_days(), so a long backfill creates the table first and loads every closed day
+-- straight into it instead of building (and then compacting) a materialized view per day.
+-- Returns {"template","schema","table","compacted","created_table","busy"}.
+CREATE OR REPLACE FUNCTION _wh.compact_closed_days(template_name text, target_schema text,
+                                                   only_when_due boolean DEFAULT false, analyze_table boolean DEFAULT true,
+                                                   planned_days integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    closed text := _wh.closed_table_name(template_name);
+    has_table boolean;
+    created boolean := false;
+    candidates integer;
+    victim record;
+    moved text[] := '{}';
+    days date[] := '{}';
+    cols text;
+    client text;
+    need_public boolean;
+    result jsonb;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    result := jsonb_build_object('template', template_name, 'schema', target_schema,
+                                 'table', format('%I.%I', target_schema, closed), 'compacted', 0, 'created_table', false, 'busy', false);
+    IF only_when_due THEN
+        IF NOT pg_try_advisory_xact_lock(hashtext('_wh.compact'), hashtext(target_schema || '.' || template_name)) THEN
+            RETURN result || jsonb_build_object('busy', true);
+        END IF;
+    ELSE
+        PERFORM pg_advisory_xact_lock(hashtext('_wh.compact'), hashtext(target_schema || '.' || template_name));
+    END IF;
+    has_table := pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL;
+    SELECT count(*) INTO candidates
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = target_schema AND c.relkind = 'm'
+      AND CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+               THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') < CURRENT_DATE - 1 ELSE false END;
+    IF (candidates = 0 AND (has_table OR coalesce(planned_days, 0) <= _wh.compact_after_days()))
+       OR (only_when_due AND NOT has_table AND candidates + coalesce(planned_days, 0) <= _wh.compact_after_days()) THEN
+        IF has_table AND analyze_table THEN
+            EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+        END IF;
+        RETURN result;
+    END IF;
+
+    created := _wh.ensure_closed_table(template_name, target_schema);
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal) INTO cols FROM _wh.template_columns(template_name) c;
+    FOR victim IN
+        SELECT d.view_name, d.day
+        FROM (SELECT c.relname::text AS view_name,
+                     CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+                          THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') END AS day
+              FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = target_schema AND c.relkind = 'm') d
+        WHERE d.day < CURRENT_DATE - 1
+        ORDER BY d.view_name
+    LOOP
+        -- Never wait for a day lock (its holder may be waiting for us): a busy day is compacted next time.
+        CONTINUE WHEN NOT pg_try_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext(target_schema || '.' || victim.view_name));
+        CONTINUE WHEN _wh.daily_relkind(target_schema, victim.view_name) IS DISTINCT FROM 'm';
+        EXECUTE format('INSERT INTO %I.%I (%s, _wh_day) SELECT %s, %L::date FROM %I.%I',
+                       target_schema, closed, cols, cols, victim.day, target_schema, victim.view_name);
+        moved := moved || victim.view_name;
+        days := days || victim.day;
+    END LOOP;
+
+    IF cardinality(moved) > 0 THEN
+        PERFORM _wh.lock_tenant_view(target_schema, template_name);
+        SELECT t.client_name INTO client FROM _wh.tenants t WHERE t.schema_name = target_schema;
+        need_public := NOT _wh.does_view_exist(target_schema, template_name);
+        need_public := _wh.apply_view(target_schema, template_name,
+                           _wh.tenant_view_sql_excluding(template_name, target_schema, coalesce(client, target_schema), moved))
+                       OR need_public;
+        FOR i IN 1 .. cardinality(moved) LOOP
+            -- No CASCADE: an unknown object depending on the day makes this fail loudly.
+            EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, moved[i]);
+            EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, moved[i],
+                           _wh.closed_day_view_sql(template_name, target_schema, days[i]));
+            EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, moved[i]);
+        END LOOP;
+        IF need_public OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
+            PERFORM _wh.update_public_view_by_template(template_name);
+        END IF;
+    END IF;
+    IF created OR analyze_table THEN
+        EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+    END IF;
+    RETURN result || jsonb_build_object('compacted', cardinality(moved), 'created_table', created);
+END
+$$;
+
+-- ============================================================================
+-- 10. Create / refresh / skip / recreate one day
+-- ============================================================================
+
+-- Rebuilds an existing daily view without readers ever seeing it missing: builds the new one
+-- under a temporary name first (the slow dblink part, no lock on anything readers use), then
+-- swaps in the same transaction: tenant view without that day, drop old, rename new and its
+-- indexes, tenant view with it. The public view depends on the tenant view only: untouched.
+CREATE OR REPLACE FUNCTION _wh.recreate_daily_view(template_name text, tenant_connection_name text, target_schema text,
+                                                   target_date date, view_name text, client_name text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tmp text := '_whnew_' || substr(md5(target_schema || '.' || view_name), 1, 20);
+    has_tenant_view boolean := _wh.does_view_exist(target_schema, template_name);
+    idx text;
+    base text;
+    candidate text;
+    k integer;
+BEGIN
+    IF _wh.does_mv_exist(target_schema, tmp) THEN
+        EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, tmp);
+    END IF;
+    PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, tmp, client_name);
+
+    IF has_tenant_view THEN
+        PERFORM _wh.lock_tenant_view(target_schema, template_name);
+        PERFORM _wh.rebuild_tenant_view(template_name, target_schema, view_name);
+    END IF;
+    -- No CASCADE: an unknown object depending on the old view makes this fail loudly.
+    EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, view_name);
+    EXECUTE format('ALTER MATERIALIZED VIEW %I.%I RENAME TO %I', target_schema, tmp, view_name);
+
+    FOR idx IN
+        SELECT c.relname
+        FROM pg_catalog.pg_index i
+        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = format('%I.%I', target_schema, view_name)::regclass
+          AND c.relname LIKE tmp || '%'
+        ORDER BY c.relname
+    LOOP
+        base := left(view_name || substr(idx, length(tmp) + 1), 63);
+        candidate := base;
+        k := 0;
+        WHILE EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                      WHERE n.nspname = target_schema AND c.relname = candidate) LOOP
+            k := k + 1;
+            candidate := left(base, 63 - length(k::text)) || k::text;
+        END LOOP;
+        EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', target_schema, idx, candidate);
+    END LOOP;
+
+    IF has_tenant_view THEN
+        PERFORM _wh.rebuild_tenant_view(template_name, target_schema);
+    END IF;
+END
+$$;
+
+-- THE code path for one (template, tenant, date), used by pg_cron, psql and the module.
+--   absent                         -> create with indexes            -> 'created'
+--   present, date = CURRENT_DATE (or CURRENT_DATE - 1 with allow_refresh_yesterday)
+--                                  -> REFRESH [CONCURRENTLY]         -> 'refreshed'
+--   present, older                 -> nothing                        -> 'skipped'
+--   present and force              -> rebuilt and swapped atomically -> 'recreated'
+-- Serialized per daily view by an advisory lock: a second caller waits, then refreshes or
+-- skips. With rebuild_views, the tenant view and the public view are made to include the
+-- day (rebuilt only when they do not already). Registers the tenant and creates its schema
+-- on first use. Rejects future dates and reserved schemas. Errors are raised, never
+-- swallowed. Writes a run_log row. Returns
+-- {"action","view","rows","duration_ms","template","schema","connection","date"}.
+CREATE OR REPLACE FUNCTION _wh.update_mv_by_template(template_name text, tenant_connection_name text, target_schema text,
+                                                     target_date date, allow_refresh_yesterday boolean DEFAULT true,
+                                                     force boolean DEFAULT false, rebuild_views boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started  timestamptz := clock_timestamp();
+    view_name text;
+    client   text;
+    action   text;
+    nrows    bigint;
+    elapsed  numeric;
+    kind     "char";
+    closed   boolean;
+    msg text; det text; hnt text; st text;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM _wh.assert_target_date(target_date);
+    view_name := _wh.create_mv_name(template_name, target_date);
+
+    BEGIN
+        client := _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
+        PERFORM _wh.lock_daily_view(target_schema, view_name);
+
+        kind := _wh.daily_relkind(target_schema, view_name);
+        closed := target_date < CURRENT_DATE - 1;
+        IF kind IS NULL AND closed
+           AND pg_catalog.to_regclass(format('%I.%I', target_schema, _wh.closed_table_name(template_name))) IS NOT NULL THEN
+            -- A closed day of a tenant whose closed days are compacted: straight into the table.
+            nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
+            action := 'created';
+        ELSIF kind IS NULL THEN
+            PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
+            action := 'created';
+            -- Keeps closed days compacted once there are more than compact_after_days(): pg_cron's daily call for
+            -- today moves the day before yesterday (closed since midnight) into the table.
+            PERFORM _wh.compact_closed_days(template_name, target_schema, true, false);
+        ELSIF kind = 'v' AND (force OR target_date = CURRENT_DATE OR (allow_refresh_yesterday AND target_date = CURRENT_DATE - 1)) THEN
+            -- A compacted day: its rows replaced in this transaction (readers see the old rows or the new ones).
+            EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING target_date;
+            nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
+            action := CASE WHEN force THEN 'recreated' ELSE 'refreshed' END;
+        ELSIF kind = 'v' THEN
+            action := 'skipped';
+        ELSIF force THEN
+            PERFORM _wh.recreate_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
+            action := 'recreated';
+        ELSIF target_date = CURRENT_DATE OR (allow_refresh_yesterday AND target_date = CURRENT_DATE - 1) THEN
+            PERFORM _wh.refresh_daily_view(target_schema, view_name);
+            action := 'refreshed';
+        ELSE
+            action := 'skipped';
+        END IF;
+
+        IF rebuild_views THEN
+            PERFORM _wh.ensure_views_include(template_name, target_schema, view_name);
+        END IF;
+        IF nrows IS NULL THEN
+            nrows := _wh.count_rows(target_schema, view_name);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT, st = RETURNED_SQLSTATE;
+        msg := format('%s.%s: %s', target_schema, view_name, msg);
+        IF det IS NOT NULL AND det <> '' AND hnt IS NOT NULL AND hnt <> '' THEN
+            RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, DETAIL = det, HINT = hnt;
+        ELSIF det IS NOT NULL AND det <> '' THEN
+            RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, DETAIL = det;
+        ELSIF hnt IS NOT NULL AND hnt <> '' THEN
+            RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, HINT = hnt;
+        ELSE
+            RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg;
+        END IF;
+    END;
+
+    elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 1);
+    PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, action, nrows, elapsed);
+    RETURN jsonb_build_object(
+        'action', action,
+        'view', format('%I.%I', target_schema, view_name),
+        'rows', nrows,
+        'duration_ms', elapsed,
+        'template', template_name,
+        'schema', target_schema,
+        'connection', tenant_connection_name,
+        'date', target_date);
+END
+$$;
+
+-- Creates one daily view from a template when it does not exist (true); returns false with a
+-- NOTICE when it already exists. Does not touch the tenant or public view (the guide calls
+-- update_tenant_union_view_by_template / update_public_view_by_template next). Raises on error.
+CREATE OR REPLACE FUNCTION _wh.create_mv_from_template(template_name text, tenant_connection_name text, target_schema text,
+                                                       target_date date, client_name text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started  timestamptz := clock_timestamp();
+    view_name text;
+    client   text;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM _wh.assert_target_date(target_date);
+    view_name := _wh.create_mv_name(template_name, target_date);
+    client := _wh.ensure_tenant(tenant_connection_name, target_schema, client_name);
+    PERFORM _wh.lock_daily_view(target_schema, view_name);
+    IF _wh.does_mv_exist(target_schema, view_name) THEN
+        RAISE NOTICE '%.% already exists (use _wh.update_mv_by_template(..., force => true) to rebuild it)', target_schema, view_name;
+        PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'skipped',
+                            NULL, (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric);
+        RETURN false;
+    END IF;
+    PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name,
+                                  coalesce(create_mv_from_template.client_name, client));
+    PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'created',
+                        _wh.count_rows(target_schema, view_name), (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric);
+    RETURN true;
+END
+$$;
+
+-- ============================================================================
+-- 11. Windows of days
+-- ============================================================================
+
+-- One day of a window, isolated in a subtransaction: on error the day is rolled back,
+-- logged as 'failed' in run_log and returned as {"action":"failed","date","error","sqlstate"}.
+-- Views are not rebuilt (the window does it once at the end).
+CREATE OR REPLACE FUNCTION _wh.update_mv_day_isolated(template_name text, tenant_connection_name text, target_schema text,
+                                                      target_date date, allow_refresh_yesterday boolean, force boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    msg text;
+    st  text;
+BEGIN
+    BEGIN
+        RETURN _wh.update_mv_by_template(template_name, tenant_connection_name, target_schema, target_date,
+                                         allow_refresh_yesterday, force, false);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, st = RETURNED_SQLSTATE;
+    END;
+    PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'failed', NULL,
+                        (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, msg);
+    RETURN jsonb_build_object('action', 'failed', 'date', target_date, 'error', msg, 'sqlstate', st);
+END
+$$;
+
+-- Validates a window's arguments (and registers the tenant) before any day is touched.
+CREATE OR REPLACE FUNCTION _wh.check_window(template_name text, tenant_connection_name text, target_schema text,
+                                            start_date date, end_date date)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    IF start_date IS NULL OR end_date IS NULL THEN
+        RAISE EXCEPTION 'start_date and end_date are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF start_date > end_date THEN
+        RAISE EXCEPTION 'reversed date range: start_date % is after end_date %', start_date, end_date
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM _wh.assert_target_date(end_date);
+    PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
+    -- A window of more than compact_after_days() closed days loads them straight into the compacted table.
+    PERFORM _wh.compact_closed_days(template_name, target_schema, true, false,
+        (SELECT count(*)::integer FROM generate_series(start_date, least(end_date, CURRENT_DATE - 2), interval '1 day') g
+         WHERE _wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, g::date)) IS NULL));
+END
+$$;
+
+-- Adds one day's result to a window summary.
+CREATE OR REPLACE FUNCTION _wh.add_to_summary(summary jsonb, day_result jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN day_result->>'action' = 'failed'
+                THEN jsonb_set(summary, '{failures}', (summary->'failures') || jsonb_build_array(
+                         jsonb_build_object('date', day_result->'date', 'error', day_result->'error')))
+                ELSE summary END
+           || jsonb_build_object(day_result->>'action', coalesce((summary->>(day_result->>'action'))::bigint, 0) + 1)
+$$;
+
+CREATE OR REPLACE FUNCTION _wh.empty_summary()
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '{"created":0,"refreshed":0,"skipped":0,"recreated":0,"failed":0,"failures":[]}'::jsonb $$;
+
+-- End of a window: rebuilds the tenant view when days were created (or it does not include
+-- the newest day) and the public view when it does not include the tenant. A failure here is
+-- reported in the summary (failures[] with "date": null), not raised, so the days stay.
+CREATE OR REPLACE FUNCTION _wh.finish_window(template_name text, target_schema text, end_date date, summary jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    msg text;
+BEGIN
+    BEGIN
+        PERFORM _wh.compact_closed_days(template_name, target_schema, true, (summary->>'created')::bigint > 0);
+        IF (summary->>'created')::bigint > 0 OR NOT _wh.does_view_exist(target_schema, template_name) THEN
+            PERFORM _wh.ensure_views_include(template_name, target_schema, NULL);
+        ELSE
+            PERFORM _wh.ensure_views_include(template_name, target_schema, _wh.create_mv_name(template_name, end_date));
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        RETURN jsonb_set(summary, '{failures}', (summary->'failures') || jsonb_build_array(
+                   jsonb_build_object('date', NULL, 'error', 'view rebuild: ' || msg)));
+    END;
+    RETURN summary;
+END
+$$;
+
+-- Updates every day from start_date to end_date (inclusive) with update_mv_by_template, each
+-- day in its own subtransaction: a failing day is logged and reported, the others are kept.
+-- A re-run does only what is missing (existing older days are skipped). The tenant and public
+-- views are rebuilt once at the end. The whole call is ONE transaction: for long ranges use
+-- CALL _wh.run_mv_window_by_template(...) (commits per day) or Invoke-WhMvBackfill.
+-- Returns {"created","refreshed","skipped","recreated","failed","failures":[{"date","error"}],"duration_ms",...}.
+CREATE OR REPLACE FUNCTION _wh.update_mv_window_by_template(template_name text, tenant_connection_name text, target_schema text,
+                                                            start_date date, end_date date,
+                                                            allow_refresh_yesterday boolean DEFAULT true, force boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    summary jsonb := _wh.empty_summary();
+    d date;
+BEGIN
+    PERFORM _wh.check_window(template_name, tenant_connection_name, target_schema, start_date, end_date);
+    d := start_date;
+    WHILE d <= end_date LOOP
+        summary := _wh.add_to_summary(summary,
+            _wh.update_mv_day_isolated(template_name, tenant_connection_name, target_schema, d, allow_refresh_yesterday, force));
+        d := d + 1;
+    END LOOP;
+    summary := _wh.finish_window(template_name, target_schema, end_date, summary);
+    RETURN summary || jsonb_build_object(
+        'template', template_name, 'schema', target_schema, 'connection', tenant_connection_name,
+        'start_date', start_date, 'end_date', end_date,
+        'duration_ms', round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 1));
+END
+$$;
+
+-- Same as update_mv_window_by_template, but COMMITs after every day, so a year-long range
+-- neither exhausts the lock table nor loses finished days when interrupted. CALL it at top
+-- level (not inside BEGIN ... COMMIT). Not SECURITY DEFINER and no SET clause: PostgreSQL
+-- forbids COMMIT in such procedures; every name is schema-qualified instead, and the work is
+-- done by SECURITY DEFINER functions. The summary comes back in the INOUT argument.
+CREATE OR REPLACE PROCEDURE _wh.run_mv_window_by_template(template_name text, tenant_connection_name text, target_schema text,
+                                                          start_date date, end_date date,
+                                                          allow_refresh_yesterday boolean DEFAULT true, force boolean DEFAULT false,
+                                                          INOUT summary jsonb DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    started timestamptz := pg_catalog.clock_timestamp();
+    d date;
+BEGIN
+    PERFORM _wh.check_window(template_name, tenant_connection_name, target_schema, start_date, end_date);
+    COMMIT;
+    summary := _wh.empty_summary();
+    d := start_date;
+    WHILE d <= end_date LOOP
+        summary := _wh.add_to_summary(summary,
+            _wh.update_mv_day_isolated(template_name, tenant_connection_name, target_schema, d, allow_refresh_yesterday, force));
+        COMMIT;
+        d := d + 1;
+    END LOOP;
+    summary := _wh.finish_window(template_name, target_schema, end_date, summary);
+    COMMIT;
+    summary := summary || pg_catalog.jsonb_build_object(
+        'template', template_name, 'schema', target_schema, 'connection', tenant_connection_name,
+        'start_date', start_date, 'end_date', end_date,
+        'duration_ms', pg_catalog.round((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - started) * 1000)::numeric, 1));
+END
+$$;
+
+-- ============================================================================
+-- 12. Tenant lifecycle
+-- ============================================================================
+
+-- Removes a tenant in the safe order: unregister it and rebuild every public view without it
+-- FIRST, then DROP SCHEMA ... CASCADE, then delete its connection (the trigger drops server
+-- and mapping) when no other tenant uses it. Cron jobs are the caller's business. Idempotent:
+-- running it again finishes an interrupted removal. Runs with the caller's rights (a schema
+-- created by postgres can only be dropped by its owner or a superuser).
+-- Returns {"schema","unregistered","public_views_rebuilt":[...],"schema_dropped","connection_removed"}.
+CREATE OR REPLACE FUNCTION _wh.remove_tenant(target_schema text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conn text;
+    unregistered boolean := false;
+    rebuilt text[];
+    dropped boolean := false;
+    conn_removed text;
+BEGIN
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    DELETE FROM _wh.tenants t WHERE t.schema_name = target_schema RETURNING t.connection_name INTO conn;
+    unregistered := FOUND;
+    rebuilt := _wh.rebuild_public_views(target_schema);
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
+        EXECUTE format('DROP SCHEMA %I CASCADE', target_schema);
+        dropped := true;
+    END IF;
+    IF conn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _wh.tenants t WHERE t.connection_name = conn) THEN
+        DELETE FROM _wh.tenant_connections c WHERE c.tenant_name = conn RETURNING c.tenant_name INTO conn_removed;
+    END IF;
+    IF unregistered OR dropped THEN
+        PERFORM _wh.log_run(target_schema, conn, NULL, NULL, 'dropped', NULL, NULL, NULL);
+    END IF;
+    RETURN jsonb_build_object('schema', target_schema, 'unregistered', unregistered,
+                              'public_views_rebuilt', to_jsonb(rebuilt), 'schema_dropped', dropped,
+                              'connection_removed', conn_removed);
+END
+$$;
+
+-- Sets a tenant's client name and rebuilds its tenant views so the client column shows it
+-- (the public views read the tenant views: no change needed there). Raises for an unknown
+-- tenant. Returns {"schema","client_name","views":[...]}.
+CREATE OR REPLACE FUNCTION _wh.set_client_name(target_schema text, client_name text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tname text;
+    views text[] := '{}';
+BEGIN
+    IF client_name IS NULL OR btrim(client_name) = '' THEN
+        RAISE EXCEPTION 'client name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE _wh.tenants t SET client_name = set_client_name.client_name WHERE t.schema_name = target_schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant schema % is not registered', coalesce(quote_literal(target_schema), 'NULL')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    FOR tname IN SELECT t.template_name FROM _wh.mv_templates t ORDER BY 1 LOOP
+        IF _wh.does_view_exist(target_schema, tname) THEN
+            PERFORM _wh.lock_tenant_view(target_schema, tname);
+            IF _wh.rebuild_tenant_view(tname, target_schema) THEN
+                PERFORM _wh.update_public_view_by_template(tname);
+            END IF;
+            views := views || format('%I.%I', target_schema, tname);
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object('schema', target_schema, 'client_name', client_name, 'views', to_jsonb(views));
+END
+$$;
+
+-- ============================================================================
+-- 12b. Retention
+-- ============================================================================
+
+-- Drops the daily views of one tenant's template whose date lies in [start_date, end_date]
+-- (NULL = unbounded on that side), and rebuilds the tenant view without them IN THE SAME
+-- TRANSACTION (readers see the old set of days or the new one, never a missing view; the
+-- public view reads the tenant view and is rebuilt only when it does not include it). Locks
+-- in the usual order (each daily view, then the tenant view). One run_log row 'dropped' per
+-- view. A cron job can call it for retention:
+--   SELECT _wh.drop_mv_range_by_template('foodlogstats', 'tenant_a', NULL, CURRENT_DATE - 181);
+-- Returns {"template","schema","dropped":[{"view","date"}],"count"}.
+CREATE OR REPLACE FUNCTION _wh.drop_mv_range_by_template(template_name text, target_schema text, start_date date, end_date date)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conn     text;
+    client   text;
+    victim   record;
+    victims  text[] := '{}';
+    kinds    "char"[] := '{}';
+    dates    date[] := '{}';
+    dropped  jsonb := '[]';
+    need_public boolean;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    IF start_date IS NOT NULL AND end_date IS NOT NULL AND start_date > end_date THEN
+        RAISE EXCEPTION 'reversed date range: % is after %', start_date, end_date USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT t.connection_name, t.client_name INTO conn, client FROM _wh.tenants t WHERE t.schema_name = target_schema;
+    IF NOT FOUND THEN
+        client := target_schema;
+    END IF;
+
+    FOR victim IN
+        SELECT d.view_name, d.relkind, d.day
+        FROM (SELECT c.relname::text AS view_name, c.relkind,
+                     CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+                          THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') END AS day
+              FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = target_schema AND c.relkind IN ('m', 'v')) d
+        WHERE d.day BETWEEN coalesce(start_date, '-infinity'::date) AND coalesce(end_date, 'infinity'::date)
+        ORDER BY d.view_name
+    LOOP
+        PERFORM _wh.lock_daily_view(target_schema, victim.view_name);
+        victims := victims || victim.view_name;
+        kinds := kinds || victim.relkind;
+        dates := dates || victim.day;
+        dropped := dropped || jsonb_build_object('view', format('%I.%I', target_schema, victim.view_name), 'date', victim.day);
+    END LOOP;
+    IF cardinality(victims) = 0 THEN
+        RETURN jsonb_build_object('template', template_name, 'schema', target_schema, 'dropped', dropped, 'count', 0);
+    END IF;
+
+    -- The tenant view without the victims (compacted days leave with their rows, below).
+    PERFORM _wh.lock_tenant_view(target_schema, template_name);
+    need_public := NOT _wh.does_view_exist(target_schema, template_name);
+    need_public := _wh.apply_view(target_schema, template_name,
+                       _wh.tenant_view_sql_excluding(template_name, target_schema, client, victims)) OR need_public;
+
+    FOR i IN 1 .. cardinality(victims) LOOP
+        IF kinds[i] = 'v' THEN
+            -- A compacted day: its view and its rows of the compacted table.
+            EXECUTE format('DROP VIEW %I.%I', target_schema, victims[i]);
+            EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING dates[i];
+        ELSE
+            EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, victims[i]);
+        END IF;
+        PERFORM _wh.log_run(target_schema, conn, template_name, dates[i], 'dropped', NULL, NULL, NULL);
+    END LOOP;
+    IF need_public OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
+        PERFORM _wh.update_public_view_by_template(template_name);
+    END IF;
+    RETURN jsonb_build_object('template', template_name, 'schema', target_schema, 'dropped', dropped, 'count', cardinality(victims));
+END
+$$;
+
+-- ============================================================================
+-- 13. Legacy API (guide names and argument orders)
+-- ============================================================================
+
+-- Creates daily view <base_view_name>_YYYY_MM_DD from the foodlogstats template. True when
+-- created, false (NOTICE) when it already exists; errors are raised (the guide returned false).
+CREATE OR REPLACE FUNCTION _wh.create_foodlogstats_mv(tenant_connection_name text, target_schema text, base_view_name text,
+                                                      target_date date, client_name text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    view_name text;
+    client text;
+BEGIN
+    IF base_view_name = 'foodlogstats' OR base_view_name IS NULL THEN
+        RETURN _wh.create_mv_from_template('foodlogstats', tenant_connection_name, target_schema, target_date, client_name);
+    END IF;
+    PERFORM _wh.assert_template_exists('foodlogstats');
+    PERFORM _wh.assert_template_name(base_view_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM _wh.assert_target_date(target_date);
+    view_name := _wh.create_mv_name(base_view_name, target_date);
+    client := _wh.ensure_tenant(tenant_connection_name, target_schema, client_name);
+    PERFORM _wh.lock_daily_view(target_schema, view_name);
+    IF _wh.does_mv_exist(target_schema, view_name) THEN
+        RAISE NOTICE '%.% already exists', target_schema, view_name;
+        RETURN false;
+    END IF;
+    PERFORM _wh.create_daily_view('foodlogstats', tenant_connection_name, target_schema, target_date, view_name,
+                                  coalesce(create_foodlogstats_mv.client_name, client));
+    PERFORM _wh.log_run(target_schema, tenant_connection_name, base_view_name, target_date, 'created',
+                        _wh.count_rows(target_schema, view_name), (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric);
+    RETURN true;
+END
+$$;
+
+-- Builds <schema>.<base_view_name> as a generic SELECT * UNION ALL of the schema's
+-- <base_view_name>_YYYY_MM_DD materialized views in date order (legacy, non-template daily
+-- views). NULL with a NOTICE when there are none. Returns the view name.
+CREATE OR REPLACE FUNCTION _wh.update_generic_union_view(target_schema text, base_view_name text)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts text[];
+BEGIN
+    PERFORM _wh.assert_template_name(base_view_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM _wh.lock_tenant_view(target_schema, base_view_name);
+    SELECT array_agg(format('SELECT * FROM %I.%I', target_schema, c.relname) ORDER BY c.relname)
+    INTO parts
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = target_schema AND c.relkind = 'm'
+      AND c.relname ~ ('^' || base_view_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$');
+    IF parts IS NULL THEN
+        RAISE NOTICE 'no daily views %_YYYY_MM_DD in schema %: view not built', base_view_name, target_schema;
+        RETURN NULL;
+    END IF;
+    PERFORM _wh.apply_view(target_schema, base_view_name, array_to_string(parts, E'\nUNION ALL\n'));
+    RETURN format('%I.%I', target_schema, base_view_name);
+END
+$$;
+
+-- Guide name: rebuilds <schema>.<base_view_name>. For a template, the template union view
+-- (update_tenant_union_view_by_template, which also puts the tenant into the public view);
+-- otherwise the generic union view of legacy daily views. Returns the view name.
+CREATE OR REPLACE FUNCTION _wh.update_tenant_view(tenant_connection_name text, target_schema text, base_view_name text)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM _wh.mv_templates t WHERE t.template_name = base_view_name) THEN
+        RETURN _wh.update_tenant_union_view_by_template(base_view_name, tenant_connection_name, target_schema);
+    END IF;
+    PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
+    RETURN _wh.update_generic_union_view(target_schema, base_view_name);
+END
+$$;
+
+-- Generic create-or-refresh-or-skip of <base_view_name>_YYYY_MM_DD with a caller-supplied
+-- create function (text, text, text, date, text) -> boolean, resolved with to_regprocedure
+-- and called through it (never by concatenating the text). A false result is an error.
+-- A new day rebuilds the generic union view. Returns the same jsonb as update_mv_by_template.
+CREATE OR REPLACE FUNCTION _wh.update_mv_core(tenant_connection_name text, target_schema text, target_date date,
+                                              base_view_name text, create_function_name text,
+                                              allow_refresh_yesterday boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    fn regprocedure;
+    fn_name text;
+    view_name text;
+    action text;
+    ok boolean;
+    nrows bigint;
+    elapsed numeric;
+BEGIN
+    fn := to_regprocedure(create_function_name || '(text,text,text,date,text)');
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'create function %(text, text, text, date, text) does not exist', coalesce(create_function_name, 'NULL')
+            USING ERRCODE = 'undefined_function', HINT = 'Give the schema-qualified name, e.g. ''_wh.create_inventory_stats_mv''.';
+    END IF;
+    IF fn = '_wh.create_foodlogstats_mv(text,text,text,date,text)'::regprocedure AND base_view_name = 'foodlogstats' THEN
+        RETURN _wh.update_mv_by_template('foodlogstats', tenant_connection_name, target_schema, target_date, allow_refresh_yesterday);
+    END IF;
+    SELECT format('%I.%I', n.nspname, p.proname) INTO fn_name
+    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = fn;
+
+    PERFORM _wh.assert_template_name(base_view_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM _wh.assert_target_date(target_date);
+    view_name := _wh.create_mv_name(base_view_name, target_date);
+    PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
+    PERFORM _wh.lock_daily_view(target_schema, view_name);
+
+    IF NOT _wh.does_mv_exist(target_schema, view_name) THEN
+        -- Legacy create functions call dblink unqualified: let them find it in public
+        -- (CREATE on public is revoked from PUBLIC, so this is safe). Restored on return.
+        PERFORM set_config('search_path', 'pg_catalog, public, pg_temp', true);
+        EXECUTE format('SELECT %s($1, $2, $3, $4, $5)', fn_name) INTO ok
+            USING tenant_connection_name, target_schema, base_view_name, target_date, NULL::text;
+        PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+        IF ok IS NOT TRUE THEN
+            RAISE EXCEPTION '%(%, %, %, %) returned %: it did not create %.%', fn_name,
+                quote_literal(tenant_connection_name), quote_literal(target_schema), quote_literal(base_view_name),
+                target_date, coalesce(ok::text, 'NULL'), target_schema, view_name
+                USING HINT = 'A legacy create function that ends in EXCEPTION WHEN OTHERS THEN RETURN FALSE hides the real error: remove that handler to see it.';
+        END IF;
+        IF NOT _wh.does_mv_exist(target_schema, view_name) THEN
+            RAISE EXCEPTION '% returned true but %.% does not exist', fn_name, target_schema, view_name;
+        END IF;
+        EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+        action := 'created';
+        PERFORM _wh.update_generic_union_view(target_schema, base_view_name);
+    ELSIF target_date = CURRENT_DATE OR (allow_refresh_yesterday AND target_date = CURRENT_DATE - 1) THEN
+        PERFORM _wh.refresh_daily_view(target_schema, view_name);
+        action := 'refreshed';
+    ELSE
+        action := 'skipped';
+    END IF;
+    nrows := _wh.count_rows(target_schema, view_name);
+    elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 1);
+    PERFORM _wh.log_run(target_schema, tenant_connection_name, base_view_name, target_date, action, nrows, elapsed);
+    RETURN jsonb_build_object('action', action, 'view', format('%I.%I', target_schema, view_name), 'rows', nrows,
+                              'duration_ms', elapsed, 'template', base_view_name, 'schema', target_schema,
+                              'connection', tenant_connection_name, 'date', target_date);
+END
+$$;
+
+-- Guide name for update_mv_by_template('foodlogstats', ...): what the guide's cron jobs call.
+CREATE OR REPLACE FUNCTION _wh.update_foodlogstats(tenant_connection_name text, target_schema text, target_date date,
+                                                   allow_refresh_yesterday boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT _wh.update_mv_by_template('foodlogstats', tenant_connection_name, target_schema, target_date, allow_refresh_yesterday) $$;
+
+-- Runs an update function (text, text, date, boolean) -> jsonb for each day of a range, each
+-- day in its own subtransaction (failures logged and reported). The default,
+-- _wh.update_foodlogstats, is handled by update_mv_window_by_template('foodlogstats', ...).
+-- Returns the same summary as update_mv_window_by_template.
+CREATE OR REPLACE FUNCTION _wh.update_mv_window(tenant_connection_name text, target_schema text, start_date date, end_date date,
+                                                update_function_name text DEFAULT '_wh.update_foodlogstats')
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    fn regprocedure;
+    fn_name text;
+    summary jsonb := _wh.empty_summary();
+    r jsonb;
+    d date;
+    msg text;
+BEGIN
+    fn := to_regprocedure(update_function_name || '(text,text,date,boolean)');
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'update function %(text, text, date, boolean) does not exist', coalesce(update_function_name, 'NULL')
+            USING ERRCODE = 'undefined_function', HINT = 'Give the schema-qualified name, e.g. ''_wh.update_inventory_stats''.';
+    END IF;
+    IF fn = '_wh.update_foodlogstats(text,text,date,boolean)'::regprocedure THEN
+        RETURN _wh.update_mv_window_by_template('foodlogstats', tenant_connection_name, target_schema, start_date, end_date);
+    END IF;
+    SELECT format('%I.%I', n.nspname, p.proname) INTO fn_name
+    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = fn;
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    IF start_date IS NULL OR end_date IS NULL OR start_date > end_date THEN
+        RAISE EXCEPTION 'invalid date range % .. %', start_date, end_date USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM _wh.assert_target_date(end_date);
+
+    d := start_date;
+    WHILE d <= end_date LOOP
+        BEGIN
+            EXECUTE format('SELECT %s($1, $2, $3, $4)', fn_name) INTO r
+                USING tenant_connection_name, target_schema, d, true;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            PERFORM _wh.log_run(target_schema, tenant_connection_name, NULL, d, 'failed', NULL, NULL,
+                                fn_name || ': ' || msg);
+            r := jsonb_build_object('action', 'failed', 'date', d, 'error', msg);
+        END;
+        summary := _wh.add_to_summary(summary, coalesce(r, jsonb_build_object('action', 'skipped')));
+        d := d + 1;
+    END LOOP;
+    RETURN summary || jsonb_build_object(
+        'function', fn_name, 'schema', target_schema, 'connection', tenant_connection_name,
+        'start_date', start_date, 'end_date', end_date,
+        'duration_ms', round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 1));
+END
+$$;
+
+-- ============================================================================
+-- 14. Privileges and version
+-- ============================================================================
+
+-- Nothing in _wh for PUBLIC (phood_ro, plain logins): no table, no function, no procedure.
+REVOKE ALL ON SCHEMA _wh FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA _wh FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA _wh FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA _wh FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES FOR ROLE whadmin REVOKE EXECUTE ON ROUTINES FROM PUBLIC;
+
+INSERT INTO _wh.warehouse_info (key, value) VALUES ('schema_version', '1.0.0')
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+-- Closed days are compacted once a tenant has more than this many closed daily materialized views
+-- of a template (section 9b). An existing value (set by a DBA) is kept.
+INSERT INTO _wh.warehouse_info (key, value) VALUES ('compact_after_days', '31')
+ON CONFLICT (key) DO NOTHING;
