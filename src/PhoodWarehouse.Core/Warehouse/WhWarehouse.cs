@@ -8,8 +8,15 @@ public sealed record WhWarehouse
     public required string Database { get; init; }
     public required string User { get; init; }
     public required string ServerVersion { get; init; }
+    /// <summary>The installed <c>_wh</c> schema version; null when the warehouse is not installed.</summary>
     public string? SchemaVersion { get; init; }
+    /// <summary>The schema version this module needs (what Install-WhWarehouse installs).</summary>
+    public required string RequiredSchemaVersion { get; init; }
+    /// <summary>The version of this module (PhoodWarehouse).</summary>
+    public required string ModuleVersion { get; init; }
     public bool Installed => SchemaVersion is not null;
+    /// <summary>A warning when the installed schema is older or newer than this module needs; else null.</summary>
+    public string? SchemaWarning { get; init; }
     public required bool Dblink { get; init; }
     public required bool PgCron { get; init; }
     public int TenantCount { get; init; }

@@ -22,7 +22,13 @@ public abstract partial class WhCmdlet : PSCmdlet
     protected CancellationToken Cancel => stopping.Token;
     protected ILogger Logger => logger;
 
-    /// <summary>-Connection, or the session default; a terminating error when there is neither.</summary>
+    /// <summary>
+    /// False for the commands that must work whatever schema version the warehouse has (Install-WhWarehouse,
+    /// Get-WhWarehouse); every other command refuses a warehouse whose schema is not the one this module needs.
+    /// </summary>
+    protected virtual bool RequiresCurrentSchema => true;
+
+    /// <summary>-Connection, or the session default; a terminating error when there is neither, or when its schema is outdated.</summary>
     protected WhConnection Warehouse
     {
         get
@@ -32,6 +38,11 @@ public abstract partial class WhCmdlet : PSCmdlet
                 ThrowTerminatingError(new ErrorRecord(
                     new InvalidOperationException("Not connected to a warehouse. Run Connect-WhWarehouse first, or pass -Connection."),
                     "NotConnected", ErrorCategory.ConnectionError, null));
+            if (RequiresCurrentSchema)
+            {
+                try { Core.Install.SchemaVersion.EnsureCurrent(connection!); }
+                catch (WarehouseException error) { ThrowWhError(error); }
+            }
             return connection!;
         }
     }

@@ -20,6 +20,10 @@ public sealed class FrozenRelease(string version)
             .OrderBy(v => System.Version.Parse(v!))
             .Select(v => new object[] { v! });
 
+    /// <summary>The schema version this release's functions.sql writes (release 0.1.0: 1.0.0).</summary>
+    public string SchemaVersion =>
+        System.Text.RegularExpressions.Regex.Match(Script("functions.sql"), @"'schema_version'\s*,\s*'([^']+)'").Groups[1].Value;
+
     public string Script(string file) => File.ReadAllText(Path.Combine(Folder, file));
 
     /// <summary>Installs this release into <paramref name="database"/> and gives whadmin and phood_ro their passwords.</summary>

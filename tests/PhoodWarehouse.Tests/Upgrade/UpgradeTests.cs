@@ -2,6 +2,7 @@ using Npgsql;
 using PhoodWarehouse.Core.DailyViews;
 using PhoodWarehouse.Core.Install;
 using PhoodWarehouse.Core.Local;
+using PhoodWarehouse.Core.Warehouse;
 using PhoodWarehouse.Tests.Infrastructure;
 using PhoodWarehouse.Tests.Sql;
 using Xunit;
@@ -34,9 +35,21 @@ public sealed class UpgradeTests(PostgresServer server)
         var variables = old.Variables();
         Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", variables).Succeeded);
 
+        // Before the upgrade the module says what to do: a warning from Get-WhWarehouse, one clear error from the rest.
+        var info = shell.Run("Get-WhWarehouse");
+        Assert.True(info.Succeeded, string.Join("; ", info.AllErrors));
+        var warehouse = info.Single<WhWarehouse>();
+        Assert.Equal(WarehouseInstaller.TargetVersion(), warehouse.RequiredSchemaVersion);
+        Assert.Equal(SchemaVersion.ModuleVersion, warehouse.ModuleVersion);
+        Assert.Contains(info.Warnings, w => w.Message.Contains("Run Install-WhWarehouse"));
+        var refused = shell.Run("Get-WhTenant");
+        refused.AssertError("SchemaOutdated");
+        Assert.Contains("Install-WhWarehouse", refused.FirstError!.ToString());
+        Assert.Empty(refused.Output);
+
         var plan = await old.PlanAsync();
         Assert.False(plan.UpToDate);
-        Assert.Equal(version == "0.1.0" ? "1.0.0" : version, plan.InstalledVersion);
+        Assert.Equal(new FrozenRelease(version).SchemaVersion, plan.InstalledVersion);
         Assert.Contains(plan.Steps, step => step.StartsWith("upgrade the _wh schema"));
         var catalog = await CatalogSnapshot.TakeAsync(old.Superuser);
         var whatIf = shell.Run("Install-WhWarehouse -WhatIf");
@@ -49,6 +62,9 @@ public sealed class UpgradeTests(PostgresServer server)
         Assert.Equal("Upgraded", result.Action);
         Assert.Equal(WarehouseInstaller.TargetVersion(), result.SchemaVersion);
         Assert.Equal("UpToDate", shell.Run("Install-WhWarehouse -Confirm:$false").Single<WhInstallResult>().Action);
+        var current = shell.Run("Get-WhWarehouse");
+        Assert.Empty(current.Warnings);
+        Assert.Null(current.Single<WhWarehouse>().SchemaWarning);
 
         Assert.Equal(before, await UpgradeState.ReadAsync(old.Superuser));
 

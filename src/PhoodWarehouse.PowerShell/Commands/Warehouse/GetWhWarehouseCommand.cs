@@ -10,12 +10,16 @@ namespace PhoodWarehouse.PowerShell.Commands.Warehouse;
 [OutputType(typeof(WhWarehouse))]
 public sealed class GetWhWarehouseCommand : WhCmdlet
 {
+    /// <summary>Shows versions (and warns) whatever schema the warehouse has.</summary>
+    protected override bool RequiresCurrentSchema => false;
+
     protected override void EndProcessing()
     {
         var warehouse = Warehouse;
         try
         {
             var info = Run(new WarehouseInspector(warehouse).InspectAsync);
+            if (info.SchemaWarning is not null) WriteWarning(info.SchemaWarning);
             if (info.LockWarning is not null) WriteWarning(info.LockWarning);
             WriteObject(info);
         }

@@ -13,6 +13,9 @@ namespace PhoodWarehouse.PowerShell.Commands.Warehouse;
 [OutputType(typeof(WhInstallResult))]
 public sealed class InstallWhWarehouseCommand : WhCmdlet
 {
+    /// <summary>Installing and upgrading is what an outdated schema needs.</summary>
+    protected override bool RequiresCurrentSchema => false;
+
     protected override void EndProcessing()
     {
         var warehouse = Warehouse;
