@@ -27,6 +27,14 @@ public static class Program
         var options = BenchOptions.Parse(args);
         var total = Stopwatch.StartNew();
         var table = new ResultTable();
+        if (args.Contains("--upgrade"))
+        {
+            Console.WriteLine($"PhoodWarehouse upgrade benchmark ({(options.Quick ? "quick" : "full")} run, {DateTime.Now:yyyy-MM-dd HH:mm})");
+            await UpgradeBench.RunAsync(table, options.Quick);
+            table.Print(Console.Out);
+            Console.WriteLine($"Benchmark finished in {total.Elapsed.TotalSeconds:0} s.");
+            return 0;
+        }
         Console.WriteLine($"PhoodWarehouse benchmark ({(options.Quick ? "quick" : "full")} run, {DateTime.Now:yyyy-MM-dd HH:mm})");
 
         using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions

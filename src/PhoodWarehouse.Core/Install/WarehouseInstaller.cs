@@ -47,7 +47,11 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger)
         if (!upToDate)
         {
             if (state.IsSuperuser) steps.Add($"create roles, extensions and grants ({SqlScripts.SetupDatabase})");
-            steps.Add($"{(state.InstalledVersion is null ? "install" : "upgrade")} the _wh schema {targetVersion} as whadmin ({SqlScripts.Functions})");
+            steps.Add(state.InstalledVersion is null
+                ? $"install the _wh schema {targetVersion} as whadmin ({SqlScripts.Functions})"
+                : $"upgrade the _wh schema {state.InstalledVersion} -> {targetVersion} in place as whadmin ({SqlScripts.Functions}): re-create every routine, keep every table's rows");
+            if (state.InstalledVersion is not null)
+                steps.AddRange(UpgradeSteps.For(state.InstalledVersion).Select(step => "  upgrade step: " + step));
             foreach (var file in SqlScripts.TemplateFiles())
                 steps.Add($"load template '{SqlScripts.TemplateName(file)}' ({file})");
         }

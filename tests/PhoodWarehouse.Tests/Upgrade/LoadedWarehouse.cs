@@ -39,7 +39,7 @@ internal sealed class LoadedWarehouse
         await ExecuteAsync(cluster.ConnectionString(), $"CREATE DATABASE {database}");
         var today = await ScalarAsync<DateOnly>(cluster.ConnectionString(), "SELECT current_date");
         var warehouse = new LoadedWarehouse(cluster, database, today);
-        await release.InstallAsync(warehouse.Superuser, warehouse.Whadmin);
+        await release.InstallAsync(warehouse.Superuser, warehouse.Whadmin, PostgresServer.WhadminPassword, PostgresServer.PhoodRoPassword);
 
         var seed = 1;
         foreach (var tenant in new[] { "up_a", "up_b" })
