@@ -114,7 +114,8 @@ function Invoke-Tests {
     Write-Host "`n== Pester (tests/Pester), in pwsh $($PSVersionTable.PSVersion)"
     # A child pwsh: the suite imports the module and starts sandboxes; this session stays clean.
     $pester = Get-PesterModule
-    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -NonInteractive -Command "
+    $pwsh = if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') { 'dotnet', "$PSHOME/pwsh.dll" } else { , [Environment]::ProcessPath }
+    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command "
         Import-Module '$pester'
         `$config = New-PesterConfiguration
         `$config.Run.Path = './tests/Pester'
