@@ -31,6 +31,10 @@ function Invoke-Dotnet { dotnet @args; if ($LASTEXITCODE) { throw "dotnet $($arg
 # (15 on a machine with none). Installed with apt-get when missing; nothing happens on a machine that has them.
 function Install-Prerequisites([switch] $ForTests) {
     $root = '/usr/lib/postgresql'
+    if (-not (Test-Path $root) -and (Get-Command initdb -ErrorAction Ignore)) {
+        Write-Host "Using the PostgreSQL programs on PATH ($((Get-Command initdb).Source)); pg_cron and plpgsql_check are up to you."
+        return
+    }
     $major = if (Test-Path $root) { Get-ChildItem $root -Directory | Where-Object { Test-Path "$($_.FullName)/bin/initdb" } |
             ForEach-Object { [int]$_.Name } | Sort-Object | Select-Object -Last 1 }
     if (-not $major) { $major = 15 }
@@ -47,9 +51,10 @@ function Install-Prerequisites([switch] $ForTests) {
     }
     $sudo = if ((id -u) -ne '0') { if (Get-Command sudo -ErrorAction Ignore) { 'sudo' } else { throw "Missing: $($needed.Keys -join ', '). Run as root, or: apt-get install $($needed.Keys -join ' ')" } }
     $env:DEBIAN_FRONTEND = 'noninteractive'
+    $packages = [string[]]$needed.Keys
     foreach ($attempt in 'as is', 'after apt-get update') {
         if ($attempt -ne 'as is') { if ($sudo) { sudo apt-get update -qq } else { apt-get update -qq } }
-        if ($sudo) { sudo apt-get install -y -qq @($needed.Keys) } else { apt-get install -y -qq @($needed.Keys) }
+        if ($sudo) { sudo apt-get install -y -qq @packages } else { apt-get install -y -qq @packages }
         if (-not $LASTEXITCODE) { return }
     }
     throw "apt-get could not install $($needed.Keys -join ', '): see its messages above."
@@ -68,7 +73,9 @@ function Invoke-Package {
     $null = New-Item -ItemType Directory -Force $packages
     $target = Join-Path $packages "PhoodWarehouse.$($manifest.ModuleVersion).nupkg"
     Remove-Item $target -ErrorAction Ignore
-    # Publish-PSResource writes only to a registered repository: a folder one, registered for this call only.
+    # Publish-PSResource writes only to a registered repository: a folder one, registered for this call only. Its
+    # store lives in LocalApplicationData, which .NET reports (and so PSResourceGet uses) only once the folder exists.
+    $null = [Environment]::GetFolderPath([Environment+SpecialFolder]::LocalApplicationData, [Environment+SpecialFolderOption]::Create)
     $repository = "PhoodWarehouseBuild-$PID"
     Register-PSResourceRepository -Name $repository -Uri $packages -Trusted
     try {
@@ -84,17 +91,17 @@ function Get-TestTotals([string] $Suite) {
     $passed = 0; $failed = 0; $skipped = 0
     if ($Suite -eq 'xUnit') {
         foreach ($trx in Get-ChildItem $results -Filter *.trx -ErrorAction Ignore) {
-            $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
-            $passed += [int]$counters.passed; $failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout
-            $skipped += [int]$counters.total - [int]$counters.passed - [int]$counters.failed - [int]$counters.error - [int]$counters.timeout
+            $c = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+            $bad = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
+            $passed += [int]$c.passed; $failed += $bad; $skipped += [int]$c.total - [int]$c.passed - $bad
         }
     } else {
         $nunit = Join-Path $results 'pester.xml'
         if (Test-Path $nunit) {
             $run = ([xml](Get-Content -Raw $nunit))['test-results']
             $failed = [int]$run.failures + [int]$run.errors
-            $skipped = [int]$run.skipped + [int]$run.ignored + [int]$run.'not-run' + [int]$run.inconclusive
-            $passed = [int]$run.total - $failed - [int]$run.errors * 0 - [int]$run.'not-run'
+            $skipped = [int]$run.'not-run' + [int]$run.inconclusive + [int]$run.ignored + [int]$run.skipped + [int]$run.invalid
+            $passed = [int]$run.total - $failed - $skipped
         }
     }
     [pscustomobject]@{ Suite = $Suite; Passed = $passed; Failed = $failed; Skipped = $skipped }
