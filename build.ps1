@@ -127,6 +127,7 @@ function Invoke-Tests {
         `$config = New-PesterConfiguration
         `$config.Run.Path = './tests/Pester'
         `$config.Output.Verbosity = 'Detailed'
+        if ([Console]::IsOutputRedirected) { `$config.Output.RenderMode = 'Plaintext' }
         `$config.TestResult.Enabled = `$true
         `$config.TestResult.OutputFormat = 'NUnitXml'
         `$config.TestResult.OutputPath = '$results/pester.xml'
