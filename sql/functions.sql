@@ -283,7 +283,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    pieces   text[] := '{}';
+    pieces   text[] := '{}'::text[];
     cur      text := '';
     depth    integer := 0;
     in_quote boolean := false;
@@ -292,7 +292,7 @@ DECLARE
     m        text[];
     typ      text;
     typ_oid  regtype;
-    seen     text[] := '{}';
+    seen     text[] := '{}'::text[];
     n        integer := 0;
 BEGIN
     IF column_definitions IS NULL OR btrim(column_definitions) = '' THEN
@@ -499,7 +499,7 @@ AS $$
 DECLARE
     opts text[];
     has_password boolean;
-    changes text[] := '{}';
+    changes text[] := '{}'::text[];
 BEGIN
     SELECT um.umoptions INTO opts
     FROM pg_catalog.pg_user_mappings um
@@ -532,7 +532,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     tname text;
-    rebuilt text[] := '{}';
+    rebuilt text[] := '{}'::text[];
 BEGIN
     FOR tname IN SELECT t.template_name FROM _wh.mv_templates t ORDER BY 1 LOOP
         IF (schema_hint IS NULL AND _wh.does_view_exist('public', tname))
@@ -561,7 +561,7 @@ DECLARE
     opts   text[];
     live   text;
     pruned integer;
-    changes text[] := '{}';
+    changes text[] := '{}'::text[];
     k text;
     v text;
 BEGIN
@@ -1248,8 +1248,8 @@ DECLARE
     created boolean := false;
     candidates integer;
     victim record;
-    moved text[] := '{}';
-    days date[] := '{}';
+    moved text[] := '{}'::text[];
+    days date[] := '{}'::date[];
     cols text;
     client text;
     need_public boolean;
@@ -1754,7 +1754,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     tname text;
-    views text[] := '{}';
+    views text[] := '{}'::text[];
 BEGIN
     IF client_name IS NULL OR btrim(client_name) = '' THEN
         RAISE EXCEPTION 'client name must not be empty' USING ERRCODE = 'invalid_parameter_value';
@@ -1799,10 +1799,10 @@ DECLARE
     conn     text;
     client   text;
     victim   record;
-    victims  text[] := '{}';
-    kinds    "char"[] := '{}';
-    dates    date[] := '{}';
-    dropped  jsonb := '[]';
+    victims  text[] := '{}'::text[];
+    kinds    "char"[] := '{}'::"char"[];
+    dates    date[] := '{}'::date[];
+    dropped  jsonb := '[]'::jsonb;
     need_public boolean;
 BEGIN
     PERFORM _wh.assert_template_exists(template_name);

@@ -2,7 +2,7 @@
 #   tenants.csv:  Name,ClientName,SourceServer,SourcePort,SourceDatabase
 #                 north_campus,North Campus,db1.internal,5432,phood_north
 # Usage: ./add-tenants-from-csv.ps1 -Path tenants.csv -SourceCredential (Get-Credential reader)
-# Uses only the engine's core cmdlets and .NET (no Import-Csv), so it runs in the launcher too.
+# Uses only the engine's core cmdlets and .NET (no Import-Csv), so it also runs in the engine the xUnit tests host.
 param(
     [Parameter(Mandatory)] [string] $Path,
     [Parameter(Mandatory)] [pscredential] $SourceCredential,

@@ -1,7 +1,7 @@
 # The PhoodWarehouse quickstart: a whole warehouse on this machine, from nothing to a cross-tenant report.
-#   No pwsh:   dotnet run --project src/PhoodWarehouse.Host -c Release -- docs/examples/quickstart.ps1
-#   pwsh 7.4+: ./build.ps1 Demo
-# Uses only the engine's core cmdlets, the language and .NET, so that it also runs in the launcher and in CI.
+#   From bash (no pwsh needed): ./build.sh Demo
+#   pwsh 7.4+:                  ./build.ps1 Demo
+# Imports the built module from out/ unless one is already imported (Import-Module PhoodWarehouse after Install-PSResource).
 $ErrorActionPreference = 'Stop'
 if (-not (Get-Module PhoodWarehouse)) {
     Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'out', 'PhoodWarehouse', 'PhoodWarehouse.psd1'))

@@ -1,5 +1,5 @@
 # A bigger sandbox to feel the backfill's speed: 2 tenants x 365 days, then a re-run that does nothing.
-# Run: dotnet run --project src/PhoodWarehouse.Host -c Release -- docs/examples/sandbox-backfill-year.ps1
+# Run in pwsh (dotnet pwsh from the repository): Import-Module ./out/PhoodWarehouse/PhoodWarehouse.psd1; ./docs/examples/sandbox-backfill-year.ps1
 $ErrorActionPreference = 'Stop'
 $sandbox = Start-WhSandbox -TenantCount 2 -Days 365
 try {

@@ -1,6 +1,6 @@
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
-# The module's lifecycle against a sandbox, as a DBA drives it. Run with ./build.ps1 Test (needs pwsh 7.4+ and Pester 5).
-# The xUnit suite checks this file statically (every Wh command and parameter must exist), since Pester cannot run there.
+# The module's lifecycle against a sandbox, as a DBA drives it. Run by ./build.ps1 Test (./build.sh Test from bash),
+# in real pwsh with the Pester pinned in Directory.Packages.props.
 
 BeforeAll {
     Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'out', 'PhoodWarehouse', 'PhoodWarehouse.psd1')) -Force

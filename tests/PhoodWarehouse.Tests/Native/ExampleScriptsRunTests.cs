@@ -8,7 +8,7 @@ namespace PhoodWarehouse.Tests.Native;
 
 /// <summary>
 /// The example scripts under docs/examples/ that need only the engine's core cmdlets run here, against a
-/// throwaway warehouse, as a DBA would run them (the quickstart runs through the launcher in QuickstartLauncherTests).
+/// throwaway warehouse, as a DBA would run them (tests/Pester/Examples.Tests.ps1 runs every example, the quickstart too, in real pwsh).
 /// </summary>
 [Collection(WarehouseCollection.Name)]
 public sealed class ExampleScriptsRunTests(PostgresServer server)

@@ -20,18 +20,4 @@ public static class ModuleSurface
         foreach (var name in ExportedCmdlets()) data.Add(name);
         return data;
     }
-
-    /// <summary>Every example script and Pester file: the scripts whose Wh commands must exist.</summary>
-    public static TheoryData<string> Scripts()
-    {
-        var data = new TheoryData<string>();
-        foreach (var folder in new[] { Path.Combine("docs", "examples"), Path.Combine("tests", "Pester") })
-        {
-            var full = Path.Combine(RepositoryPaths.Root, folder);
-            if (!Directory.Exists(full)) continue;
-            foreach (var file in Directory.GetFiles(full, "*.ps1").Order(StringComparer.Ordinal))
-                data.Add(Path.GetRelativePath(RepositoryPaths.Root, file));
-        }
-        return data;
-    }
 }

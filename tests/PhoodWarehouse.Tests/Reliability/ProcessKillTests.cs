@@ -9,12 +9,9 @@ namespace PhoodWarehouse.Tests.Reliability;
 [Collection(WarehouseCollection.Name)]
 public sealed class ProcessKillTests(PostgresServer server)
 {
-    private static string Launcher => Path.Combine(RepositoryPaths.Root, "src", "PhoodWarehouse.Host", "bin", "Release", "net10.0", "PhoodWarehouse.Host.dll");
-
     [Fact]
     public async Task A_backfill_whose_process_is_killed_hard_is_completed_by_a_rerun()
     {
-        Assert.True(File.Exists(Launcher), $"{Launcher} is missing: build the solution first");
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 12, rowsPerDay: 15);
         wh.AddTenant("pk_killed", source);
@@ -22,6 +19,7 @@ public sealed class ProcessKillTests(PostgresServer server)
 
         var script = Path.Combine(Path.GetTempPath(), $"phoodwh-kill-{Guid.NewGuid():N}.ps1");
         File.WriteAllText(script,
+            $"Import-Module '{RepositoryPaths.ModuleManifest}'\n" +
             """
             Connect-WhWarehouse -ConnectionString $env:PHOOD_KILL_CS | Out-Null
             Invoke-WhMvBackfill pk_killed -Template foodlogstats -From ([datetime]::Today.AddDays(-11)) -ThrottleLimit 2
@@ -31,8 +29,8 @@ public sealed class ProcessKillTests(PostgresServer server)
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             WorkingDirectory = RepositoryPaths.Root,
         };
-        start.ArgumentList.Add(Launcher);
-        start.ArgumentList.Add(script);
+        // Real pwsh, pinned in .config/dotnet-tools.json (./build.sh restores it; or run dotnet tool restore).
+        foreach (var argument in new[] { "pwsh", "-NoProfile", "-NonInteractive", "-File", script }) start.ArgumentList.Add(argument);
         start.Environment["PHOOD_KILL_CS"] = server.ConnectionString(wh.Database, "whadmin");
         try
         {

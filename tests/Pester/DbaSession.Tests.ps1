@@ -1,0 +1,217 @@
+# A DBA's session in pwsh against a sandbox, for the commands Lifecycle.Tests.ps1 does not drive: connections,
+# install, templates, daily views, union views, schedules, health and configuration; then what the DBA sees of them
+# (Format-Table and Out-String widths) and what the tab key offers (TabExpansion2). The last Describe checks that
+# every exported cmdlet is typed in some file of this suite.
+BeforeDiscovery {
+    . $PSScriptRoot/TestHelpers.ps1
+    $cmdlets = Get-ExportedCmdletName
+}
+
+BeforeAll {
+    . $PSScriptRoot/TestHelpers.ps1
+    Import-Module $ModuleManifest -Force
+    $sandbox = Start-WhSandbox -TenantCount 2 -Days 4
+    $sandbox.Tenants | New-WhTenant -SourceCredential $sandbox.SourceCredential | Out-Null
+    $from = [datetime]::Today.AddDays(-3)
+    Get-WhTenant | Invoke-WhMvBackfill -Template foodlogstats -From $from | Out-Null
+    $seen = [System.Collections.Generic.Dictionary[string, object]]::new()   # one object of each output type, for the format checks
+    function Keep { process { if ($_ -and -not $seen.ContainsKey($_.GetType().FullName)) { $seen[$_.GetType().FullName] = $_ }; $_ } }
+}
+
+AfterAll {
+    if ($sandbox) { Stop-WhSandbox -Sandbox $sandbox }
+}
+
+Describe 'Connections and install' {
+    It 'connects a second, non-default connection and closes it' {
+        $second = Connect-WhWarehouse -ConnectionString $sandbox.GetConnectionString() -NoDefault | Keep
+        $second.User | Should -Be 'whadmin'
+        (Get-WhTenant -Connection $second).Count | Should -Be 2
+        Disconnect-WhWarehouse -Connection $second
+        { Get-WhTenant -Connection $second -ErrorAction Stop } | Should -Throw
+        (Get-WhTenant).Count | Should -Be 2     # the session default is untouched
+    }
+
+    It 'says the installed warehouse is up to date, and -WhatIf changes nothing' {
+        Install-WhWarehouse -WhatIf
+        $result = Install-WhWarehouse | Keep
+        $result.Action | Should -Be 'UpToDate'
+        Get-WhWarehouse | Keep | ForEach-Object TenantCount | Should -Be 2
+    }
+}
+
+Describe 'Templates' {
+    It 'adds a template from parameters, tests it against a tenant and removes it' {
+        $query = "SELECT f.station::text, sum(f.weight)::numeric FROM phood_foodlogsum f WHERE f.logged_time >= '{TARGET_DATE}'::date AND f.logged_time < '{TARGET_DATE}'::date + 1 GROUP BY 1"
+        Set-WhTemplate -Name waste_by_station -Description 'Daily waste per station' -Query $query -Columns 'station text', 'weight numeric' |
+            Keep | ForEach-Object Name | Should -Be 'waste_by_station'
+        (Get-WhTemplate | Keep).Name | Should -Contain 'waste_by_station'
+        $test = Test-WhTemplate -Name waste_by_station -Tenant north_campus | Keep
+        $test.Success | Should -BeTrue -Because ($test.Problems -join '; ')
+        Remove-WhTemplate -Name waste_by_station -Confirm:$false
+        (Get-WhTemplate).Name | Should -Not -Contain 'waste_by_station'
+    }
+
+    It 'reports a template whose columns do not match the source' {
+        $test = Test-WhTemplate -Name bad_types -Query "SELECT 1::int FROM phood_foodlogsum WHERE logged_time >= '{TARGET_DATE}'::date LIMIT 1" -Columns 'n text' -Tenant north_campus
+        $test.Success | Should -BeFalse
+        $test.Problems | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'Daily views and union views' {
+    It 'lists each tenant''s days with rows' {
+        $days = @(Get-WhMv -Tenant north_campus -Template foodlogstats | Keep)
+        $days.Count | Should -Be 4
+        $days | ForEach-Object { $_.Rows | Should -BeGreaterThan 0 }
+    }
+
+    It 'reports every tenant fresh' {
+        $freshness = @(Get-WhMvFreshness -Days 4 | Keep)
+        $freshness.Tenant | Sort-Object | Should -Be @('city_hospital', 'north_campus')
+        $freshness | ForEach-Object { $_.MissingDates.Count | Should -Be 0 }
+    }
+
+    It 'removes old days with -WhatIf first, then for real' {
+        $before = $from.AddDays(1)
+        Remove-WhMv -Tenant city_hospital -Template foodlogstats -Before $before -WhatIf
+        @(Get-WhMv -Tenant city_hospital -Template foodlogstats).Count | Should -Be 4
+        Remove-WhMv -Tenant city_hospital -Template foodlogstats -Before $before -Confirm:$false
+        @(Get-WhMv -Tenant city_hospital -Template foodlogstats).Count | Should -Be 3
+    }
+
+    It 'rebuilds a tenant view and the public view' {
+        (Update-WhUnionView -Tenant city_hospital -Template foodlogstats | Keep).DailyViewCount | Should -Be 3
+        (Update-WhUnionView -Public -Template foodlogstats).View | Should -Be 'public.foodlogstats'
+    }
+}
+
+Describe 'Schedules' {
+    BeforeAll {
+        if (-not $sandbox.PgCron) { throw 'pg_cron is not installed: apt-get install postgresql-15-cron (./build.ps1 Test installs it)' }
+    }
+
+    It 'registers, pauses, resumes and unregisters a tenant''s job' {
+        $job = Register-WhCronJob -Tenant north_campus -Template foodlogstats -Schedule '0 2 * * *' | Keep
+        $job.Active | Should -BeTrue
+        (Disable-WhCronJob -Name $job.Name).Active | Should -BeFalse
+        (Get-WhCronJob -Tenant north_campus).Active | Should -BeFalse
+        (Get-WhCronJob -Tenant north_campus | Enable-WhCronJob).Active | Should -BeTrue
+        @(Get-WhCronJobRun -Name $job.Name).Count | Should -Be 0
+        Unregister-WhCronJob -Name $job.Name -Confirm:$false
+        Get-WhCronJob -Tenant north_campus | Should -BeNullOrEmpty
+    }
+
+    It 'clears old run history, -WhatIf first' {
+        Clear-WhCronJobRun -OlderThan 30.00:00:00 -WhatIf
+        $cleared = Clear-WhCronJobRun -OlderThan 30.00:00:00 -Confirm:$false | Keep
+        $cleared.Deleted | Should -Be 0
+        $cleared.User | Should -Be 'whadmin'
+    }
+}
+
+Describe 'Health and configuration' {
+    It 'runs every health check, none failing' {
+        $checks = @(Get-WhHealth | Keep)
+        $checks.Count | Should -BeGreaterThan 3
+        $checks | Where-Object Status -eq 'Failed' | Should -BeNullOrEmpty
+    }
+
+    It 'exports the configuration without a password and imports it back as unchanged' {
+        $file = Join-Path ([System.IO.Path]::GetTempPath()) "phoodwh-config-$PID.json"
+        try {
+            Export-WhConfiguration -Path $file
+            $json = Get-Content -Raw $file
+            $json | Should -Match 'north_campus'
+            $json | Should -Not -Match ([regex]::Escape($sandbox.SourceCredential.GetNetworkCredential().Password))
+            $results = @(Import-WhConfiguration -Path $file -SourceCredential $sandbox.SourceCredential | Keep)
+            ($results | Where-Object Kind -eq 'Tenant').Name | Sort-Object | Should -Be @('city_hospital', 'north_campus')
+            $results | Where-Object Action -in 'Failed', 'Created' | Should -BeNullOrEmpty
+        } finally {
+            Remove-Item $file -ErrorAction Ignore
+        }
+    }
+}
+
+Describe 'What the DBA sees: default table views' {
+    BeforeAll {
+        Get-WhTenant | Keep | Out-Null
+        Test-WhTenantConnection | Keep | Out-Null
+        Update-WhMv -Tenant north_campus -Template foodlogstats | Keep | Out-Null
+        $sandbox | Keep | Out-Null
+        $sandbox.Tenants[0] | Keep | Out-Null
+        $types = @($seen.Keys)
+    }
+
+    It 'has seen the output types it checks' {
+        $types.Count | Should -BeGreaterOrEqual 15
+    }
+
+    It 'shows every output type as a table with its view''s headers, fitting 80 columns' {
+        foreach ($type in $types) {
+            $view = (Get-FormatData -TypeName $type).FormatViewDefinition | Where-Object { $_.Control -is [System.Management.Automation.TableControl] }
+            $view | Should -Not -BeNullOrEmpty -Because "$type needs a default table view"
+            $labels = for ($i = 0; $i -lt $view.Control.Headers.Count; $i++) {
+                if ($view.Control.Headers[$i].Label) { $view.Control.Headers[$i].Label } else { $view.Control.Rows[0].Columns[$i].DisplayEntry.Value }
+            }
+            $narrow = @($seen[$type] | Format-Table | Out-String -Width 80) -split "`r?`n"
+            $narrow | Where-Object { $_.Length -gt 80 } | Should -BeNullOrEmpty -Because "$type in 80 columns"
+            $wide = $seen[$type] | Format-Table | Out-String -Width 250
+            foreach ($label in $labels) { $wide | Should -Match ([regex]::Escape($label)) -Because "$type shows $label" }
+        }
+    }
+
+    It 'shows no password in any table, list or string' {
+        $secret = $sandbox.SourceCredential.GetNetworkCredential().Password
+        foreach ($object in $seen.Values) {
+            ($object | Format-Table | Out-String -Width 250) | Should -Not -Match ([regex]::Escape($secret))
+            ($object | Format-List * | Out-String -Width 250) | Should -Not -Match ([regex]::Escape($secret))
+            "$object" | Should -Not -Match ([regex]::Escape($secret))
+        }
+    }
+}
+
+Describe 'What the tab key offers: TabExpansion2' {
+    BeforeAll {
+        function Complete([string] $line) { (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches }
+    }
+
+    It 'completes tenant names from the warehouse, by prefix and by wildcard' {
+        (Complete 'Get-WhTenant -Name nor').CompletionText | Should -Be @('north_campus')
+        (Complete 'Remove-WhTenant CITY*').CompletionText | Should -Be @('city_hospital')
+        (Complete 'Get-WhTenant | Invoke-WhMvBackfill -Tenant ci').CompletionText | Should -Be @('city_hospital')
+    }
+
+    It 'completes template names' {
+        (Complete 'Update-WhMv north_campus -Template food').CompletionText | Should -Be @('foodlogstats')
+    }
+
+    It 'completes cron job names, quoted when they need it' {
+        Register-WhCronJob -Tenant city_hospital -Template foodlogstats -Schedule '0 3 * * *' -Name 'city nightly' | Out-Null
+        try {
+            $match = Complete 'Get-WhCronJob -Name city'
+            $match.CompletionText | Should -Be @("'city nightly'")
+            $match.ListItemText | Should -Be @('city nightly')
+        } finally {
+            Unregister-WhCronJob -Name 'city nightly' -Confirm:$false
+        }
+    }
+
+    It 'completes parameter names of the module''s cmdlets' {
+        (Complete 'Invoke-WhMvBackfill -Thr').CompletionText | Should -Be @('-ThrottleLimit')
+    }
+}
+
+Describe 'Every exported cmdlet is typed in this suite' {
+    BeforeAll {
+        $typed = foreach ($file in Get-ChildItem $PSScriptRoot -Filter *.Tests.ps1) {
+            $ast = [System.Management.Automation.Language.Parser]::ParseFile($file.FullName, [ref]$null, [ref]$null)
+            $ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true) | ForEach-Object { $_.GetCommandName() }
+        }
+        $typed = @($typed | Where-Object { $_ } | Sort-Object -Unique)
+    }
+
+    It '<_> is run by a test in tests/Pester' -ForEach $cmdlets {
+        $typed | Should -Contain $_ -Because "a DBA types $($_), so drive it in a tests/Pester/*.Tests.ps1 file"
+    }
+}
