@@ -92,6 +92,32 @@ CREATE TABLE IF NOT EXISTS _wh.run_log (
 );
 CREATE INDEX IF NOT EXISTS run_log_tenant_template_date_idx ON _wh.run_log (tenant_schema, template_name, target_date);
 CREATE INDEX IF NOT EXISTS run_log_logged_at_idx ON _wh.run_log (logged_at);
+-- 'retried': a transient error (see _wh.is_transient_error) that update_mv_day_isolated waited out.
+-- Upgrade: a run_log made before retries existed gets the wider check (the data already fits it).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                   WHERE c.conrelid = '_wh.run_log'::regclass AND c.conname = 'run_log_action_check'
+                     AND pg_catalog.pg_get_constraintdef(c.oid) LIKE '%retried%') THEN
+        ALTER TABLE _wh.run_log DROP CONSTRAINT IF EXISTS run_log_action_check;
+        ALTER TABLE _wh.run_log ADD CONSTRAINT run_log_action_check
+            CHECK (action IN ('created', 'refreshed', 'skipped', 'recreated', 'failed', 'dropped', 'retried'));
+    END IF;
+END
+$$;
+
+-- The dblink connection each warehouse session keeps to a source (section 9b, _wh.session_dblink): at most
+-- one per session, so this has at most one row per backend. Lets Get-WhHealth count the source connections
+-- that idle pooled sessions still hold; rows of ended backends are ignored (pid, and backend_start where
+-- readable, no longer match pg_stat_activity) and cleared by the next connect. Unlogged: it describes live
+-- sessions only. backend_start is NULL when the session's login is not whadmin's to see (a superuser session).
+CREATE UNLOGGED TABLE IF NOT EXISTS _wh.kept_dblinks (
+    pid             integer PRIMARY KEY,
+    backend_start   timestamptz,
+    server_name     text NOT NULL,
+    connection_name text NOT NULL,
+    connected_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+);
 
 -- ============================================================================
 -- 2. Names and validation
@@ -805,6 +831,9 @@ BEGIN
     INTO select_list, column_defs, has_client
     FROM _wh.parse_column_definitions(tpl.column_definitions) c;
 
+    -- The view's definition names the server, so it opens a connection of its own: the session's
+    -- kept one goes first (at most one source connection per session).
+    PERFORM _wh.close_session_dblinks();
     EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT %s%s FROM public.dblink(%L, %L) AS t(%s)',
                    target_schema, view_name, select_list,
                    CASE WHEN has_client THEN '' ELSE format(', %L::text AS client', client_name) END,
@@ -833,6 +862,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM _wh.close_session_dblinks();  -- REFRESH connects on its own (see create_daily_view)
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                WHERE i.indrelid = format('%I.%I', target_schema, view_name)::regclass
                  AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL) THEN
@@ -1083,9 +1113,12 @@ AS $$
 $$;
 
 -- A dblink connection to server_name kept for this session (named after the server and a hash
--- of its options and of whadmin's mapping, so a changed host or password opens a new one; older
--- ones of the same server are closed). Saves the connection set-up (SCRAM, backend start:
--- 30-50 ms) for every closed day after the first one a session loads.
+-- of its options and of whadmin's mapping, so a changed host or password opens a new one). Saves
+-- the connection set-up (SCRAM, backend start: 30-50 ms) for every closed day after the first one
+-- a session loads. A session keeps at most ONE: connecting to a server first closes every other
+-- kept connection of the session (whatever its server), so N workers moving from tenant to tenant
+-- hold at most N connections on the source servers, not one per tenant they have visited.
+-- Registers the kept connection in _wh.kept_dblinks (Get-WhHealth counts them).
 CREATE OR REPLACE FUNCTION _wh.session_dblink(server_name text, reconnect boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql
@@ -1094,7 +1127,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     conn text;
-    other text;
+    started timestamptz;
 BEGIN
     SELECT left(s.srvname, 30) || '_' || md5(coalesce(s.srvoptions::text, '') || coalesce(um.umoptions::text, ''))
     INTO conn
@@ -1104,15 +1137,52 @@ BEGIN
     IF conn IS NULL THEN
         RAISE EXCEPTION 'foreign server % does not exist', server_name USING ERRCODE = 'undefined_object';
     END IF;
-    FOREACH other IN ARRAY coalesce(public.dblink_get_connections(), '{}') LOOP
-        IF other = conn AND NOT reconnect THEN
-            RETURN conn;
-        ELSIF other = conn OR other LIKE left(server_name, 30) || '\_%' THEN
-            PERFORM public.dblink_disconnect(other);
+    SELECT a.backend_start INTO started FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid();
+    IF NOT reconnect AND conn = ANY (coalesce(public.dblink_get_connections(), '{}')) THEN
+        -- Registered again when the transaction that registered it rolled back (a failed day).
+        IF NOT EXISTS (SELECT 1 FROM _wh.kept_dblinks k WHERE k.pid = pg_catalog.pg_backend_pid()
+                       AND k.backend_start IS NOT DISTINCT FROM started AND k.connection_name = conn) THEN
+            INSERT INTO _wh.kept_dblinks AS k (pid, backend_start, server_name, connection_name)
+            VALUES (pg_catalog.pg_backend_pid(), started, session_dblink.server_name, conn)
+            ON CONFLICT (pid) DO UPDATE SET backend_start = EXCLUDED.backend_start, server_name = EXCLUDED.server_name,
+                                            connection_name = EXCLUDED.connection_name, connected_at = EXCLUDED.connected_at;
+        END IF;
+        RETURN conn;
+    END IF;
+    PERFORM _wh.close_session_dblinks();
+    PERFORM public.dblink_connect(conn, server_name);
+    DELETE FROM _wh.kept_dblinks k
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = k.pid
+                      AND (a.backend_start IS NULL OR k.backend_start IS NULL OR a.backend_start = k.backend_start));
+    INSERT INTO _wh.kept_dblinks (pid, backend_start, server_name, connection_name)
+    VALUES (pg_catalog.pg_backend_pid(), started, session_dblink.server_name, conn);
+    RETURN conn;
+END
+$$;
+
+-- Closes every dblink connection this session keeps (session_dblink's, named <server>_<md5>; a
+-- DBA's own named dblink connections are left alone). Called before a statement opens a dblink
+-- connection of its own (creating or refreshing a daily materialized view, whose definition names
+-- the server), so that a session never holds two source connections at once, and by the module
+-- when a backfill worker ends. Returns how many were closed.
+CREATE OR REPLACE FUNCTION _wh.close_session_dblinks()
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kept text;
+    closed integer := 0;
+BEGIN
+    FOREACH kept IN ARRAY coalesce(public.dblink_get_connections(), '{}') LOOP
+        IF kept ~ '_[0-9a-f]{32}$' THEN
+            PERFORM public.dblink_disconnect(kept);
+            closed := closed + 1;
         END IF;
     END LOOP;
-    PERFORM public.dblink_connect(conn, server_name);
-    RETURN conn;
+    DELETE FROM _wh.kept_dblinks k WHERE k.pid = pg_catalog.pg_backend_pid();
+    RETURN closed;
 END
 $$;
 
@@ -1532,9 +1602,46 @@ $$;
 -- 11. Windows of days
 -- ============================================================================
 
+-- The errors worth a retry, one row each (THE list: _wh.is_transient_error reads it, and the module's
+-- C# TransientErrors holds the same rows, checked by a test). kind 'sqlstate': the error's SQLSTATE.
+-- kind 'marker': text that, in a connection error (class 08: dblink reports a refused remote
+-- connection as 08001 "could not establish connection" with the server's words in the detail),
+-- says the server refused for a passing reason: no free slot, or starting up.
+CREATE OR REPLACE FUNCTION _wh.transient_error_rules()
+RETURNS TABLE (kind text, value text)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES ('sqlstate', '53300'),   -- too_many_connections
+           ('sqlstate', '57P03'),   -- cannot_connect_now: starting up, not yet accepting connections
+           ('sqlstate', '40001'),   -- serialization_failure
+           ('sqlstate', '40P01'),   -- deadlock_detected
+           ('marker', 'remaining connection slots are reserved'),
+           ('marker', 'sorry, too many clients already'),
+           ('marker', 'the database system is starting up'),
+           ('marker', 'the database system is not yet accepting connections')
+$$;
+
+-- True when an error (its SQLSTATE, and its message with the detail appended) is transient: worth
+-- waiting a moment and trying the same day again (see transient_error_rules). Anything else is not.
+CREATE OR REPLACE FUNCTION _wh.is_transient_error(sqlstate text, message text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM _wh.transient_error_rules() r
+                   WHERE (r.kind = 'sqlstate' AND r.value = is_transient_error.sqlstate)
+                      OR (r.kind = 'marker' AND left(is_transient_error.sqlstate, 2) = '08'
+                          AND strpos(lower(coalesce(is_transient_error.message, '')), r.value) > 0))
+$$;
+
 -- One day of a window, isolated in a subtransaction: on error the day is rolled back,
 -- logged as 'failed' in run_log and returned as {"action":"failed","date","error","sqlstate"}.
--- Views are not rebuilt (the window does it once at the end).
+-- A transient error (_wh.is_transient_error: no free connection slot on the source or the
+-- warehouse, a server starting up, a serialization failure, a deadlock) is retried: 4 attempts
+-- in all, waiting 0.2 s, 0.6 s, 1.8 s (at most 3 s; each with jitter, 50-100 %) in between, each
+-- wait logged as 'retried' in run_log. Views are not rebuilt (the window does it once at the end).
+-- The windows, the scheduled jobs and a DBA's psql all come through here.
 CREATE OR REPLACE FUNCTION _wh.update_mv_day_isolated(template_name text, tenant_connection_name text, target_schema text,
                                                       target_date date, allow_refresh_yesterday boolean, force boolean)
 RETURNS jsonb
@@ -1543,16 +1650,33 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    max_attempts constant integer := 4;
     started timestamptz := clock_timestamp();
+    attempt integer := 0;
+    pause   numeric;
     msg text;
+    det text;
     st  text;
 BEGIN
-    BEGIN
-        RETURN _wh.update_mv_by_template(template_name, tenant_connection_name, target_schema, target_date,
-                                         allow_refresh_yesterday, force, false);
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, st = RETURNED_SQLSTATE;
-    END;
+    LOOP
+        attempt := attempt + 1;
+        BEGIN
+            RETURN _wh.update_mv_by_template(template_name, tenant_connection_name, target_schema, target_date,
+                                             allow_refresh_yesterday, force, false);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, st = RETURNED_SQLSTATE;
+        END;
+        EXIT WHEN attempt >= max_attempts OR NOT _wh.is_transient_error(st, msg || ' ' || coalesce(det, ''));
+        pause := round((least(3.0, 0.2 * power(3, attempt - 1)) * (0.5 + random() / 2))::numeric, 2);
+        PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'retried', NULL,
+                            (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric,
+                            format('attempt %s of %s: %s%s (transient, SQLSTATE %s); next attempt in %s s',
+                                   attempt, max_attempts, msg, CASE WHEN coalesce(det, '') = '' THEN '' ELSE ': ' || det END, st, pause));
+        PERFORM pg_sleep(pause);
+    END LOOP;
+    IF attempt > 1 THEN
+        msg := format('%s (%s attempts)', msg, attempt);
+    END IF;
     PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'failed', NULL,
                         (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, msg);
     RETURN jsonb_build_object('action', 'failed', 'date', target_date, 'error', msg, 'sqlstate', st);

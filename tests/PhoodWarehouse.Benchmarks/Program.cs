@@ -18,7 +18,7 @@ namespace PhoodWarehouse.Benchmarks;
 /// The performance benchmark of issue 10: starts a throwaway cluster with default PostgreSQL settings (only
 /// durability switched off unless --fsync), installs the warehouse, generates tenant sources, and prints one table
 /// of figures measured side by side in this one run, plus the machine it ran on.
-///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync]
+///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync] [-- --fleet-only]
 /// </summary>
 public static class Program
 {
@@ -47,12 +47,20 @@ public static class Program
         Console.WriteLine(await bench.MachineAsync());
         Console.WriteLine();
 
-        await bench.ThroughputAsync(table);
-        if (!args.Contains("--throughput-only"))
+        if (args.Contains("--fleet-only"))
         {
-            await bench.BiAsync(table);
-            await bench.EverydayAsync(table);
-            bench.ImportModule(table);
+            await bench.FleetAsync(table);
+        }
+        else
+        {
+            await bench.ThroughputAsync(table);
+            if (!args.Contains("--throughput-only"))
+            {
+                await bench.BiAsync(table);
+                await bench.EverydayAsync(table);
+                await bench.FleetAsync(table);
+                bench.ImportModule(table);
+            }
         }
 
         Console.WriteLine();
@@ -77,6 +85,7 @@ public sealed record BenchOptions(bool Quick, bool Fsync)
     public int BiRows => 200;
     public int EverydayTenants => Quick ? 5 : 20;
     public int EverydayRows => 20;
+    public int FleetRows => Quick ? 20 : 100;
 
     public static BenchOptions Parse(string[] args) =>
         new(args.Contains("--quick"), args.Contains("--fsync"));
@@ -424,6 +433,50 @@ internal sealed class Bench(LocalPostgresCluster cluster, BenchOptions options)
             figures.Add(watch.Elapsed.TotalMilliseconds);
         }
         return Median(figures);
+    }
+
+    // ------------------------------------------------------------------ 5. a fleet on one source server
+
+    /// <summary>
+    /// Architecture fact 11: many tenants whose sources share one server (as on one RDS instance), backfilled in one
+    /// run with default settings. Connections are sampled from pg_stat_activity on both sides while it runs.
+    /// </summary>
+    public async Task FleetAsync(ResultTable table)
+    {
+        const int tenants = 26, days = 60, throttle = 4;
+        var rows = options.FleetRows;
+        Console.WriteLine($"Fleet: {tenants} tenants on one source server x {days} days x {rows} rows...");
+        var names = new List<string>();
+        for (var i = 1; i <= tenants; i++)
+        {
+            var name = $"fl_{i:00}";
+            await TenantAsync(name, await SourceAsync(days, rows, 300 + i));
+            names.Add(name);
+        }
+        using var stop = new CancellationTokenSource();
+        var sourcePeak = PeakAsync("SELECT count(*)::int FROM pg_stat_activity WHERE usename = 'src_reader'", stop.Token);
+        var warehousePeak = PeakAsync($"SELECT count(*)::int FROM pg_stat_activity WHERE usename = 'whadmin' AND datname = '{Warehouse}'", stop.Token);
+        var (load, failed) = await BackfillAsync(names, days, throttle);
+        await stop.CancelAsync();
+        var (source, warehouse) = (await sourcePeak, await warehousePeak);
+        table.Add("i", $"fleet: {tenants} tenants on one source server x {days} days x {rows} rows, one backfill, default settings (throttle {throttle}), {failed} failed",
+            Seconds(load), "", "", "0 failed", Met(failed == 0));
+        table.Add("", $"  ({tenants * days / load.TotalSeconds:0} days/s; peak source backends {source}, at most the throttle {throttle}: {Met(source <= throttle)}; " +
+            $"peak warehouse sessions of whadmin {warehouse}, at most throttle + 1 = {throttle + 1}: {Met(warehouse <= throttle + 1)})", "");
+    }
+
+    /// <summary>The highest value <paramref name="sql"/> (run as the superuser) returned, sampled every few ms until stopped.</summary>
+    private async Task<int> PeakAsync(string sql, CancellationToken stop)
+    {
+        await using var db = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(Super("postgres")) { Pooling = false }.ConnectionString);
+        await db.OpenAsync(CancellationToken.None);
+        var peak = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            peak = Math.Max(peak, await Scalar<int>(db, sql));
+            try { await Task.Delay(5, stop); } catch (OperationCanceledException) { }
+        }
+        return peak;
     }
 
     // ------------------------------------------------------------------ 4. Import-Module

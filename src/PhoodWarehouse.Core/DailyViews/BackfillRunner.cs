@@ -54,6 +54,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         for (var date = request.From; date <= request.To; date = date.AddDays(1))
             days.Add(new BackfillDay(tenant, connections[tenant], template, date, existing.Contains((tenant, DailyViewName.For(template, date)))));
         await WarnAboutLockHeadroomAsync(db, days, today, cancel);
+        await WarnAboutConnectionHeadroomAsync(db, days, request, today, cancel);
         return new BackfillPlan(request, days, today);
     }
 
@@ -82,35 +83,88 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             logger.LogWarning("{Warning}", warning);
     }
 
+    /// <summary>
+    /// Warns before loading when the planned throttle cannot fit the free connection slots of the warehouse
+    /// (ThrottleLimit workers + 1) or of a source server (one connection per worker on a tenant of that server, at
+    /// most ThrottleLimit). A server whose slots cannot be read is said at Verbose and skipped: the days still run,
+    /// and a refused connection is retried (TransientErrors) before the day fails.
+    /// </summary>
+    private async Task WarnAboutConnectionHeadroomAsync(NpgsqlConnection db, IReadOnlyList<BackfillDay> days, BackfillRequest request, DateOnly today, CancellationToken cancel)
+    {
+        var work = days.Where(d => !(d.Exists && !request.Force && d.Date < today.AddDays(-1))).ToList();
+        if (work.Count == 0) return;
+        var workers = Math.Min(request.ThrottleLimit, work.Count);
+        var warehouse = await Warehouse.ConnectionHeadroom.ReadWarehouseAsync(db, cancel);
+        if (warehouse.Free < workers + 1)
+            logger.LogWarning("The warehouse has {Free} free connection slots for {Login} ({Sum}), but this backfill needs up to {Needed} at once ({Workers} workers + 1). " +
+                "Days refused a connection are retried a few times, then fail. Lower -ThrottleLimit to {Fit}, close idle sessions, or raise max_connections on the warehouse (restart).",
+                warehouse.Free, warehouse.Login, warehouse.Sum, workers + 1, workers, Math.Max(1, warehouse.Free - 1));
+
+        var tenants = work.Select(d => d.Tenant).Distinct().ToArray();
+        var servers = new List<(string Server, string Connection, int Tenants)>();
+        await using (var command = Db.Command(db,
+            """
+            SELECT format('%s:%s', c.host, c.port), min(t.connection_name), count(*)::int
+            FROM _wh.tenants t JOIN _wh.tenant_connections c ON c.tenant_name = t.connection_name
+            WHERE t.schema_name = ANY(@t) GROUP BY c.host, c.port ORDER BY 1
+            """, ("t", tenants)))
+        await using (var reader = await command.ExecuteReaderAsync(cancel))
+            while (await reader.ReadAsync(cancel)) servers.Add((reader.GetString(0), reader.GetString(1), reader.GetInt32(2)));
+        foreach (var (server, connectionName, count) in servers)
+        {
+            var needed = Math.Min(workers, count);
+            Warehouse.ConnectionHeadroom source;
+            try
+            {
+                source = await Warehouse.ConnectionHeadroom.ReadSourceAsync(db, connectionName, server, cancel);
+            }
+            catch (PostgresException error)
+            {
+                logger.LogInformation("Could not read the free connection slots of the source server {Server} (through {Connection}): {Error}. Going on without.",
+                    server, connectionName, error.MessageText);
+                continue;
+            }
+            logger.LogInformation("Source server {Server}: {Free} free connection slots for {Login} ({Sum}); this backfill opens up to {Needed} at once.",
+                server, source.Free, source.Login, source.Sum, needed);
+            if (source.Free < needed)
+                logger.LogWarning("The source server {Server} ({Count} tenant(s) of this backfill) has {Free} free connection slots for {Login} ({Sum}), but this backfill opens up to {Needed} at once (-ThrottleLimit {Throttle}). " +
+                    "Days refused a connection are retried a few times, then fail. Lower -ThrottleLimit to {Fit}, or raise max_connections on that server (restart).",
+                    server, count, source.Free, source.Login, source.Sum, needed, request.ThrottleLimit, Math.Max(1, source.Free));
+        }
+    }
+
     /// <summary>Runs the plan; yields each day's result as it finishes.</summary>
     public async IAsyncEnumerable<WhMvResult> RunAsync(BackfillPlan plan, [EnumeratorCancellation] CancellationToken cancel)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var today = plan.Today;
         var results = Channel.CreateUnbounded<WhMvResult>();
-        var queue = new ConcurrentQueue<BackfillDay>();
+        var work = new List<BackfillDay>();
         foreach (var day in plan.Days)
         {
             // Closed days that exist are final: skipping them needs no round trip (-Force rebuilds them).
             if (day.Exists && !plan.Request.Force && day.Date < today.AddDays(-1))
                 results.Writer.TryWrite(Result(day, MvAction.Skipped, null, TimeSpan.Zero, null));
             else
-                queue.Enqueue(day);
+                work.Add(day);
         }
+        var queue = new TenantAffinityQueue(work);
 
         var refreshed = new ConcurrentBag<string>();
-        await PrepareClosedDaysAsync(queue, today, cancel);
+        await PrepareClosedDaysAsync(work, today, cancel);
 
         var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
             .Select(_ => Task.Run(async () =>
             {
                 // One connection per worker, reused from day to day (each day is still its own transaction): a pooled
                 // connection handed back after every day is reset (DISCARD ALL), which throws away every cached plan
-                // of the _wh functions, and the next day plans them all again.
+                // of the _wh functions, and the next day plans them all again. The worker keeps to one tenant while it
+                // has days (TenantAffinityQueue): its session then keeps one source connection, not one per tenant.
                 var session = new WorkerSession();
+                string? tenant = null;
                 try
                 {
-                    while (!stop.IsCancellationRequested && queue.TryDequeue(out var day))
+                    while (!stop.IsCancellationRequested && queue.TryTake(ref tenant, out var day))
                     {
                         var result = await RunDayAsync(day, plan.Request, session, stop.Token);
                         if (result is null) return;
@@ -188,14 +242,26 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         }
     }
 
-    /// <summary>A worker's connection, kept while it is healthy.</summary>
+    /// <summary>
+    /// A worker's connection, kept while it is healthy. Closing it first closes the dblink connection its session
+    /// keeps to a source: the warehouse session goes back to the pool, and would otherwise hold that source
+    /// connection (a slot on the tenant's server) until the pool retires it.
+    /// </summary>
     private sealed class WorkerSession
     {
         public NpgsqlConnection? Db;
 
+        public bool IsOpen => Db?.State == System.Data.ConnectionState.Open;
+
         public async Task CloseAsync()
         {
-            if (Db is not null) await Db.DisposeAsync();
+            if (Db is null) return;
+            if (IsOpen)
+            {
+                try { await PhoodWarehouse.Core.Db.ExecuteAsync(Db, "SELECT _wh.close_session_dblinks()", CancellationToken.None); }
+                catch (Exception error) when (error is NpgsqlException or PostgresException) { /* a broken session: its links go with it */ }
+            }
+            await Db.DisposeAsync();
             Db = null;
         }
     }
@@ -204,49 +270,77 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     {
         var watch = Stopwatch.StartNew();
         var view = DailyViewName.Qualified(day.Tenant, day.Template, day.Date);
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            if (session.Db is null)
+            try
             {
-                session.Db = await connection.DataSource.OpenConnectionAsync(cancel);
-                if (request.DayTimeout is { } timeout)
-                    await Db.ExecuteAsync(session.Db, "SELECT set_config('statement_timeout', @t, false)", cancel,
-                        ("t", $"{(int)timeout.TotalMilliseconds}ms"));
+                var (action, rows) = await LoadDayAsync(day, request, session, cancel);
+                logger.LogInformation("{View}: {Action} ({Rows} rows, {Ms:0} ms)", view, action, rows, watch.Elapsed.TotalMilliseconds);
+                return Result(day, action, rows, watch.Elapsed, null);
             }
-            var db = session.Db;
-            var json = await Db.ScalarAsync<string>(db,
-                "SELECT _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text",
-                cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),
-                ("date", day.Date), ("force", request.Force && day.Exists));
-            var (action, rows) = ParseOutcome(json);
-            logger.LogInformation("{View}: {Action} ({Rows} rows, {Ms:0} ms)", view, action, rows, watch.Elapsed.TotalMilliseconds);
-            return Result(day, action, rows, watch.Elapsed, null);
-        }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-        {
-            await session.CloseAsync();
-            return null;
-        }
-        catch (Exception error)
-        {
-            // A server error leaves the connection usable; anything else (a killed backend, a network error) does not.
-            if (error is not PostgresException || session.Db?.State != System.Data.ConnectionState.Open)
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
                 await session.CloseAsync();
-            var message = DatabaseErrors.Translate(error, view).Message;
-            if (error is PostgresException { SqlState: "57014" } && request.DayTimeout is { } limit)
-                message = $"The day took longer than the per-day timeout ({limit.TotalSeconds:0.#} s) and was cancelled: {message}";
-            logger.LogWarning("{View} failed: {Error}", view, message);
-            await RecordFailureAsync(day, message);
-            return Result(day, MvAction.Failed, null, watch.Elapsed, message);
+                return null;
+            }
+            catch (Exception error)
+            {
+                // A server error leaves the connection usable; anything else (a killed backend, a network error) does not.
+                if (error is not PostgresException || !session.IsOpen)
+                    await session.CloseAsync();
+                var message = DatabaseErrors.Translate(error, view).Message;
+                if (TransientErrors.IsTransient(error) && attempt < TransientErrors.Attempts)
+                {
+                    // No free connection slot (here or on the source), a server starting up, a serialization failure or
+                    // a deadlock: the same day again after a short wait, as _wh.update_mv_day_isolated does for pg_cron.
+                    var pause = TransientErrors.DelayAfter(attempt);
+                    logger.LogInformation("{View}: attempt {Attempt} of {Attempts} failed with a transient error, trying again in {Seconds:0.00} s: {Error}",
+                        view, attempt, TransientErrors.Attempts, pause.TotalSeconds, message);
+                    try { await Task.Delay(pause, cancel); }
+                    catch (OperationCanceledException)
+                    {
+                        await session.CloseAsync();
+                        return null;
+                    }
+                    continue;
+                }
+                if (error is PostgresException { SqlState: "57014" } && request.DayTimeout is { } limit)
+                    message = $"The day took longer than the per-day timeout ({limit.TotalSeconds:0.#} s) and was cancelled: {message}";
+                if (attempt > 1) message += $" ({attempt} attempts)";
+                logger.LogWarning("{View} failed: {Error}", view, message);
+                await RecordFailureAsync(day, message, session);
+                return Result(day, MvAction.Failed, null, watch.Elapsed, message);
+            }
         }
     }
 
-    private async Task RecordFailureAsync(BackfillDay day, string message)
+    /// <summary>One attempt at one day over the worker's session (opened when it has none).</summary>
+    private async Task<(MvAction Action, long? Rows)> LoadDayAsync(BackfillDay day, BackfillRequest request, WorkerSession session, CancellationToken cancel)
+    {
+        if (session.Db is null)
+        {
+            session.Db = await connection.DataSource.OpenConnectionAsync(cancel);
+            if (request.DayTimeout is { } timeout)
+                await Db.ExecuteAsync(session.Db, "SELECT set_config('statement_timeout', @t, false)", cancel,
+                    ("t", $"{(int)timeout.TotalMilliseconds}ms"));
+        }
+        var json = await Db.ScalarAsync<string>(session.Db,
+            "SELECT _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text",
+            cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),
+            ("date", day.Date), ("force", request.Force && day.Exists));
+        return ParseOutcome(json);
+    }
+
+    /// <summary>
+    /// Records a failed day in the run log over the worker's own session when it is open (a worker holds one
+    /// warehouse connection, not two), else over a pooled one.
+    /// </summary>
+    private async Task RecordFailureAsync(BackfillDay day, string message, WorkerSession session)
     {
         try
         {
-            await using var db = await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
-            await Db.ExecuteAsync(db, "SELECT _wh.log_failure(@t, @c, @s, @d, @e)", CancellationToken.None,
+            await using var own = session.IsOpen ? null : await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
+            await Db.ExecuteAsync(own ?? session.Db!, "SELECT _wh.log_failure(@t, @c, @s, @d, @e)", CancellationToken.None,
                 ("t", day.Template), ("c", day.ConnectionName), ("s", day.Tenant), ("d", day.Date), ("e", message));
         }
         catch (Exception error) when (error is NpgsqlException or PostgresException)
