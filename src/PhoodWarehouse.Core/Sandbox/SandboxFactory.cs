@@ -76,16 +76,18 @@ public static class SandboxFactory
                 await create.ExecuteNonQueryAsync(cancel);
             }
 
-            using (var superuser = await WarehouseConnector.ConnectAsync(
-                       new ConnectionRequest { ConnectionString = cluster.ConnectionString(SandboxOptions.Database) }, logger, cancel))
-            {
-                var installer = new WarehouseInstaller(superuser, logger);
-                await installer.InstallAsync(await installer.PlanAsync(cancel), cancel);
-            }
-
             var whadminPassword = NewPassword();
             var phoodRoPassword = NewPassword();
             var sourcePassword = NewPassword();
+            // The superuser part as postgres, the _wh part over whadmin's own login (docs/security.md).
+            using (var superuser = await WarehouseConnector.ConnectAsync(
+                       new ConnectionRequest { ConnectionString = cluster.ConnectionString(SandboxOptions.Database) }, logger, cancel))
+            {
+                var installer = new WarehouseInstaller(superuser, logger,
+                    new ConnectionRequest { ConnectionString = cluster.ConnectionString(SandboxOptions.Database, "whadmin", whadminPassword) },
+                    whadminPassword);
+                await installer.InstallAsync(await installer.PlanAsync(cancel), cancel);
+            }
             await using (var admin = new NpgsqlConnection(cluster.ConnectionString(SandboxOptions.Database)))
             {
                 await admin.OpenAsync(cancel);

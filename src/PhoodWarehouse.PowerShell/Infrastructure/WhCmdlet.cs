@@ -19,10 +19,19 @@ public abstract partial class WhCmdlet : PSCmdlet
     [Parameter]
     public WhConnection? Connection { get; set; }
 
+    /// <summary>
+    /// Whether this cmdlet may run in a superuser session: only Install-WhWarehouse (the superuser part) and
+    /// Get-WhWarehouse (pg_catalog only) do. Every other cmdlet refuses it (docs/security.md).
+    /// </summary>
+    protected virtual bool SuperuserAllowed => false;
+
     protected CancellationToken Cancel => stopping.Token;
     protected ILogger Logger => logger;
 
-    /// <summary>-Connection, or the session default; a terminating error when there is neither.</summary>
+    /// <summary>
+    /// -Connection, or the session default; a terminating error when there is neither, or when it is a superuser
+    /// session and this cmdlet does warehouse work (SuperuserSession).
+    /// </summary>
     protected WhConnection Warehouse
     {
         get
@@ -32,7 +41,8 @@ public abstract partial class WhCmdlet : PSCmdlet
                 ThrowTerminatingError(new ErrorRecord(
                     new InvalidOperationException("Not connected to a warehouse. Run Connect-WhWarehouse first, or pass -Connection."),
                     "NotConnected", ErrorCategory.ConnectionError, null));
-            return connection!;
+            if (connection!.IsSuperuser && !SuperuserAllowed) ThrowWhError(SuperuserSession.Refusal(connection));
+            return connection;
         }
     }
 

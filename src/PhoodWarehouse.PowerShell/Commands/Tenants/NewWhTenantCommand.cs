@@ -41,6 +41,13 @@ public sealed class NewWhTenantCommand : WhCmdlet
     [Credential]
     public PSCredential SourceCredential { get; set; } = PSCredential.Empty;
 
+    /// <summary>
+    /// libpq's sslmode for the source: disable, allow, prefer, require, verify-ca or verify-full (certificate and host name
+    /// checked). Default: libpq's (prefer). Checked by the SQL layer (one home for the rule); an empty value leaves it unset.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceSslMode { get; set; }
+
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string[] Template { get; set; } = [];
 
@@ -63,6 +70,7 @@ public sealed class NewWhTenantCommand : WhCmdlet
             SourceDatabase = SourceDatabase,
             SourceUser = SourceCredential.UserName,
             SourcePassword = SourceCredential.GetNetworkCredential().Password,
+            SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
             Templates = Template,
             TestConnection = !SkipConnectionTest,
         };

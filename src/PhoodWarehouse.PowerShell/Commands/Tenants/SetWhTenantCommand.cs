@@ -33,6 +33,14 @@ public sealed class SetWhTenantCommand : WhCmdlet
     [Credential]
     public PSCredential? SourceCredential { get; set; }
 
+    /// <summary>
+    /// libpq's sslmode for the source: disable, allow, prefer, require, verify-ca or verify-full (certificate and host name
+    /// checked). Default: libpq's (prefer). Checked by the SQL layer (one home for the rule); an empty value leaves it unset.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceSslMode { get; set; }
+
+
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string? ClientName { get; set; }
@@ -47,13 +55,14 @@ public sealed class SetWhTenantCommand : WhCmdlet
             SourceDatabase = SourceDatabase,
             SourceUser = SourceCredential?.UserName,
             SourcePassword = SourceCredential?.GetNetworkCredential().Password,
+            SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
             ClientName = ClientName,
         };
         var description = changes.Describe();
         if (description.Length == 0)
         {
             WriteWhError(new WarehouseException("NothingToChange", WhErrorKind.InvalidArgument,
-                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceCredential or -ClientName.", Name));
+                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceCredential or -ClientName.", Name));
             return;
         }
         if (!ShouldProcess(Name, "Change tenant: " + description)) return;

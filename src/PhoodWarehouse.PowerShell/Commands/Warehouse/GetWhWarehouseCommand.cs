@@ -10,6 +10,9 @@ namespace PhoodWarehouse.PowerShell.Commands.Warehouse;
 [OutputType(typeof(WhWarehouse))]
 public sealed class GetWhWarehouseCommand : WhCmdlet
 {
+    /// <summary>A superuser sees what pg_catalog shows; the counts are whadmin's data.</summary>
+    protected override bool SuperuserAllowed => true;
+
     protected override void EndProcessing()
     {
         var warehouse = Warehouse;
@@ -17,6 +20,8 @@ public sealed class GetWhWarehouseCommand : WhCmdlet
         {
             var info = Run(new WarehouseInspector(warehouse).InspectAsync);
             if (info.LockWarning is not null) WriteWarning(info.LockWarning);
+            if (warehouse.IsSuperuser)
+                WriteWarning("Connected as a superuser: only pg_catalog was read, so the tenant, template and daily view counts are not shown (0). Connect as whadmin to see them (docs/security.md).");
             WriteObject(info);
         }
         catch (WarehouseException error)
