@@ -141,7 +141,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
-        if (changes.ChangesConnection)
+        if (changes.ChangesConnectionOf(tenant))
         {
             logger.LogInformation("Changing connection {Connection}: {Changes}", tenant.ConnectionName, changes.Describe());
             await Db.ExecuteAsync(db,

@@ -56,6 +56,10 @@ public sealed record TenantChanges
     public bool ChangesConnection => SourceServer is not null || SourcePort is not null || SourceDatabase is not null
         || SourceUser is not null || SourcePassword is not null || SourceSslMode is not null;
 
+    /// <summary>Whether anything of the connection differs from <paramref name="current"/> (values piped back in are no change).</summary>
+    public bool ChangesConnectionOf(WhTenant current) =>
+        SourcePassword is not null || (SourceUser is not null && SourceUser != current.SourceUser) || MovesSource(current);
+
     /// <summary>
     /// Whether the source moves away from <paramref name="current"/> (server, port, database or SSL mode): then a new
     /// password is required, so that the stored one goes only where it was given (docs/security.md, finding 2).
