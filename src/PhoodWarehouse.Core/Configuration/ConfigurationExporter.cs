@@ -51,6 +51,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                 SourceDatabase = tenant.SourceDatabase,
                 SourceUser = tenant.SourceUser,
                 SourceSslMode = tenant.SourceSslMode,
+                SourceChannelBinding = tenant.SourceChannelBinding,
                 SourcePassword = passwords.GetValueOrDefault(tenant.ConnectionName),
                 Templates = tenant.Templates,
             });

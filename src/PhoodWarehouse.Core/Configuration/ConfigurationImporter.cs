@@ -132,6 +132,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
                 SourcePort = tenant.SourcePort,
                 SourceDatabase = tenant.SourceDatabase,
                 SourceSslMode = tenant.SourceSslMode,
+                SourceChannelBinding = tenant.SourceChannelBinding,
                 SourceUser = credential.User,
                 SourcePassword = credential.Password,
                 Templates = tenant.Templates,
@@ -237,6 +238,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
         Compare("database", current.SourceDatabase, file.SourceDatabase);
         Compare("user", current.SourceUser, file.SourceUser);
         Compare("sslmode", current.SourceSslMode, file.SourceSslMode);
+        Compare("channel_binding", current.SourceChannelBinding, file.SourceChannelBinding);
         return string.Join("; ", parts);
     }
 }

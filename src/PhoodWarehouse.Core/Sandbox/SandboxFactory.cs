@@ -41,7 +41,7 @@ public static class SandboxFactory
         return
         [
             $"start a throwaway PostgreSQL cluster in {options.Path ?? "a new temporary folder"} (pg_cron preloaded when installed)",
-            $"create the database {SandboxOptions.Database} and install the warehouse {WarehouseInstaller.TargetVersion()} as the superuser",
+            $"create the database {SandboxOptions.Database} and install the warehouse {WarehouseInstaller.TargetVersion()} (the superuser part as the superuser, the _wh part as whadmin)",
             "give whadmin and phood_ro random passwords",
             $"create {names.Count} tenant source database(s) ({string.Join(", ", names.Select(n => "src_" + n))}) with {options.Days} day(s) of data from {first:yyyy-MM-dd}, read by '{SandboxOptions.SourceUser}'",
         ];

@@ -16,7 +16,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
     // <template>_YYYY_MM_DD of a known template.
     private const string ListSql =
         """
-        SELECT t.schema_name, t.connection_name, t.client_name, c.host, c.port, c.dbname, c.username, c.sslmode,
+        SELECT t.schema_name, t.connection_name, t.client_name, c.host, c.port, c.dbname, c.username, c.sslmode, c.channel_binding,
                ARRAY(SELECT m.template_name FROM _wh.mv_templates m
                      WHERE EXISTS (SELECT 1 FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
                                    WHERE n.nspname = t.schema_name AND cl.relname = m.template_name)
@@ -58,10 +58,11 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 SourceDatabase = reader.IsDBNull(5) ? null : reader.GetString(5),
                 SourceUser = reader.IsDBNull(6) ? null : reader.GetString(6),
                 SourceSslMode = reader.IsDBNull(7) ? null : reader.GetString(7),
-                Templates = reader.GetFieldValue<string[]>(8),
-                DailyViewCount = reader.GetInt32(9),
-                FirstDate = reader.IsDBNull(10) ? null : reader.GetDateTime(10),
-                LatestDate = reader.IsDBNull(11) ? null : reader.GetDateTime(11),
+                SourceChannelBinding = reader.IsDBNull(8) ? null : reader.GetString(8),
+                Templates = reader.GetFieldValue<string[]>(9),
+                DailyViewCount = reader.GetInt32(10),
+                FirstDate = reader.IsDBNull(11) ? null : reader.GetDateTime(11),
+                LatestDate = reader.IsDBNull(12) ? null : reader.GetDateTime(12),
             });
         }
         return tenants;
@@ -99,9 +100,10 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
         logger.LogInformation("Adding connection {Connection} → {Server}:{Port}/{Database} as {User}",
             request.ConnectionName, request.SourceServer, request.SourcePort, request.SourceDatabase, request.SourceUser);
         await Db.ExecuteAsync(db,
-            "INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password, sslmode) VALUES (@c, @h, @p, @d, @u, @pw, @ssl)",
+            "INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password, sslmode, channel_binding) VALUES (@c, @h, @p, @d, @u, @pw, @ssl, @cb)",
             cancel, ("c", request.ConnectionName), ("h", request.SourceServer), ("p", request.SourcePort),
-            ("d", request.SourceDatabase), ("u", request.SourceUser), ("pw", request.SourcePassword), ("ssl", request.SourceSslMode));
+            ("d", request.SourceDatabase), ("u", request.SourceUser), ("pw", request.SourcePassword), ("ssl", request.SourceSslMode),
+            ("cb", request.SourceChannelBinding));
 
         var templates = await KnownTemplatesAsync(db, request.Templates, cancel);
         if (request.TestConnection)
@@ -148,11 +150,13 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 """
                 UPDATE _wh.tenant_connections
                 SET host = coalesce(@h, host), port = coalesce(@p, port), dbname = coalesce(@d, dbname),
-                    username = coalesce(@u, username), password = @pw, sslmode = coalesce(@ssl, sslmode)
+                    username = coalesce(@u, username), password = @pw, sslmode = coalesce(@ssl, sslmode),
+                    channel_binding = coalesce(@cb, channel_binding)
                 WHERE tenant_name = @c
                 """,
                 cancel, ("c", tenant.ConnectionName), ("h", changes.SourceServer), ("p", changes.SourcePort),
-                ("d", changes.SourceDatabase), ("u", changes.SourceUser), ("pw", changes.SourcePassword), ("ssl", changes.SourceSslMode));
+                ("d", changes.SourceDatabase), ("u", changes.SourceUser), ("pw", changes.SourcePassword), ("ssl", changes.SourceSslMode),
+                ("cb", changes.SourceChannelBinding));
         }
         if (changes.ClientName is not null)
         {

@@ -32,7 +32,8 @@ public sealed class WarehouseInspector(WhConnection connection)
         var maxLocks = reader.GetInt32(4);
         var maxConnections = reader.GetInt32(5);
         var installed = reader.GetBoolean(6);
-        var cronReadable = reader.GetBoolean(7) && pgCron;
+        // pg_cron's history is not pg_catalog: a superuser session leaves it to whadmin, as the counts.
+        var cronReadable = reader.GetBoolean(7) && pgCron && !connection.IsSuperuser;
         await reader.DisposeAsync();
 
         string? version = null;

@@ -36,7 +36,7 @@ public sealed class SourceSafetyTests(PostgresServer server)
         wh.AddTenant("moved", source);
         var before = await wh.SnapshotAsync();
 
-        foreach (var move in new[] { "-SourceServer evil.example", "-SourcePort 1", "-SourceDatabase other", "-SourceSslMode disable" })
+        foreach (var move in new[] { "-SourceServer evil.example", "-SourcePort 1", "-SourceDatabase other", "-SourceSslMode disable", "-SourceChannelBinding disable" })
         {
             var refused = wh.Run($"Set-WhTenant moved {move} -Confirm:$false");
             refused.AssertError("SourcePasswordRequired");
@@ -66,12 +66,15 @@ public sealed class SourceSafetyTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 2, rowsPerDay: 5);
-        wh.AddTenant("guarded", source, "-SourceSslMode disable");
+        wh.AddTenant("guarded", source, "-SourceSslMode disable -SourceChannelBinding disable");
 
         var options = await ServerOptionsAsync(wh, "guarded");
         Assert.Contains("sslmode=disable", options);
+        Assert.Contains("channel_binding=disable", options);
         Assert.Contains("options=-c default_transaction_read_only=on -c statement_timeout=600000", options);
-        Assert.Equal("disable", wh.Run("Get-WhTenant guarded").Single<WhTenant>().SourceSslMode);
+        var listed = wh.Run("Get-WhTenant guarded").Single<WhTenant>();
+        Assert.Equal("disable", listed.SourceSslMode);
+        Assert.Equal("disable", listed.SourceChannelBinding);
 
         // A write at the source through the tenant's server is refused by the source itself.
         var write = await FailsAsWhadminAsync(wh, "SELECT public.dblink_exec('wh_guarded', 'CREATE TABLE zz_written (x int)')");

@@ -48,6 +48,13 @@ public sealed class NewWhTenantCommand : WhCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? SourceSslMode { get; set; }
 
+    /// <summary>
+    /// libpq's channel_binding for the source: disable, prefer or require (the server must prove it holds the SCRAM
+    /// secret, so a fake server cannot collect the password). Default: libpq's (prefer). Checked by the SQL layer.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceChannelBinding { get; set; }
+
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string[] Template { get; set; } = [];
 
@@ -71,6 +78,7 @@ public sealed class NewWhTenantCommand : WhCmdlet
             SourceUser = SourceCredential.UserName,
             SourcePassword = SourceCredential.GetNetworkCredential().Password,
             SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
+            SourceChannelBinding = string.IsNullOrEmpty(SourceChannelBinding) ? null : SourceChannelBinding,
             Templates = Template,
             TestConnection = !SkipConnectionTest,
         };

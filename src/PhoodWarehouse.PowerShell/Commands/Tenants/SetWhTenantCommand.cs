@@ -40,6 +40,13 @@ public sealed class SetWhTenantCommand : WhCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? SourceSslMode { get; set; }
 
+    /// <summary>
+    /// libpq's channel_binding for the source: disable, prefer or require (the server must prove it holds the SCRAM
+    /// secret, so a fake server cannot collect the password). Default: libpq's (prefer). Checked by the SQL layer.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceChannelBinding { get; set; }
+
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
@@ -56,13 +63,14 @@ public sealed class SetWhTenantCommand : WhCmdlet
             SourceUser = SourceCredential?.UserName,
             SourcePassword = SourceCredential?.GetNetworkCredential().Password,
             SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
+            SourceChannelBinding = string.IsNullOrEmpty(SourceChannelBinding) ? null : SourceChannelBinding,
             ClientName = ClientName,
         };
         var description = changes.Describe();
         if (description.Length == 0)
         {
             WriteWhError(new WarehouseException("NothingToChange", WhErrorKind.InvalidArgument,
-                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceCredential or -ClientName.", Name));
+                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceChannelBinding, -SourceCredential or -ClientName.", Name));
             return;
         }
         if (!ShouldProcess(Name, "Change tenant: " + description)) return;

@@ -21,7 +21,7 @@ public sealed class GetWhWarehouseCommand : WhCmdlet
             var info = Run(new WarehouseInspector(warehouse).InspectAsync);
             if (info.LockWarning is not null) WriteWarning(info.LockWarning);
             if (warehouse.IsSuperuser)
-                WriteWarning("Connected as a superuser: only pg_catalog was read, so the tenant, template and daily view counts are not shown (0). Connect as whadmin to see them (docs/security.md).");
+                WriteWarning("Connected as a superuser: only pg_catalog was read, so the tenant, template and daily view counts (0) and the pg_cron history are not shown. Connect as whadmin to see them (docs/security.md).");
             WriteObject(info);
         }
         catch (WarehouseException error)
