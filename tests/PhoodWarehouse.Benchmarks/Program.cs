@@ -113,7 +113,7 @@ internal sealed class Bench(LocalPostgresCluster cluster, BenchOptions options)
         }
         using var connection = await WarehouseConnector.ConnectAsync(new ConnectionRequest { ConnectionString = Super() }, NullLogger.Instance, default);
         var installer = new WarehouseInstaller(connection, NullLogger.Instance,
-            new ConnectionRequest { ConnectionString = Whadmin }, "bench-wh-pw");
+            new ConnectionRequest { ConnectionString = Whadmin });
         await installer.InstallAsync(await installer.PlanAsync(default), default);
         await using var db = new NpgsqlConnection(Super());
         await db.OpenAsync();

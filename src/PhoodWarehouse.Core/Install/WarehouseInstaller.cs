@@ -15,8 +15,11 @@ namespace PhoodWarehouse.Core.Install;
 /// <item>connected as whadmin: the <c>_wh</c> part (functions.sql, templates), in one transaction.</item>
 /// </list>
 /// </summary>
-public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, ConnectionRequest? whadminLogin = null, string? whadminPassword = null)
+public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, ConnectionRequest? whadminLogin = null)
 {
+    /// <summary>The password of <c>whadminLogin</c>: whadmin gets it when it has none yet (a new install).</summary>
+    private string? WhadminPassword => whadminLogin?.ToBuilder().Password;
+
     private const string ChecksumKey = "installed_checksum";
 
     /// <summary>The next step when a superuser ran the superuser part without -WhadminCredential.</summary>
@@ -34,8 +37,6 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
 
     private async Task<InstallPlan> PlanSuperuserAsync(CancellationToken cancel)
     {
-        if (whadminLogin is not null && whadminPassword is null)
-            throw new ArgumentException("whadminPassword is required with whadminLogin.", nameof(whadminPassword));
         await using var db = await connection.CatalogDataSource.OpenConnectionAsync(cancel);
         var state = await SuperuserState.ReadAsync(db, connection.Database, cancel);
         RequireDblink(state.DblinkAvailable || state.DblinkInstalled);
@@ -45,7 +46,7 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
         var steps = new List<string>();
         var notes = new List<string>();
         if (!state.InPlace) steps.Add($"create roles, extensions and grants as {connection.User} ({SqlScripts.SetupDatabase})");
-        var setPassword = whadminLogin is not null && state.WhadminHasPassword == false;
+        var setPassword = WhadminPassword is not null && state.WhadminHasPassword == false;
         if (setPassword) steps.Add("set whadmin's password from -WhadminCredential (whadmin has none yet)");
         if (!state.PgCronReady) notes.Add(PgCronNote(state.PgCronAvailable));
 
@@ -100,7 +101,7 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
                 logger.LogInformation("Setting whadmin's password from -WhadminCredential");
                 // The password travels as a parameter and is set inside a DO block: the logged statement holds no secret.
                 await Db.ExecuteAsync(db, "SELECT pg_catalog.set_config('phood.install_whadmin_password', @p, true)", cancel,
-                    ("p", whadminPassword));
+                    ("p", WhadminPassword));
                 await Db.ExecuteAsync(db,
                     "DO $$ BEGIN EXECUTE pg_catalog.format('ALTER ROLE whadmin PASSWORD %L', pg_catalog.current_setting('phood.install_whadmin_password')); END $$",
                     cancel);

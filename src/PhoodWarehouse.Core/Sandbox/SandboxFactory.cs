@@ -84,8 +84,7 @@ public static class SandboxFactory
                        new ConnectionRequest { ConnectionString = cluster.ConnectionString(SandboxOptions.Database) }, logger, cancel))
             {
                 var installer = new WarehouseInstaller(superuser, logger,
-                    new ConnectionRequest { ConnectionString = cluster.ConnectionString(SandboxOptions.Database, "whadmin", whadminPassword) },
-                    whadminPassword);
+                    new ConnectionRequest { ConnectionString = cluster.ConnectionString(SandboxOptions.Database, "whadmin", whadminPassword) });
                 await installer.InstallAsync(await installer.PlanAsync(cancel), cancel);
             }
             await using (var admin = new NpgsqlConnection(cluster.ConnectionString(SandboxOptions.Database)))

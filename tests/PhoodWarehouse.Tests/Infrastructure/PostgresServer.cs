@@ -125,7 +125,7 @@ public sealed class PostgresServer : IAsyncLifetime
         using var connection = await WarehouseConnector.ConnectAsync(
             new ConnectionRequest { ConnectionString = ConnectionString(database) }, NullLogger.Instance, default);
         var installer = new WarehouseInstaller(connection, NullLogger.Instance,
-            new ConnectionRequest { ConnectionString = ConnectionString(database, "whadmin") }, WhadminPassword);
+            new ConnectionRequest { ConnectionString = ConnectionString(database, "whadmin") });
         await installer.InstallAsync(await installer.PlanAsync(default), default);
         await SetRolePasswordsAsync();
         return database;

@@ -39,7 +39,7 @@ public sealed class InstallWhWarehouseCommand : WhCmdlet
                     WhadminCredential.UserName);
             var password = WhadminCredential?.GetNetworkCredential().Password;
             var installer = new WarehouseInstaller(warehouse, Logger,
-                password is null ? null : InstallLogins.Whadmin(warehouse, password), password);
+                password is null ? null : InstallLogins.Whadmin(warehouse, password));
             var plan = Run(installer.PlanAsync);
             foreach (var note in plan.Notes) WriteWarning(note);
             if (plan.UpToDate)
