@@ -171,6 +171,14 @@ public sealed class InstallWhWarehouseTests(PostgresServer server)
             """, whadmin))
             await plant.ExecuteNonQueryAsync();
         var superuser = server.ConnectionString(database);
+        // An event trigger would fire on the superuser part's own DDL.
+        await using (var admin = await server.OpenAsync(database))
+        await using (var evt = new Npgsql.NpgsqlCommand(
+            """
+            CREATE FUNCTION public.zz_on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+            CREATE EVENT TRIGGER zz_event ON ddl_command_end EXECUTE FUNCTION public.zz_on_ddl();
+            """, admin))
+            await evt.ExecuteNonQueryAsync();
         var before = await CatalogSnapshot.TakeAsync(superuser);
 
         using var shell = new HostedPowerShell();
@@ -178,7 +186,27 @@ public sealed class InstallWhWarehouseTests(PostgresServer server)
             Cs(superuser));
         refused.AssertError("UntrustedCode");
         var message = refused.FirstError!.ToString();
-        foreach (var name in new[] { "zz_extra", "extra_helper", "zz_rule", "zz_policy" }) Assert.Contains(name, message);
+        foreach (var name in new[] { "zz_extra", "extra_helper", "zz_rule", "zz_policy", "zz_event" }) Assert.Contains(name, message);
+        Assert.Equal(before, await CatalogSnapshot.TakeAsync(superuser));
+    }
+
+    [Fact]
+    public async Task A_wrong_or_misplaced_whadmin_credential_is_refused_before_anything_changes()
+    {
+        var database = await server.CreateWarehouseAsync();
+        var superuser = server.ConnectionString(database);
+        var before = await CatalogSnapshot.TakeAsync(superuser);
+        using var shell = new HostedPowerShell();
+        var variables = Cs(superuser);
+        variables["wrong"] = WarehouseScenario.Credential("whadmin", "not the password");
+        variables["other"] = WarehouseScenario.Credential("phood_ro", PostgresServer.PhoodRoPassword);
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", variables).Succeeded);
+
+        shell.Run("Install-WhWarehouse -Confirm:$false -WhadminCredential $wrong", variables).AssertError("LoginRefused");
+        shell.Run("Install-WhWarehouse -Confirm:$false -WhadminCredential $other", variables).AssertError("WhadminCredentialInvalid");
+        var asWhadmin = shell.Run("Connect-WhWarehouse -ConnectionString $w | Out-Null; Install-WhWarehouse -Confirm:$false -WhadminCredential $wc",
+            new Dictionary<string, object?>(variables) { ["w"] = server.ConnectionString(database, "whadmin") });
+        asWhadmin.AssertError("WhadminCredentialNotNeeded");
         Assert.Equal(before, await CatalogSnapshot.TakeAsync(superuser));
     }
 
