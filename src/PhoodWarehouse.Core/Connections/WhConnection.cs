@@ -9,6 +9,8 @@ namespace PhoodWarehouse.Core.Connections;
 public sealed class WhConnection : IDisposable
 {
     private readonly NpgsqlDataSource dataSource;
+    /// <summary>The connection settings without user and password: the base of a second login (install).</summary>
+    private readonly NpgsqlConnectionStringBuilder settings;
 
     internal WhConnection(NpgsqlDataSource dataSource, NpgsqlConnectionStringBuilder settings, string server, int port,
         string database, string user, string serverVersion, string? warehouseVersion, bool isSuperuser)
@@ -23,8 +25,6 @@ public sealed class WhConnection : IDisposable
         WarehouseVersion = warehouseVersion;
         IsSuperuser = isSuperuser;
     }
-
-    private readonly NpgsqlConnectionStringBuilder settings;
 
     /// <summary>
     /// Where warehouse work runs. A superuser session never gets it (docs/security.md): whadmin owns the code of
