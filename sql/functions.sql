@@ -3,8 +3,10 @@
 -- Run as whadmin in the warehouse database:
 --     \c phood_warehouse whadmin
 --     \i sql/functions.sql
--- or, as a superuser, after SET ROLE whadmin (Install-WhWarehouse executes this file as
--- one script). Plain SQL only: no psql meta-commands, no top-level COMMIT.
+-- over a session authenticated as whadmin (Install-WhWarehouse executes this file as one
+-- script). Never from a superuser session, not even after SET ROLE whadmin: whadmin owns
+-- this code, and it would run with the superuser's rights (docs/security.md).
+-- Plain SQL only: no psql meta-commands, no top-level COMMIT.
 --
 -- Re-running upgrades in place and keeps all data: tables use IF NOT EXISTS and
 -- ADD COLUMN IF NOT EXISTS, functions CREATE OR REPLACE, triggers CREATE OR REPLACE.
@@ -21,7 +23,11 @@ DO $guard$
 BEGIN
     IF current_user <> 'whadmin' THEN
         RAISE EXCEPTION 'functions.sql must run as whadmin (current_user is %)', current_user
-            USING HINT = 'Connect as whadmin (\c phood_warehouse whadmin) or run SET ROLE whadmin first.';
+            USING HINT = 'Connect as whadmin: \c phood_warehouse whadmin';
+    END IF;
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user) THEN
+        RAISE EXCEPTION 'functions.sql must run over a session authenticated as whadmin, not as superuser % after SET ROLE', session_user
+            USING HINT = 'SET ROLE is no boundary: whadmin''s code could RESET ROLE. Connect as whadmin: \c phood_warehouse whadmin (docs/security.md)';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '_wh') THEN
         RAISE EXCEPTION 'schema _wh does not exist'
@@ -470,7 +476,114 @@ BEGIN
 END
 $$;
 
--- Trigger: validates a template row (name, placeholders, columns, indexes) and stamps times.
+-- Raises unless query is ONE statement that reads: SELECT, WITH, VALUES or TABLE (after
+-- leading comments and parentheses), with nothing after its end but whitespace, comments and
+-- semicolons. Quotes, double quotes, dollar quotes, E'' strings and comments are skipped, so a
+-- ';' inside them does not count. A query_template runs at the source on every refresh: a
+-- second statement would run there too (docs/security.md, finding 4).
+CREATE OR REPLACE FUNCTION _wh.assert_single_select(query text, what text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n        integer := length(coalesce(query, ''));
+    i        integer := 1;
+    ch       text;
+    nxt      text;
+    tag      text;
+    depth    integer;
+    ended    boolean := false;
+    body     text := '';
+    close_at integer;
+    e_string boolean;
+BEGIN
+    WHILE i <= n LOOP
+        ch := substr(query, i, 1);
+        nxt := substr(query, i + 1, 1);
+        IF ch = '-' AND nxt = '-' THEN
+            close_at := strpos(substr(query, i), E'\n');
+            i := CASE WHEN close_at = 0 THEN n + 1 ELSE i + close_at END;
+            body := body || ' ';
+            CONTINUE;
+        ELSIF ch = '/' AND nxt = '*' THEN
+            depth := 1;
+            i := i + 2;
+            WHILE i <= n AND depth > 0 LOOP
+                IF substr(query, i, 2) = '/*' THEN depth := depth + 1; i := i + 2;
+                ELSIF substr(query, i, 2) = '*/' THEN depth := depth - 1; i := i + 2;
+                ELSE i := i + 1;
+                END IF;
+            END LOOP;
+            body := body || ' ';
+            CONTINUE;
+        ELSIF ch = ';' THEN
+            ended := true;
+            i := i + 1;
+            CONTINUE;
+        ELSIF ch ~ '\s' THEN
+            body := body || ' ';
+            i := i + 1;
+            CONTINUE;
+        END IF;
+        IF ended THEN
+            RAISE EXCEPTION '% holds more than one statement: % follows a semicolon', what, quote_literal(left(substr(query, i), 40))
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A template''s query is one SELECT: it runs at the source on every refresh, so a second statement would run there too. Remove everything after the first statement.';
+        END IF;
+        IF ch = '''' THEN
+            -- E'...' strings know backslash escapes; other strings only ''.
+            e_string := i > 1 AND lower(substr(query, i - 1, 1)) = 'e' AND (i = 2 OR substr(query, i - 2, 1) !~ '[A-Za-z0-9_$]');
+            i := i + 1;
+            LOOP
+                EXIT WHEN i > n;
+                IF e_string AND substr(query, i, 1) = '\' THEN
+                    i := i + 2;
+                ELSIF substr(query, i, 1) = '''' THEN
+                    EXIT WHEN substr(query, i + 1, 1) <> '''';
+                    i := i + 2;
+                ELSE
+                    i := i + 1;
+                END IF;
+            END LOOP;
+            i := i + 1;
+            body := body || ' ''s'' ';
+            CONTINUE;
+        ELSIF ch = '"' THEN
+            i := i + 1;
+            LOOP
+                EXIT WHEN i > n;
+                IF substr(query, i, 1) = '"' THEN
+                    EXIT WHEN substr(query, i + 1, 1) <> '"';
+                    i := i + 2;
+                ELSE
+                    i := i + 1;
+                END IF;
+            END LOOP;
+            i := i + 1;
+            body := body || ' "q" ';
+            CONTINUE;
+        ELSIF ch = '$' AND (i = 1 OR substr(query, i - 1, 1) !~ '[A-Za-z0-9_]') THEN
+            tag := substring(substr(query, i) FROM '^(\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$)');
+            IF tag IS NOT NULL THEN
+                close_at := strpos(substr(query, i + length(tag)), tag);
+                i := CASE WHEN close_at = 0 THEN n + 1 ELSE i + length(tag) + close_at - 1 + length(tag) END;
+                body := body || ' ''s'' ';
+                CONTINUE;
+            END IF;
+        END IF;
+        body := body || ch;
+        i := i + 1;
+    END LOOP;
+    IF ltrim(btrim(body), '( ') !~* '^(select|with|values|table)\M' THEN
+        RAISE EXCEPTION '% must be a query (SELECT, WITH, VALUES or TABLE), not %', what, quote_literal(left(btrim(body), 40))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A template reads the source: its query_template is one SELECT with {TARGET_DATE} in its WHERE clause.';
+    END IF;
+END
+$$;
+
+-- Trigger: validates a template row (name, one read-only statement, placeholders, columns, indexes) and stamps times.
 CREATE OR REPLACE FUNCTION _wh.mv_templates_validate()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -492,6 +605,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Known placeholders: {TARGET_DATE}, {SCHEMA}, {VIEW_NAME}.';
     END IF;
+    PERFORM _wh.assert_single_select(NEW.query_template, format('template %s: query_template', NEW.template_name));
     IF position('{TARGET_DATE}' IN NEW.query_template) = 0 THEN
         RAISE WARNING 'template %: query_template has no {TARGET_DATE}: every daily view will hold the same rows', NEW.template_name;
     END IF;
@@ -514,6 +628,114 @@ CREATE OR REPLACE TRIGGER mv_templates_validate
 -- ============================================================================
 -- 4. Tenant connections: foreign servers and user mappings
 -- ============================================================================
+
+-- TLS settings of a source connection (libpq's sslmode and channel_binding; NULL: libpq's
+-- default). They go into the foreign server's options (docs/security.md, finding 2).
+ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS sslmode text;
+ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS channel_binding text;
+
+-- Bounded waits (docs/security.md, finding 3). An existing value (set by a DBA) is kept.
+--   source_statement_timeout: how long one statement may run at a source (every foreign
+--     server's options; after a change run SELECT _wh.sync_foreign_servers();). A day of
+--     200,000 rows loads in about 1 s here (docs/security.md): 10 min is many times over.
+--   lock_timeout: how long tenant removal and view changes wait for a lock (a BI query or a
+--     refresh holding the view) before they give up with nothing changed. Those functions
+--     declare SET lock_timeout FROM CURRENT, so the setting ends when they return.
+INSERT INTO _wh.warehouse_info (key, value) VALUES ('source_statement_timeout', '10min'), ('lock_timeout', '10s')
+ON CONFLICT (key) DO NOTHING;
+
+-- A duration from _wh.warehouse_info in milliseconds (fallback when unset), e.g. '10min' -> 600000.
+-- Raises naming the key when the value is not a duration.
+CREATE OR REPLACE FUNCTION _wh.timeout_ms(setting_key text, fallback text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v  text;
+    ms bigint;
+BEGIN
+    SELECT i.value INTO v FROM _wh.warehouse_info i WHERE i.key = setting_key;
+    v := coalesce(nullif(btrim(v), ''), fallback);
+    BEGIN
+        ms := (extract(epoch FROM v::interval) * 1000)::bigint;
+    EXCEPTION WHEN OTHERS THEN
+        ms := NULL;
+    END;
+    IF ms IS NULL OR ms < 0 THEN
+        RAISE EXCEPTION '_wh.warehouse_info %: % is not a duration', setting_key, quote_literal(v)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Write it like ''10min'' or ''30s'': UPDATE _wh.warehouse_info SET value = ''10min'' WHERE key = %L;', setting_key);
+    END IF;
+    RETURN ms;
+END
+$$;
+
+-- The options of a connection's foreign server, by name (NULL: the option is not set).
+-- Every remote session is read-only and bounded: options carries
+-- default_transaction_read_only=on and statement_timeout (docs/security.md, findings 3, 4).
+CREATE OR REPLACE FUNCTION _wh.server_options(c _wh.tenant_connections)
+RETURNS TABLE (option_name text, option_value text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF c.sslmode IS NOT NULL AND c.sslmode NOT IN ('disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full') THEN
+        RAISE EXCEPTION 'connection %: sslmode % is not one of disable, allow, prefer, require, verify-ca, verify-full', c.tenant_name, quote_literal(c.sslmode)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use verify-full to check the source''s certificate and host name (the CA in the warehouse server''s ~/.postgresql/root.crt).';
+    END IF;
+    IF c.channel_binding IS NOT NULL AND c.channel_binding NOT IN ('disable', 'prefer', 'require') THEN
+        RAISE EXCEPTION 'connection %: channel_binding % is not one of disable, prefer, require', c.tenant_name, quote_literal(c.channel_binding)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY VALUES
+        ('host', c.host), ('port', c.port::text), ('dbname', c.dbname),
+        ('sslmode', c.sslmode), ('channel_binding', c.channel_binding),
+        ('options', format('-c default_transaction_read_only=on -c statement_timeout=%s',
+                           _wh.timeout_ms('source_statement_timeout', '10min')));
+END
+$$;
+
+-- Creates the foreign server of a connection, or brings its options in step with the row
+-- (ALTER SERVER only when something differs). Returns true when it changed anything.
+CREATE OR REPLACE FUNCTION _wh.sync_foreign_server(c _wh.tenant_connections)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    srv     text := _wh.server_name(c.tenant_name);
+    opts    text[];
+    changes text[] := '{}';
+    k       text;
+    v       text;
+    cur     text;
+BEGIN
+    SELECT s.srvoptions INTO opts FROM pg_catalog.pg_foreign_server s WHERE s.srvname = srv;
+    IF NOT FOUND THEN
+        SELECT string_agg(format('%I %L', o.option_name, o.option_value), ', ') INTO v
+        FROM _wh.server_options(c) o WHERE o.option_value IS NOT NULL;
+        EXECUTE format('CREATE SERVER %I FOREIGN DATA WRAPPER dblink_fdw OPTIONS (%s)', srv, v);
+        RETURN true;
+    END IF;
+    FOR k, v IN SELECT o.option_name, o.option_value FROM _wh.server_options(c) o LOOP
+        cur := (SELECT substr(x, length(k) + 2) FROM unnest(opts) x WHERE left(x, length(k) + 1) = k || '=');
+        IF v IS NULL AND cur IS NOT NULL THEN
+            changes := changes || format('DROP %I', k);
+        ELSIF v IS NOT NULL AND cur IS NULL THEN
+            changes := changes || format('ADD %I %L', k, v);
+        ELSIF v IS DISTINCT FROM cur THEN
+            changes := changes || format('SET %I %L', k, v);
+        END IF;
+    END LOOP;
+    IF cardinality(changes) = 0 THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('ALTER SERVER %I OPTIONS (%s)', srv, array_to_string(changes, ', '));
+    RETURN true;
+END
+$$;
 
 -- Creates or updates the user mapping FOR whadmin on server_name. A NULL password keeps the
 -- mapping's current password. Runs as whadmin (called from the SECURITY DEFINER trigger).
@@ -571,9 +793,11 @@ BEGIN
 END
 $$;
 
--- Trigger: keeps the foreign server 'wh_<tenant_name>' (dblink_fdw; host, port, dbname) and
--- its user mapping FOR whadmin (user, password) in step with the row. The password goes
--- into the mapping and NULL is stored; an UPDATE with a NULL password keeps the mapping's.
+-- Trigger: keeps the foreign server 'wh_<tenant_name>' (dblink_fdw; host, port, dbname,
+-- sslmode, channel_binding, and read-only, bounded sessions: _wh.server_options) and its user
+-- mapping FOR whadmin (user, password) in step with the row. The password goes into the
+-- mapping and NULL is stored; an UPDATE with a NULL password keeps the mapping's, unless the
+-- source moves (host, port, dbname, sslmode, channel_binding): that is refused.
 -- DELETE drops server and mapping, refusing while a tenant schema still uses the connection.
 -- Servers and mappings are owned by whadmin whoever changes the table.
 CREATE OR REPLACE FUNCTION _wh.tenant_connections_sync()
@@ -584,12 +808,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     srv    text;
-    opts   text[];
     live   text;
     pruned integer;
-    changes text[] := '{}'::text[];
-    k text;
-    v text;
 BEGIN
     IF TG_OP = 'DELETE' THEN
         srv := _wh.server_name(OLD.tenant_name);
@@ -623,18 +843,20 @@ BEGIN
         RAISE EXCEPTION 'invalid port % for connection %', NEW.port, NEW.tenant_name USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    srv := _wh.server_name(NEW.tenant_name);
-    SELECT s.srvoptions INTO opts FROM pg_catalog.pg_foreign_server s WHERE s.srvname = srv;
-    IF NOT FOUND THEN
-        EXECUTE format('CREATE SERVER %I FOREIGN DATA WRAPPER dblink_fdw OPTIONS (host %L, port %L, dbname %L)',
-                       srv, NEW.host, NEW.port::text, NEW.dbname);
-    ELSE
-        FOR k, v IN VALUES ('host', NEW.host), ('port', NEW.port::text), ('dbname', NEW.dbname) LOOP
-            changes := changes || format('%s %s %L',
-                CASE WHEN EXISTS (SELECT 1 FROM unnest(opts) o WHERE o LIKE k || '=%') THEN 'SET' ELSE 'ADD' END, k, v);
-        END LOOP;
-        EXECUTE format('ALTER SERVER %I OPTIONS (%s)', srv, array_to_string(changes, ', '));
+    -- A password goes only where it was given (docs/security.md, finding 2): the mapping's
+    -- password is not sent to a new host, port, database or weaker TLS.
+    IF TG_OP = 'UPDATE' AND NEW.password IS NULL
+       AND (NEW.host, NEW.port, NEW.dbname, NEW.sslmode, NEW.channel_binding)
+           IS DISTINCT FROM (OLD.host, OLD.port, OLD.dbname, OLD.sslmode, OLD.channel_binding) THEN
+        RAISE EXCEPTION 'connection %: the source moves (% -> %) but no new password was given', NEW.tenant_name,
+            format('%s:%s/%s sslmode=%s', OLD.host, OLD.port, OLD.dbname, coalesce(OLD.sslmode, 'default')),
+            format('%s:%s/%s sslmode=%s', NEW.host, NEW.port, NEW.dbname, coalesce(NEW.sslmode, 'default'))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The stored password is only sent to the source it was given for. Set password in the same UPDATE: UPDATE _wh.tenant_connections SET host = ..., password = ''...'' WHERE tenant_name = ...;';
     END IF;
+
+    srv := _wh.server_name(NEW.tenant_name);
+    PERFORM _wh.sync_foreign_server(NEW);
     PERFORM _wh.sync_user_mapping(srv, NEW.username, NEW.password);
 
     NEW.password := NULL;
@@ -659,6 +881,19 @@ UPDATE _wh.tenant_connections c
 SET updated_at = c.updated_at
 WHERE c.password IS NOT NULL
    OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = _wh.server_name(c.tenant_name));
+
+-- Brings every foreign server's options in step with its row and the settings (read-only,
+-- statement_timeout): run after changing source_statement_timeout. Returns how many changed.
+-- Also the upgrade of servers created before these options existed (re-running this file).
+CREATE OR REPLACE FUNCTION _wh.sync_foreign_servers()
+RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*)::integer FROM _wh.tenant_connections c WHERE _wh.sync_foreign_server(c);
+$$;
+
+DO $sync$ BEGIN PERFORM _wh.sync_foreign_servers(); END $sync$;
 
 -- What dblink needs to reach a tenant: the name of its foreign server (dblink accepts a
 -- server name wherever it accepts a connection string). No secret is returned.
@@ -900,17 +1135,28 @@ RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET lock_timeout FROM CURRENT
 AS $$
 DECLARE
     replaced boolean := false;
 BEGIN
+    -- A view change waits at most lock_timeout behind the queries using the view, then fails
+    -- with the whole transaction, so nothing is half done (docs/security.md, finding 3).
+    PERFORM set_config('lock_timeout', _wh.timeout_ms('lock_timeout', '10s')::text, true);
     BEGIN
-        EXECUTE format('CREATE OR REPLACE VIEW %I.%I AS %s', target_schema, view_name, select_sql);
-    EXCEPTION WHEN invalid_table_definition THEN
-        RAISE NOTICE 'columns of %.% changed: dropping it (and dependent views) and creating it again', target_schema, view_name;
-        EXECUTE format('DROP VIEW %I.%I CASCADE', target_schema, view_name);
-        EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name, select_sql);
-        replaced := true;
+        BEGIN
+            EXECUTE format('CREATE OR REPLACE VIEW %I.%I AS %s', target_schema, view_name, select_sql);
+        EXCEPTION WHEN invalid_table_definition THEN
+            RAISE NOTICE 'columns of %.% changed: dropping it (and dependent views) and creating it again', target_schema, view_name;
+            EXECUTE format('DROP VIEW %I.%I CASCADE', target_schema, view_name);
+            EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name, select_sql);
+            replaced := true;
+        END;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'view %.% is in use: waited lock_timeout (%) for queries on it to finish; nothing was changed', target_schema, view_name,
+                        current_setting('lock_timeout')
+            USING ERRCODE = 'lock_not_available',
+                  HINT = 'Run it again when the long queries have finished (pg_stat_activity shows them), or raise _wh.warehouse_info lock_timeout.';
     END;
     EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
     RETURN replaced;
@@ -1839,6 +2085,7 @@ CREATE OR REPLACE FUNCTION _wh.remove_tenant(target_schema text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET lock_timeout FROM CURRENT
 AS $$
 DECLARE
     conn text;
@@ -1848,11 +2095,20 @@ DECLARE
     conn_removed text;
 BEGIN
     PERFORM _wh.assert_tenant_schema(target_schema);
+    -- Waits at most lock_timeout behind a refresh or a BI query, then fails with nothing done.
+    PERFORM set_config('lock_timeout', _wh.timeout_ms('lock_timeout', '10s')::text, true);
     DELETE FROM _wh.tenants t WHERE t.schema_name = target_schema RETURNING t.connection_name INTO conn;
     unregistered := FOUND;
     rebuilt := _wh.rebuild_public_views(target_schema);
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
-        EXECUTE format('DROP SCHEMA %I CASCADE', target_schema);
+        BEGIN
+            EXECUTE format('DROP SCHEMA %I CASCADE', target_schema);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE EXCEPTION 'tenant %: its views are in use (a refresh or a long query): waited lock_timeout (%) to drop them; nothing was changed',
+                            target_schema, current_setting('lock_timeout')
+                USING ERRCODE = 'lock_not_available',
+                      HINT = 'Run it again when they have finished (pg_stat_activity shows them), or raise _wh.warehouse_info lock_timeout.';
+        END;
         dropped := true;
     END IF;
     IF conn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _wh.tenants t WHERE t.connection_name = conn) THEN
@@ -2228,3 +2484,11 @@ ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 -- of a template (section 9b). An existing value (set by a DBA) is kept.
 INSERT INTO _wh.warehouse_info (key, value) VALUES ('compact_after_days', '31')
 ON CONFLICT (key) DO NOTHING;
+
+-- The version, readable from pg_catalog: a superuser session reads no _wh table (docs/security.md).
+DO $version$
+BEGIN
+    EXECUTE format('COMMENT ON SCHEMA _wh IS %L',
+        'PhoodWarehouse warehouse, schema version ' || (SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'));
+END
+$version$;

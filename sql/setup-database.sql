@@ -14,7 +14,12 @@
 --     cron.schedule_in_database / cron.alter_job when pg_cron is installed;
 --   * phood_ro: CONNECT, USAGE on public, SELECT on every table/view whadmin creates
 --     later in public (default privileges FOR ROLE whadmin); nothing else;
---   * PUBLIC: no CREATE on schema public, no TEMP on the database, no dblink.
+--   * PUBLIC: no CONNECT and no TEMP on the database, no CREATE on schema public, no dblink:
+--     a login with no grants cannot connect (docs/security.md, finding 5);
+--   * nothing here reads or runs a _wh object: a superuser never runs code whadmin can
+--     change (docs/security.md). Names resolve in pg_catalog only (search_path below).
+
+SET search_path = pg_catalog, pg_temp;
 
 DO $roles$
 BEGIN
@@ -73,6 +78,9 @@ DO $db$
 BEGIN
     EXECUTE pg_catalog.format('GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %I TO whadmin', pg_catalog.current_database());
     EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO phood_ro', pg_catalog.current_database());
+    -- Only the warehouse's own roles connect: a plain login could read the map of tenants
+    -- (foreign server hosts, view definitions). Give other logins CONNECT explicitly.
+    EXECUTE pg_catalog.format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', pg_catalog.current_database());
     -- phood_ro "cannot create objects": no temporary tables either.
     EXECUTE pg_catalog.format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', pg_catalog.current_database());
 END

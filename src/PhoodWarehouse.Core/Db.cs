@@ -3,12 +3,13 @@ using PhoodWarehouse.Core.Connections;
 
 namespace PhoodWarehouse.Core;
 
-/// <summary>Small helpers for the SQL the client sends: commands with parameters, and whadmin-owned transactions.</summary>
+/// <summary>Small helpers for the SQL the client sends: commands with parameters, and transactions of warehouse work.</summary>
 internal static class Db
 {
     public static NpgsqlCommand Command(NpgsqlConnection db, string sql, params (string Name, object? Value)[] parameters)
     {
-        var command = new NpgsqlCommand(sql, db) { CommandTimeout = 0 };
+        // The timeout is the connection's (ConnectionRequest.CommandTimeoutSeconds): finite unless the user said 0.
+        var command = new NpgsqlCommand(sql, db);
         foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         return command;
     }
@@ -27,14 +28,13 @@ internal static class Db
     }
 
     /// <summary>
-    /// Begins a transaction in which everything created belongs to whadmin (architecture: ownership rule),
-    /// whether the session logged in as whadmin or as a superuser.
+    /// Begins a transaction for warehouse work. The session is whadmin's own login (superuser sessions never get a
+    /// data source for work, see <see cref="SuperuserSession"/>), so everything it creates belongs to whadmin.
     /// </summary>
     public static async Task<NpgsqlTransaction> BeginAsWhadminAsync(NpgsqlConnection db, WhConnection connection, CancellationToken cancel)
     {
-        var transaction = await db.BeginTransactionAsync(cancel);
-        if (connection.IsSuperuser) await ExecuteAsync(db, "SET LOCAL ROLE whadmin", cancel);
-        return transaction;
+        SuperuserSession.Refuse(connection);
+        return await db.BeginTransactionAsync(cancel);
     }
 
     /// <summary>A double-quoted SQL identifier.</summary>

@@ -129,7 +129,8 @@ internal sealed class Bench(LocalPostgresCluster cluster, BenchOptions options)
             await Exec(admin, $"CREATE DATABASE {Warehouse}");
         }
         using var connection = await WarehouseConnector.ConnectAsync(new ConnectionRequest { ConnectionString = Super() }, NullLogger.Instance, default);
-        var installer = new WarehouseInstaller(connection, NullLogger.Instance);
+        var installer = new WarehouseInstaller(connection, NullLogger.Instance,
+            new ConnectionRequest { ConnectionString = Whadmin });
         await installer.InstallAsync(await installer.PlanAsync(default), default);
         await using var db = new NpgsqlConnection(Super());
         await db.OpenAsync();

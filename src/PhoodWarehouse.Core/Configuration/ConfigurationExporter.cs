@@ -50,6 +50,8 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                 SourcePort = tenant.SourcePort ?? 5432,
                 SourceDatabase = tenant.SourceDatabase,
                 SourceUser = tenant.SourceUser,
+                SourceSslMode = tenant.SourceSslMode,
+                SourceChannelBinding = tenant.SourceChannelBinding,
                 SourcePassword = passwords.GetValueOrDefault(tenant.ConnectionName),
                 Templates = tenant.Templates,
             });

@@ -131,6 +131,8 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
                 SourceServer = tenant.SourceServer,
                 SourcePort = tenant.SourcePort,
                 SourceDatabase = tenant.SourceDatabase,
+                SourceSslMode = tenant.SourceSslMode,
+                SourceChannelBinding = tenant.SourceChannelBinding,
                 SourceUser = credential.User,
                 SourcePassword = credential.Password,
                 Templates = tenant.Templates,
@@ -151,11 +153,14 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
     public async Task<IReadOnlyList<ImportStep>> PlanCronJobsAsync(WarehouseConfiguration configuration, CancellationToken cancel)
     {
         if (configuration.CronJobs.Count == 0) return [];
-        bool available;
+        bool available, installed;
         await using (var db = await connection.DataSource.OpenConnectionAsync(cancel))
+        {
             available = await Db.ScalarAsync<bool>(db,
                 "SELECT EXISTS (SELECT 1 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_cron' AND has_schema_privilege(n.oid, 'USAGE'))",
                 cancel);
+            installed = await InstalledAsync(db, cancel);
+        }
         if (!available)
             return configuration.CronJobs.Select(j => Done("CronJob", j.Name, ImportAction.Skipped,
                 $"pg_cron is not installed in {connection.Database}: schedule it later with Register-WhCronJob -Name {j.Name} -Tenant {j.Tenant} -Template {j.Template} -Schedule '{j.Schedule}'")).ToList();
@@ -171,7 +176,8 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
             CronJobRegistration? plan = null;
             try
             {
-                plan = await scheduler.PlanRegisterAsync(request, cancel);
+                // In a -WhatIf run on a warehouse still to be installed there is nothing to check against yet.
+                if (installed) plan = await scheduler.PlanRegisterAsync(request, cancel);
             }
             catch (WarehouseException error) when (error.ErrorId is "TenantNotFound" or "TemplateNotFound")
             {
@@ -231,6 +237,8 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
         Compare("port", current.SourcePort, file.SourcePort);
         Compare("database", current.SourceDatabase, file.SourceDatabase);
         Compare("user", current.SourceUser, file.SourceUser);
+        Compare("sslmode", current.SourceSslMode, file.SourceSslMode);
+        Compare("channel_binding", current.SourceChannelBinding, file.SourceChannelBinding);
         return string.Join("; ", parts);
     }
 }

@@ -73,6 +73,10 @@ public sealed record TenantConfiguration
     public int SourcePort { get; init; } = 5432;
     public required string SourceDatabase { get; init; }
     public required string SourceUser { get; init; }
+    /// <summary>libpq's sslmode for the source; null: libpq's default.</summary>
+    public string? SourceSslMode { get; init; }
+    /// <summary>libpq's channel_binding for the source; null: libpq's default.</summary>
+    public string? SourceChannelBinding { get; init; }
     /// <summary>Only with Export-WhConfiguration -IncludePassword: the file then holds a secret.</summary>
     public string? SourcePassword { get; init; }
     /// <summary>The templates the tenant has views of.</summary>

@@ -14,6 +14,15 @@ public sealed record ConnectionRequest
     public string ApplicationName { get; init; } = "PhoodWarehouse";
     public int ConnectTimeoutSeconds { get; init; } = 10;
 
+    /// <summary>
+    /// How long one statement may run before the module cancels it (Connect-WhWarehouse -CommandTimeout). Finite, so
+    /// that nothing waits forever; long enough for the longest statement the module sends, one day's build
+    /// (docs/security.md, finding 3). 0 means no limit. A connection string's own Command Timeout wins.
+    /// </summary>
+    public int CommandTimeoutSeconds { get; init; } = DefaultCommandTimeoutSeconds;
+
+    public const int DefaultCommandTimeoutSeconds = 1800;
+
     internal NpgsqlConnectionStringBuilder ToBuilder()
     {
         var builder = ConnectionString is null
@@ -27,6 +36,8 @@ public sealed record ConnectionRequest
             builder.Username = User;
             builder.Password = Password;
         }
+        if (ConnectionString is null || !ConnectionString.Contains("command timeout", StringComparison.OrdinalIgnoreCase))
+            builder.CommandTimeout = CommandTimeoutSeconds;
         // dblink reports why a tenant's source refused (wrong password, unknown database) in the error detail.
         builder.IncludeErrorDetail = true;
         if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = ApplicationName;

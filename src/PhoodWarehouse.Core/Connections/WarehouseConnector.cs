@@ -21,7 +21,7 @@ public static class WarehouseConnector
                 $"""
                 SELECT current_user,
                        current_setting('server_version'),
-                       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+                       {CatalogSql.IsSuperuser},
                        {CatalogSql.WarehouseReadable}
                 """, connection);
             await using var reader = await command.ExecuteReaderAsync(cancel);
@@ -32,10 +32,12 @@ public static class WarehouseConnector
             var installed = reader.GetBoolean(3);
             await reader.DisposeAsync();
 
-            var whConnection = new WhConnection(dataSource, server, builder.Port, database, user, version, null, superuser);
-            if (installed) whConnection.WarehouseVersion = await WarehouseVersionReader.ReadAsync(connection, cancel);
+            var whConnection = new WhConnection(dataSource, builder, server, builder.Port, database, user, version, null, superuser);
+            // A superuser reads no _wh table: one could have become a view that runs whadmin's code (docs/security.md).
+            if (installed && !superuser) whConnection.WarehouseVersion = await WarehouseVersionReader.ReadAsync(connection, cancel);
             logger.LogInformation("Connected to {Target} as {User} (PostgreSQL {Version}, warehouse {WarehouseVersion})",
                 whConnection.Target, user, version, whConnection.WarehouseVersion ?? "not installed");
+            if (superuser) logger.LogWarning("{Warning}", SuperuserSession.Warning(whConnection));
             return whConnection;
         }
         catch (Exception error) when (error is not OperationCanceledException)

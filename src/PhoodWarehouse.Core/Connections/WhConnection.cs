@@ -8,10 +8,15 @@ namespace PhoodWarehouse.Core.Connections;
 /// </summary>
 public sealed class WhConnection : IDisposable
 {
-    internal WhConnection(NpgsqlDataSource dataSource, string server, int port, string database, string user,
-        string serverVersion, string? warehouseVersion, bool isSuperuser)
+    private readonly NpgsqlDataSource dataSource;
+    /// <summary>The connection settings without user and password: the base of a second login (install).</summary>
+    private readonly NpgsqlConnectionStringBuilder settings;
+
+    internal WhConnection(NpgsqlDataSource dataSource, NpgsqlConnectionStringBuilder settings, string server, int port,
+        string database, string user, string serverVersion, string? warehouseVersion, bool isSuperuser)
     {
-        DataSource = dataSource;
+        this.dataSource = dataSource;
+        this.settings = new NpgsqlConnectionStringBuilder(settings.ConnectionString) { Password = null, Username = null };
         Server = server;
         Port = port;
         Database = database;
@@ -21,7 +26,21 @@ public sealed class WhConnection : IDisposable
         IsSuperuser = isSuperuser;
     }
 
-    internal NpgsqlDataSource DataSource { get; }
+    /// <summary>
+    /// Where warehouse work runs. A superuser session never gets it (docs/security.md): whadmin owns the code of
+    /// <c>_wh</c>, and any trigger or function whadmin changed would run with the superuser's rights.
+    /// </summary>
+    internal NpgsqlDataSource DataSource => IsSuperuser ? throw SuperuserSession.Refusal(this) : dataSource;
+
+    /// <summary>For readers of pg_catalog only and for the installer's superuser part: never touches a <c>_wh</c> object.</summary>
+    internal NpgsqlDataSource CatalogDataSource => dataSource;
+
+    /// <summary>The same server, database, SSL and timeout settings, logged in as <paramref name="user"/>.</summary>
+    internal ConnectionRequest SameServerAs(string user, string password)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(settings.ConnectionString) { Username = user, Password = password };
+        return new ConnectionRequest { ConnectionString = builder.ConnectionString };
+    }
 
     public string Server { get; }
     public int Port { get; }
@@ -30,6 +49,7 @@ public sealed class WhConnection : IDisposable
     public string ServerVersion { get; }
     /// <summary>The installed <c>_wh</c> schema version, or null when the warehouse is not installed.</summary>
     public string? WarehouseVersion { get; internal set; }
+    /// <summary>A superuser (or, on RDS, a member of rds_superuser): may install and read pg_catalog, nothing else.</summary>
     public bool IsSuperuser { get; }
     public bool IsDisposed { get; private set; }
 
@@ -42,6 +62,6 @@ public sealed class WhConnection : IDisposable
     {
         if (IsDisposed) return;
         IsDisposed = true;
-        DataSource.Dispose();
+        dataSource.Dispose();
     }
 }

@@ -6,82 +6,172 @@ using PhoodWarehouse.Core.Connections;
 namespace PhoodWarehouse.Core.Install;
 
 /// <summary>
-/// Installs or upgrades the warehouse in the connected database from the embedded <c>sql/</c> scripts,
-/// in one transaction: it either all happens or nothing does.
-/// Connected as a superuser it also does the in-database part of <c>create.sql</c> (roles, extensions, grants);
-/// connected as whadmin it does the <c>_wh</c> part and says what a superuser must still do.
+/// Installs or upgrades the warehouse in the connected database from the embedded <c>sql/</c> scripts, in two parts
+/// that never mix (docs/security.md, finding 1):
+/// <list type="bullet">
+/// <item>connected as a superuser: the superuser part only (setup-database.sql: roles, extensions, grants, pg_cron),
+/// after checking pg_catalog for code the scripts do not define; it reads no <c>_wh</c> relation and runs no <c>_wh</c>
+/// function. With <paramref name="whadminLogin"/> it then does the <c>_wh</c> part over that second session;</item>
+/// <item>connected as whadmin: the <c>_wh</c> part (functions.sql, templates), in one transaction.</item>
+/// </list>
 /// </summary>
-public sealed class WarehouseInstaller(WhConnection connection, ILogger logger)
+public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, ConnectionRequest? whadminLogin = null)
 {
+    /// <summary>The password of <c>whadminLogin</c>: whadmin gets it when it has none yet (a new install).</summary>
+    private string? WhadminPassword => whadminLogin?.ToBuilder().Password;
+
     private const string ChecksumKey = "installed_checksum";
 
-    public async Task<InstallPlan> PlanAsync(CancellationToken cancel)
+    /// <summary>The next step when a superuser ran the superuser part without -WhadminCredential.</summary>
+    public const string WhadminStep =
+        "The _wh part runs as whadmin: connect as whadmin (Connect-WhWarehouse -Credential whadmin) and run Install-WhWarehouse, " +
+        "or run Install-WhWarehouse -WhadminCredential (psql: \\c <database> whadmin, then \\i sql/functions.sql and the templates).";
+
+    public async Task<InstallPlan> PlanAsync(CancellationToken cancel) =>
+        connection.IsSuperuser ? await PlanSuperuserAsync(cancel) : await PlanWhadminAsync(cancel);
+
+    public async Task<WhInstallResult> InstallAsync(InstallPlan plan, CancellationToken cancel) =>
+        plan.AsSuperuser ? await InstallSuperuserAsync(plan, cancel) : await InstallWhadminAsync(plan, cancel);
+
+    // ---- superuser part ----------------------------------------------------------------------------------
+
+    private async Task<InstallPlan> PlanSuperuserAsync(CancellationToken cancel)
     {
-        var state = await ReadStateAsync(cancel);
-        var targetVersion = TargetVersion();
-        var checksum = SqlScripts.Checksum();
+        await using var db = await connection.CatalogDataSource.OpenConnectionAsync(cancel);
+        var state = await SuperuserState.ReadAsync(db, connection.Database, cancel);
+        RequireDblink(state.DblinkAvailable || state.DblinkInstalled);
+        var untrusted = await UntrustedCode.FindAsync(db, state.ExtensionWillBeCreated, cancel);
+        if (untrusted.Count > 0) throw UntrustedCode.Refusal(connection.Target, untrusted);
+
+        var steps = new List<string>();
         var notes = new List<string>();
+        if (!state.InPlace) steps.Add($"create roles, extensions and grants as {connection.User} ({SqlScripts.SetupDatabase})");
+        var setPassword = WhadminPassword is not null && state.WhadminHasPassword == false;
+        if (setPassword) steps.Add("set whadmin's password from -WhadminCredential (whadmin has none yet)");
+        if (!state.PgCronReady) notes.Add(PgCronNote(state.PgCronAvailable));
 
-        if (!state.DblinkAvailable && !state.DblinkInstalled)
-            throw new WarehouseException("DblinkUnavailable", WhErrorKind.NotInstalled,
-                $"The dblink extension is not available on {connection.Target}. Install PostgreSQL's contrib modules on the server " +
-                "(Debian/Ubuntu: the postgresql-<version> package; RHEL: postgresql<version>-contrib), then run Install-WhWarehouse again.",
-                connection.Target);
-
-        if (!state.IsSuperuser)
+        if (whadminLogin is null)
         {
-            if (state.CurrentUser != "whadmin")
-                throw new WarehouseException("InstallPermissionDenied", WhErrorKind.PermissionDenied,
-                    $"Install-WhWarehouse must run as a superuser or as whadmin; you are connected as '{state.CurrentUser}'. Connect as postgres (or whadmin) and run it again.",
-                    connection.Target);
-            if (!state.DblinkInstalled || !state.WhSchemaExists)
-                throw new WarehouseException("SuperuserRequired", WhErrorKind.PermissionDenied,
-                    $"The superuser part of the install is missing on {connection.Target} (dblink extension, _wh schema, grants). " +
-                    "Run sql/create.sql as postgres (see docs/operations.md), or run Install-WhWarehouse connected as a superuser.",
-                    connection.Target);
-            notes.Add("Connected as whadmin: roles, extensions and grants are a superuser's part (sql/create.sql); they are in place.");
+            notes.Add("Connected as a superuser: only the superuser part runs here. " + WhadminStep);
+            return new InstallPlan(connection.Target, true, state.InstalledVersion, TargetVersion(), state.InPlace,
+                state.PgCronReady, steps, notes) { SuperuserPart = !state.InPlace, NextStep = WhadminStep };
         }
 
-        var upToDate = state.InstalledChecksum == checksum && state.InstalledVersion == targetVersion;
+        // The whadmin part, planned over whadmin's own login when it can log in already (a wrong password stops here,
+        // before anything changes); on a new install whadmin logs in once the superuser part made it.
+        InstallPlan? whadmin = null;
+        if (state.InPlace && !setPassword)
+        {
+            using var session = await WarehouseConnector.ConnectAsync(whadminLogin, logger, cancel);
+            whadmin = await new WarehouseInstaller(session, logger).PlanAsync(cancel);
+        }
+        if (whadmin is null)
+        {
+            steps.Add($"{(state.InstalledVersion is null ? "install" : "upgrade")} the _wh schema {TargetVersion()} over a whadmin session ({SqlScripts.Functions})");
+            steps.AddRange(SqlScripts.TemplateFiles().Select(file => $"load template '{SqlScripts.TemplateName(file)}' ({file})"));
+        }
+        else
+        {
+            steps.AddRange(whadmin.Steps.Select(step => step + " (whadmin session)"));
+        }
+        var upToDate = state.InPlace && !setPassword && whadmin is { UpToDate: true };
+        return new InstallPlan(connection.Target, true, whadmin?.InstalledVersion ?? state.InstalledVersion, TargetVersion(), upToDate,
+            state.PgCronReady, steps, notes)
+        { SuperuserPart = !state.InPlace, SetWhadminPassword = setPassword, WhadminPart = true };
+    }
+
+    private async Task<WhInstallResult> InstallSuperuserAsync(InstallPlan plan, CancellationToken cancel)
+    {
+        if (plan.SuperuserPart || plan.SetWhadminPassword)
+        {
+            await using var db = await connection.CatalogDataSource.OpenConnectionAsync(cancel);
+            await using var transaction = await db.BeginTransactionAsync(cancel);
+            // Names resolve in pg_catalog only: no function or operator someone put in public is picked up.
+            await Db.ExecuteAsync(db, "SET LOCAL search_path = pg_catalog, pg_temp", cancel);
+            var state = await SuperuserState.ReadAsync(db, connection.Database, cancel);
+            var untrusted = await UntrustedCode.FindAsync(db, state.ExtensionWillBeCreated, cancel);
+            if (untrusted.Count > 0) throw UntrustedCode.Refusal(connection.Target, untrusted);
+            if (plan.SuperuserPart)
+            {
+                logger.LogInformation("Running {Script} as {User}", SqlScripts.SetupDatabase, connection.User);
+                await Db.ExecuteAsync(db, SqlScripts.Read(SqlScripts.SetupDatabase), cancel);
+            }
+            if (plan.SetWhadminPassword)
+            {
+                logger.LogInformation("Setting whadmin's password from -WhadminCredential");
+                // The password travels as a parameter and is set inside a DO block: the logged statement holds no secret.
+                await Db.ExecuteAsync(db, "SELECT pg_catalog.set_config('phood.install_whadmin_password', @p, true)", cancel,
+                    ("p", WhadminPassword));
+                await Db.ExecuteAsync(db,
+                    "DO $$ BEGIN EXECUTE pg_catalog.format('ALTER ROLE whadmin PASSWORD %L', pg_catalog.current_setting('phood.install_whadmin_password')); END $$",
+                    cancel);
+                await Db.ExecuteAsync(db, "SELECT pg_catalog.set_config('phood.install_whadmin_password', '', true)", cancel);
+            }
+            await transaction.CommitAsync(cancel);
+        }
+
+        if (!plan.WhadminPart)
+        {
+            var done = plan.SuperuserPart ? "Prepared" : "UpToDate";
+            logger.LogInformation("Superuser part {State} in {Target}; next: {Next}", plan.SuperuserPart ? "done" : "already in place", plan.Target, WhadminStep);
+            return Result(plan, done, plan.InstalledVersion ?? "(not installed)") with { NextStep = WhadminStep };
+        }
+
+        logger.LogInformation("Opening a whadmin session for the _wh part");
+        using var whadmin = await WarehouseConnector.ConnectAsync(whadminLogin!, logger, cancel);
+        var installer = new WarehouseInstaller(whadmin, logger);
+        var result = await installer.InstallAsync(await installer.PlanAsync(cancel), cancel);
+        var action = plan.UpToDate ? "UpToDate" : result.Action == "UpToDate" ? "Upgraded" : result.Action;
+        return result with { Action = action, Steps = plan.Steps, Notes = plan.Notes };
+    }
+
+    // ---- whadmin part ------------------------------------------------------------------------------------
+
+    private async Task<InstallPlan> PlanWhadminAsync(CancellationToken cancel)
+    {
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        var state = await SuperuserState.ReadAsync(db, connection.Database, cancel);
+        RequireDblink(state.DblinkAvailable || state.DblinkInstalled);
+        var user = await Db.ScalarAsync<string>(db, "SELECT current_user", cancel);
+        if (user != "whadmin")
+            throw new WarehouseException("InstallPermissionDenied", WhErrorKind.PermissionDenied,
+                $"Install-WhWarehouse must run as a superuser (the superuser part) or as whadmin (the _wh part); you are connected as '{user}'. Connect as postgres or whadmin and run it again.",
+                connection.Target);
+        if (!state.DblinkInstalled || !state.WhSchemaExists)
+            throw new WarehouseException("SuperuserRequired", WhErrorKind.PermissionDenied,
+                $"The superuser part of the install is missing on {connection.Target} (dblink extension, _wh schema, grants). " +
+                "Run sql/create.sql as postgres (see docs/operations.md), or run Install-WhWarehouse connected as a superuser.",
+                connection.Target);
+
+        var (version, checksum) = await ReadInstalledAsync(db, cancel);
+        var targetVersion = TargetVersion();
+        var upToDate = checksum == SqlScripts.Checksum() && version == targetVersion;
         var steps = new List<string>();
         if (!upToDate)
         {
-            if (state.IsSuperuser) steps.Add($"create roles, extensions and grants ({SqlScripts.SetupDatabase})");
-            steps.Add(state.InstalledVersion is null
+            steps.Add(version is null
                 ? $"install the _wh schema {targetVersion} as whadmin ({SqlScripts.Functions})"
-                : $"upgrade the _wh schema {state.InstalledVersion} -> {targetVersion} in place as whadmin ({SqlScripts.Functions}): re-create every routine, keep every table's rows");
-            if (state.InstalledVersion is not null)
-                steps.AddRange(UpgradeSteps.For(state.InstalledVersion).Select(step => "  upgrade step: " + step));
-            foreach (var file in SqlScripts.TemplateFiles())
-                steps.Add($"load template '{SqlScripts.TemplateName(file)}' ({file})");
+                : $"upgrade the _wh schema {version} -> {targetVersion} in place as whadmin ({SqlScripts.Functions}): re-create every routine, keep every table's rows");
+            if (version is not null)
+                steps.AddRange(UpgradeSteps.For(version).Select(step => "  upgrade step: " + step));
+            steps.AddRange(SqlScripts.TemplateFiles().Select(file => $"load template '{SqlScripts.TemplateName(file)}' ({file})"));
         }
-
-        var pgCronReady = state.PgCronInstalled || (state.PgCronPreloaded && state.CronDatabase == connection.Database);
-        if (!pgCronReady)
-            notes.Add(state.PgCronAvailable
-                ? $"pg_cron is not preloaded for this database: schedules are unavailable, everything else works. To enable them set shared_preload_libraries = 'pg_cron' and cron.database_name = '{connection.Database}', restart PostgreSQL and run Install-WhWarehouse again."
-                : "pg_cron is not installed on the server: schedules are unavailable, everything else works. Install it (Debian: apt-get install postgresql-15-cron), preload it, and run Install-WhWarehouse again.");
-
-        return new InstallPlan(connection.Target, state.IsSuperuser, state.InstalledVersion, targetVersion, upToDate,
-            pgCronReady, steps, notes);
+        var notes = new List<string> { "Connected as whadmin: roles, extensions and grants are a superuser's part (sql/create.sql); they are in place." };
+        if (!state.PgCronReady) notes.Add(PgCronNote(state.PgCronAvailable));
+        return new InstallPlan(connection.Target, false, version, targetVersion, upToDate, state.PgCronReady, steps, notes)
+        { WhadminPart = true };
     }
 
-    public async Task<WhInstallResult> InstallAsync(InstallPlan plan, CancellationToken cancel)
+    private async Task<WhInstallResult> InstallWhadminAsync(InstallPlan plan, CancellationToken cancel)
     {
         if (plan.UpToDate)
         {
             logger.LogInformation("The warehouse in {Target} is already at {Version}: nothing to do", plan.Target, plan.TargetVersion);
-            return Result(plan, "UpToDate");
+            return Result(plan, "UpToDate", plan.TargetVersion);
         }
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var transaction = await db.BeginTransactionAsync(cancel);
-        if (plan.AsSuperuser)
-        {
-            logger.LogInformation("Running {Script}", SqlScripts.SetupDatabase);
-            await Db.ExecuteAsync(db, SqlScripts.Read(SqlScripts.SetupDatabase), cancel);
-            await Db.ExecuteAsync(db, "SET LOCAL ROLE whadmin", cancel);
-        }
         logger.LogInformation("Running {Script} as whadmin", SqlScripts.Functions);
         await Db.ExecuteAsync(db, SqlScripts.Read(SqlScripts.Functions), cancel);
         foreach (var file in SqlScripts.TemplateFiles())
@@ -89,81 +179,49 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger)
             logger.LogInformation("Loading {Script}", file);
             await Db.ExecuteAsync(db, SqlScripts.Read(file), cancel);
         }
-        await using (var record = new NpgsqlCommand(
-            "INSERT INTO _wh.warehouse_info (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", db))
-        {
-            record.Parameters.AddWithValue("key", ChecksumKey);
-            record.Parameters.AddWithValue("value", SqlScripts.Checksum());
-            await record.ExecuteNonQueryAsync(cancel);
-        }
+        await Db.ExecuteAsync(db,
+            "INSERT INTO _wh.warehouse_info (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            cancel, ("key", ChecksumKey), ("value", SqlScripts.Checksum()));
         await transaction.CommitAsync(cancel);
         connection.WarehouseVersion = plan.TargetVersion;
         var action = plan.InstalledVersion is null ? "Installed" : "Upgraded";
         logger.LogInformation("{Action} the warehouse {Version} in {Target}", action, plan.TargetVersion, plan.Target);
-        return Result(plan, action);
+        return Result(plan, action, plan.TargetVersion);
     }
 
-    private WhInstallResult Result(InstallPlan plan, string action) =>
-        new(connection.Database, action, plan.InstalledVersion, plan.TargetVersion, plan.PgCronAvailable, plan.Steps, plan.Notes);
+    private static async Task<(string? Version, string? Checksum)> ReadInstalledAsync(NpgsqlConnection db, CancellationToken cancel)
+    {
+        if (!await Db.ScalarAsync<bool>(db, $"SELECT {CatalogSql.WarehouseReadable}", cancel)) return (null, null);
+        await using var info = Db.Command(db,
+            "SELECT max(value) FILTER (WHERE key = 'schema_version'), max(value) FILTER (WHERE key = @key) FROM _wh.warehouse_info",
+            ("key", ChecksumKey));
+        await using var reader = await info.ExecuteReaderAsync(cancel);
+        await reader.ReadAsync(cancel);
+        return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1));
+    }
 
+    // ---- shared --------------------------------------------------------------------------------------------
+
+    private WhInstallResult Result(InstallPlan plan, string action, string schemaVersion) =>
+        new(connection.Database, action, plan.InstalledVersion, schemaVersion, plan.PgCronAvailable, plan.Steps, plan.Notes);
+
+    private void RequireDblink(bool available)
+    {
+        if (!available)
+            throw new WarehouseException("DblinkUnavailable", WhErrorKind.NotInstalled,
+                $"The dblink extension is not available on {connection.Target}. Install PostgreSQL's contrib modules on the server " +
+                "(Debian/Ubuntu: the postgresql-<version> package; RHEL: postgresql<version>-contrib), then run Install-WhWarehouse again.",
+                connection.Target);
+    }
+
+    private string PgCronNote(bool available) => available
+        ? $"pg_cron is not preloaded for this database: schedules are unavailable, everything else works. To enable them set shared_preload_libraries = 'pg_cron' and cron.database_name = '{connection.Database}', restart PostgreSQL and run Install-WhWarehouse again."
+        : "pg_cron is not installed on the server: schedules are unavailable, everything else works. Install it (Debian: apt-get install postgresql-15-cron), preload it, and run Install-WhWarehouse again.";
 
     /// <summary>The version functions.sql writes into _wh.warehouse_info.</summary>
     public static string TargetVersion()
     {
         var match = Regex.Match(SqlScripts.Read(SqlScripts.Functions), @"'schema_version'\s*,\s*'([^']+)'");
         return match.Success ? match.Groups[1].Value : "unknown";
-    }
-
-    private sealed record InstallState(
-        string CurrentUser, bool IsSuperuser, bool DblinkAvailable, bool DblinkInstalled,
-        bool PgCronAvailable, bool PgCronPreloaded, bool PgCronInstalled, string? CronDatabase,
-        bool WhSchemaExists, string? InstalledVersion, string? InstalledChecksum);
-
-    private async Task<InstallState> ReadStateAsync(CancellationToken cancel)
-    {
-        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        await using var command = new NpgsqlCommand(
-            $"""
-            SELECT current_user,
-                   (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
-                   EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'),
-                   EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'dblink'),
-                   EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_cron'),
-                   -- these settings are superuser-only; a non-superuser relies on pg_cron being installed already
-                   CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-                        THEN current_setting('shared_preload_libraries') ~ '(^|[\s,])pg_cron([\s,]|$)' ELSE false END,
-                   EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'),
-                   CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-                        THEN current_setting('cron.database_name', true) END,
-                   EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '_wh'),
-                   {CatalogSql.WarehouseReadable}
-            """, db);
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        await reader.ReadAsync(cancel);
-        var user = reader.GetString(0);
-        var superuser = reader.GetBoolean(1);
-        var dblinkAvailable = reader.GetBoolean(2);
-        var dblinkInstalled = reader.GetBoolean(3);
-        var cronAvailable = reader.GetBoolean(4);
-        var cronPreloaded = reader.GetBoolean(5);
-        var cronInstalled = reader.GetBoolean(6);
-        var cronDatabase = reader.IsDBNull(7) ? null : reader.GetString(7);
-        var schemaExists = reader.GetBoolean(8);
-        var infoReadable = reader.GetBoolean(9);
-        await reader.DisposeAsync();
-
-        string? version = null, checksum = null;
-        if (infoReadable)
-        {
-            await using var info = new NpgsqlCommand(
-                "SELECT max(value) FILTER (WHERE key = 'schema_version'), max(value) FILTER (WHERE key = @key) FROM _wh.warehouse_info", db);
-            info.Parameters.AddWithValue("key", ChecksumKey);
-            await using var infoReader = await info.ExecuteReaderAsync(cancel);
-            await infoReader.ReadAsync(cancel);
-            version = infoReader.IsDBNull(0) ? null : infoReader.GetString(0);
-            checksum = infoReader.IsDBNull(1) ? null : infoReader.GetString(1);
-        }
-        return new InstallState(user, superuser, dblinkAvailable, dblinkInstalled, cronAvailable, cronPreloaded,
-            cronInstalled, cronDatabase, schemaExists, version, checksum);
     }
 }

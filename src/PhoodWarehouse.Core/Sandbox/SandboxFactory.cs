@@ -41,7 +41,7 @@ public static class SandboxFactory
         return
         [
             $"start a throwaway PostgreSQL cluster in {options.Path ?? "a new temporary folder"} (pg_cron preloaded when installed)",
-            $"create the database {SandboxOptions.Database} and install the warehouse {WarehouseInstaller.TargetVersion()} as the superuser",
+            $"create the database {SandboxOptions.Database} and install the warehouse {WarehouseInstaller.TargetVersion()} (the superuser part as the superuser, the _wh part as whadmin)",
             "give whadmin and phood_ro random passwords",
             $"create {names.Count} tenant source database(s) ({string.Join(", ", names.Select(n => "src_" + n))}) with {options.Days} day(s) of data from {first:yyyy-MM-dd}, read by '{SandboxOptions.SourceUser}'",
         ];
@@ -76,16 +76,17 @@ public static class SandboxFactory
                 await create.ExecuteNonQueryAsync(cancel);
             }
 
-            using (var superuser = await WarehouseConnector.ConnectAsync(
-                       new ConnectionRequest { ConnectionString = cluster.ConnectionString(SandboxOptions.Database) }, logger, cancel))
-            {
-                var installer = new WarehouseInstaller(superuser, logger);
-                await installer.InstallAsync(await installer.PlanAsync(cancel), cancel);
-            }
-
             var whadminPassword = NewPassword();
             var phoodRoPassword = NewPassword();
             var sourcePassword = NewPassword();
+            // The superuser part as postgres, the _wh part over whadmin's own login (docs/security.md).
+            using (var superuser = await WarehouseConnector.ConnectAsync(
+                       new ConnectionRequest { ConnectionString = cluster.ConnectionString(SandboxOptions.Database) }, logger, cancel))
+            {
+                var installer = new WarehouseInstaller(superuser, logger,
+                    new ConnectionRequest { ConnectionString = cluster.ConnectionString(SandboxOptions.Database, "whadmin", whadminPassword) });
+                await installer.InstallAsync(await installer.PlanAsync(cancel), cancel);
+            }
             await using (var admin = new NpgsqlConnection(cluster.ConnectionString(SandboxOptions.Database)))
             {
                 await admin.OpenAsync(cancel);

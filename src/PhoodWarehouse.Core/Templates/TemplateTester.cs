@@ -88,9 +88,11 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
             });
             if (queryRuns)
             {
+                // The source session is read-only (the server's options): the probe defines a temporary view, which
+                // never runs the query, in an explicit read-write transaction that ends unfinished with dblink's session.
                 var types = await TryAsync(db, problems, "the result types at the source", () => RemoteAsync<string>(db,
                     "SELECT types FROM public.dblink(@srv, @sql) AS t(types text)", server!,
-                    $"CREATE TEMP VIEW wh_template_probe AS\n{rendered}\n;\nSELECT string_agg(format_type(a.atttypid, NULL), '|' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = 'pg_temp.wh_template_probe'::regclass AND a.attnum > 0",
+                    $"BEGIN READ WRITE;\nCREATE TEMP VIEW wh_template_probe AS\n{rendered}\n;\nSELECT string_agg(format_type(a.atttypid, NULL), '|' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = 'pg_temp.wh_template_probe'::regclass AND a.attnum > 0",
                     cancel));
                 sourceTypes = string.IsNullOrEmpty(types) ? [] : types.Split('|');
                 if (sourceTypes.Length == 0)

@@ -16,7 +16,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
     // <template>_YYYY_MM_DD of a known template.
     private const string ListSql =
         """
-        SELECT t.schema_name, t.connection_name, t.client_name, c.host, c.port, c.dbname, c.username,
+        SELECT t.schema_name, t.connection_name, t.client_name, c.host, c.port, c.dbname, c.username, c.sslmode, c.channel_binding,
                ARRAY(SELECT m.template_name FROM _wh.mv_templates m
                      WHERE EXISTS (SELECT 1 FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
                                    WHERE n.nspname = t.schema_name AND cl.relname = m.template_name)
@@ -57,10 +57,12 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 SourcePort = reader.IsDBNull(4) ? null : reader.GetInt32(4),
                 SourceDatabase = reader.IsDBNull(5) ? null : reader.GetString(5),
                 SourceUser = reader.IsDBNull(6) ? null : reader.GetString(6),
-                Templates = reader.GetFieldValue<string[]>(7),
-                DailyViewCount = reader.GetInt32(8),
-                FirstDate = reader.IsDBNull(9) ? null : reader.GetDateTime(9),
-                LatestDate = reader.IsDBNull(10) ? null : reader.GetDateTime(10),
+                SourceSslMode = reader.IsDBNull(7) ? null : reader.GetString(7),
+                SourceChannelBinding = reader.IsDBNull(8) ? null : reader.GetString(8),
+                Templates = reader.GetFieldValue<string[]>(9),
+                DailyViewCount = reader.GetInt32(10),
+                FirstDate = reader.IsDBNull(11) ? null : reader.GetDateTime(11),
+                LatestDate = reader.IsDBNull(12) ? null : reader.GetDateTime(12),
             });
         }
         return tenants;
@@ -98,9 +100,10 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
         logger.LogInformation("Adding connection {Connection} → {Server}:{Port}/{Database} as {User}",
             request.ConnectionName, request.SourceServer, request.SourcePort, request.SourceDatabase, request.SourceUser);
         await Db.ExecuteAsync(db,
-            "INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password) VALUES (@c, @h, @p, @d, @u, @pw)",
+            "INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password, sslmode, channel_binding) VALUES (@c, @h, @p, @d, @u, @pw, @ssl, @cb)",
             cancel, ("c", request.ConnectionName), ("h", request.SourceServer), ("p", request.SourcePort),
-            ("d", request.SourceDatabase), ("u", request.SourceUser), ("pw", request.SourcePassword));
+            ("d", request.SourceDatabase), ("u", request.SourceUser), ("pw", request.SourcePassword), ("ssl", request.SourceSslMode),
+            ("cb", request.SourceChannelBinding));
 
         var templates = await KnownTemplatesAsync(db, request.Templates, cancel);
         if (request.TestConnection)
@@ -132,21 +135,28 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
             throw new WarehouseException("InvalidClientName", WhErrorKind.InvalidArgument, "The client name is empty. Give the name BI reports should show.", name);
         if (changes.SourcePort is < 1 or > 65535)
             throw new WarehouseException("InvalidPort", WhErrorKind.InvalidArgument, $"The port {changes.SourcePort} is not a TCP port (1-65535).", changes.SourcePort);
+        if (changes.SourcePassword is null && changes.MovesSource(tenant))
+            throw new WarehouseException("SourcePasswordRequired", WhErrorKind.InvalidArgument,
+                $"Tenant '{name}': the source moves ({changes.Describe()}) but no new password was given. The stored password is only sent to the source " +
+                $"it was given for ({tenant.SourceServer}:{tenant.SourcePort}/{tenant.SourceDatabase}). Give -SourceCredential with the new source's login. Nothing was changed.",
+                name);
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
-        if (changes.ChangesConnection)
+        if (changes.ChangesConnectionOf(tenant))
         {
             logger.LogInformation("Changing connection {Connection}: {Changes}", tenant.ConnectionName, changes.Describe());
             await Db.ExecuteAsync(db,
                 """
                 UPDATE _wh.tenant_connections
                 SET host = coalesce(@h, host), port = coalesce(@p, port), dbname = coalesce(@d, dbname),
-                    username = coalesce(@u, username), password = @pw
+                    username = coalesce(@u, username), password = @pw, sslmode = coalesce(@ssl, sslmode),
+                    channel_binding = coalesce(@cb, channel_binding)
                 WHERE tenant_name = @c
                 """,
                 cancel, ("c", tenant.ConnectionName), ("h", changes.SourceServer), ("p", changes.SourcePort),
-                ("d", changes.SourceDatabase), ("u", changes.SourceUser), ("pw", changes.SourcePassword));
+                ("d", changes.SourceDatabase), ("u", changes.SourceUser), ("pw", changes.SourcePassword), ("ssl", changes.SourceSslMode),
+                ("cb", changes.SourceChannelBinding));
         }
         if (changes.ClientName is not null)
         {

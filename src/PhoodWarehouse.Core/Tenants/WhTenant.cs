@@ -12,6 +12,10 @@ public sealed record WhTenant
     public int? SourcePort { get; init; }
     public string? SourceDatabase { get; init; }
     public string? SourceUser { get; init; }
+    /// <summary>libpq's sslmode for the source (verify-full checks certificate and host name); null: libpq's default (prefer).</summary>
+    public string? SourceSslMode { get; init; }
+    /// <summary>libpq's channel_binding for the source (require: the server must prove it holds the SCRAM secret); null: libpq's default.</summary>
+    public string? SourceChannelBinding { get; init; }
     public IReadOnlyList<string> Templates { get; init; } = [];
     public int DailyViewCount { get; init; }
     public DateTime? FirstDate { get; init; }
@@ -34,6 +38,10 @@ public sealed record NewTenantRequest
     public required string SourceDatabase { get; init; }
     public required string SourceUser { get; init; }
     public required string SourcePassword { get; init; }
+    /// <summary>libpq's sslmode for the source; null: libpq's default.</summary>
+    public string? SourceSslMode { get; init; }
+    /// <summary>libpq's channel_binding for the source; null: libpq's default.</summary>
+    public string? SourceChannelBinding { get; init; }
     public IReadOnlyList<string> Templates { get; init; } = [];
     public bool TestConnection { get; init; } = true;
 }
@@ -46,10 +54,27 @@ public sealed record TenantChanges
     public string? SourceDatabase { get; init; }
     public string? SourceUser { get; init; }
     public string? SourcePassword { get; init; }
+    public string? SourceSslMode { get; init; }
+    public string? SourceChannelBinding { get; init; }
     public string? ClientName { get; init; }
 
     public bool ChangesConnection => SourceServer is not null || SourcePort is not null || SourceDatabase is not null
-        || SourceUser is not null || SourcePassword is not null;
+        || SourceUser is not null || SourcePassword is not null || SourceSslMode is not null || SourceChannelBinding is not null;
+
+    /// <summary>Whether anything of the connection differs from <paramref name="current"/> (values piped back in are no change).</summary>
+    public bool ChangesConnectionOf(WhTenant current) =>
+        SourcePassword is not null || (SourceUser is not null && SourceUser != current.SourceUser) || MovesSource(current);
+
+    /// <summary>
+    /// Whether the source moves away from <paramref name="current"/> (server, port, database, SSL mode or channel binding): then a new
+    /// password is required, so that the stored one goes only where it was given (docs/security.md, finding 2).
+    /// </summary>
+    public bool MovesSource(WhTenant current) =>
+        (SourceServer is not null && SourceServer != current.SourceServer)
+        || (SourcePort is not null && SourcePort != current.SourcePort)
+        || (SourceDatabase is not null && SourceDatabase != current.SourceDatabase)
+        || (SourceSslMode is not null && SourceSslMode != current.SourceSslMode)
+        || (SourceChannelBinding is not null && SourceChannelBinding != current.SourceChannelBinding);
 
     /// <summary>What will change, for -WhatIf and -Verbose: names the fields, never the password.</summary>
     public string Describe()
@@ -59,6 +84,8 @@ public sealed record TenantChanges
         if (SourcePort is not null) parts.Add($"source port → {SourcePort}");
         if (SourceDatabase is not null) parts.Add($"source database → {SourceDatabase}");
         if (SourceUser is not null) parts.Add($"source user → {SourceUser}");
+        if (SourceSslMode is not null) parts.Add($"source sslmode → {SourceSslMode}");
+        if (SourceChannelBinding is not null) parts.Add($"source channel_binding → {SourceChannelBinding}");
         if (SourcePassword is not null) parts.Add("source password (user mapping)");
         if (ClientName is not null) parts.Add($"client name → {ClientName} (tenant and public views rebuilt)");
         return string.Join(", ", parts);

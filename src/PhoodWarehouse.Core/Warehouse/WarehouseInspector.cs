@@ -3,12 +3,15 @@ using PhoodWarehouse.Core.Connections;
 
 namespace PhoodWarehouse.Core.Warehouse;
 
-/// <summary>Reads <see cref="WhWarehouse"/> in a few cheap catalog queries; works before install, too.</summary>
+/// <summary>
+/// Reads <see cref="WhWarehouse"/> in a few cheap catalog queries; works before install, too. A superuser session
+/// reads pg_catalog only (docs/security.md): the schema version from the _wh schema's comment, and no counts.
+/// </summary>
 public sealed class WarehouseInspector(WhConnection connection)
 {
     public async Task<WhWarehouse> InspectAsync(CancellationToken cancel)
     {
-        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        await using var db = await connection.CatalogDataSource.OpenConnectionAsync(cancel);
         await using var command = new NpgsqlCommand(
             $"""
             SELECT current_setting('server_version'),
@@ -29,12 +32,19 @@ public sealed class WarehouseInspector(WhConnection connection)
         var maxLocks = reader.GetInt32(4);
         var maxConnections = reader.GetInt32(5);
         var installed = reader.GetBoolean(6);
-        var cronReadable = reader.GetBoolean(7) && pgCron;
+        // pg_cron's history is not pg_catalog: a superuser session leaves it to whadmin, as the counts.
+        var cronReadable = reader.GetBoolean(7) && pgCron && !connection.IsSuperuser;
         await reader.DisposeAsync();
 
         string? version = null;
         int tenants = 0, templates = 0, dailyViews = 0;
-        if (installed)
+        if (installed && connection.IsSuperuser)
+        {
+            version = await Db.ScalarAsync<string>(db,
+                "SELECT substring(pg_catalog.obj_description(n.oid, 'pg_namespace') FROM 'schema version ([0-9A-Za-z.+-]+)') FROM pg_catalog.pg_namespace n WHERE n.nspname = '_wh'",
+                cancel);
+        }
+        else if (installed)
         {
             await using var counts = new NpgsqlCommand(
                 """

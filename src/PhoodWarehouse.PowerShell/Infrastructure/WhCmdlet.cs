@@ -19,6 +19,12 @@ public abstract partial class WhCmdlet : PSCmdlet
     [Parameter]
     public WhConnection? Connection { get; set; }
 
+    /// <summary>
+    /// Whether this cmdlet may run in a superuser session: only Install-WhWarehouse (the superuser part) and
+    /// Get-WhWarehouse (pg_catalog only) do. Every other cmdlet refuses it (docs/security.md).
+    /// </summary>
+    protected virtual bool SuperuserAllowed => false;
+
     protected CancellationToken Cancel => stopping.Token;
     protected ILogger Logger => logger;
 
@@ -28,7 +34,10 @@ public abstract partial class WhCmdlet : PSCmdlet
     /// </summary>
     protected virtual bool RequiresCurrentSchema => true;
 
-    /// <summary>-Connection, or the session default; a terminating error when there is neither, or when its schema is outdated.</summary>
+    /// <summary>
+    /// -Connection, or the session default; a terminating error when there is neither, when it is a superuser
+    /// session and this cmdlet does warehouse work (SuperuserSession), or when its schema is outdated (SchemaOutdated).
+    /// </summary>
     protected WhConnection Warehouse
     {
         get
@@ -38,12 +47,13 @@ public abstract partial class WhCmdlet : PSCmdlet
                 ThrowTerminatingError(new ErrorRecord(
                     new InvalidOperationException("Not connected to a warehouse. Run Connect-WhWarehouse first, or pass -Connection."),
                     "NotConnected", ErrorCategory.ConnectionError, null));
+            if (connection!.IsSuperuser && !SuperuserAllowed) ThrowWhError(SuperuserSession.Refusal(connection));
             if (RequiresCurrentSchema)
             {
-                try { Core.Install.SchemaVersion.EnsureCurrent(connection!); }
+                try { Core.Install.SchemaVersion.EnsureCurrent(connection); }
                 catch (WarehouseException error) { ThrowWhError(error); }
             }
-            return connection!;
+            return connection;
         }
     }
 

@@ -58,7 +58,8 @@ public sealed class ConfigurationRoundTripTests(PostgresServer server)
         var secret = Path.Combine(folder.FullName, "with-secrets.json");
         var variables = new Dictionary<string, object?>
         {
-            ["cs"] = warehouse, ["h"] = one.Host, ["p"] = one.Port, ["d1"] = one.Database, ["d2"] = two.Database,
+            ["cs"] = warehouse, ["wcs"] = cluster.ConnectionString(Database, "whadmin", PostgresServer.WhadminPassword),
+            ["wc"] = WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword), ["h"] = one.Host, ["p"] = one.Port, ["d1"] = one.Database, ["d2"] = two.Database,
             ["c1"] = WarehouseScenario.Credential(one.ReaderUser, one.ReaderPassword),
             ["c2"] = WarehouseScenario.Credential(two.ReaderUser, two.ReaderPassword),
             ["plain"] = plain, ["secret"] = secret, ["from"] = one.FirstDay.ToDateTime(TimeOnly.MinValue),
@@ -71,7 +72,8 @@ public sealed class ConfigurationRoundTripTests(PostgresServer server)
                 var build = shell.Run(
                     """
                     Connect-WhWarehouse -ConnectionString $cs | Out-Null
-                    Install-WhWarehouse -Confirm:$false | Out-Null
+                    Install-WhWarehouse -Confirm:$false -WhadminCredential $wc | Out-Null
+                    Connect-WhWarehouse -ConnectionString $wcs | Out-Null
                     New-WhTenant -Name rt_one -ClientName 'One Inc' -SourceServer $h -SourcePort $p -SourceDatabase $d1 -SourceCredential $c1 | Out-Null
                     New-WhTenant -Name rt_two -ConnectionName rt_two_conn -SourceServer $h -SourcePort $p -SourceDatabase $d2 -SourceCredential $c2 | Out-Null
                     Get-WhTenant rt_* | Invoke-WhMvBackfill -Template foodlogstats -From $from | Out-Null
@@ -115,11 +117,14 @@ public sealed class ConfigurationRoundTripTests(PostgresServer server)
             NpgsqlConnection.ClearAllPools();
             await ExecuteAsync(cluster.ConnectionString(), $"DROP DATABASE {Database} WITH (FORCE)");
             await ExecuteAsync(cluster.ConnectionString(), $"CREATE DATABASE {Database}");
-            var empty = await CatalogSnapshot.TakeAsync(warehouse);
 
             using (var shell = new HostedPowerShell())
             {
-                Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", variables).Succeeded);
+                // The superuser part as the superuser; the import (which installs the _wh part) as whadmin.
+                var prepared = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Install-WhWarehouse -Confirm:$false", variables);
+                Assert.Equal("Prepared", prepared.Single<PhoodWarehouse.Core.Install.WhInstallResult>().Action);
+                var empty = await CatalogSnapshot.TakeAsync(warehouse);
+                Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $wcs | Out-Null", variables).Succeeded);
                 var whatIf = shell.Run("Import-WhConfiguration -Path $plain -CredentialMap @{ rt_one = $c1; rt_two_conn = $c2 } -BackfillFrom $from -WhatIf", variables);
                 Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
                 Assert.DoesNotContain(whatIf.All<WhImportResult>(), r => r.Action is ImportAction.Created or ImportAction.Updated);
@@ -152,7 +157,7 @@ public sealed class ConfigurationRoundTripTests(PostgresServer server)
                 Assert.Equal(before, await CatalogSnapshot.TakeAsync(warehouse));
 
                 // A file with passwords needs no credential; a tenant that differs is reported, not changed.
-                await ExecuteAsync(warehouse, "SET ROLE whadmin; SELECT _wh.set_client_name('rt_one', 'Renamed')");
+                await ExecuteAsync(cluster.ConnectionString(Database, "whadmin", PostgresServer.WhadminPassword), "SELECT _wh.set_client_name('rt_one', 'Renamed')");
                 var third = shell.Run("Import-WhConfiguration -Path $secret", variables);
                 Assert.True(third.Succeeded, string.Join("; ", third.AllErrors));
                 var differs = third.All<WhImportResult>().Single(r => r.Name == "rt_one");

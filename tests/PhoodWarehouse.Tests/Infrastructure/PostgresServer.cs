@@ -115,13 +115,17 @@ public sealed class PostgresServer : IAsyncLifetime
         return name;
     }
 
-    /// <summary>A database with the warehouse installed by the superuser, as Install-WhWarehouse does it.</summary>
+    /// <summary>
+    /// A database with the warehouse installed as Install-WhWarehouse -WhadminCredential does it: the superuser part as
+    /// the superuser, the _wh part over whadmin's own login.
+    /// </summary>
     public async Task<string> CreateWarehouseAsync(string? database = null)
     {
         database ??= await CreateDatabaseAsync();
         using var connection = await WarehouseConnector.ConnectAsync(
             new ConnectionRequest { ConnectionString = ConnectionString(database) }, NullLogger.Instance, default);
-        var installer = new WarehouseInstaller(connection, NullLogger.Instance);
+        var installer = new WarehouseInstaller(connection, NullLogger.Instance,
+            new ConnectionRequest { ConnectionString = ConnectionString(database, "whadmin") });
         await installer.InstallAsync(await installer.PlanAsync(default), default);
         await SetRolePasswordsAsync();
         return database;
@@ -136,7 +140,7 @@ public sealed class PostgresServer : IAsyncLifetime
         return await CreateWarehouseAsync("phood_warehouse");
     }
 
-    private async Task SetRolePasswordsAsync()
+    public async Task SetRolePasswordsAsync()
     {
         await using var admin = await OpenAsync("postgres");
         await using var command = new NpgsqlCommand(

@@ -30,13 +30,15 @@ public sealed class LockHeadroomTests
         using var shell = new HostedPowerShell();
         var vars = new Dictionary<string, object?>
         {
-            ["cs"] = cluster.ConnectionString(), ["h"] = cluster.Host, ["p"] = cluster.Port, ["d"] = spec.Database,
+            ["cs"] = cluster.ConnectionString(), ["wcs"] = cluster.ConnectionString("postgres", "whadmin", PostgresServer.WhadminPassword),
+            ["wc"] = WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword), ["h"] = cluster.Host, ["p"] = cluster.Port, ["d"] = spec.Database,
             ["c"] = WarehouseScenario.Credential(spec.ReaderUser, spec.ReaderPassword),
         };
         var setup = shell.Run(
             """
             Connect-WhWarehouse -ConnectionString $cs | Out-Null
-            Install-WhWarehouse -Confirm:$false -WarningAction SilentlyContinue | Out-Null
+            Install-WhWarehouse -Confirm:$false -WhadminCredential $wc -WarningAction SilentlyContinue | Out-Null
+            Connect-WhWarehouse -ConnectionString $wcs | Out-Null
             New-WhTenant -Name headroom -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c | Out-Null
             """, vars);
         Assert.True(setup.Succeeded, string.Join(" | ", setup.AllErrors));

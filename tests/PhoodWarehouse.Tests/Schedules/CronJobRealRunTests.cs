@@ -89,8 +89,14 @@ public sealed class CronJobRealRunTests(PostgresServer server)
     {
         using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { PreloadPgCron = false });
         using var shell = new HostedPowerShell();
-        var install = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Install-WhWarehouse -Confirm:$false | Out-Null",
-            new Dictionary<string, object?> { ["cs"] = cluster.ConnectionString() });
+        var install = shell.Run(
+            "Connect-WhWarehouse -ConnectionString $cs | Out-Null; Install-WhWarehouse -Confirm:$false -WhadminCredential $wc | Out-Null; " +
+            "Connect-WhWarehouse -ConnectionString $wcs | Out-Null",
+            new Dictionary<string, object?>
+            {
+                ["cs"] = cluster.ConnectionString(), ["wcs"] = cluster.ConnectionString("postgres", "whadmin", PostgresServer.WhadminPassword),
+                ["wc"] = WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword),
+            });
         Assert.True(install.Succeeded, string.Join("; ", install.AllErrors));
 
         foreach (var command in new[]

@@ -56,7 +56,7 @@ public sealed class CronAndRerunTests(PostgresServer server)
     private static readonly string FunctionsSql = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "sql", "functions.sql"));
 
     [Fact]
-    public async Task Rerunning_functions_sql_as_whadmin_or_postgres_with_set_role_keeps_every_row_and_changes_nothing()
+    public async Task Rerunning_functions_sql_as_whadmin_keeps_every_row_and_changes_nothing_and_postgres_is_refused_even_with_set_role()
     {
         var env = await SharedWarehouse.CreateAsync(server, days: 3, rowsPerDay: 5);
         var schema = PostgresServer.UniqueName("rerun");
@@ -82,11 +82,13 @@ public sealed class CronAndRerunTests(PostgresServer server)
         await using var postgres = await SqlKit.OpenAsync(server, env.Database);
         var refused = await postgres.FailsAsync(FunctionsSql, ["P0001"]);
         Assert.Contains("whadmin", refused.MessageText);
+        // SET ROLE whadmin in a superuser session is no boundary (docs/security.md): functions.sql refuses it too.
         await using (var tx = await postgres.BeginTransactionAsync())
         {
             await postgres.ExecAsync("SET LOCAL ROLE whadmin");
-            await postgres.ExecAsync(FunctionsSql);
-            await tx.CommitAsync();
+            var setRole = await postgres.FailsAsync(FunctionsSql, ["P0001"]);
+            Assert.Contains("authenticated as whadmin", setRole.MessageText);
+            await tx.RollbackAsync();
         }
         Assert.Equal(catalog, await CatalogSnapshot.TakeAsync(superuser));
         Assert.Equal(data, await wh.ScalarAsync<string>(Data));

@@ -24,6 +24,9 @@ public sealed class RolesAndSecretsTests(PostgresServer server)
         var plain = PostgresServer.UniqueName("plain");
         await using (var admin = await SqlKit.OpenAsync(server, "postgres"))
             await admin.ExecAsync($"CREATE ROLE {plain} LOGIN PASSWORD '{PlainPassword.Replace("'", "''")}'");
+        // PUBLIC has no CONNECT (finding 5): this login got it explicitly, to show that connecting alone reads nothing.
+        await using (var admin = await SqlKit.OpenAsync(server, warehouse.Database))
+            await admin.ExecAsync($"GRANT CONNECT ON DATABASE \"{warehouse.Database}\" TO {plain}");
         await using var wh = await SqlKit.OpenAsync(server, warehouse.Database, "whadmin");
         await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, $2, CURRENT_DATE - 2, CURRENT_DATE - 1)",
             warehouse.Connection, schema);
@@ -86,6 +89,26 @@ public sealed class RolesAndSecretsTests(PostgresServer server)
         Assert.Equal(15L, await ro.ScalarAsync<long>($"SELECT count(*) FROM {env.Schema}.{SqlKit.ViewName("foodlogstats", SqlKit.Today)}"));
         Assert.Equal(15L, await ro.ScalarAsync<long>($"SELECT count(*) FROM {later}.foodlogstats"));
         Assert.Equal(15L, await ro.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats WHERE client = $1", later));
+    }
+
+    [Fact]
+    public async Task A_login_with_no_grants_cannot_connect_to_the_warehouse_and_the_warehouse_roles_can()
+    {
+        var env = await EnvAsync();
+        var stranger = PostgresServer.UniqueName("stranger");
+        await using (var admin = await SqlKit.OpenAsync(server, "postgres"))
+            await admin.ExecAsync($"CREATE ROLE {stranger} LOGIN PASSWORD '{PlainPassword.Replace("'", "''")}'");
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => SqlKit.OpenAsync(server, env.Warehouse.Database, stranger, PlainPassword));
+        Assert.Equal("42501", refused.SqlState);
+        Assert.Contains("permission denied for database", refused.MessageText);
+        // Elsewhere on the server it still connects: only the warehouse database is closed to PUBLIC.
+        await using (var elsewhere = await SqlKit.OpenAsync(server, "postgres", stranger, PlainPassword))
+            Assert.Equal(1, await elsewhere.ScalarAsync<int>("SELECT 1"));
+        foreach (var role in new[] { "whadmin", "phood_ro" })
+        {
+            await using var db = await SqlKit.OpenAsync(server, env.Warehouse.Database, role);
+            Assert.Equal(1, await db.ScalarAsync<int>("SELECT 1"));
+        }
     }
 
     [Fact]

@@ -160,8 +160,9 @@ public sealed class TenantLifecycleTests(PostgresServer server)
         var good = await server.CreateTenantSourceAsync();
         wh.AddTenant("t_good", good);
         wh.AddTenant("t_bad", good, "-ConnectionName t_bad_conn");
-        await using (var db = await server.OpenAsync(wh.Database))
-        await using (var move = new Npgsql.NpgsqlCommand("UPDATE _wh.tenant_connections SET port = 1 WHERE tenant_name = 't_bad_conn'", db))
+        // A moved source needs its password again (a password goes only where it was given).
+        await using (var db = await server.OpenAsync(wh.Database, "whadmin"))
+        await using (var move = new Npgsql.NpgsqlCommand("UPDATE _wh.tenant_connections SET port = 1, password = 'x' WHERE tenant_name = 't_bad_conn'", db))
             await move.ExecuteNonQueryAsync();
 
         var result = wh.Run("Get-WhTenant | Test-WhTenantConnection");

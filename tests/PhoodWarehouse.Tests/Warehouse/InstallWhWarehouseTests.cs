@@ -9,7 +9,11 @@ namespace PhoodWarehouse.Tests.Warehouse;
 [Collection(WarehouseCollection.Name)]
 public sealed class InstallWhWarehouseTests(PostgresServer server)
 {
-    private static Dictionary<string, object?> Cs(string connectionString) => new() { ["cs"] = connectionString };
+    private static Dictionary<string, object?> Cs(string connectionString) => new()
+    {
+        ["cs"] = connectionString,
+        ["wc"] = WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword),
+    };
 
     [Fact]
     public async Task WhatIf_changes_nothing_then_install_then_a_second_install_changes_nothing_and_says_so()
@@ -20,26 +24,35 @@ public sealed class InstallWhWarehouseTests(PostgresServer server)
         Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(superuser)).Succeeded);
 
         var before = await CatalogSnapshot.TakeAsync(superuser);
-        var whatIf = shell.Run("Install-WhWarehouse -WhatIf");
+        var whatIf = shell.Run("Install-WhWarehouse -WhatIf -WhadminCredential $wc", Cs(superuser));
         Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
         Assert.Empty(whatIf.Output);
         Assert.Equal(before, await CatalogSnapshot.TakeAsync(superuser));
 
-        var install = shell.Run("Install-WhWarehouse -Confirm:$false");
+
+        var install = shell.Run("Install-WhWarehouse -Confirm:$false -WhadminCredential $wc", Cs(superuser));
         Assert.True(install.Succeeded, string.Join("; ", install.AllErrors));
         var installed = install.Single<WhInstallResult>();
         Assert.Equal("Installed", installed.Action);
+        Assert.Null(installed.NextStep);
         Assert.Equal(WarehouseInstaller.TargetVersion(), installed.SchemaVersion);
+        Assert.Contains(installed.Steps, step => step.Contains("setup-database.sql"));
         Assert.Contains(installed.Steps, step => step.Contains("functions.sql"));
         Assert.Contains(install.Warnings, w => w.Message.Contains("pg_cron"));
 
         var afterInstall = await CatalogSnapshot.TakeAsync(superuser);
-        var again = shell.Run("Install-WhWarehouse -Confirm:$false -Verbose");
+        var again = shell.Run("Install-WhWarehouse -Confirm:$false -Verbose -WhadminCredential $wc", Cs(superuser));
         Assert.Equal("UpToDate", again.Single<WhInstallResult>().Action);
         Assert.Contains(again.Verbose, v => v.Message.Contains("nothing to do"));
         Assert.Equal(afterInstall, await CatalogSnapshot.TakeAsync(superuser));
 
-        var info = shell.Run("Get-WhWarehouse").Single<WhWarehouse>();
+        // A superuser reads pg_catalog only: the version (from the schema's comment), no counts.
+        var asSuperuser = shell.Run("Get-WhWarehouse");
+        Assert.Equal(WarehouseInstaller.TargetVersion(), asSuperuser.Single<WhWarehouse>().SchemaVersion);
+        Assert.Contains(asSuperuser.Warnings, w => w.Message.Contains("whadmin"));
+
+        var info = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Get-WhWarehouse",
+            Cs(server.ConnectionString(database, "whadmin"))).Single<WhWarehouse>();
         Assert.Equal(WarehouseInstaller.TargetVersion(), info.SchemaVersion);
         Assert.True(info.Dblink);
         Assert.Equal(1, info.TemplateCount);
@@ -113,11 +126,93 @@ public sealed class InstallWhWarehouseTests(PostgresServer server)
         using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { PreloadPgCron = false });
         using var shell = new HostedPowerShell();
         shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(cluster.ConnectionString()));
-        var result = shell.Run("Install-WhWarehouse -Confirm:$false; Get-WhWarehouse");
+        var result = shell.Run("Install-WhWarehouse -Confirm:$false -WhadminCredential $wc; Get-WhWarehouse", Cs(cluster.ConnectionString()));
 
         Assert.True(result.Succeeded, string.Join("; ", result.AllErrors));
         Assert.Equal("Installed", ((WhInstallResult)result.Output[0].BaseObject).Action);
         Assert.False(((WhWarehouse)result.Output[1].BaseObject).PgCron);
         Assert.Contains(result.Warnings, w => w.Message.Contains("shared_preload_libraries"));
+    }
+
+    [Fact]
+    public async Task A_superuser_without_whadmin_credential_does_only_the_superuser_part_and_names_the_next_step()
+    {
+        var database = await server.CreateDatabaseAsync();
+        using var shell = new HostedPowerShell();
+        var connect = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", Cs(server.ConnectionString(database)));
+        Assert.Contains(connect.Warnings, w => w.Message.Contains("superuser") && w.Message.Contains("whadmin"));
+
+        var prepared = shell.Run("Install-WhWarehouse -Confirm:$false").Single<WhInstallResult>();
+        Assert.Equal("Prepared", prepared.Action);
+        Assert.Contains("whadmin", prepared.NextStep);
+        Assert.Equal(0L, await Count(database, "SELECT count(*) FROM pg_proc WHERE pronamespace = '_wh'::regnamespace"));
+        Assert.Equal(0L, await Count(database, "SELECT count(*) FROM pg_class WHERE relnamespace = '_wh'::regnamespace"));
+
+        await server.SetRolePasswordsAsync();
+
+        var done = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Install-WhWarehouse -Confirm:$false",
+            Cs(server.ConnectionString(database, "whadmin")));
+        Assert.True(done.Succeeded, string.Join("; ", done.AllErrors));
+        Assert.Equal("Installed", done.Single<WhInstallResult>().Action);
+    }
+
+    [Fact]
+    public async Task A_superuser_install_refuses_code_in_wh_that_the_scripts_do_not_define_and_names_it()
+    {
+        var database = await server.CreateWarehouseAsync();
+        await using (var whadmin = await server.OpenAsync(database, "whadmin"))
+        await using (var plant = new Npgsql.NpgsqlCommand(
+            """
+            CREATE FUNCTION _wh.extra_helper() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+            CREATE TRIGGER zz_extra BEFORE INSERT ON _wh.run_log FOR EACH ROW EXECUTE FUNCTION _wh.extra_helper();
+            CREATE RULE zz_rule AS ON UPDATE TO _wh.warehouse_info DO ALSO NOTIFY wh;
+            ALTER TABLE _wh.tenants ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY zz_policy ON _wh.tenants USING (true);
+            """, whadmin))
+            await plant.ExecuteNonQueryAsync();
+        var superuser = server.ConnectionString(database);
+        // An event trigger would fire on the superuser part's own DDL.
+        await using (var admin = await server.OpenAsync(database))
+        await using (var evt = new Npgsql.NpgsqlCommand(
+            """
+            CREATE FUNCTION public.zz_on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+            CREATE EVENT TRIGGER zz_event ON ddl_command_end EXECUTE FUNCTION public.zz_on_ddl();
+            """, admin))
+            await evt.ExecuteNonQueryAsync();
+        var before = await CatalogSnapshot.TakeAsync(superuser);
+
+        using var shell = new HostedPowerShell();
+        var refused = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Install-WhWarehouse -Confirm:$false -WhadminCredential $wc",
+            Cs(superuser));
+        refused.AssertError("UntrustedCode");
+        var message = refused.FirstError!.ToString();
+        foreach (var name in new[] { "zz_extra", "extra_helper", "zz_rule", "zz_policy", "zz_event" }) Assert.Contains(name, message);
+        Assert.Equal(before, await CatalogSnapshot.TakeAsync(superuser));
+    }
+
+    [Fact]
+    public async Task A_wrong_or_misplaced_whadmin_credential_is_refused_before_anything_changes()
+    {
+        var database = await server.CreateWarehouseAsync();
+        var superuser = server.ConnectionString(database);
+        var before = await CatalogSnapshot.TakeAsync(superuser);
+        using var shell = new HostedPowerShell();
+        var variables = Cs(superuser);
+        variables["wrong"] = WarehouseScenario.Credential("whadmin", "not the password");
+        variables["other"] = WarehouseScenario.Credential("phood_ro", PostgresServer.PhoodRoPassword);
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", variables).Succeeded);
+
+        shell.Run("Install-WhWarehouse -Confirm:$false -WhadminCredential $wrong", variables).AssertError("LoginRefused");
+        shell.Run("Install-WhWarehouse -Confirm:$false -WhadminCredential $other", variables).AssertError("WhadminCredentialInvalid");
+        var asWhadmin = shell.Run("Connect-WhWarehouse -ConnectionString $w | Out-Null; Install-WhWarehouse -Confirm:$false -WhadminCredential $wc",
+            new Dictionary<string, object?>(variables) { ["w"] = server.ConnectionString(database, "whadmin") });
+        asWhadmin.AssertError("WhadminCredentialNotNeeded");
+        Assert.Equal(before, await CatalogSnapshot.TakeAsync(superuser));
+    }
+
+    private async Task<long> Count(string database, string sql)
+    {
+        await using var db = await server.OpenAsync(database);
+        return (long)(await PostgresServer.Scalar(db, sql))!;
     }
 }

@@ -33,6 +33,14 @@ public sealed class ConnectWhWarehouseCommand : WhCmdlet
     [Credential]
     public PSCredential? Credential { get; set; }
 
+    /// <summary>
+    /// Seconds one statement may run before the module cancels it (default 1800: a day's build fits many times over);
+    /// 0 waits forever. A connection string's own Command Timeout wins.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int CommandTimeout { get; set; } = ConnectionRequest.DefaultCommandTimeoutSeconds;
+
     /// <summary>Return the connection without making it the session default.</summary>
     [Parameter]
     public SwitchParameter NoDefault { get; set; }
@@ -40,7 +48,7 @@ public sealed class ConnectWhWarehouseCommand : WhCmdlet
     protected override void EndProcessing()
     {
         var request = ParameterSetName == ByConnectionString
-            ? new ConnectionRequest { ConnectionString = ConnectionString }
+            ? new ConnectionRequest { ConnectionString = ConnectionString, CommandTimeoutSeconds = CommandTimeout }
             : new ConnectionRequest
             {
                 Server = Server,
@@ -48,6 +56,7 @@ public sealed class ConnectWhWarehouseCommand : WhCmdlet
                 Database = Database,
                 User = Credential?.UserName ?? Environment.UserName,
                 Password = Credential?.GetNetworkCredential().Password,
+                CommandTimeoutSeconds = CommandTimeout,
             };
         try
         {

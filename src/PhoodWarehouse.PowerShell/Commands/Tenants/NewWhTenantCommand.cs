@@ -41,6 +41,20 @@ public sealed class NewWhTenantCommand : WhCmdlet
     [Credential]
     public PSCredential SourceCredential { get; set; } = PSCredential.Empty;
 
+    /// <summary>
+    /// libpq's sslmode for the source: disable, allow, prefer, require, verify-ca or verify-full (certificate and host name
+    /// checked). Default: libpq's (prefer). Checked by the SQL layer (one home for the rule); an empty value leaves it unset.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceSslMode { get; set; }
+
+    /// <summary>
+    /// libpq's channel_binding for the source: disable, prefer or require (the server must prove it holds the SCRAM
+    /// secret, so a fake server cannot collect the password). Default: libpq's (prefer). Checked by the SQL layer.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceChannelBinding { get; set; }
+
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string[] Template { get; set; } = [];
 
@@ -63,6 +77,8 @@ public sealed class NewWhTenantCommand : WhCmdlet
             SourceDatabase = SourceDatabase,
             SourceUser = SourceCredential.UserName,
             SourcePassword = SourceCredential.GetNetworkCredential().Password,
+            SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
+            SourceChannelBinding = string.IsNullOrEmpty(SourceChannelBinding) ? null : SourceChannelBinding,
             Templates = Template,
             TestConnection = !SkipConnectionTest,
         };

@@ -33,6 +33,21 @@ public sealed class SetWhTenantCommand : WhCmdlet
     [Credential]
     public PSCredential? SourceCredential { get; set; }
 
+    /// <summary>
+    /// libpq's sslmode for the source: disable, allow, prefer, require, verify-ca or verify-full (certificate and host name
+    /// checked). Default: libpq's (prefer). Checked by the SQL layer (one home for the rule); an empty value leaves it unset.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceSslMode { get; set; }
+
+    /// <summary>
+    /// libpq's channel_binding for the source: disable, prefer or require (the server must prove it holds the SCRAM
+    /// secret, so a fake server cannot collect the password). Default: libpq's (prefer). Checked by the SQL layer.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceChannelBinding { get; set; }
+
+
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string? ClientName { get; set; }
@@ -47,13 +62,15 @@ public sealed class SetWhTenantCommand : WhCmdlet
             SourceDatabase = SourceDatabase,
             SourceUser = SourceCredential?.UserName,
             SourcePassword = SourceCredential?.GetNetworkCredential().Password,
+            SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
+            SourceChannelBinding = string.IsNullOrEmpty(SourceChannelBinding) ? null : SourceChannelBinding,
             ClientName = ClientName,
         };
         var description = changes.Describe();
         if (description.Length == 0)
         {
             WriteWhError(new WarehouseException("NothingToChange", WhErrorKind.InvalidArgument,
-                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceCredential or -ClientName.", Name));
+                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceChannelBinding, -SourceCredential or -ClientName.", Name));
             return;
         }
         if (!ShouldProcess(Name, "Change tenant: " + description)) return;

@@ -12,6 +12,8 @@ public sealed class GetWhWarehouseCommand : WhCmdlet
 {
     /// <summary>Shows versions (and warns) whatever schema the warehouse has.</summary>
     protected override bool RequiresCurrentSchema => false;
+    /// <summary>A superuser sees what pg_catalog shows; the counts are whadmin's data.</summary>
+    protected override bool SuperuserAllowed => true;
 
     protected override void EndProcessing()
     {
@@ -21,6 +23,8 @@ public sealed class GetWhWarehouseCommand : WhCmdlet
             var info = Run(new WarehouseInspector(warehouse).InspectAsync);
             if (info.SchemaWarning is not null) WriteWarning(info.SchemaWarning);
             if (info.LockWarning is not null) WriteWarning(info.LockWarning);
+            if (warehouse.IsSuperuser)
+                WriteWarning("Connected as a superuser: only pg_catalog was read, so the tenant, template and daily view counts (0) and the pg_cron history are not shown. Connect as whadmin to see them (docs/security.md).");
             WriteObject(info);
         }
         catch (WarehouseException error)

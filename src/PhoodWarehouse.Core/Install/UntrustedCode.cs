@@ -1,0 +1,81 @@
+using System.Text.RegularExpressions;
+using Npgsql;
+
+namespace PhoodWarehouse.Core.Install;
+
+/// <summary>
+/// What a superuser install would run or fire that the scripts do not define (docs/security.md, finding 1):
+/// triggers, rules and policies on <c>_wh</c> relations, routines in <c>_wh</c>, event triggers, and, when an
+/// extension script is about to run in schema public, routines and operators there owned by a non-superuser.
+/// Read from pg_catalog only: a superuser session never reads a <c>_wh</c> relation or calls a <c>_wh</c> function.
+/// </summary>
+internal static class UntrustedCode
+{
+    /// <summary>Each object that is not the scripts', described for the error message; empty when there is none.</summary>
+    public static async Task<IReadOnlyList<string>> FindAsync(NpgsqlConnection db, bool extensionWillBeCreated, CancellationToken cancel)
+    {
+        var scripts = string.Join("\n", new[] { SqlScripts.Functions }.Concat(SqlScripts.TemplateFiles()).Select(SqlScripts.Read));
+        var routines = Names(scripts, @"create\s+or\s+replace\s+(?:function|procedure)\s+_wh\.([a-z0-9_]+)");
+        var triggers = Regex.Matches(scripts,
+                @"create\s+or\s+replace\s+trigger\s+([a-z0-9_]+)\s.*?\son\s+_wh\.([a-z0-9_]+)\s.*?execute\s+function\s+_wh\.([a-z0-9_]+)",
+                RegexOptions.IgnoreCase | RegexOptions.Singleline)
+            .Select(m => $"{m.Groups[1].Value.ToLowerInvariant()} on {m.Groups[2].Value.ToLowerInvariant()} -> {m.Groups[3].Value.ToLowerInvariant()}")
+            .ToArray();
+
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT what FROM (
+                SELECT 1 AS k, format('trigger %I on _wh.%I (function %s)', t.tgname, c.relname, t.tgfoid::regprocedure) AS what
+                FROM pg_catalog.pg_trigger t
+                JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+                JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+                JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+                WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '_wh') AND NOT t.tgisinternal
+                  AND NOT (pn.nspname = '_wh' AND format('%s on %s -> %s', t.tgname, c.relname, p.proname) = ANY (@triggers))
+                UNION ALL
+                SELECT 2, format('rule %I on _wh.%I', r.rulename, c.relname)
+                FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+                WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '_wh')
+                  AND NOT (c.relkind IN ('v', 'm') AND r.rulename = '_RETURN')
+                UNION ALL
+                SELECT 3, format('policy %I on _wh.%I', pol.polname, c.relname)
+                FROM pg_catalog.pg_policy pol JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
+                WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '_wh')
+                UNION ALL
+                SELECT 4, format('routine %s', p.oid::regprocedure)
+                FROM pg_catalog.pg_proc p
+                WHERE p.pronamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '_wh')
+                  AND NOT p.proname = ANY (@routines)
+                UNION ALL
+                SELECT 5, format('event trigger %I (function %s)', e.evtname, e.evtfoid::regprocedure)
+                FROM pg_catalog.pg_event_trigger e WHERE e.evtenabled <> 'D'
+                UNION ALL
+                SELECT 6, format('routine %s owned by %I', p.oid::regprocedure, pg_catalog.pg_get_userbyid(p.proowner))
+                FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+                WHERE @extension AND p.pronamespace = 'public'::regnamespace AND NOT o.rolsuper
+                UNION ALL
+                SELECT 7, format('operator %s owned by %I', o.oid::regoperator, pg_catalog.pg_get_userbyid(o.oprowner))
+                FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_roles r ON r.oid = o.oprowner
+                WHERE @extension AND o.oprnamespace = 'public'::regnamespace AND NOT r.rolsuper
+            ) found ORDER BY k, what
+            """, db);
+        command.Parameters.AddWithValue("triggers", triggers);
+        command.Parameters.AddWithValue("routines", routines);
+        command.Parameters.AddWithValue("extension", extensionWillBeCreated);
+        var found = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancel);
+        while (await reader.ReadAsync(cancel)) found.Add(reader.GetString(0));
+        return found;
+    }
+
+    public static WarehouseException Refusal(string target, IReadOnlyList<string> found) =>
+        new("UntrustedCode", WhErrorKind.PermissionDenied,
+            $"Install-WhWarehouse refuses to run as a superuser in {target}: it holds code the install scripts do not define, " +
+            $"which a superuser session could fire or run with superuser rights: {string.Join("; ", found)}. " +
+            "Find out who created it and why (whadmin owns _wh, so whoever holds whadmin's password can), drop it as its owner " +
+            "(or disable the event trigger), and run Install-WhWarehouse again. Nothing was changed.",
+            target);
+
+    private static string[] Names(string text, string pattern) =>
+        Regex.Matches(text, pattern, RegexOptions.IgnoreCase).Select(m => m.Groups[1].Value.ToLowerInvariant()).Distinct().ToArray();
+}
