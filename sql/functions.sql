@@ -1383,11 +1383,10 @@ BEGIN
     IF conn IS NULL THEN
         RAISE EXCEPTION 'foreign server % does not exist', server_name USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT a.backend_start INTO started FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid();
     IF NOT reconnect AND conn = ANY (coalesce(public.dblink_get_connections(), '{}')) THEN
         -- Registered again when the transaction that registered it rolled back (a failed day).
-        IF NOT EXISTS (SELECT 1 FROM _wh.kept_dblinks k WHERE k.pid = pg_catalog.pg_backend_pid()
-                       AND k.backend_start IS NOT DISTINCT FROM started AND k.connection_name = conn) THEN
+        IF NOT EXISTS (SELECT 1 FROM _wh.kept_dblinks k WHERE k.pid = pg_catalog.pg_backend_pid() AND k.connection_name = conn) THEN
+            SELECT a.backend_start INTO started FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid();
             INSERT INTO _wh.kept_dblinks AS k (pid, backend_start, server_name, connection_name)
             VALUES (pg_catalog.pg_backend_pid(), started, session_dblink.server_name, conn)
             ON CONFLICT (pid) DO UPDATE SET backend_start = EXCLUDED.backend_start, server_name = EXCLUDED.server_name,
@@ -1397,11 +1396,17 @@ BEGIN
     END IF;
     PERFORM _wh.close_session_dblinks();
     PERFORM public.dblink_connect(conn, server_name);
+    SELECT a.backend_start INTO started FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid();
+    -- Rows of ended backends; SKIP LOCKED: never wait for (or deadlock with) another session clearing them.
     DELETE FROM _wh.kept_dblinks k
-    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = k.pid
-                      AND (a.backend_start IS NULL OR k.backend_start IS NULL OR a.backend_start = k.backend_start));
-    INSERT INTO _wh.kept_dblinks (pid, backend_start, server_name, connection_name)
-    VALUES (pg_catalog.pg_backend_pid(), started, session_dblink.server_name, conn);
+    WHERE k.pid IN (SELECT s.pid FROM _wh.kept_dblinks s
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = s.pid
+                                      AND (a.backend_start IS NULL OR s.backend_start IS NULL OR a.backend_start = s.backend_start))
+                    FOR UPDATE SKIP LOCKED);
+    INSERT INTO _wh.kept_dblinks AS k (pid, backend_start, server_name, connection_name)
+    VALUES (pg_catalog.pg_backend_pid(), started, session_dblink.server_name, conn)
+    ON CONFLICT (pid) DO UPDATE SET backend_start = EXCLUDED.backend_start, server_name = EXCLUDED.server_name,
+                                    connection_name = EXCLUDED.connection_name, connected_at = EXCLUDED.connected_at;
     RETURN conn;
 END
 $$;

@@ -170,8 +170,12 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
     /// <summary>Tests each tenant's source through dblink, concurrently; a failure is a result, not an exception.</summary>
     public async Task<IReadOnlyList<WhTenantConnectionTest>> TestAsync(IReadOnlyList<WhTenant> tenants, CancellationToken cancel)
     {
+        // Concurrent, but at most MaxConcurrentTests at once: tenants often share a source server, and a test of 26
+        // tenants at once would take 26 of its connection slots (and 26 of the warehouse's).
+        using var gate = new SemaphoreSlim(MaxConcurrentTests);
         var tests = tenants.Select(async tenant =>
         {
+            await gate.WaitAsync(cancel);
             var watch = Stopwatch.StartNew();
             try
             {
@@ -186,9 +190,16 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 logger.LogDebug("Connection test of {Tenant} failed: {Error}", tenant.Name, translated.Message);
                 return new WhTenantConnectionTest(tenant.Name, false, null, null, translated.Message);
             }
+            finally
+            {
+                gate.Release();
+            }
         });
         return await Task.WhenAll(tests);
     }
+
+    /// <summary>Connection tests run at once (each holds one warehouse and one source connection), as a backfill's default throttle.</summary>
+    public const int MaxConcurrentTests = 4;
 
     private static void Validate(NewTenantRequest request)
     {

@@ -129,6 +129,49 @@ public sealed class SharedSourceServerTests(PostgresServer server, ITestOutputHe
     }
 
     [Fact]
+    public async Task A_warehouse_that_refuses_connections_for_a_moment_is_retried_by_the_module()
+    {
+        // Warehouse and source in one small cluster: while it is full, the workers' own connections and their dblink
+        // connections are refused ("sorry, too many clients already").
+        using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { PreloadPgCron = false, ExtraSettings = ["max_connections = 20"] });
+        var spec = (await CreateSourcesAsync(cluster, "full", 1, 3, 5))[0];
+        using var shell = new HostedPowerShell();
+        var setup = shell.Run(
+            """
+            Connect-WhWarehouse -ConnectionString $cs | Out-Null
+            Install-WhWarehouse -Confirm:$false -WarningAction SilentlyContinue | Out-Null
+            New-WhTenant -Name full_01 -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c | Out-Null
+            """,
+            new Dictionary<string, object?>
+            {
+                ["cs"] = cluster.ConnectionString(), ["h"] = cluster.Host, ["p"] = cluster.Port, ["d"] = spec.Database,
+                ["c"] = WarehouseScenario.Credential(spec.ReaderUser, spec.ReaderPassword),
+            });
+        Assert.True(setup.Succeeded, string.Join(" | ", setup.AllErrors));
+
+        var filler = new ConnectionFiller();
+        var builder = new NpgsqlConnectionStringBuilder(cluster.ConnectionString()) { Pooling = false };
+        while (true)
+        {
+            var connection = new NpgsqlConnection(builder.ConnectionString);
+            try { await connection.OpenAsync(); }
+            catch (PostgresException error) when (error.SqlState == "53300") { await connection.DisposeAsync(); break; }
+            filler.Connections.Add(connection);
+        }
+        var refusals = RefusalCount(cluster);
+        // The module's idle pooled session plans the run; the workers' new sessions are refused until the release.
+        var run = Task.Run(() => shell.Run("Invoke-WhMvBackfill full_01 -Template foodlogstats -From ([datetime]::Today.AddDays(-2)) -Verbose"));
+        await SourceFaultTests.WaitUntilAsync(() => Task.FromResult(RefusalCount(cluster) >= refusals + 2), 30);
+        await filler.DisposeAsync();
+        var result = await run;
+
+        Assert.True(result.Succeeded, string.Join(" | ", result.AllErrors));
+        Assert.All(result.All<WhMvResult>(), d => Assert.Equal(MvAction.Created, d.Action));
+        Assert.Equal(3, result.All<WhMvResult>().Count);
+        Assert.Contains(result.Verbose, v => v.Message.Contains("transient error, trying again") && v.Message.Contains("too many clients"));
+    }
+
+    [Fact]
     public async Task A_permanent_source_error_fails_the_day_at_once_without_retries()
     {
         using var source = StartSourceServer();
