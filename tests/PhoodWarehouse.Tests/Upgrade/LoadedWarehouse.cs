@@ -76,9 +76,12 @@ internal sealed class LoadedWarehouse
         return warehouse;
     }
 
+    public static System.Management.Automation.PSCredential WhadminCredential =>
+        WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword);
+
     public Dictionary<string, object?> Variables() => new()
     {
-        ["superuser"] = Superuser, ["whadmin"] = Whadmin,
+        ["superuser"] = Superuser, ["whadmin"] = Whadmin, ["wc"] = WhadminCredential,
         ["today"] = Today.ToDateTime(TimeOnly.MinValue),
         ["gapFrom"] = GapDays[0].ToDateTime(TimeOnly.MinValue), ["gapTo"] = GapDays[^1].ToDateTime(TimeOnly.MinValue),
     };
@@ -86,7 +89,7 @@ internal sealed class LoadedWarehouse
     public async Task<InstallPlan> PlanAsync()
     {
         using var connection = await WarehouseConnector.ConnectAsync(
-            new ConnectionRequest { ConnectionString = Superuser }, NullLogger.Instance, default);
+            new ConnectionRequest { ConnectionString = Whadmin }, NullLogger.Instance, default);
         return await new WarehouseInstaller(connection, NullLogger.Instance).PlanAsync(default);
     }
 

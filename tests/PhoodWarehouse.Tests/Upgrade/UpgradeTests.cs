@@ -33,7 +33,7 @@ public sealed class UpgradeTests(PostgresServer server)
 
         using var shell = new HostedPowerShell();
         var variables = old.Variables();
-        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", variables).Succeeded);
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $whadmin | Out-Null", variables).Succeeded);
 
         // Before the upgrade the module says what to do: a warning from Get-WhWarehouse, one clear error from the rest.
         var info = shell.Run("Get-WhWarehouse");
@@ -47,21 +47,23 @@ public sealed class UpgradeTests(PostgresServer server)
         Assert.Contains("Install-WhWarehouse", refused.FirstError!.ToString());
         Assert.Empty(refused.Output);
 
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", variables).Succeeded);
         var plan = await old.PlanAsync();
         Assert.False(plan.UpToDate);
         Assert.Equal(new FrozenRelease(version).SchemaVersion, plan.InstalledVersion);
         Assert.Contains(plan.Steps, step => step.StartsWith("upgrade the _wh schema"));
         var catalog = await CatalogSnapshot.TakeAsync(old.Superuser);
-        var whatIf = shell.Run("Install-WhWarehouse -WhatIf");
+        var whatIf = shell.Run("Install-WhWarehouse -WhadminCredential $wc -WhatIf", variables);
         Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
         Assert.Equal(catalog, await CatalogSnapshot.TakeAsync(old.Superuser));
 
-        var upgrade = shell.Run("Install-WhWarehouse -Confirm:$false");
+        var upgrade = shell.Run("Install-WhWarehouse -WhadminCredential $wc -Confirm:$false", variables);
         Assert.True(upgrade.Succeeded, string.Join("; ", upgrade.AllErrors));
         var result = upgrade.Single<WhInstallResult>();
         Assert.Equal("Upgraded", result.Action);
         Assert.Equal(WarehouseInstaller.TargetVersion(), result.SchemaVersion);
-        Assert.Equal("UpToDate", shell.Run("Install-WhWarehouse -Confirm:$false").Single<WhInstallResult>().Action);
+        Assert.Equal("UpToDate", shell.Run("Install-WhWarehouse -WhadminCredential $wc -Confirm:$false", variables).Single<WhInstallResult>().Action);
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $whadmin | Out-Null", variables).Succeeded);
         var current = shell.Run("Get-WhWarehouse");
         Assert.Empty(current.Warnings);
         Assert.Null(current.Single<WhWarehouse>().SchemaWarning);
@@ -70,7 +72,6 @@ public sealed class UpgradeTests(PostgresServer server)
 
         // The connections kept their secrets: a refresh reaches the source with no password entered again.
         await old.AddSourceRowsAsync("up_a", old.Today, 3);
-        shell.Run("Connect-WhWarehouse -ConnectionString $whadmin | Out-Null", variables);
         var refresh = shell.Run("Invoke-WhMvBackfill -Tenant up_a -Template foodlogstats -From $today", variables);
         Assert.True(refresh.Succeeded, string.Join("; ", refresh.AllErrors));
         Assert.Equal(MvAction.Refreshed, refresh.Single<WhMvResult>().Action);
@@ -91,6 +92,13 @@ public sealed class UpgradeTests(PostgresServer server)
     {
         using var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { PreloadPgCron = false });
         var old = await LoadedWarehouse.CreateAsync(cluster, new FrozenRelease(version), "wh_stopped", withCronJobs: false);
+        // The superuser part first (roles, extensions, grants: complete and idempotent on its own), then the _wh part
+        // as whadmin, which is the one that must roll back whole.
+        using (var prepare = new HostedPowerShell())
+        {
+            var prepared = prepare.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null; Install-WhWarehouse -Confirm:$false", old.Variables());
+            Assert.True(prepared.Succeeded, string.Join("; ", prepared.AllErrors));
+        }
         var before = await UpgradeState.ReadAsync(old.Superuser);
         var catalog = await CatalogSnapshot.TakeAsync(old.Superuser);
 
@@ -104,7 +112,7 @@ public sealed class UpgradeTests(PostgresServer server)
 
         using var shell = new HostedPowerShell();
         var variables = old.Variables();
-        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", variables).Succeeded);
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $whadmin | Out-Null", variables).Succeeded);
         var blocked = false;
         var stopped = shell.RunAndStop("Install-WhWarehouse -Confirm:$false", () => blocked = old.InstallIsWaitingOnALock(),
             TimeSpan.FromSeconds(120));
@@ -143,7 +151,7 @@ public sealed class UpgradeTests(PostgresServer server)
         using (var shell = new HostedPowerShell())
         {
             Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", byModule.Variables()).Succeeded);
-            var upgrade = shell.Run("Install-WhWarehouse -Confirm:$false");
+            var upgrade = shell.Run("Install-WhWarehouse -WhadminCredential $wc -Confirm:$false", byModule.Variables());
             Assert.True(upgrade.Succeeded, string.Join("; ", upgrade.AllErrors));
         }
 
@@ -156,8 +164,8 @@ public sealed class UpgradeTests(PostgresServer server)
         }
         using (var shell = new HostedPowerShell())
         {
-            var install = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Install-WhWarehouse -Confirm:$false",
-                new Dictionary<string, object?> { ["cs"] = cluster.ConnectionString(fresh) });
+            var install = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Install-WhWarehouse -WhadminCredential $wc -Confirm:$false",
+                new Dictionary<string, object?> { ["cs"] = cluster.ConnectionString(fresh), ["wc"] = LoadedWarehouse.WhadminCredential });
             Assert.True(install.Succeeded, string.Join("; ", install.AllErrors));
         }
 
