@@ -2314,7 +2314,9 @@ FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN _wh.tenants t ON t.schema_name = n.nspname
 JOIN _wh.mv_templates m ON c.relname ~ _wh.daily_name_pattern(m.template_name)
-CROSS JOIN LATERAL (SELECT pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') AS day) d
+-- Guarded: the planner may read the date of a relation before the template join has rejected it.
+CROSS JOIN LATERAL (SELECT CASE WHEN c.relname ~ '_[0-9]{4}_[0-9]{2}_[0-9]{2}$'
+                                THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') END AS day) d
 LEFT JOIN _wh.day_state s ON s.schema_name = n.nspname AND s.template_name = m.template_name AND s.day = d.day
 WHERE c.relkind IN ('m', 'v');
 

@@ -52,6 +52,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                 SourceUser = tenant.SourceUser,
                 SourcePassword = passwords.GetValueOrDefault(tenant.ConnectionName),
                 Templates = tenant.Templates,
+                TimeZone = tenant.TimeZone,
             });
         }
 
@@ -68,6 +69,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                     Tenant = job.Tenant,
                     Template = job.Template,
                     RefreshYesterday = job.Command != CronJobCommand.Build(job.Template, job.ConnectionName!, job.Tenant, refreshYesterday: false),
+                    LookbackDays = CronJobCommand.LookbackDays(job.Command),
                     Active = job.Active,
                 });
             }
