@@ -2410,50 +2410,51 @@ AS $$
     ORDER BY 1, 2 NULLS FIRST
 $$;
 
--- The fingerprint of one row of a template's declared columns, as a json_build_array(...) over alias r. On the
--- source side each column goes through text into its declared type, exactly as dblink does when it loads the day,
--- so both sides hash the same values; timestamptz is rendered in UTC; JSON renders dates and times in ISO, NULL
--- as null and '' as "" (distinct). Over 90 columns: nested arrays (a function takes at most 100 arguments).
+-- The text of one row of a template's declared columns, over alias r: ROW(...)::text, in which NULL is empty and ''
+-- is "" (distinct), every value in its type's text form. On the source each column is cast to its declared type
+-- (a no-op when the source has that type), as the day's load reads it; timestamptz is rendered in UTC; the sessions
+-- of both sides pin DateStyle, IntervalStyle and extra_float_digits, so equal values give equal text.
 CREATE OR REPLACE FUNCTION _wh.fingerprint_row_expression(template_name text, on_source boolean)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    exprs  text[];
-    chunks text[] := '{}';
-BEGIN
-    SELECT array_agg(CASE WHEN to_regtype(c.data_type) = 'timestamp with time zone'::regtype
-                          THEN format('(%s) AT TIME ZONE %L', e.expr, 'UTC') ELSE e.expr END ORDER BY c.ordinal)
-    INTO exprs
+    SELECT format('(ROW(%s))::text', string_agg(
+               CASE WHEN to_regtype(c.data_type) = 'timestamp with time zone'::regtype
+                    THEN format('(%s) AT TIME ZONE %L', e.expr, 'UTC') ELSE e.expr END, ', ' ORDER BY c.ordinal))
     FROM _wh.parse_column_definitions((SELECT t.column_definitions FROM _wh.mv_templates t
-                                       WHERE t.template_name = fingerprint_row_expression.template_name)) c
-    CROSS JOIN LATERAL (SELECT CASE WHEN on_source THEN format('r.%I::text::%s', c.column_name, c.data_type)
-                                    ELSE format('r.%I', c.column_name) END AS expr) e;
-    FOR i IN 0 .. (cardinality(exprs) - 1) / 90 LOOP
-        chunks := chunks || format('pg_catalog.json_build_array(%s)', array_to_string(exprs[i * 90 + 1 : i * 90 + 90], ', '));
-    END LOOP;
-    RETURN CASE WHEN cardinality(chunks) = 1 THEN chunks[1]
-                ELSE format('pg_catalog.json_build_array(%s)', array_to_string(chunks, ', ')) END;
-END
+                                       WHERE t.template_name = $1)) c
+    CROSS JOIN LATERAL (SELECT CASE WHEN $2 THEN format('(r.%I)::%s', c.column_name, c.data_type)
+                                    ELSE format('r.%I', c.column_name) END AS expr) e
 $$;
 
--- The query of a fingerprint over row_source (a relation or subquery with alias r): the row count and an
--- order-independent content hash (md5 of the sorted md5s of the rows; equal rows count as often as they occur).
--- Runs unchanged on the warehouse and, inside dblink, on the source: everything pg_catalog-qualified, sorted in "C".
-CREATE OR REPLACE FUNCTION _wh.fingerprint_sql(row_source text, row_expression text)
+-- The query of a fingerprint over row_source (a relation or subquery with alias r; group_by: an expression of r to
+-- fingerprint per value, e.g. r._wh_day, or NULL for one fingerprint): the row count and an order-independent
+-- content hash, the sums of two 64-bit hashes (hashtextextended, seeds 0 and 1; summed exactly) of every row's text. Equal rows
+-- count as often as they occur; a changed value, an added and a deleted row change it even when the count stays.
+-- Runs unchanged on the warehouse and, inside dblink, on the source (everything pg_catalog-qualified).
+DROP FUNCTION IF EXISTS _wh.fingerprint_sql(text, text);
+CREATE OR REPLACE FUNCTION _wh.fingerprint_sql(row_source text, row_expression text, group_by text DEFAULT NULL)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('SELECT pg_catalog.count(*)::bigint AS n, pg_catalog.md5(coalesce(pg_catalog.string_agg(f.h, %L ORDER BY f.h COLLATE "C"), %L)) AS hash '
-                  'FROM (SELECT pg_catalog.md5((%s)::text) AS h FROM %s) f', '', '', row_expression, row_source)
+    SELECT format('SELECT %s pg_catalog.count(*)::bigint AS n, '
+                  'coalesce(pg_catalog.sum(f.h0), 0)::text || %L || coalesce(pg_catalog.sum(f.h1), 0)::text AS hash '
+                  'FROM (SELECT %s pg_catalog.hashtextextended(x.t, 0) AS h0, pg_catalog.hashtextextended(x.t, 1) AS h1 '
+                  'FROM (SELECT %s %s AS t FROM %s OFFSET 0) x) f %s',
+                  CASE WHEN $3 IS NULL THEN '' ELSE 'f.g AS g,' END, '/',
+                  CASE WHEN $3 IS NULL THEN '' ELSE 'x.g,' END,
+                  CASE WHEN $3 IS NULL THEN '' ELSE $3 || ' AS g,' END,
+                  $2, $1,
+                  CASE WHEN $3 IS NULL THEN '' ELSE 'GROUP BY f.g' END)
 $$;
 
 -- Compares each day from start_date to end_date of one tenant's template with its source, by fingerprint (row
 -- count + content hash over the template's declared columns, computed on both sides: only fingerprints cross
--- dblink, over ONE source connection opened for this call, 31 days per round trip). Status per day:
+-- dblink, over ONE source connection opened for this call; 92 days per round trip, sent asynchronously while the
+-- warehouse computes its side; compacted days in one grouped scan of <template>_closed). Status per day:
 --   Match   the warehouse holds exactly the source's rows (or neither has any);
 --   Changed the warehouse's day differs (a changed value, an added or a deleted row, even with the same count);
 --   Missing the source has rows for a day the warehouse lacks.
@@ -2467,6 +2468,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET extra_float_digits = 3
 SET IntervalStyle = postgres
+SET DateStyle = 'ISO, YMD'
 AS $$
 DECLARE
     tpl        _wh.mv_templates;
@@ -2476,15 +2478,19 @@ DECLARE
     src_expr   text;
     wh_expr    text;
     aliases    text;
+    closed     text := _wh.closed_table_name(template_name);
     at_time    timestamptz := _wh.now();
-    started    timestamptz := clock_timestamp();
     src_days   date[] := '{}';
     src_counts bigint[] := '{}';
     src_hashes text[] := '{}';
+    wh_days    date[] := '{}';
+    wh_counts  bigint[] := '{}';
+    wh_hashes  text[] := '{}';
+    kinds      "char"[];
     parts      text[];
+    chunk_end  date;
     d          date;
     rec        record;
-    rel        text;
     k          integer;
     wn bigint; wh text; sn bigint; sh text; st text;
     msg text;
@@ -2512,6 +2518,9 @@ BEGIN
     wh_expr := _wh.fingerprint_row_expression(template_name, false);
     SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal) INTO aliases
     FROM _wh.parse_column_definitions(tpl.column_definitions) c;
+    -- The kind of every day of the window ('m', 'v' or NULL), read once.
+    SELECT array_agg(_wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, g::date)) ORDER BY g)
+    INTO kinds FROM generate_series(start_date, end_date, interval '1 day') g;
 
     IF conn = ANY (coalesce(public.dblink_get_connections(), '{}')) THEN
         PERFORM public.dblink_disconnect(conn);
@@ -2525,15 +2534,15 @@ BEGIN
                   HINT = 'Test-WhTenantConnection shows why; check again once the source answers.';
     END;
     BEGIN
-        -- Text of floats and intervals the same on both sides whatever the servers' defaults are; the source's
+        -- Text of dates, floats and intervals the same on both sides whatever the servers' defaults are; the source's
         -- statements bounded (warehouse_info 'check_statement_timeout', default 10min).
-        PERFORM public.dblink_exec(conn, format('SET extra_float_digits = 3; SET IntervalStyle = postgres; SET statement_timeout = %L',
+        PERFORM public.dblink_exec(conn, format('SET extra_float_digits = 3; SET IntervalStyle = postgres; SET DateStyle = ''ISO, YMD''; SET statement_timeout = %L',
             coalesce((SELECT i.value FROM _wh.warehouse_info i WHERE i.key = 'check_statement_timeout'), '10min')));
         d := start_date;
         WHILE d <= end_date LOOP
+            chunk_end := least(end_date, d + 91);
             parts := '{}';
-            k := 0;
-            WHILE k < 31 AND d + k <= end_date LOOP
+            FOR k IN 0 .. chunk_end - d LOOP
                 parts := parts || format('(SELECT %L::date AS d, fp.n, fp.hash FROM (%s) fp)', d + k,
                     _wh.fingerprint_sql(
                         format('(%s) AS r(%s)',
@@ -2542,14 +2551,36 @@ BEGIN
                                               ';[\s;]*$', ''),
                                aliases),
                         src_expr));
-                k := k + 1;
             END LOOP;
-            FOR rec IN SELECT * FROM public.dblink(conn, array_to_string(parts, E'\nUNION ALL\n')) AS t(d date, n bigint, hash text) LOOP
+            PERFORM public.dblink_send_query(conn, array_to_string(parts, E'\nUNION ALL\n'));
+
+            -- Meanwhile the warehouse's side of the same days: compacted days in one grouped scan, the others one by one.
+            IF 'v' = ANY (kinds[d - start_date + 1 : chunk_end - start_date + 1]) THEN
+                FOR rec IN EXECUTE _wh.fingerprint_sql(format('%I.%I AS r WHERE r._wh_day BETWEEN %L AND %L', target_schema, closed, d, chunk_end),
+                                                       wh_expr, 'r._wh_day') LOOP
+                    IF kinds[rec.g - start_date + 1] = 'v' THEN
+                        wh_days := wh_days || rec.g;
+                        wh_counts := wh_counts || rec.n;
+                        wh_hashes := wh_hashes || rec.hash;
+                    END IF;
+                END LOOP;
+            END IF;
+            FOR k IN 0 .. chunk_end - d LOOP
+                IF kinds[d + k - start_date + 1] = 'm' THEN
+                    EXECUTE _wh.fingerprint_sql(format('%I.%I AS r', target_schema, _wh.create_mv_name(template_name, d + k)), wh_expr) INTO wn, wh;
+                    wh_days := wh_days || (d + k);
+                    wh_counts := wh_counts || wn;
+                    wh_hashes := wh_hashes || wh;
+                END IF;
+            END LOOP;
+
+            FOR rec IN SELECT * FROM public.dblink_get_result(conn) AS t(d date, n bigint, hash text) LOOP
                 src_days := src_days || rec.d;
                 src_counts := src_counts || rec.n;
                 src_hashes := src_hashes || rec.hash;
             END LOOP;
-            d := d + k;
+            PERFORM * FROM public.dblink_get_result(conn) AS t(d date, n bigint, hash text);
+            d := chunk_end + 1;
         END LOOP;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
@@ -2561,15 +2592,17 @@ BEGIN
 
     d := start_date;
     WHILE d <= end_date LOOP
-        rel := _wh.create_mv_name(template_name, d);
         k := array_position(src_days, d);
         sn := src_counts[k];
         sh := src_hashes[k];
-        IF _wh.daily_relkind(target_schema, rel) IS NULL THEN
+        k := array_position(wh_days, d);
+        IF kinds[d - start_date + 1] IS NULL THEN
             wn := NULL;
             st := CASE WHEN coalesce(sn, 0) > 0 THEN 'Missing' ELSE 'Match' END;
         ELSE
-            EXECUTE _wh.fingerprint_sql(format('%I.%I AS r', target_schema, rel), wh_expr) INTO wn, wh;
+            -- A compacted day without rows has no group: zero rows, the empty hash.
+            wn := coalesce(wh_counts[k], 0);
+            wh := coalesce(wh_hashes[k], '0/0');
             st := CASE WHEN wn = sn AND wh = sh THEN 'Match' ELSE 'Changed' END;
         END IF;
         IF wn IS NOT NULL OR st <> 'Match' THEN
@@ -2586,8 +2619,6 @@ BEGIN
         RETURN NEXT;
         d := d + 1;
     END LOOP;
-    RAISE DEBUG 'checked %.% % .. % in % ms', target_schema, template_name, start_date, end_date,
-        round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 1);
 END
 $$;
 
