@@ -2344,10 +2344,20 @@ AS $$
         WHERE $2 IS NULL OR t.schema_name = ANY ($2)),
     tpl AS (SELECT m.template_name FROM _wh.mv_templates m WHERE $3 IS NULL OR m.template_name = ANY ($3)),
     days AS (
-        SELECT v.schema_name, v.template_name, v.day, v.compacted, v.complete, v.check_status, v.verified_at
+        SELECT v.schema_name, v.template_name, v.day, v.compacted, v.complete, v.check_status, v.verified_at,
+               ten.today, ten.today - ($1 - 1) AS window_start
         FROM _wh.daily_views v
         JOIN ten ON ten.schema_name = v.schema_name
         JOIN tpl ON tpl.template_name = v.template_name),
+    -- One pass over every day (first, latest, counts), one over the window's days (partial, changed, present).
+    stats AS (
+        SELECT d.schema_name, d.template_name, min(d.day) AS first_day, max(d.day) AS latest_day, count(*)::integer AS views,
+               count(*) FILTER (WHERE d.compacted)::integer AS compacted, max(d.verified_at) AS last_verified,
+               coalesce(array_agg(d.day ORDER BY d.day) FILTER (WHERE d.day BETWEEN d.window_start AND d.today), '{}') AS present,
+               coalesce(array_agg(d.day ORDER BY d.day) FILTER (WHERE d.day BETWEEN d.window_start AND d.today - 2 AND d.complete IS FALSE), '{}') AS partial,
+               coalesce(array_agg(d.day ORDER BY d.day) FILTER (WHERE d.day BETWEEN d.window_start AND d.today AND d.check_status = 'Changed'), '{}') AS changed
+        FROM days d
+        GROUP BY 1, 2),
     log AS (
         SELECT r.tenant_schema AS tenant, r.template_name AS template, r.target_date AS day,
                max(r.logged_at) FILTER (WHERE r.action IN ('created', 'refreshed', 'recreated')) AS success,
@@ -2362,33 +2372,25 @@ AS $$
         FROM ten CROSS JOIN tpl
         WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                       WHERE n.nspname = ten.schema_name AND c.relname = tpl.template_name)
-           OR EXISTS (SELECT 1 FROM days d WHERE d.schema_name = ten.schema_name AND d.template_name = tpl.template_name)
+           OR EXISTS (SELECT 1 FROM stats s WHERE s.schema_name = ten.schema_name AND s.template_name = tpl.template_name)
            OR EXISTS (SELECT 1 FROM log l WHERE l.tenant = ten.schema_name AND l.template = tpl.template_name)),
     facts AS (
-        SELECT p.tenant, p.template, p.today, p.window_start, v.first_day, v.latest_day,
-               coalesce(v.views, 0) AS views, coalesce(v.compacted, 0) AS compacted,
-               ARRAY(SELECT g::date FROM generate_series(greatest(p.window_start, v.first_day), p.today, interval '1 day') g
-                     WHERE NOT EXISTS (SELECT 1 FROM days d WHERE d.schema_name = p.tenant AND d.template_name = p.template AND d.day = g::date)
+        SELECT p.tenant, p.template, p.today, p.window_start, s.first_day, s.latest_day,
+               coalesce(s.views, 0) AS views, coalesce(s.compacted, 0) AS compacted,
+               ARRAY(SELECT g::date FROM generate_series(greatest(p.window_start, s.first_day), p.today, interval '1 day') g
+                     WHERE NOT (g::date = ANY (s.present))
                      ORDER BY 1) AS missing,
-               ARRAY(SELECT d.day FROM days d
-                     WHERE d.schema_name = p.tenant AND d.template_name = p.template
-                       AND d.day BETWEEN p.window_start AND p.today - 2 AND d.complete IS FALSE
-                     ORDER BY 1) AS partial,
-               ARRAY(SELECT d.day FROM days d
-                     WHERE d.schema_name = p.tenant AND d.template_name = p.template
-                       AND d.day BETWEEN p.window_start AND p.today AND d.check_status = 'Changed'
-                     ORDER BY 1) AS changed,
+               coalesce(s.partial, '{}') AS partial,
+               coalesce(s.changed, '{}') AS changed,
                l.last_success, l.last_failure, l.last_error,
                EXISTS (SELECT 1 FROM log f
                        WHERE f.tenant = p.tenant AND f.template = p.template AND f.day BETWEEN p.window_start AND p.today
                          AND f.failure > coalesce(f.success, '-infinity')
-                         AND NOT EXISTS (SELECT 1 FROM days d WHERE d.schema_name = f.tenant AND d.template_name = f.template AND d.day = f.day))
+                         AND NOT (f.day = ANY (coalesce(s.present, '{}'))))
                AS unresolved,
-               v.last_verified
+               s.last_verified
         FROM pairs p
-        LEFT JOIN LATERAL (SELECT min(d.day) AS first_day, max(d.day) AS latest_day, count(*)::integer AS views,
-                                  count(*) FILTER (WHERE d.compacted)::integer AS compacted, max(d.verified_at) AS last_verified
-                           FROM days d WHERE d.schema_name = p.tenant AND d.template_name = p.template) v ON true
+        LEFT JOIN stats s ON s.schema_name = p.tenant AND s.template_name = p.template
         LEFT JOIN LATERAL (SELECT max(log.success) AS last_success, max(log.failure) AS last_failure,
                                   (array_agg(log.error ORDER BY log.failure DESC NULLS LAST))[1] AS last_error
                            FROM log WHERE log.tenant = p.tenant AND log.template = p.template) l ON true)
