@@ -331,17 +331,19 @@ AS $$ SELECT _wh.today_in(_wh.tenant_time_zone(target_schema)) $$;
 
 -- The instant a day ends (midnight after it) in a zone; without a zone, in the session's TimeZone. A day whose
 -- rows were captured at or after this instant is complete (unless its source changes afterwards).
+-- No SET clause (unlike every other function): a function with one is never inlined, and _wh.daily_views evaluates
+-- this once per daily name. It uses only built-in operators and casts, which resolve in pg_catalog (always searched
+-- first), so no search_path can change what it means.
 CREATE OR REPLACE FUNCTION _wh.day_end(day date, time_zone text)
 RETURNS timestamptz
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT CASE WHEN time_zone IS NULL THEN (day + 1)::timestamp::timestamptz ELSE (day + 1)::timestamp AT TIME ZONE time_zone END $$;
 
 -- The regular expression of a template's daily names (<template>_YYYY_MM_DD): spelled here once.
+-- No SET clause, so that it is inlined into _wh.daily_views (see _wh.day_end).
 CREATE OR REPLACE FUNCTION _wh.daily_name_pattern(template_name text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT '^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$' $$;
 
 -- Raises unless target_date is a date not after today (_wh.now() in the session's TimeZone).
