@@ -31,6 +31,8 @@
         'Clear-WhCronJobRun'
         'Get-WhMv'
         'Get-WhMvFreshness'
+        'Test-WhMv'
+        'Repair-WhMv'
         'Remove-WhMv'
         'Update-WhUnionView'
         'Get-WhTemplate'

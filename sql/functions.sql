@@ -69,6 +69,9 @@ CREATE TABLE IF NOT EXISTS _wh.tenants (
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS tenants_connection_name_idx ON _wh.tenants (connection_name);
+-- The tenant's IANA time zone (pg_timezone_names): its logged_time is local wall-clock time there, so its
+-- "today", "yesterday" and "has a day ended" follow that zone. NULL: the warehouse session's TimeZone.
+ALTER TABLE _wh.tenants ADD COLUMN IF NOT EXISTS time_zone text;
 
 CREATE TABLE IF NOT EXISTS _wh.mv_templates (
     template_name      text PRIMARY KEY,
@@ -89,7 +92,7 @@ CREATE TABLE IF NOT EXISTS _wh.run_log (
     target_date      date,
     action           text NOT NULL
                      CONSTRAINT run_log_action_check
-                     CHECK (action IN ('created', 'refreshed', 'skipped', 'recreated', 'failed', 'dropped')),
+                     CHECK (action IN ('created', 'refreshed', 'skipped', 'recreated', 'failed', 'dropped', 'retried', 'checked', 'repaired')),
     row_count        bigint,
     duration_ms      numeric,
     error            text,
@@ -98,16 +101,17 @@ CREATE TABLE IF NOT EXISTS _wh.run_log (
 );
 CREATE INDEX IF NOT EXISTS run_log_tenant_template_date_idx ON _wh.run_log (tenant_schema, template_name, target_date);
 CREATE INDEX IF NOT EXISTS run_log_logged_at_idx ON _wh.run_log (logged_at);
--- 'retried': a transient error (see _wh.is_transient_error) that update_mv_day_isolated waited out.
--- Upgrade: a run_log made before retries existed gets the wider check (the data already fits it).
+-- Actions: 'retried' (a transient error that update_mv_day_isolated waited out), 'checked' (a day compared with its
+-- source), 'repaired' (a day re-loaded because it differed).
+-- upgrade from < 2.0.0: widen the run log's actions to retried, checked and repaired (existing rows already fit)
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
                    WHERE c.conrelid = '_wh.run_log'::regclass AND c.conname = 'run_log_action_check'
-                     AND pg_catalog.pg_get_constraintdef(c.oid) LIKE '%retried%') THEN
+                     AND pg_catalog.pg_get_constraintdef(c.oid) LIKE '%repaired%' AND pg_catalog.pg_get_constraintdef(c.oid) LIKE '%retried%') THEN
         ALTER TABLE _wh.run_log DROP CONSTRAINT IF EXISTS run_log_action_check;
         ALTER TABLE _wh.run_log ADD CONSTRAINT run_log_action_check
-            CHECK (action IN ('created', 'refreshed', 'skipped', 'recreated', 'failed', 'dropped', 'retried'));
+            CHECK (action IN ('created', 'refreshed', 'skipped', 'recreated', 'failed', 'dropped', 'retried', 'checked', 'repaired'));
     END IF;
 END
 $$;
@@ -123,6 +127,27 @@ CREATE UNLOGGED TABLE IF NOT EXISTS _wh.kept_dblinks (
     server_name     text NOT NULL,
     connection_name text NOT NULL,
     connected_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+-- upgrade from < 2.0.0: add table _wh.day_state (days loaded before have no row: capture time unknown, verified by the first check)
+-- What the warehouse knows about each day it holds, written in the same transaction as the day's rows:
+-- captured_at: when its rows were last read from the source (_wh.now(), the warehouse's clock);
+-- captured_rows: how many; the last check against the source (check_mv_window_by_template): when, its status
+-- (Match / Changed / Missing) and both row counts; verified_at: when a check last found it equal to its source.
+-- A new capture clears the check (its result was about the rows it replaced). A day without a row here was
+-- loaded by an earlier release: its capture time is unknown (NULL) and the first check verifies it.
+CREATE TABLE IF NOT EXISTS _wh.day_state (
+    schema_name     text NOT NULL,
+    template_name   text NOT NULL,
+    day             date NOT NULL,
+    captured_at     timestamptz,
+    captured_rows   bigint,
+    last_checked_at timestamptz,
+    check_status    text CONSTRAINT day_state_check_status_check CHECK (check_status IN ('Match', 'Changed', 'Missing')),
+    source_rows     bigint,
+    warehouse_rows  bigint,
+    verified_at     timestamptz,
+    PRIMARY KEY (schema_name, template_name, day)
 );
 
 -- ============================================================================
@@ -284,7 +309,74 @@ BEGIN
 END
 $$;
 
--- Raises unless target_date is a date not after CURRENT_DATE (the warehouse session's clock).
+-- THE clock of the SQL layer: now(), unless the session sets phood.now (SET phood.now = '2026-12-02 00:30',
+-- read as a timestamptz in the session's TimeZone). Every "now", "today", "yesterday" and "has this day ended"
+-- of the _wh functions goes through it, so a test can stand on either side of midnight (moving TimeZone moves
+-- CURRENT_DATE, not now()). It only moves what this session considers to be now: it reads and writes nothing
+-- a plain SET could not already change, and only whadmin can call the functions that use it (docs/sql-layer.md).
+CREATE OR REPLACE FUNCTION _wh.now()
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(nullif(current_setting('phood.now', true), '')::timestamptz, now()) $$;
+
+-- Raises unless time_zone is a name PostgreSQL knows (pg_timezone_names), e.g. 'America/Los_Angeles'.
+CREATE OR REPLACE FUNCTION _wh.assert_time_zone(time_zone text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF time_zone IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = time_zone) THEN
+        RAISE EXCEPTION 'unknown time zone %', coalesce(quote_literal(time_zone), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give an IANA name such as ''America/Los_Angeles'' or ''Europe/Berlin'': SELECT name FROM pg_timezone_names lists them (names are case-sensitive).';
+    END IF;
+END
+$$;
+
+-- The time zone of a tenant's days (NULL: the session's TimeZone, i.e. CURRENT_DATE's).
+CREATE OR REPLACE FUNCTION _wh.tenant_time_zone(target_schema text)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT t.time_zone FROM _wh.tenants t WHERE t.schema_name = target_schema $$;
+
+-- The day it is now (_wh.now()) in a zone; without a zone, in the session's TimeZone (= CURRENT_DATE).
+CREATE OR REPLACE FUNCTION _wh.today_in(time_zone text)
+RETURNS date
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN time_zone IS NULL THEN _wh.now()::date ELSE (_wh.now() AT TIME ZONE time_zone)::date END $$;
+
+-- A tenant's today: the day it is now on the tenant's clock (its time_zone), else the session's CURRENT_DATE.
+-- Its yesterday is tenant_today - 1; its closed days (no longer refreshed) are those before yesterday.
+CREATE OR REPLACE FUNCTION _wh.tenant_today(target_schema text)
+RETURNS date
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT _wh.today_in(_wh.tenant_time_zone(target_schema)) $$;
+
+-- The instant a day ends (midnight after it) in a zone; without a zone, in the session's TimeZone. A day whose
+-- rows were captured at or after this instant is complete (unless its source changes afterwards).
+-- No SET clause (unlike every other function): a function with one is never inlined, and _wh.daily_views evaluates
+-- this once per daily name. It uses only built-in operators and casts, which resolve in pg_catalog (always searched
+-- first), so no search_path can change what it means.
+CREATE OR REPLACE FUNCTION _wh.day_end(day date, time_zone text)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+AS $$ SELECT CASE WHEN time_zone IS NULL THEN (day + 1)::timestamp::timestamptz ELSE (day + 1)::timestamp AT TIME ZONE time_zone END $$;
+
+-- The regular expression of a template's daily names (<template>_YYYY_MM_DD): spelled here once.
+-- No SET clause, so that it is inlined into _wh.daily_views (see _wh.day_end).
+CREATE OR REPLACE FUNCTION _wh.daily_name_pattern(template_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT '^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$' $$;
+
+-- Raises unless target_date is a date not after today (_wh.now() in the session's TimeZone).
 CREATE OR REPLACE FUNCTION _wh.assert_target_date(target_date date)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -294,8 +386,27 @@ BEGIN
     IF target_date IS NULL THEN
         RAISE EXCEPTION 'target date is required' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF target_date > CURRENT_DATE THEN
-        RAISE EXCEPTION 'target date % is in the future (CURRENT_DATE is %)', target_date, CURRENT_DATE
+    IF target_date > _wh.today_in(NULL) THEN
+        RAISE EXCEPTION 'target date % is in the future (today is %)', target_date, _wh.today_in(NULL)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- Raises unless target_date is a date not after the tenant's today (_wh.tenant_today).
+CREATE OR REPLACE FUNCTION _wh.assert_target_date(target_date date, target_schema text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    today date := _wh.tenant_today(target_schema);
+BEGIN
+    IF target_date IS NULL THEN
+        RAISE EXCEPTION 'target date is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF target_date > today THEN
+        RAISE EXCEPTION 'target date % is in the future (today is % for tenant %)', target_date, today, target_schema
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END
@@ -993,6 +1104,13 @@ LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pg_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext(target_schema || '.' || view_name)) $$;
 
+-- The same lock without waiting: true when this transaction now holds it.
+CREATE OR REPLACE FUNCTION _wh.try_lock_daily_view(target_schema text, view_name text)
+RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_try_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext(target_schema || '.' || view_name)) $$;
+
 CREATE OR REPLACE FUNCTION _wh.lock_tenant_view(target_schema text, template_name text)
 RETURNS void
 LANGUAGE sql
@@ -1464,7 +1582,7 @@ BEGIN
     EXECUTE format('CREATE TABLE %I.%I (%s, _wh_day date NOT NULL)', target_schema, closed, defs);
     FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_closed_table.template_name)) ORDER BY ordinal LOOP
         EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, closed,
-                       _wh.render_template_text(idx.index_rest, target_schema, closed, CURRENT_DATE));
+                       _wh.render_template_text(idx.index_rest, target_schema, closed, _wh.tenant_today(target_schema)));
     END LOOP;
     -- BRIN: days arrive (mostly) in order, a day's rows sit together; a btree here cost ~3 ms per 2,000-row day to
     -- maintain, this costs next to nothing and still finds a day in a few pages (day views, force, retention).
@@ -1593,7 +1711,7 @@ BEGIN
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = target_schema AND c.relkind = 'm'
       AND CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
-               THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') < CURRENT_DATE - 1 ELSE false END;
+               THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') < _wh.tenant_today(target_schema) - 1 ELSE false END;
     IF (candidates = 0 AND (has_table OR coalesce(planned_days, 0) <= _wh.compact_after_days()))
        OR (only_when_due AND NOT has_table AND candidates + coalesce(planned_days, 0) <= _wh.compact_after_days()) THEN
         IF has_table AND analyze_table THEN
@@ -1612,7 +1730,7 @@ BEGIN
               FROM pg_catalog.pg_class c
               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = target_schema AND c.relkind = 'm') d
-        WHERE d.day < CURRENT_DATE - 1
+        WHERE d.day < _wh.tenant_today(target_schema) - 1
         ORDER BY d.view_name
     LOOP
         -- Never wait for a day lock (its holder may be waiting for us): a busy day is compacted next time.
@@ -1712,7 +1830,7 @@ $$;
 
 -- THE code path for one (template, tenant, date), used by pg_cron, psql and the module.
 --   absent                         -> create with indexes            -> 'created'
---   present, date = CURRENT_DATE (or CURRENT_DATE - 1 with allow_refresh_yesterday)
+--   present, date = today (or yesterday with allow_refresh_yesterday; both on the tenant's clock, _wh.tenant_today)
 --                                  -> REFRESH [CONCURRENTLY]         -> 'refreshed'
 --   present, older                 -> nothing                        -> 'skipped'
 --   present and force              -> rebuilt and swapped atomically -> 'recreated'
@@ -1739,11 +1857,12 @@ DECLARE
     elapsed  numeric;
     kind     "char";
     closed   boolean;
+    today    date;
     msg text; det text; hnt text; st text;
 BEGIN
     PERFORM _wh.assert_template_exists(template_name);
     PERFORM _wh.assert_tenant_schema(target_schema);
-    PERFORM _wh.assert_target_date(target_date);
+    PERFORM _wh.assert_target_date(target_date, target_schema);
     view_name := _wh.create_mv_name(template_name, target_date);
 
     BEGIN
@@ -1751,7 +1870,8 @@ BEGIN
         PERFORM _wh.lock_daily_view(target_schema, view_name);
 
         kind := _wh.daily_relkind(target_schema, view_name);
-        closed := target_date < CURRENT_DATE - 1;
+        today := _wh.tenant_today(target_schema);
+        closed := target_date < today - 1;
         IF kind IS NULL AND closed
            AND pg_catalog.to_regclass(format('%I.%I', target_schema, _wh.closed_table_name(template_name))) IS NOT NULL THEN
             -- A closed day of a tenant whose closed days are compacted: straight into the table.
@@ -1763,7 +1883,7 @@ BEGIN
             -- Keeps closed days compacted once there are more than compact_after_days(): pg_cron's daily call for
             -- today moves the day before yesterday (closed since midnight) into the table.
             PERFORM _wh.compact_closed_days(template_name, target_schema, true, false);
-        ELSIF kind = 'v' AND (force OR target_date = CURRENT_DATE OR (allow_refresh_yesterday AND target_date = CURRENT_DATE - 1)) THEN
+        ELSIF kind = 'v' AND (force OR target_date = today OR (allow_refresh_yesterday AND target_date = today - 1)) THEN
             -- A compacted day: its rows replaced in this transaction (readers see the old rows or the new ones).
             EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING target_date;
             nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
@@ -1773,7 +1893,7 @@ BEGIN
         ELSIF force THEN
             PERFORM _wh.recreate_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
             action := 'recreated';
-        ELSIF target_date = CURRENT_DATE OR (allow_refresh_yesterday AND target_date = CURRENT_DATE - 1) THEN
+        ELSIF target_date = today OR (allow_refresh_yesterday AND target_date = today - 1) THEN
             PERFORM _wh.refresh_daily_view(target_schema, view_name);
             action := 'refreshed';
         ELSE
@@ -1785,6 +1905,9 @@ BEGIN
         END IF;
         IF nrows IS NULL THEN
             nrows := _wh.count_rows(target_schema, view_name);
+        END IF;
+        IF action <> 'skipped' THEN
+            PERFORM _wh.record_capture(target_schema, template_name, target_date, nrows);
         END IF;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT, st = RETURNED_SQLSTATE;
@@ -1831,7 +1954,7 @@ DECLARE
 BEGIN
     PERFORM _wh.assert_template_exists(template_name);
     PERFORM _wh.assert_tenant_schema(target_schema);
-    PERFORM _wh.assert_target_date(target_date);
+    PERFORM _wh.assert_target_date(target_date, target_schema);
     view_name := _wh.create_mv_name(template_name, target_date);
     client := _wh.ensure_tenant(tenant_connection_name, target_schema, client_name);
     PERFORM _wh.lock_daily_view(target_schema, view_name);
@@ -1843,6 +1966,7 @@ BEGIN
     END IF;
     PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name,
                                   coalesce(create_mv_from_template.client_name, client));
+    PERFORM _wh.record_capture(target_schema, template_name, target_date, _wh.count_rows(target_schema, view_name));
     PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'created',
                         _wh.count_rows(target_schema, view_name), (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric);
     RETURN true;
@@ -1952,11 +2076,11 @@ BEGIN
         RAISE EXCEPTION 'reversed date range: start_date % is after end_date %', start_date, end_date
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM _wh.assert_target_date(end_date);
+    PERFORM _wh.assert_target_date(end_date, target_schema);
     PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
     -- A window of more than compact_after_days() closed days loads them straight into the compacted table.
     PERFORM _wh.compact_closed_days(template_name, target_schema, true, false,
-        (SELECT count(*)::integer FROM generate_series(start_date, least(end_date, CURRENT_DATE - 2), interval '1 day') g
+        (SELECT count(*)::integer FROM generate_series(start_date, least(end_date, _wh.tenant_today(target_schema) - 2), interval '1 day') g
          WHERE _wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, g::date)) IS NULL));
 END
 $$;
@@ -2104,6 +2228,7 @@ BEGIN
     PERFORM set_config('lock_timeout', _wh.timeout_ms('lock_timeout', '10s')::text, true);
     DELETE FROM _wh.tenants t WHERE t.schema_name = target_schema RETURNING t.connection_name INTO conn;
     unregistered := FOUND;
+    DELETE FROM _wh.day_state s WHERE s.schema_name = target_schema;
     rebuilt := _wh.rebuild_public_views(target_schema);
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
         BEGIN
@@ -2172,7 +2297,7 @@ $$;
 -- public view reads the tenant view and is rebuilt only when it does not include it). Locks
 -- in the usual order (each daily view, then the tenant view). One run_log row 'dropped' per
 -- view. A cron job can call it for retention:
---   SELECT _wh.drop_mv_range_by_template('foodlogstats', 'tenant_a', NULL, CURRENT_DATE - 181);
+--   SELECT _wh.drop_mv_range_by_template('foodlogstats', 'tenant_a', NULL, _wh.tenant_today('tenant_a') - 181);
 -- Returns {"template","schema","dropped":[{"view","date"}],"count"}.
 CREATE OR REPLACE FUNCTION _wh.drop_mv_range_by_template(template_name text, target_schema text, start_date date, end_date date)
 RETURNS jsonb
@@ -2235,6 +2360,7 @@ BEGIN
         ELSE
             EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, victims[i]);
         END IF;
+        DELETE FROM _wh.day_state s WHERE s.schema_name = target_schema AND s.template_name = drop_mv_range_by_template.template_name AND s.day = dates[i];
         PERFORM _wh.log_run(target_schema, conn, template_name, dates[i], 'dropped', NULL, NULL, NULL);
     END LOOP;
     IF need_public OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
@@ -2367,7 +2493,7 @@ BEGIN
 
     PERFORM _wh.assert_template_name(base_view_name);
     PERFORM _wh.assert_tenant_schema(target_schema);
-    PERFORM _wh.assert_target_date(target_date);
+    PERFORM _wh.assert_target_date(target_date, target_schema);
     view_name := _wh.create_mv_name(base_view_name, target_date);
     PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
     PERFORM _wh.lock_daily_view(target_schema, view_name);
@@ -2391,13 +2517,17 @@ BEGIN
         EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
         action := 'created';
         PERFORM _wh.update_generic_union_view(target_schema, base_view_name);
-    ELSIF target_date = CURRENT_DATE OR (allow_refresh_yesterday AND target_date = CURRENT_DATE - 1) THEN
+    ELSIF target_date = _wh.tenant_today(target_schema)
+          OR (allow_refresh_yesterday AND target_date = _wh.tenant_today(target_schema) - 1) THEN
         PERFORM _wh.refresh_daily_view(target_schema, view_name);
         action := 'refreshed';
     ELSE
         action := 'skipped';
     END IF;
     nrows := _wh.count_rows(target_schema, view_name);
+    IF action <> 'skipped' THEN
+        PERFORM _wh.record_capture(target_schema, base_view_name, target_date, nrows);
+    END IF;
     elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 1);
     PERFORM _wh.log_run(target_schema, tenant_connection_name, base_view_name, target_date, action, nrows, elapsed);
     RETURN jsonb_build_object('action', action, 'view', format('%I.%I', target_schema, view_name), 'rows', nrows,
@@ -2473,6 +2603,575 @@ END
 $$;
 
 -- ============================================================================
+-- 13b. Every day matches its source: day state, catalog, freshness, checks, the scheduled refresh
+-- ============================================================================
+
+-- Trigger: a tenant's time zone, when set, is one PostgreSQL knows.
+CREATE OR REPLACE FUNCTION _wh.tenants_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.time_zone IS NOT NULL THEN
+        PERFORM _wh.assert_time_zone(NEW.time_zone);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER tenants_validate
+    BEFORE INSERT OR UPDATE OF time_zone ON _wh.tenants
+    FOR EACH ROW EXECUTE FUNCTION _wh.tenants_validate();
+
+-- Sets (or with NULL clears) the time zone of a registered tenant; raises for an unknown tenant or zone.
+-- Returns {"schema","time_zone","today"}.
+CREATE OR REPLACE FUNCTION _wh.set_tenant_time_zone(target_schema text, time_zone text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF time_zone IS NOT NULL THEN
+        PERFORM _wh.assert_time_zone(time_zone);
+    END IF;
+    UPDATE _wh.tenants t SET time_zone = set_tenant_time_zone.time_zone WHERE t.schema_name = target_schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant schema % is not registered', coalesce(quote_literal(target_schema), 'NULL')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN jsonb_build_object('schema', target_schema, 'time_zone', time_zone, 'today', _wh.tenant_today(target_schema));
+END
+$$;
+
+-- Records that a day's rows were just read from its source (called in the same transaction as the create,
+-- refresh, load or force of the day). The last check's result is cleared: it was about the rows replaced.
+CREATE OR REPLACE FUNCTION _wh.record_capture(target_schema text, template_name text, target_date date, row_count bigint)
+RETURNS void
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO _wh.day_state AS s (schema_name, template_name, day, captured_at, captured_rows)
+    VALUES ($1, $2, $3, _wh.now(), $4)
+    ON CONFLICT (schema_name, template_name, day) DO UPDATE
+    SET captured_at = EXCLUDED.captured_at, captured_rows = EXCLUDED.captured_rows, check_status = NULL, verified_at = NULL
+$$;
+
+-- Records the result of checking one day against its source.
+CREATE OR REPLACE FUNCTION _wh.record_check(target_schema text, template_name text, target_date date, status text,
+                                            warehouse_rows bigint, source_rows bigint, checked_at timestamptz)
+RETURNS void
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO _wh.day_state AS s (schema_name, template_name, day, last_checked_at, check_status, warehouse_rows, source_rows, verified_at)
+    VALUES ($1, $2, $3, $7, $4, $5, $6, CASE WHEN $4 = 'Match' THEN $7 END)
+    ON CONFLICT (schema_name, template_name, day) DO UPDATE
+    SET last_checked_at = EXCLUDED.last_checked_at, check_status = EXCLUDED.check_status,
+        warehouse_rows = EXCLUDED.warehouse_rows, source_rows = EXCLUDED.source_rows,
+        verified_at = coalesce(EXCLUDED.verified_at, s.verified_at)
+$$;
+
+-- THE catalog of daily views: every <template>_YYYY_MM_DD of a registered tenant, a materialized view (kind 'm')
+-- or a compacted closed day (kind 'v', a view over <template>_closed), with what _wh.day_state knows of it.
+-- complete: captured at or after the day ended on the tenant's clock (NULL: capture time unknown, loaded by an
+-- earlier release). Get-WhMv, Get-WhMvFreshness, Get-WhHealth and _wh.freshness read this view.
+CREATE OR REPLACE VIEW _wh.daily_views AS
+SELECT n.nspname::text AS schema_name,
+       m.template_name,
+       d.day,
+       c.relname::text AS relation,
+       c.relkind AS kind,
+       c.relkind = 'v' AS compacted,
+       s.captured_at,
+       s.captured_rows,
+       s.captured_at >= _wh.day_end(d.day, t.time_zone) AS complete,
+       s.last_checked_at,
+       s.check_status,
+       s.warehouse_rows,
+       s.source_rows,
+       s.verified_at,
+       t.time_zone
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN _wh.tenants t ON t.schema_name = n.nspname
+JOIN _wh.mv_templates m ON c.relname ~ _wh.daily_name_pattern(m.template_name)
+-- Guarded: the planner may read the date of a relation before the template join has rejected it.
+CROSS JOIN LATERAL (SELECT CASE WHEN c.relname ~ '_[0-9]{4}_[0-9]{2}_[0-9]{2}$'
+                                THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') END AS day) d
+LEFT JOIN _wh.day_state s ON s.schema_name = n.nspname AND s.template_name = m.template_name AND s.day = d.day
+WHERE c.relkind IN ('m', 'v');
+
+-- THE freshness engine (Get-WhMvFreshness and Get-WhHealth both read it): per registered tenant and template
+-- (that has a tenant view, a daily view or a run-log row) over the window_days days ending on the tenant's today.
+-- missing: days without a view from the later of the window start and the first day up to today; partial: closed
+-- days (before yesterday: the job no longer refreshes them) last captured before they ended; changed: days whose
+-- last check found them different from the source (cleared when they are loaded again); unresolved: a day of the
+-- window whose latest failure is newer than its latest success and that has no view. Status, first rule that holds:
+-- Empty (no day), Failing (unresolved, or the latest run failed), Stale (latest day before yesterday), Changed,
+-- Partial, Gaps (a missing day before the latest), Fresh. A tenant with no template at all: one row, template
+-- NULL, Empty (when template_names is NULL).
+CREATE OR REPLACE FUNCTION _wh.freshness(window_days integer DEFAULT 30, tenant_names text[] DEFAULT NULL, template_names text[] DEFAULT NULL)
+RETURNS TABLE (tenant text, template text, today date, window_start date, first_day date, latest_day date,
+               daily_views integer, compacted_views integer, missing date[], partial date[], changed date[],
+               last_success timestamptz, last_failure timestamptz, last_error text, unresolved boolean,
+               last_verified timestamptz, status text)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH ten AS (
+        SELECT t.schema_name, _wh.today_in(t.time_zone) AS today
+        FROM _wh.tenants t
+        WHERE $2 IS NULL OR t.schema_name = ANY ($2)),
+    tpl AS (SELECT m.template_name FROM _wh.mv_templates m WHERE $3 IS NULL OR m.template_name = ANY ($3)),
+    days AS (
+        SELECT v.schema_name, v.template_name, v.day, v.compacted, v.complete, v.check_status, v.verified_at,
+               ten.today, ten.today - ($1 - 1) AS window_start
+        FROM _wh.daily_views v
+        JOIN ten ON ten.schema_name = v.schema_name
+        JOIN tpl ON tpl.template_name = v.template_name),
+    -- One pass over every day (first, latest, counts), one over the window's days (partial, changed, present).
+    stats AS (
+        SELECT d.schema_name, d.template_name, min(d.day) AS first_day, max(d.day) AS latest_day, count(*)::integer AS views,
+               count(*) FILTER (WHERE d.compacted)::integer AS compacted, max(d.verified_at) AS last_verified,
+               coalesce(array_agg(d.day ORDER BY d.day) FILTER (WHERE d.day BETWEEN d.window_start AND d.today), '{}') AS present,
+               coalesce(array_agg(d.day ORDER BY d.day) FILTER (WHERE d.day BETWEEN d.window_start AND d.today - 2 AND d.complete IS FALSE), '{}') AS partial,
+               coalesce(array_agg(d.day ORDER BY d.day) FILTER (WHERE d.day BETWEEN d.window_start AND d.today AND d.check_status = 'Changed'), '{}') AS changed
+        FROM days d
+        GROUP BY 1, 2),
+    log AS (
+        SELECT r.tenant_schema AS tenant, r.template_name AS template, r.target_date AS day,
+               max(r.logged_at) FILTER (WHERE r.action IN ('created', 'refreshed', 'recreated')) AS success,
+               max(r.logged_at) FILTER (WHERE r.action = 'failed') AS failure,
+               (array_agg(r.error ORDER BY r.logged_at DESC) FILTER (WHERE r.action = 'failed'))[1] AS error
+        FROM _wh.run_log r
+        JOIN ten ON ten.schema_name = r.tenant_schema
+        JOIN tpl ON tpl.template_name = r.template_name
+        GROUP BY 1, 2, 3),
+    pairs AS (
+        SELECT ten.schema_name AS tenant, tpl.template_name AS template, ten.today, ten.today - ($1 - 1) AS window_start
+        FROM ten CROSS JOIN tpl
+        WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                      WHERE n.nspname = ten.schema_name AND c.relname = tpl.template_name)
+           OR EXISTS (SELECT 1 FROM stats s WHERE s.schema_name = ten.schema_name AND s.template_name = tpl.template_name)
+           OR EXISTS (SELECT 1 FROM log l WHERE l.tenant = ten.schema_name AND l.template = tpl.template_name)),
+    facts AS (
+        SELECT p.tenant, p.template, p.today, p.window_start, s.first_day, s.latest_day,
+               coalesce(s.views, 0) AS views, coalesce(s.compacted, 0) AS compacted,
+               ARRAY(SELECT g::date FROM generate_series(greatest(p.window_start, s.first_day), p.today, interval '1 day') g
+                     WHERE NOT (g::date = ANY (s.present))
+                     ORDER BY 1) AS missing,
+               coalesce(s.partial, '{}') AS partial,
+               coalesce(s.changed, '{}') AS changed,
+               l.last_success, l.last_failure, l.last_error,
+               EXISTS (SELECT 1 FROM log f
+                       WHERE f.tenant = p.tenant AND f.template = p.template AND f.day BETWEEN p.window_start AND p.today
+                         AND f.failure > coalesce(f.success, '-infinity')
+                         AND NOT (f.day = ANY (coalesce(s.present, '{}'))))
+               AS unresolved,
+               s.last_verified
+        FROM pairs p
+        LEFT JOIN stats s ON s.schema_name = p.tenant AND s.template_name = p.template
+        LEFT JOIN LATERAL (SELECT max(log.success) AS last_success, max(log.failure) AS last_failure,
+                                  (array_agg(log.error ORDER BY log.failure DESC NULLS LAST))[1] AS last_error
+                           FROM log WHERE log.tenant = p.tenant AND log.template = p.template) l ON true)
+    SELECT f.tenant, f.template, f.today, f.window_start, f.first_day, f.latest_day, f.views, f.compacted,
+           f.missing, f.partial, f.changed, f.last_success, f.last_failure, f.last_error, f.unresolved, f.last_verified,
+           CASE WHEN f.latest_day IS NULL THEN 'Empty'
+                WHEN f.unresolved OR f.last_failure > coalesce(f.last_success, '-infinity') THEN 'Failing'
+                WHEN f.today - f.latest_day > 1 THEN 'Stale'
+                WHEN cardinality(f.changed) > 0 THEN 'Changed'
+                WHEN cardinality(f.partial) > 0 THEN 'Partial'
+                WHEN EXISTS (SELECT 1 FROM unnest(f.missing) m WHERE m < f.latest_day) THEN 'Gaps'
+                ELSE 'Fresh' END
+    FROM facts f
+    UNION ALL
+    SELECT ten.schema_name, NULL, ten.today, ten.today - ($1 - 1), NULL, NULL, 0, 0, '{}', '{}', '{}',
+           NULL, NULL, NULL, false, NULL, 'Empty'
+    FROM ten
+    WHERE $3 IS NULL AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.tenant = ten.schema_name)
+    ORDER BY 1, 2 NULLS FIRST
+$$;
+
+-- The text of one row of a template's declared columns, over alias r: ROW(...)::text, in which NULL is empty and ''
+-- is "" (distinct), every value in its type's text form. On the source each column is cast to its declared type
+-- (a no-op when the source has that type), as the day's load reads it; timestamptz is rendered in UTC; the sessions
+-- of both sides pin DateStyle, IntervalStyle and extra_float_digits, so equal values give equal text.
+CREATE OR REPLACE FUNCTION _wh.fingerprint_row_expression(template_name text, on_source boolean)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('(ROW(%s))::text', string_agg(
+               CASE WHEN to_regtype(c.data_type) = 'timestamp with time zone'::regtype
+                    THEN format('(%s) AT TIME ZONE %L', e.expr, 'UTC') ELSE e.expr END, ', ' ORDER BY c.ordinal))
+    FROM _wh.parse_column_definitions((SELECT t.column_definitions FROM _wh.mv_templates t
+                                       WHERE t.template_name = $1)) c
+    CROSS JOIN LATERAL (SELECT CASE WHEN $2 THEN format('(r.%I)::%s', c.column_name, c.data_type)
+                                    ELSE format('r.%I', c.column_name) END AS expr) e
+$$;
+
+-- The query of a fingerprint over row_source (a relation or subquery with alias r; group_by: an expression of r to
+-- fingerprint per value, e.g. r._wh_day, or NULL for one fingerprint): the row count and an order-independent
+-- content hash, the sums of two 64-bit hashes (hashtextextended, seeds 0 and 1; summed exactly) of every row's text. Equal rows
+-- count as often as they occur; a changed value, an added and a deleted row change it even when the count stays.
+-- Runs unchanged on the warehouse and, inside dblink, on the source (everything pg_catalog-qualified).
+DROP FUNCTION IF EXISTS _wh.fingerprint_sql(text, text);
+CREATE OR REPLACE FUNCTION _wh.fingerprint_sql(row_source text, row_expression text, group_by text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('SELECT %s pg_catalog.count(*)::bigint AS n, '
+                  'coalesce(pg_catalog.sum(f.h0), 0)::text || %L || coalesce(pg_catalog.sum(f.h1), 0)::text AS hash '
+                  'FROM (SELECT %s pg_catalog.hashtextextended(x.t, 0) AS h0, pg_catalog.hashtextextended(x.t, 1) AS h1 '
+                  'FROM (SELECT %s %s AS t FROM %s OFFSET 0) x) f %s',
+                  CASE WHEN $3 IS NULL THEN '' ELSE 'f.g AS g,' END, '/',
+                  CASE WHEN $3 IS NULL THEN '' ELSE 'x.g,' END,
+                  CASE WHEN $3 IS NULL THEN '' ELSE $3 || ' AS g,' END,
+                  $2, $1,
+                  CASE WHEN $3 IS NULL THEN '' ELSE 'GROUP BY f.g' END)
+$$;
+
+-- Compares each day from start_date to end_date of one tenant's template with its source, by fingerprint (row
+-- count + content hash over the template's declared columns, computed on both sides: only fingerprints cross
+-- dblink, over ONE source connection opened for this call; 92 days per round trip, sent asynchronously while the
+-- warehouse computes its side; compacted days in one grouped scan of <template>_closed). Status per day:
+--   Match   the warehouse holds exactly the source's rows (or neither has any);
+--   Changed the warehouse's day differs (a changed value, an added or a deleted row, even with the same count);
+--   Missing the source has rows for a day the warehouse lacks.
+-- Changes no day: records each result in _wh.day_state and the run log (action 'checked'; error = what differed).
+-- Raises (nothing recorded) when the source is unreachable or a date is in the future for the tenant.
+CREATE OR REPLACE FUNCTION _wh.check_mv_window_by_template(template_name text, tenant_connection_name text, target_schema text,
+                                                           start_date date, end_date date)
+RETURNS TABLE (day date, status text, warehouse_rows bigint, source_rows bigint, checked_at timestamptz)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 3
+SET IntervalStyle = postgres
+SET DateStyle = 'ISO, YMD'
+AS $$
+DECLARE
+    tpl        _wh.mv_templates;
+    registered text;
+    srv        text;
+    conn       text := 'wh_check_' || pg_backend_pid();
+    src_expr   text;
+    wh_expr    text;
+    aliases    text;
+    closed     text := _wh.closed_table_name(template_name);
+    at_time    timestamptz := _wh.now();
+    src_days   date[] := '{}';
+    src_counts bigint[] := '{}';
+    src_hashes text[] := '{}';
+    wh_days    date[] := '{}';
+    wh_counts  bigint[] := '{}';
+    wh_hashes  text[] := '{}';
+    kinds      "char"[];
+    parts      text[];
+    chunk_end  date;
+    d          date;
+    rec        record;
+    k          integer;
+    wn bigint; wh text; sn bigint; sh text; st text;
+    msg text;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    IF start_date IS NULL OR end_date IS NULL THEN
+        RAISE EXCEPTION 'start_date and end_date are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF start_date > end_date THEN
+        RAISE EXCEPTION 'reversed date range: start_date % is after end_date %', start_date, end_date
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT t.connection_name INTO registered FROM _wh.tenants t WHERE t.schema_name = target_schema;
+    IF registered IS NULL THEN
+        RAISE EXCEPTION 'tenant schema % is not registered', target_schema USING ERRCODE = 'undefined_object';
+    ELSIF registered <> tenant_connection_name THEN
+        RAISE EXCEPTION 'schema % is registered for connection %, not %', target_schema, registered, tenant_connection_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM _wh.assert_target_date(end_date, target_schema);
+    srv := _wh.get_tenant_connection_string(tenant_connection_name);
+    SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = check_mv_window_by_template.template_name;
+    src_expr := _wh.fingerprint_row_expression(template_name, true);
+    wh_expr := _wh.fingerprint_row_expression(template_name, false);
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal) INTO aliases
+    FROM _wh.parse_column_definitions(tpl.column_definitions) c;
+    -- The kind of every day of the window ('m', 'v' or NULL), read once.
+    SELECT array_agg(_wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, g::date)) ORDER BY g)
+    INTO kinds FROM generate_series(start_date, end_date, interval '1 day') g;
+
+    IF conn = ANY (coalesce(public.dblink_get_connections(), '{}')) THEN
+        PERFORM public.dblink_disconnect(conn);
+    END IF;
+    BEGIN
+        PERFORM public.dblink_connect(conn, srv);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        RAISE EXCEPTION 'cannot check %.% against its source: connection % is unreachable: %', target_schema, template_name, tenant_connection_name, msg
+            USING ERRCODE = 'connection_failure',
+                  HINT = 'Test-WhTenantConnection shows why; check again once the source answers.';
+    END;
+    BEGIN
+        -- Text of dates, floats and intervals the same on both sides whatever the servers' defaults are; the source's
+        -- statements bounded (warehouse_info 'check_statement_timeout', default 10min).
+        PERFORM public.dblink_exec(conn, format('SET extra_float_digits = 3; SET IntervalStyle = postgres; SET DateStyle = ''ISO, YMD''; SET statement_timeout = %L',
+            coalesce((SELECT i.value FROM _wh.warehouse_info i WHERE i.key = 'check_statement_timeout'), '10min')));
+        d := start_date;
+        WHILE d <= end_date LOOP
+            chunk_end := least(end_date, d + 91);
+            parts := '{}';
+            FOR k IN 0 .. chunk_end - d LOOP
+                parts := parts || format('(SELECT %L::date AS d, fp.n, fp.hash FROM (%s) fp)', d + k,
+                    _wh.fingerprint_sql(
+                        format('(%s) AS r(%s)',
+                               regexp_replace(_wh.render_template_text(tpl.query_template, target_schema,
+                                                                       _wh.create_mv_name(template_name, d + k), d + k),
+                                              ';[\s;]*$', ''),
+                               aliases),
+                        src_expr));
+            END LOOP;
+            PERFORM public.dblink_send_query(conn, array_to_string(parts, E'\nUNION ALL\n'));
+
+            -- Meanwhile the warehouse's side of the same days: compacted days in one grouped scan, the others one by one.
+            IF 'v' = ANY (kinds[d - start_date + 1 : chunk_end - start_date + 1]) THEN
+                FOR rec IN EXECUTE _wh.fingerprint_sql(format('%I.%I AS r WHERE r._wh_day BETWEEN %L AND %L', target_schema, closed, d, chunk_end),
+                                                       wh_expr, 'r._wh_day') LOOP
+                    IF kinds[rec.g - start_date + 1] = 'v' THEN
+                        wh_days := wh_days || rec.g;
+                        wh_counts := wh_counts || rec.n;
+                        wh_hashes := wh_hashes || rec.hash;
+                    END IF;
+                END LOOP;
+            END IF;
+            FOR k IN 0 .. chunk_end - d LOOP
+                IF kinds[d + k - start_date + 1] = 'm' THEN
+                    EXECUTE _wh.fingerprint_sql(format('%I.%I AS r', target_schema, _wh.create_mv_name(template_name, d + k)), wh_expr) INTO wn, wh;
+                    wh_days := wh_days || (d + k);
+                    wh_counts := wh_counts || wn;
+                    wh_hashes := wh_hashes || wh;
+                END IF;
+            END LOOP;
+
+            FOR rec IN SELECT * FROM public.dblink_get_result(conn) AS t(d date, n bigint, hash text) LOOP
+                src_days := src_days || rec.d;
+                src_counts := src_counts || rec.n;
+                src_hashes := src_hashes || rec.hash;
+            END LOOP;
+            PERFORM * FROM public.dblink_get_result(conn) AS t(d date, n bigint, hash text);
+            d := chunk_end + 1;
+        END LOOP;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        PERFORM public.dblink_disconnect(conn);
+        RAISE EXCEPTION 'checking %.% from % to % against its source failed: %', target_schema, template_name, start_date, end_date, msg
+            USING ERRCODE = 'external_routine_exception';
+    END;
+    PERFORM public.dblink_disconnect(conn);
+
+    d := start_date;
+    WHILE d <= end_date LOOP
+        k := array_position(src_days, d);
+        sn := src_counts[k];
+        sh := src_hashes[k];
+        k := array_position(wh_days, d);
+        IF kinds[d - start_date + 1] IS NULL THEN
+            wn := NULL;
+            st := CASE WHEN coalesce(sn, 0) > 0 THEN 'Missing' ELSE 'Match' END;
+        ELSE
+            -- A compacted day without rows has no group: zero rows, the empty hash.
+            wn := coalesce(wh_counts[k], 0);
+            wh := coalesce(wh_hashes[k], '0/0');
+            st := CASE WHEN wn = sn AND wh = sh THEN 'Match' ELSE 'Changed' END;
+        END IF;
+        IF wn IS NOT NULL OR st <> 'Match' THEN
+            PERFORM _wh.record_check(target_schema, template_name, d, st, wn, sn, at_time);
+        END IF;
+        PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, d, 'checked', sn, NULL,
+            CASE WHEN st = 'Changed' THEN format('Changed: the warehouse holds %s rows, the source %s; their contents differ', wn, sn)
+                 WHEN st = 'Missing' THEN format('Missing: the source has %s rows, the warehouse has no day', sn) END);
+        day := d;
+        status := st;
+        warehouse_rows := wn;
+        source_rows := sn;
+        checked_at := at_time;
+        RETURN NEXT;
+        d := d + 1;
+    END LOOP;
+END
+$$;
+
+-- Never waits: one day of a scheduled refresh through update_mv_day_isolated (failures logged there, in a
+-- subtransaction), unless another session holds the day (a backfill, a repair, another job): then 'skipped' with
+-- "busy" in the run log, left for the next run.
+CREATE OR REPLACE FUNCTION _wh.refresh_day_unless_busy(template_name text, tenant_connection_name text, target_schema text,
+                                                       target_date date, force boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT _wh.try_lock_daily_view(target_schema, _wh.create_mv_name(template_name, target_date)) THEN
+        PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'skipped', NULL, NULL,
+                            'busy: another session holds this day; left for the next run');
+        RETURN jsonb_build_object('action', 'skipped', 'date', target_date, 'busy', true);
+    END IF;
+    RETURN _wh.update_mv_day_isolated(template_name, tenant_connection_name, target_schema, target_date, true, force);
+END
+$$;
+
+-- How long the run log keeps its rows: warehouse_info 'run_log_retention_days' (default 90).
+CREATE OR REPLACE FUNCTION _wh.run_log_retention_days()
+RETURNS integer
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT nullif(btrim(i.value), '')::integer FROM _wh.warehouse_info i WHERE i.key = 'run_log_retention_days'), 90)
+$$;
+
+-- Deletes run-log rows older than run_log_retention_days() (on _wh.now()'s clock); returns how many.
+-- The scheduled refresh calls it once a day (warehouse_info 'run_log_pruned_on').
+CREATE OR REPLACE FUNCTION _wh.prune_run_log()
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    DELETE FROM _wh.run_log r WHERE r.logged_at < _wh.now() - make_interval(days => _wh.run_log_retention_days());
+    GET DIAGNOSTICS n = ROW_COUNT;
+    INSERT INTO _wh.warehouse_info (key, value) VALUES ('run_log_pruned_on', _wh.today_in(NULL)::text)
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+    RETURN n;
+END
+$$;
+
+-- THE scheduled refresh of one tenant's template (what Register-WhCronJob schedules; pg_cron CALLs it). COMMITs
+-- after every step, so a failed day does not undo the others; every day on the tenant's clock (_wh.tenant_today):
+--   1. today is created or refreshed;
+--   2. yesterday is refreshed once after it has ended: whenever it is missing or its last capture
+--      (_wh.day_state.captured_at) was before its midnight;
+--   3. at most once a day per tenant and template (warehouse_info 'lookback_checked:<schema>.<template>'), the
+--      lookback_days closed days before yesterday are checked against the source (check_mv_window_by_template)
+--      and only the days that differ are loaded again (force: readers see the old rows or the new, never none),
+--      each logged 'repaired'; lookback_days = 0 turns the check off;
+--   4. once a day the run log is pruned (prune_run_log), then the tenant and public views are made to include
+--      the days (finish_window, which also compacts closed days when due).
+-- Never waits on a day another session holds (skipped, "busy" in the run log). Each step runs under
+-- lock_timeout (warehouse_info 'job_lock_timeout', default 10s); the check's source statements under
+-- check_statement_timeout (a statement_timeout set inside a procedure does not bound the CALL itself). Raises at the end, after committing what
+-- worked, when a day failed, so pg_cron records the run as failed. CALL it at top level (not in a transaction
+-- block). Not SECURITY DEFINER and no SET clause (PostgreSQL forbids COMMIT then): everything schema-qualified.
+CREATE OR REPLACE PROCEDURE _wh.refresh_recent_by_template(template_name text, tenant_connection_name text, target_schema text,
+                                                           lookback_days integer DEFAULT 7, INOUT summary jsonb DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    started   timestamptz := pg_catalog.clock_timestamp();
+    zone      text;
+    today     date;
+    yesterday date;
+    captured  timestamptz;
+    check_key text := 'lookback_checked:' || target_schema || '.' || template_name;
+    lock_wait text;
+    differing date[] := '{}';
+    r         record;
+    result    jsonb;
+    msg       text;
+    d         date;
+BEGIN
+    IF lookback_days IS NULL OR lookback_days < 0 OR lookback_days > 366 THEN
+        RAISE EXCEPTION 'lookback_days must be between 0 and 366 (got %)', lookback_days USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
+    zone := _wh.tenant_time_zone(target_schema);
+    today := _wh.today_in(zone);
+    yesterday := today - 1;
+    lock_wait := coalesce((SELECT i.value FROM _wh.warehouse_info i WHERE i.key = 'job_lock_timeout'), '10s');
+    COMMIT;
+    summary := _wh.empty_summary();
+
+    -- 1. Today.
+    PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
+    summary := _wh.add_to_summary(summary, _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, today, false));
+    COMMIT;
+
+    -- 2. Yesterday, once after it ended.
+    SELECT s.captured_at INTO captured FROM _wh.day_state s
+    WHERE s.schema_name = target_schema AND s.template_name = refresh_recent_by_template.template_name AND s.day = yesterday;
+    IF _wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, yesterday)) IS NULL
+       OR captured IS NULL OR captured < _wh.day_end(yesterday, zone) THEN
+        PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
+        summary := _wh.add_to_summary(summary, _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, yesterday, false));
+        COMMIT;
+    END IF;
+
+    -- 3. Once a day: the closed days of the lookback window against the source.
+    IF lookback_days > 0 AND (SELECT i.value FROM _wh.warehouse_info i WHERE i.key = check_key) IS DISTINCT FROM today::text THEN
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
+            FOR r IN SELECT * FROM _wh.check_mv_window_by_template(template_name, tenant_connection_name, target_schema,
+                                                                   yesterday - lookback_days, yesterday - 1) LOOP
+                IF r.status <> 'Match' THEN
+                    differing := differing || r.day;
+                END IF;
+            END LOOP;
+            INSERT INTO _wh.warehouse_info (key, value) VALUES (check_key, today::text)
+            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, NULL, 'failed', NULL, NULL,
+                                'daily check of the closed days: ' || msg);
+            summary := pg_catalog.jsonb_set(summary, '{failures}', (summary->'failures') || pg_catalog.jsonb_build_array(
+                           pg_catalog.jsonb_build_object('date', NULL, 'error', 'daily check: ' || msg)));
+        END;
+        COMMIT;
+        FOREACH d IN ARRAY differing LOOP
+            PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
+            result := _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, d, true);
+            summary := _wh.add_to_summary(summary, result);
+            IF result->>'action' IN ('created', 'recreated') THEN
+                PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, d, 'repaired',
+                                    (result->>'rows')::bigint, (result->>'duration_ms')::numeric);
+            END IF;
+            COMMIT;
+        END LOOP;
+    END IF;
+
+    -- 4. Housekeeping, then the views.
+    IF (SELECT i.value FROM _wh.warehouse_info i WHERE i.key = 'run_log_pruned_on') IS DISTINCT FROM _wh.today_in(NULL)::text THEN
+        PERFORM _wh.prune_run_log();
+        COMMIT;
+    END IF;
+    summary := _wh.finish_window(template_name, target_schema, today, summary);
+    COMMIT;
+    summary := summary || pg_catalog.jsonb_build_object(
+        'template', template_name, 'schema', target_schema, 'connection', tenant_connection_name,
+        'today', today, 'checked', lookback_days > 0, 'differing', pg_catalog.to_jsonb(differing),
+        'duration_ms', pg_catalog.round((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - started) * 1000)::numeric, 1));
+    IF pg_catalog.jsonb_array_length(summary->'failures') > 0 THEN
+        RAISE EXCEPTION 'refresh of %.%: % failure(s), the other days are kept: %', target_schema, template_name,
+            pg_catalog.jsonb_array_length(summary->'failures'), summary->'failures'
+            USING HINT = 'SELECT * FROM _wh.run_log WHERE action = ''failed'' ORDER BY logged_at DESC shows them; the next run retries.';
+    END IF;
+END
+$$;
+
+-- ============================================================================
 -- 14. Privileges and version
 -- ============================================================================
 
@@ -2497,3 +3196,6 @@ BEGIN
         'PhoodWarehouse warehouse, schema version ' || (SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'));
 END
 $version$;
+-- The run log keeps this many days (pruned once a day by _wh.refresh_recent_by_template); an existing value is kept.
+INSERT INTO _wh.warehouse_info (key, value) VALUES ('run_log_retention_days', '90')
+ON CONFLICT (key) DO NOTHING;

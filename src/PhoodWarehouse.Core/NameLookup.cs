@@ -4,7 +4,7 @@ using PhoodWarehouse.Core.Connections;
 namespace PhoodWarehouse.Core;
 
 /// <summary>What can be named in a command, for tab completion.</summary>
-public enum NameKind { Tenant, Template, CronJob }
+public enum NameKind { Tenant, Template, CronJob, TimeZone }
 
 /// <summary>Quick, synchronous name lists for tab completion; empty on any error (completion must stay silent).</summary>
 public static class NameLookup
@@ -15,6 +15,7 @@ public static class NameLookup
         {
             NameKind.Tenant => "SELECT schema_name FROM _wh.tenants ORDER BY 1",
             NameKind.Template => "SELECT template_name FROM _wh.mv_templates ORDER BY 1",
+            NameKind.TimeZone => "SELECT name FROM pg_timezone_names WHERE name !~ '^(posix|right)/' ORDER BY 1",
             _ => "SELECT jobname FROM cron.job WHERE jobname IS NOT NULL ORDER BY 1",
         };
         try

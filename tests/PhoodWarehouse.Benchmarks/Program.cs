@@ -188,6 +188,17 @@ internal sealed class Bench(LocalPostgresCluster cluster, BenchOptions options)
     private static Task<WhConnection> Connect(string connectionString) =>
         WarehouseConnector.ConnectAsync(new ConnectionRequest { ConnectionString = connectionString }, NullLogger.Instance, default);
 
+    private async Task<(TimeSpan Elapsed, int Days, int Matching)> CheckAsync(string tenant, DateOnly from, DateOnly to)
+    {
+        using var connection = await Connect(Whadmin);
+        var watch = Stopwatch.StartNew();
+        var results = await new DayChecker(connection, NullLogger.Instance).CheckAsync([new CheckWindow(tenant, "foodlogstats", from, to)], 4, default);
+        watch.Stop();
+        var days = results.SelectMany(r => r.Days).ToList();
+        if (results.FirstOrDefault(r => r.Error is not null) is { } failed) Console.WriteLine($"  check failed: {failed.Error!.Message}");
+        return (watch.Elapsed, days.Count, days.Count(d => d.Status == MvCheckStatus.Match));
+    }
+
     private async Task<(TimeSpan Elapsed, int Failed)> BackfillAsync(IReadOnlyList<string> tenants, int days, int throttle = 4)
     {
         using var connection = await Connect(Whadmin);
@@ -261,6 +272,22 @@ internal sealed class Bench(LocalPostgresCluster cluster, BenchOptions options)
             "a", Ratio(module, window), "c <= a/2", Met(module.TotalSeconds * 2 <= window.TotalSeconds));
         table.Add("", "", "", "a0", Ratio(module, window0), "", "");
         table.Add("", "", "", "b", Ratio(module, limit.Elapsed), "c <= 4 x b", Met(module.TotalSeconds <= 4 * limit.Elapsed.TotalSeconds));
+
+        // (c2) Test-WhMv over the same days of the module's tenant (DayChecker: one check call, fingerprints only).
+        // (c3) the scheduled job's daily check: the 7 closed days before yesterday (median of 5 after a warm-up).
+        var (check, checkedDays, matching) = await CheckAsync("tp_module", from, today);
+        table.Add("c2", $"Test-WhMv, {days} d of tp_module (DayChecker -> _wh.check_mv_window_by_template; {matching} of {checkedDays} Match)", Seconds(check),
+            "c", Ratio(check, module), "c2 <= c/3", Met(check.TotalSeconds * 3 <= module.TotalSeconds));
+        // As in the job: one call in an open warehouse session; the call opens (and closes) its source connection.
+        await using (var jobSession = new NpgsqlConnection(Whadmin))
+        {
+            await jobSession.OpenAsync();
+            var daily = await TimeAsync(() => Scalar<long>(jobSession,
+                "SELECT count(*) FROM _wh.check_mv_window_by_template('foodlogstats', 'tp_module', 'tp_module', @f, @t) WHERE status = 'Match'",
+                ("f", today.AddDays(-8)), ("t", today.AddDays(-2))));
+            table.Add("c3", "the job's daily check of 7 closed days, one tenant (one call in the job's session, its own source login)", Ms(daily),
+                "", "", "< 100 ms", Met(daily < 100));
+        }
 
         // The BI rows below measure the BI tenants only: the throughput tenants leave (as Remove-WhTenant does it).
         await using var cleanup = new NpgsqlConnection(Whadmin);

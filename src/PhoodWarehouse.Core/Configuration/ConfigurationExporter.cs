@@ -54,6 +54,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                 SourceChannelBinding = tenant.SourceChannelBinding,
                 SourcePassword = passwords.GetValueOrDefault(tenant.ConnectionName),
                 Templates = tenant.Templates,
+                TimeZone = tenant.TimeZone,
             });
         }
 
@@ -70,6 +71,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                     Tenant = job.Tenant,
                     Template = job.Template,
                     RefreshYesterday = job.Command != CronJobCommand.Build(job.Template, job.ConnectionName!, job.Tenant, refreshYesterday: false),
+                    LookbackDays = CronJobCommand.LookbackDays(job.Command),
                     Active = job.Active,
                 });
             }

@@ -136,6 +136,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
                 SourceUser = credential.User,
                 SourcePassword = credential.Password,
                 Templates = tenant.Templates,
+                TimeZone = tenant.TimeZone,
             };
             var userNote = credential.User == tenant.SourceUser ? "" : $" (as {credential.User}, the credential's user; the file says {tenant.SourceUser})";
             var message = $"created: {tenant.SourceServer}:{tenant.SourcePort}/{tenant.SourceDatabase}{userNote}";
@@ -171,7 +172,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
         var steps = new List<ImportStep>();
         foreach (var job in configuration.CronJobs)
         {
-            var request = new CronJobRequest { Name = job.Name, Tenant = job.Tenant, Template = job.Template, Schedule = job.Schedule, RefreshYesterday = job.RefreshYesterday };
+            var request = new CronJobRequest { Name = job.Name, Tenant = job.Tenant, Template = job.Template, Schedule = job.Schedule, RefreshYesterday = job.RefreshYesterday, LookbackDays = job.LookbackDays ?? 7 };
             current.TryGetValue(job.Name, out var existing);
             CronJobRegistration? plan = null;
             try
@@ -239,6 +240,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
         Compare("user", current.SourceUser, file.SourceUser);
         Compare("sslmode", current.SourceSslMode, file.SourceSslMode);
         Compare("channel_binding", current.SourceChannelBinding, file.SourceChannelBinding);
+        Compare("time zone", current.TimeZone, file.TimeZone);
         return string.Join("; ", parts);
     }
 }

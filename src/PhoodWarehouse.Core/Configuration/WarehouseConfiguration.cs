@@ -81,6 +81,8 @@ public sealed record TenantConfiguration
     public string? SourcePassword { get; init; }
     /// <summary>The templates the tenant has views of.</summary>
     public IReadOnlyList<string> Templates { get; init; } = [];
+    /// <summary>IANA time zone of the tenant's days; absent (older files too): the warehouse's.</summary>
+    public string? TimeZone { get; init; }
 }
 
 public sealed record CronJobConfiguration
@@ -91,6 +93,8 @@ public sealed record CronJobConfiguration
     public required string Template { get; init; }
     /// <summary>False when the job leaves yesterday's view alone after midnight (allow_refresh_yesterday => false).</summary>
     public bool RefreshYesterday { get; init; } = true;
+    /// <summary>Days the job checks against the source once a day; absent (older files, guide-style jobs): 7.</summary>
+    public int? LookbackDays { get; init; }
     public bool Active { get; init; } = true;
 }
 

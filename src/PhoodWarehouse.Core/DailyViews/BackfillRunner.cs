@@ -29,7 +29,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         if (request.ThrottleLimit is < 1 or > MaxThrottle)
             throw new WarehouseException("InvalidThrottleLimit", WhErrorKind.InvalidArgument,
                 $"-ThrottleLimit must be between 1 and {MaxThrottle}; it was {request.ThrottleLimit}.", request.ThrottleLimit);
-        if (request.From > request.To)
+        if (request.To is { } end && request.From > end)
             throw new WarehouseException("ReversedDateRange", WhErrorKind.InvalidArgument,
                 $"The range {request.From:yyyy-MM-dd} .. {request.To:yyyy-MM-dd} ends before it starts. Swap -From and -To.", request.From);
         if (request.From < EarliestDay)
@@ -39,23 +39,55 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             throw new WarehouseException("NothingToLoad", WhErrorKind.InvalidArgument, "Give at least one tenant and one template.", null);
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        var today = await Db.ScalarAsync<DateOnly>(db, "SELECT current_date", cancel);
-        if (request.To > today)
-            throw new WarehouseException("FutureDateRange", WhErrorKind.InvalidArgument,
-                $"The range ends on {request.To:yyyy-MM-dd}, after today ({today:yyyy-MM-dd} on the warehouse's clock). Leave out -To to load up to today.", request.To);
-
         var connections = await TenantConnectionsAsync(db, request.Tenants, cancel);
         await EnsureTemplatesAsync(db, request.Templates, cancel);
+        // "Today" is each tenant's, on its clock (its time zone), asked of the SQL layer.
+        var todays = await TenantClock.TodayAsync(db, request.Tenants, cancel);
+        foreach (var (tenant, today) in todays)
+            if (request.To > today)
+                throw new WarehouseException("FutureDateRange", WhErrorKind.InvalidArgument,
+                    $"The range ends on {request.To:yyyy-MM-dd}, after today ({today:yyyy-MM-dd} on the clock of tenant {tenant}). Leave out -To to load up to today.", request.To);
+        var latest = todays.Values.Max();
+        if (request.To is null && request.From > latest)
+            throw new WarehouseException("FutureDateRange", WhErrorKind.InvalidArgument,
+                $"The range starts on {request.From:yyyy-MM-dd}, after today ({latest:yyyy-MM-dd} on the tenants' clocks).", request.From);
         var existing = await ExistingViewsAsync(db, request.Tenants, cancel);
 
         var days = new List<BackfillDay>();
         foreach (var tenant in request.Tenants.Distinct())
         foreach (var template in request.Templates.Distinct())
-        for (var date = request.From; date <= request.To; date = date.AddDays(1))
+        for (var date = request.From; date <= (request.To ?? todays[tenant]); date = date.AddDays(1))
             days.Add(new BackfillDay(tenant, connections[tenant], template, date, existing.Contains((tenant, DailyViewName.For(template, date)))));
-        await WarnAboutLockHeadroomAsync(db, days, today, cancel);
-        await WarnAboutConnectionHeadroomAsync(db, days, request, today, cancel);
-        return new BackfillPlan(request, days, today);
+        var plan = new BackfillPlan(request with { To = request.To ?? latest }, days, latest) { TenantToday = todays };
+        await WarnAboutLockHeadroomAsync(db, plan, cancel);
+        await WarnAboutConnectionHeadroomAsync(db, plan, cancel);
+        return plan;
+    }
+
+    /// <summary>
+    /// A plan of exactly the given days (Repair-WhMv: the days a check found different), loaded with
+    /// <paramref name="force"/>: existing days are re-created beside the old rows and swapped, missing days created.
+    /// </summary>
+    public async Task<BackfillPlan> PlanDaysAsync(IReadOnlyList<(string Tenant, string Template, DateOnly Date)> wanted, bool force,
+        int throttleLimit, CancellationToken cancel)
+    {
+        if (wanted.Count == 0)
+            throw new WarehouseException("NothingToLoad", WhErrorKind.InvalidArgument, "No day to load.", null);
+        var tenants = wanted.Select(w => w.Tenant).Distinct().ToList();
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        var connections = await TenantConnectionsAsync(db, tenants, cancel);
+        await EnsureTemplatesAsync(db, wanted.Select(w => w.Template).Distinct().ToList(), cancel);
+        var todays = await TenantClock.TodayAsync(db, tenants, cancel);
+        var existing = await ExistingViewsAsync(db, tenants, cancel);
+        var days = wanted.Distinct().OrderBy(w => w.Tenant, StringComparer.Ordinal).ThenBy(w => w.Template, StringComparer.Ordinal).ThenBy(w => w.Date)
+            .Select(w => new BackfillDay(w.Tenant, connections[w.Tenant], w.Template, w.Date, existing.Contains((w.Tenant, DailyViewName.For(w.Template, w.Date)))))
+            .ToList();
+        var request = new BackfillRequest
+        {
+            Tenants = tenants, Templates = days.Select(d => d.Template).Distinct().ToList(),
+            From = days.Min(d => d.Date), To = days.Max(d => d.Date), Force = force, ThrottleLimit = throttleLimit,
+        };
+        return new BackfillPlan(request, days, todays.Values.Max()) { TenantToday = todays };
     }
 
     /// <summary>
@@ -63,13 +95,14 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     /// Each new day that stays a materialized view adds its view and indexes to what a BI query on the public
     /// view locks; closed days past compact_after_days go into the one compacted table and add nothing.
     /// </summary>
-    private async Task WarnAboutLockHeadroomAsync(NpgsqlConnection db, IReadOnlyList<BackfillDay> days, DateOnly today, CancellationToken cancel)
+    private async Task WarnAboutLockHeadroomAsync(NpgsqlConnection db, BackfillPlan plan, CancellationToken cancel)
     {
+        var days = plan.Days;
         var compactAfter = await Db.ScalarAsync<int>(db, "SELECT _wh.compact_after_days()", cancel);
         var added = 0;
         foreach (var group in days.Where(d => !d.Exists).GroupBy(d => (d.Tenant, d.Template)))
         {
-            var closed = group.Count(d => d.Date < today.AddDays(-1));
+            var closed = group.Count(d => d.Date < plan.TodayOf(d.Tenant).AddDays(-1));
             var staying = group.Count() - (closed > compactAfter ? closed : 0);
             if (staying == 0) continue;
             var indexes = await Db.ScalarAsync<int>(db,
@@ -89,9 +122,10 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     /// most ThrottleLimit). A server whose slots cannot be read is said at Verbose and skipped: the days still run,
     /// and a refused connection is retried (TransientErrors) before the day fails.
     /// </summary>
-    private async Task WarnAboutConnectionHeadroomAsync(NpgsqlConnection db, IReadOnlyList<BackfillDay> days, BackfillRequest request, DateOnly today, CancellationToken cancel)
+    private async Task WarnAboutConnectionHeadroomAsync(NpgsqlConnection db, BackfillPlan plan, CancellationToken cancel)
     {
-        var work = days.Where(d => !(d.Exists && !request.Force && d.Date < today.AddDays(-1))).ToList();
+        var request = plan.Request;
+        var work = plan.Days.Where(d => !(d.Exists && !request.Force && d.Date < plan.TodayOf(d.Tenant).AddDays(-1))).ToList();
         if (work.Count == 0) return;
         var workers = Math.Min(request.ThrottleLimit, work.Count);
         var warehouse = await Warehouse.ConnectionHeadroom.ReadWarehouseAsync(db, cancel);
@@ -137,13 +171,12 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     public async IAsyncEnumerable<WhMvResult> RunAsync(BackfillPlan plan, [EnumeratorCancellation] CancellationToken cancel)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        var today = plan.Today;
         var results = Channel.CreateUnbounded<WhMvResult>();
         var work = new List<BackfillDay>();
         foreach (var day in plan.Days)
         {
             // Closed days that exist are final: skipping them needs no round trip (-Force rebuilds them).
-            if (day.Exists && !plan.Request.Force && day.Date < today.AddDays(-1))
+            if (day.Exists && !plan.Request.Force && day.Date < plan.TodayOf(day.Tenant).AddDays(-1))
                 results.Writer.TryWrite(Result(day, MvAction.Skipped, null, TimeSpan.Zero, null));
             else
                 work.Add(day);
@@ -151,7 +184,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         var queue = new TenantAffinityQueue(work);
 
         var refreshed = new ConcurrentBag<string>();
-        await PrepareClosedDaysAsync(work, today, cancel);
+        await PrepareClosedDaysAsync(work, plan, cancel);
 
         var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
             .Select(_ => Task.Run(async () =>
@@ -223,9 +256,9 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     /// a window does the same), so every closed day is loaded straight into it: no materialized view, index builds and
     /// ANALYZE per day, and each worker's dblink connection is reused from day to day.
     /// </summary>
-    private async Task PrepareClosedDaysAsync(IEnumerable<BackfillDay> days, DateOnly today, CancellationToken cancel)
+    private async Task PrepareClosedDaysAsync(IEnumerable<BackfillDay> days, BackfillPlan plan, CancellationToken cancel)
     {
-        var planned = days.Where(d => !d.Exists && d.Date < today.AddDays(-1))
+        var planned = days.Where(d => !d.Exists && d.Date < plan.TodayOf(d.Tenant).AddDays(-1))
             .GroupBy(d => (d.Tenant, d.Template)).Select(g => (g.Key.Tenant, g.Key.Template, Count: g.Count())).ToList();
         if (planned.Count == 0) return;
         try

@@ -10,33 +10,32 @@ namespace PhoodWarehouse.Core.DailyViews;
 /// </summary>
 public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
 {
-    // Daily views = materialized views of a registered tenant schema named <template>_YYYY_MM_DD of a known template,
-    // and closed days compacted into <template>_closed, whose names are plain views: for those, SizeBytes is null (they
-    // share the table) and Rows is the count the run log recorded when the day was loaded (no scan).
-    // Exact names (no wildcard) narrow the scan in SQL; wildcards are matched in C# afterwards.
+    // Daily views as the SQL catalog _wh.daily_views lists them (materialized views, and closed days compacted into
+    // <template>_closed, whose names are plain views: for those SizeBytes is null, they share the table, and Rows is the
+    // count recorded when the day was loaded, no scan). Exact names (no wildcard) narrow the scan in SQL; wildcards are
+    // matched in C# afterwards. Days loaded by an earlier release have no capture time: the run log's last load stands in.
     private const string ListSql =
         """
-        SELECT n.nspname, m.template_name, d.day, c.relname,
-               CASE WHEN c.relkind = 'm' THEN pg_total_relation_size(c.oid) END,
-               CASE WHEN c.relkind = 'v'
-                    THEN (SELECT r.row_count FROM _wh.run_log r
-                          WHERE r.tenant_schema = n.nspname AND r.template_name = m.template_name AND r.target_date = d.day
-                            AND r.action IN ('created', 'refreshed', 'recreated') AND r.row_count IS NOT NULL
-                          ORDER BY r.logged_at DESC LIMIT 1)
-                    WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END,
-               (SELECT max(r.logged_at) FROM _wh.run_log r
-                WHERE r.tenant_schema = n.nspname AND r.template_name = m.template_name AND r.target_date = d.day
-                  AND r.action IN ('created', 'refreshed', 'recreated'))
-        FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        JOIN _wh.tenants t ON t.schema_name = n.nspname
-        JOIN _wh.mv_templates m ON c.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$')
-        CROSS JOIN LATERAL (SELECT CASE WHEN c.relname ~ '_\d{4}_\d{2}_\d{2}$' THEN to_date(right(c.relname, 10), 'YYYY_MM_DD') END AS day) d
-        WHERE c.relkind IN ('m', 'v')
-          AND (@tenants::text[] IS NULL OR n.nspname = ANY (@tenants))
-          AND (@templates::text[] IS NULL OR m.template_name = ANY (@templates))
-          AND (@from::date IS NULL OR d.day >= @from)
-          AND (@to::date IS NULL OR d.day <= @to)
+        SELECT v.schema_name, v.template_name, v.day, v.relation,
+               CASE WHEN v.kind = 'm' THEN pg_total_relation_size(format('%I.%I', v.schema_name, v.relation)::regclass) END,
+               CASE WHEN v.kind = 'v'
+                    THEN coalesce(v.captured_rows,
+                                  (SELECT r.row_count FROM _wh.run_log r
+                                   WHERE r.tenant_schema = v.schema_name AND r.template_name = v.template_name AND r.target_date = v.day
+                                     AND r.action IN ('created', 'refreshed', 'recreated') AND r.row_count IS NOT NULL
+                                   ORDER BY r.logged_at DESC LIMIT 1))
+                    ELSE (SELECT CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END FROM pg_class c
+                          WHERE c.oid = format('%I.%I', v.schema_name, v.relation)::regclass) END,
+               coalesce(v.captured_at,
+                        (SELECT max(r.logged_at) FROM _wh.run_log r
+                         WHERE r.tenant_schema = v.schema_name AND r.template_name = v.template_name AND r.target_date = v.day
+                           AND r.action IN ('created', 'refreshed', 'recreated'))),
+               v.captured_at, v.complete, v.check_status, v.last_checked_at, v.verified_at, v.compacted
+        FROM _wh.daily_views v
+        WHERE (@tenants::text[] IS NULL OR v.schema_name = ANY (@tenants))
+          AND (@templates::text[] IS NULL OR v.template_name = ANY (@templates))
+          AND (@from::date IS NULL OR v.day >= @from)
+          AND (@to::date IS NULL OR v.day <= @to)
         ORDER BY 1, 2, 3
         """;
 
@@ -69,113 +68,75 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
                 SizeBytes = reader.IsDBNull(4) ? null : reader.GetInt64(4),
                 Rows = reader.IsDBNull(5) ? null : reader.GetInt64(5),
                 LastRefreshed = reader.IsDBNull(6) ? null : reader.GetDateTime(6).ToLocalTime(),
+                CapturedAt = reader.IsDBNull(7) ? null : reader.GetDateTime(7).ToLocalTime(),
+                Complete = reader.IsDBNull(8) ? null : reader.GetBoolean(8),
+                CheckStatus = reader.IsDBNull(9) ? null : Enum.Parse<MvCheckStatus>(reader.GetString(9)),
+                LastChecked = reader.IsDBNull(10) ? null : reader.GetDateTime(10).ToLocalTime(),
+                LastVerified = reader.IsDBNull(11) ? null : reader.GetDateTime(11).ToLocalTime(),
+                Compacted = reader.GetBoolean(12),
             });
         }
         logger.LogDebug("{Count} daily views listed", views.Count);
         return views;
     }
 
-    // Pairs reported: every registered tenant × template that has a tenant view, a daily view or a run-log row.
-    // Missing days: from the later of the window start and the first loaded day, up to today.
-    // An unresolved failure: a day in the window whose latest failed run is newer than its latest success and
-    // that has no view now.
-    private const string FreshnessSql =
-        """
-        WITH p AS (SELECT CURRENT_DATE AS today, CURRENT_DATE - (@days - 1) AS window_start),
-        ten AS (SELECT schema_name FROM _wh.tenants WHERE @tenants::text[] IS NULL OR schema_name = ANY (@tenants)),
-        tpl AS (SELECT template_name FROM _wh.mv_templates WHERE @templates::text[] IS NULL OR template_name = ANY (@templates)),
-        days AS (
-            SELECT n.nspname AS tenant, m.template_name AS template,
-                   CASE WHEN c.relname ~ '_\d{4}_\d{2}_\d{2}$' THEN to_date(right(c.relname, 10), 'YYYY_MM_DD') END AS day
-            FROM pg_class c
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            JOIN ten ON ten.schema_name = n.nspname
-            JOIN tpl m ON c.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$')
-            WHERE c.relkind IN ('m', 'v')),
-        log AS (
-            SELECT r.tenant_schema AS tenant, r.template_name AS template, r.target_date AS day,
-                   max(r.logged_at) FILTER (WHERE r.action IN ('created', 'refreshed', 'recreated')) AS success,
-                   max(r.logged_at) FILTER (WHERE r.action = 'failed') AS failure,
-                   (array_agg(r.error ORDER BY r.logged_at DESC) FILTER (WHERE r.action = 'failed'))[1] AS error
-            FROM _wh.run_log r
-            JOIN ten ON ten.schema_name = r.tenant_schema
-            JOIN tpl ON tpl.template_name = r.template_name
-            GROUP BY 1, 2, 3),
-        pairs AS (
-            SELECT ten.schema_name AS tenant, tpl.template_name AS template
-            FROM ten CROSS JOIN tpl
-            WHERE EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                          WHERE n.nspname = ten.schema_name AND c.relname = tpl.template_name)
-               OR EXISTS (SELECT 1 FROM days d WHERE d.tenant = ten.schema_name AND d.template = tpl.template_name)
-               OR EXISTS (SELECT 1 FROM log l WHERE l.tenant = ten.schema_name AND l.template = tpl.template_name))
-        SELECT pairs.tenant, pairs.template, p.today, p.window_start, v.first_day, v.latest_day, v.views,
-               ARRAY(SELECT g::date FROM generate_series(greatest(p.window_start, v.first_day), p.today, interval '1 day') g
-                     WHERE NOT EXISTS (SELECT 1 FROM days d WHERE d.tenant = pairs.tenant AND d.template = pairs.template AND d.day = g::date)
-                     ORDER BY 1) AS missing,
-               l.last_success, l.last_failure, l.last_error,
-               EXISTS (SELECT 1 FROM log f
-                       WHERE f.tenant = pairs.tenant AND f.template = pairs.template AND f.day BETWEEN p.window_start AND p.today
-                         AND f.failure > coalesce(f.success, '-infinity')
-                         AND NOT EXISTS (SELECT 1 FROM days d WHERE d.tenant = f.tenant AND d.template = f.template AND d.day = f.day))
-               AS unresolved
-        FROM pairs
-        CROSS JOIN p
-        LEFT JOIN LATERAL (SELECT min(d.day) AS first_day, max(d.day) AS latest_day, count(*)::int AS views
-                           FROM days d WHERE d.tenant = pairs.tenant AND d.template = pairs.template) v ON true
-        LEFT JOIN LATERAL (SELECT max(success) AS last_success, max(failure) AS last_failure,
-                                  (array_agg(error ORDER BY failure DESC NULLS LAST))[1] AS last_error
-                           FROM log WHERE log.tenant = pairs.tenant AND log.template = pairs.template) l ON true
-        ORDER BY 1, 2
-        """;
-
+    /// <summary>
+    /// Freshness per tenant and template from the SQL engine <c>_wh.freshness</c> (the one Get-WhHealth reads too:
+    /// one set of status rules, on each tenant's clock).
+    /// </summary>
     public async Task<IReadOnlyList<WhMvFreshness>> FreshnessAsync(IReadOnlyList<NamePattern> tenants, IReadOnlyList<NamePattern> templates,
         int days, CancellationToken cancel)
     {
         if (days < 1)
             throw new WarehouseException("InvalidDays", WhErrorKind.InvalidArgument, $"-Days must be 1 or more (got {days}).", days);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        await using var command = Db.Command(db, FreshnessSql,
-            ("days", days), ("tenants", ExactNames(tenants)), ("templates", ExactNames(templates)));
+        var report = (await ReadFreshnessAsync(db, days, ExactNames(tenants), ExactNames(templates), cancel))
+            .Where(f => f.Template.Length > 0 && NamePattern.AnyMatch(tenants, f.Tenant) && NamePattern.AnyMatch(templates, f.Template))
+            .ToList();
+        return report;
+    }
+
+    /// <summary>
+    /// Rows of <c>_wh.freshness(days, tenants, templates)</c>; a tenant with no template at all comes back once with an
+    /// empty <see cref="WhMvFreshness.Template"/> (status Empty) when <paramref name="templates"/> is null.
+    /// </summary>
+    public static async Task<List<WhMvFreshness>> ReadFreshnessAsync(NpgsqlConnection db, int days, string[]? tenants, string[]? templates,
+        CancellationToken cancel)
+    {
+        await using var command = Db.Command(db,
+            """
+            SELECT tenant, coalesce(template, ''), today, window_start, first_day, latest_day, daily_views, compacted_views,
+                   missing, partial, changed, last_success, last_failure, last_error, last_verified, status
+            FROM _wh.freshness(@days, @tenants, @templates)
+            """,
+            ("days", days), ("tenants", tenants), ("templates", templates));
         command.Parameters["tenants"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text;
         command.Parameters["templates"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text;
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        var report = new List<WhMvFreshness>();
-        while (await reader.ReadAsync(cancel))
+        return await ReadAllAsync(command, reader =>
         {
-            var tenant = reader.GetString(0);
-            var template = reader.GetString(1);
-            if (!NamePattern.AnyMatch(tenants, tenant) || !NamePattern.AnyMatch(templates, template)) continue;
             var today = reader.GetDateTime(2);
             DateTime? latest = reader.IsDBNull(5) ? null : reader.GetDateTime(5);
-            var missing = reader.GetFieldValue<DateTime[]>(7);
-            DateTime? lastSuccess = reader.IsDBNull(8) ? null : reader.GetDateTime(8).ToLocalTime();
-            DateTime? lastFailure = reader.IsDBNull(9) ? null : reader.GetDateTime(9).ToLocalTime();
-            var unresolved = reader.GetBoolean(11);
-            var behind = latest is null ? (int?)null : (int)(today - latest.Value).TotalDays;
-            var status =
-                latest is null ? FreshnessStatus.Empty
-                : unresolved || lastFailure > (lastSuccess ?? DateTime.MinValue) ? FreshnessStatus.Failing
-                : behind > 1 ? FreshnessStatus.Stale
-                : missing.Any(d => d < latest) ? FreshnessStatus.Gaps
-                : FreshnessStatus.Fresh;
-            report.Add(new WhMvFreshness
+            return new WhMvFreshness
             {
-                Tenant = tenant,
-                Template = template,
+                Tenant = reader.GetString(0),
+                Template = reader.GetString(1),
                 Today = today,
                 WindowStart = reader.GetDateTime(3),
                 FirstDate = reader.IsDBNull(4) ? null : reader.GetDateTime(4),
                 LatestDate = latest,
-                DailyViewCount = reader.IsDBNull(6) ? 0 : reader.GetInt32(6),
-                DaysBehind = behind,
-                MissingDates = missing,
-                LastSuccess = lastSuccess,
-                LastFailure = lastFailure,
-                LastError = reader.IsDBNull(10) ? null : reader.GetString(10),
-                Status = status,
-            });
-        }
-        return report;
+                DailyViewCount = reader.GetInt32(6),
+                CompactedViewCount = reader.GetInt32(7),
+                DaysBehind = latest is null ? null : (int)(today - latest.Value).TotalDays,
+                MissingDates = reader.GetFieldValue<DateTime[]>(8),
+                PartialDates = reader.GetFieldValue<DateTime[]>(9),
+                ChangedDates = reader.GetFieldValue<DateTime[]>(10),
+                LastSuccess = reader.IsDBNull(11) ? null : reader.GetDateTime(11).ToLocalTime(),
+                LastFailure = reader.IsDBNull(12) ? null : reader.GetDateTime(12).ToLocalTime(),
+                LastError = reader.IsDBNull(13) ? null : reader.GetString(13),
+                LastVerified = reader.IsDBNull(14) ? null : reader.GetDateTime(14).ToLocalTime(),
+                Status = Enum.Parse<FreshnessStatus>(reader.GetString(15)),
+            };
+        }, cancel);
     }
 
     /// <summary>The names to pass to SQL: null (no narrowing) when none is given or any has a wildcard.</summary>

@@ -18,8 +18,19 @@ public sealed record WhMv
     /// the row count the run log recorded when the day was last loaded.
     /// </summary>
     public long? Rows { get; init; }
-    /// <summary>When it was last created, refreshed or re-created (run log); null when the log has no such row.</summary>
+    /// <summary>When it was last created, refreshed or re-created (its capture time; for days of an earlier release the run log's); null when unknown.</summary>
     public DateTime? LastRefreshed { get; init; }
+    /// <summary>When its rows were last read from the source, on the warehouse's clock; null: loaded by an earlier release (unknown).</summary>
+    public DateTime? CapturedAt { get; init; }
+    /// <summary>Captured after the day ended on the tenant's clock; null when the capture time is unknown.</summary>
+    public bool? Complete { get; init; }
+    /// <summary>The last check against the source (Test-WhMv, the scheduled job), cleared when the day is loaded again.</summary>
+    public MvCheckStatus? CheckStatus { get; init; }
+    public DateTime? LastChecked { get; init; }
+    /// <summary>When a check last found the day equal to its source.</summary>
+    public DateTime? LastVerified { get; init; }
+    /// <summary>A closed day kept in the tenant's compacted <c>&lt;template&gt;_closed</c> table (a plain view), not a materialized view.</summary>
+    public bool Compacted { get; init; }
     /// <summary>Schema-qualified name.</summary>
     public string View => $"{Tenant}.{Name}";
 
@@ -37,11 +48,15 @@ public enum FreshnessStatus
     Stale,
     /// <summary>The latest run failed, or a day in the window failed and is still missing.</summary>
     Failing,
+    /// <summary>A closed day (before yesterday: the job no longer refreshes it) was last captured before it ended.</summary>
+    Partial,
+    /// <summary>The last check found a day different from its source, and it has not been loaded again since (Repair-WhMv).</summary>
+    Changed,
     /// <summary>No daily view at all.</summary>
     Empty,
 }
 
-/// <summary>Freshness of one tenant's template over a window of days ending today (the warehouse's CURRENT_DATE).</summary>
+/// <summary>Freshness of one tenant's template over a window of days ending today on the tenant's clock (<c>_wh.tenant_today</c>).</summary>
 public sealed record WhMvFreshness
 {
     public required string Tenant { get; init; }
@@ -55,8 +70,17 @@ public sealed record WhMvFreshness
     public DateTime? LastFailure { get; init; }
     public string? LastError { get; init; }
     public required FreshnessStatus Status { get; init; }
+    /// <summary>Closed days of the window last captured before they ended (Partial).</summary>
+    public DateTime[] PartialDates { get; init; } = [];
+    /// <summary>Days of the window whose last check found them different from the source (Changed).</summary>
+    public DateTime[] ChangedDates { get; init; } = [];
+    /// <summary>The latest time a check found one of its days equal to the source; null: never verified.</summary>
+    public DateTime? LastVerified { get; init; }
     public DateTime? FirstDate { get; init; }
+    /// <summary>Daily views of every kind (materialized and compacted).</summary>
     public int DailyViewCount { get; init; }
+    /// <summary>How many of them are closed days kept in the compacted table.</summary>
+    public int CompactedViewCount { get; init; }
     public required DateTime WindowStart { get; init; }
     public required DateTime Today { get; init; }
 }
@@ -74,4 +98,15 @@ public sealed record DailyViewQuery
     public IReadOnlyList<NamePattern> Templates { get; init; } = [];
     public DateOnly? From { get; init; }
     public DateOnly? To { get; init; }
+}
+
+/// <summary>How a day compares with its source (<c>_wh.check_mv_window_by_template</c>).</summary>
+public enum MvCheckStatus
+{
+    /// <summary>The warehouse holds exactly the source's rows (or neither has any).</summary>
+    Match,
+    /// <summary>The warehouse's day differs: a changed value, an added or a deleted row.</summary>
+    Changed,
+    /// <summary>The source has rows for a day the warehouse lacks.</summary>
+    Missing,
 }

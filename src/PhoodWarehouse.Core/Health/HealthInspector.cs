@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using PhoodWarehouse.Core.Warehouse;
 using PhoodWarehouse.Core.Connections;
+using PhoodWarehouse.Core.DailyViews;
 
 namespace PhoodWarehouse.Core.Health;
 
@@ -43,6 +44,7 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
                 HealthCheckNames.CronFailures => await CronAsync(db, limits, history: false, cancel),
                 HealthCheckNames.Freshness => await FreshnessAsync(db, limits, cancel),
                 HealthCheckNames.NeverAnalyzed => await NeverAnalyzedAsync(db, cancel),
+                HealthCheckNames.RunLog => await RunLogAsync(db, cancel),
                 _ => [],
             });
         }
@@ -265,82 +267,75 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
         }];
     }
 
+    /// <summary>
+    /// Freshness of every tenant and template from the SQL engine Get-WhMvFreshness reads too (<c>_wh.freshness</c>: one
+    /// set of status rules, each tenant on its clock). Failing, Stale and Empty are Critical; Changed, Partial and Gaps
+    /// a Warning.
+    /// </summary>
     private static async Task<IEnumerable<WhHealthCheck>> FreshnessAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
     {
-        var rows = await ReadAsync(db,
-            """
-            WITH days AS (
-                SELECT t.schema_name, m.template_name, to_date(right(c.relname, 10), 'YYYY_MM_DD') AS day
-                FROM _wh.tenants t
-                JOIN pg_namespace n ON n.nspname = t.schema_name
-                JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'm'
-                JOIN _wh.mv_templates m ON c.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$')
-            ), pairs AS (
-                SELECT t.schema_name, m.template_name
-                FROM _wh.tenants t CROSS JOIN _wh.mv_templates m
-                WHERE to_regclass(format('%I.%I', t.schema_name, m.template_name)) IS NOT NULL
-                   OR EXISTS (SELECT 1 FROM days d WHERE d.schema_name = t.schema_name AND d.template_name = m.template_name)
-                UNION ALL
-                SELECT t.schema_name, NULL FROM _wh.tenants t
-                WHERE NOT EXISTS (SELECT 1 FROM _wh.mv_templates m WHERE to_regclass(format('%I.%I', t.schema_name, m.template_name)) IS NOT NULL)
-                  AND NOT EXISTS (SELECT 1 FROM days d WHERE d.schema_name = t.schema_name)
-            )
-            SELECT p.schema_name, p.template_name, s.latest,
-                   (SELECT count(*) FROM generate_series(greatest(s.first, current_date - @n), current_date - 1, interval '1 day') g(day)
-                    WHERE s.first IS NOT NULL AND NOT EXISTS (SELECT 1 FROM days d WHERE d.schema_name = p.schema_name
-                                          AND d.template_name = p.template_name AND d.day = g.day::date))::int,
-                   f.logged_at IS NOT NULL AND f.logged_at > coalesce(ok.logged_at, '-infinity'),
-                   f.target_date, coalesce(f.error, ''), current_date
-            FROM pairs p
-            LEFT JOIN LATERAL (SELECT min(d.day) AS first, max(d.day) AS latest FROM days d
-                               WHERE d.schema_name = p.schema_name AND d.template_name = p.template_name) s ON true
-            LEFT JOIN LATERAL (SELECT r.logged_at, r.target_date, r.error FROM _wh.run_log r
-                               WHERE r.tenant_schema = p.schema_name AND r.template_name = p.template_name AND r.action = 'failed'
-                               ORDER BY r.logged_at DESC LIMIT 1) f ON true
-            LEFT JOIN LATERAL (SELECT max(r.logged_at) AS logged_at FROM _wh.run_log r
-                               WHERE r.tenant_schema = p.schema_name AND r.template_name = p.template_name
-                                 AND r.action IN ('created', 'refreshed', 'recreated')) ok ON true
-            ORDER BY 1, 2
-            """,
-            r => (Tenant: r.GetString(0), Template: r.IsDBNull(1) ? null : r.GetString(1),
-                  Latest: r.IsDBNull(2) ? (DateOnly?)null : r.GetFieldValue<DateOnly>(2), Missing: r.GetInt32(3), Failing: r.GetBoolean(4),
-                  FailedDate: r.IsDBNull(5) ? (DateOnly?)null : r.GetFieldValue<DateOnly>(5), Error: r.GetString(6), Today: r.GetFieldValue<DateOnly>(7)),
-            cancel, ("n", limits.FreshnessDays));
-        var threshold = $"latest day ≥ yesterday; no missing day in the last {limits.FreshnessDays} days; no failure after the last success";
+        var rows = await DailyViews.DailyViewCatalog.ReadFreshnessAsync(db, limits.FreshnessDays, null, null, cancel);
+        var threshold = $"latest day ≥ yesterday; no missing, partial or changed day in the last {limits.FreshnessDays} days; no failure after the last success";
         if (rows.Count == 0) return [Ok(HealthCheckNames.Freshness, "no tenants", threshold, "No tenants yet: New-WhTenant adds one.")];
         return rows.Select(t =>
         {
-            var target = t.Template is null ? t.Tenant : $"{t.Tenant}/{t.Template}";
-            var template = t.Template ?? "<template>";
-            var stale = t.Latest is null || t.Latest < t.Today.AddDays(-1);
-            var problems = new List<string>();
-            var advice = new List<string>();
-            if (t.Failing)
+            var target = t.Template.Length == 0 ? t.Tenant : $"{t.Tenant}/{t.Template}";
+            var template = t.Template.Length == 0 ? "<template>" : t.Template;
+            var today = DateOnly.FromDateTime(t.Today);
+            var latest = t.LatestDate is { } l ? DateOnly.FromDateTime(l) : (DateOnly?)null;
+            var gaps = t.MissingDates.Count(d => t.LatestDate is { } x && d < x);
+            static string Days(IEnumerable<DateTime> days) => string.Join(", ", days.Take(5).Select(d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)));
+            var advice = t.Status switch
             {
-                problems.Add("Failing");
-                advice.Add($"the last load failed ({(t.FailedDate is { } fd ? fd.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + ": " : "")}{Shorten(t.Error)}): Test-WhTenantConnection {t.Tenant}, then load again");
-            }
-            if (stale)
+                FreshnessStatus.Failing =>
+                    $"the last load failed ({Shorten(t.LastError ?? "")}): Test-WhTenantConnection {t.Tenant}, then load again",
+                FreshnessStatus.Stale or FreshnessStatus.Empty => latest is { } last
+                    ? $"the latest day is {last:yyyy-MM-dd}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {last.AddDays(1):yyyy-MM-dd}, and check its schedule (Get-WhCronJob -Tenant {t.Tenant})"
+                    : $"no day loaded yet: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From <first day>",
+                FreshnessStatus.Changed =>
+                    $"{t.ChangedDates.Length} day(s) differ from the source ({Days(t.ChangedDates)}): Repair-WhMv -Tenant {t.Tenant} -Template {template} -From {t.ChangedDates.Min():yyyy-MM-dd} re-loads them",
+                FreshnessStatus.Partial =>
+                    $"{t.PartialDates.Length} closed day(s) were last read before they ended ({Days(t.PartialDates)}): Test-WhMv -Tenant {t.Tenant} -Template {template} -From {t.PartialDates.Min():yyyy-MM-dd} | Repair-WhMv",
+                FreshnessStatus.Gaps =>
+                    $"{gaps} day(s) missing in the last {limits.FreshnessDays}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {today.AddDays(-(limits.FreshnessDays - 1)):yyyy-MM-dd} loads only the missing ones",
+                _ => "Up to date.",
+            };
+            var status = t.Status switch
             {
-                problems.Add("Stale");
-                advice.Add(t.Latest is { } latest
-                    ? $"the latest day is {latest:yyyy-MM-dd}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {latest.AddDays(1):yyyy-MM-dd}, and check its schedule (Get-WhCronJob -Tenant {t.Tenant})"
-                    : $"no day loaded yet: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From <first day>");
-            }
-            if (t.Missing > 0)
-            {
-                problems.Add("Gaps");
-                advice.Add($"{t.Missing} day(s) missing in the last {limits.FreshnessDays}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {t.Today.AddDays(-limits.FreshnessDays):yyyy-MM-dd} loads only the missing ones");
-            }
+                FreshnessStatus.Fresh => WhHealthStatus.Ok,
+                FreshnessStatus.Changed or FreshnessStatus.Partial or FreshnessStatus.Gaps => WhHealthStatus.Warning,
+                _ => WhHealthStatus.Critical,
+            };
+            var verified = t.LastVerified is { } v ? $", verified {v:yyyy-MM-dd HH:mm}" : "";
             return new WhHealthCheck
             {
-                Check = HealthCheckNames.Freshness, Target = target,
-                Status = t.Failing || stale ? WhHealthStatus.Critical : t.Missing > 0 ? WhHealthStatus.Warning : WhHealthStatus.Ok,
-                Value = problems.Count == 0 ? $"Fresh (latest {t.Latest:yyyy-MM-dd})" : string.Join(", ", problems) + (t.Latest is { } l ? $" (latest {l:yyyy-MM-dd})" : ""),
+                Check = HealthCheckNames.Freshness, Target = target, Status = status,
+                Value = $"{t.Status}" + (latest is { } d ? $" (latest {d:yyyy-MM-dd}, {t.DailyViewCount} daily views{verified})" : ""),
                 Threshold = threshold,
-                Message = problems.Count == 0 ? "Up to date." : string.Join("; ", advice) + ".",
+                Message = status == WhHealthStatus.Ok ? "Up to date." : advice + ".",
             };
         }).ToList();
+    }
+
+    /// <summary>
+    /// The run log keeps run_log_retention_days (warehouse_info, default 90); the scheduled refresh prunes it once a
+    /// day. Rows older than that mean nothing prunes it (no job, or jobs failing): a Warning.
+    /// </summary>
+    private static async Task<IEnumerable<WhHealthCheck>> RunLogAsync(NpgsqlConnection db, CancellationToken cancel)
+    {
+        var (rows, older, days) = (await ReadAsync(db,
+            """
+            SELECT count(*), count(*) FILTER (WHERE logged_at < _wh.now() - make_interval(days => _wh.run_log_retention_days() + 1)),
+                   _wh.run_log_retention_days()
+            FROM _wh.run_log
+            """, r => (r.GetInt64(0), r.GetInt64(1), r.GetInt32(2)), cancel))[0];
+        var threshold = $"no row older than {days} days (warehouse_info 'run_log_retention_days')";
+        if (older == 0) return [Ok(HealthCheckNames.RunLog, $"{rows} rows", threshold, "Within its retention.")];
+        return [new WhHealthCheck
+        {
+            Check = HealthCheckNames.RunLog, Status = WhHealthStatus.Warning, Value = $"{rows} rows, {older} older than {days} days", Threshold = threshold,
+            Message = "The run log grows past its retention: no scheduled refresh prunes it (Register-WhCronJob schedules one), or they fail (Get-WhCronJobRun -Failed). Prune it now: SELECT _wh.prune_run_log();",
+        }];
     }
 
     private static async Task<IEnumerable<WhHealthCheck>> NeverAnalyzedAsync(NpgsqlConnection db, CancellationToken cancel)

@@ -42,7 +42,7 @@ public sealed record HealthThresholds
     public long CronHistoryWarningRows { get; init; } = 100_000;
     /// <summary>Failed pg_cron runs in the last 24 hours at which the check turns Critical (any failure is a Warning).</summary>
     public int CronFailuresCritical { get; init; } = 3;
-    /// <summary>How many days back (ending yesterday) the freshness check looks for missing days.</summary>
+    /// <summary>How many days back (ending today on each tenant's clock) the freshness check looks for missing, partial and changed days.</summary>
     public int FreshnessDays { get; init; } = 7;
 }
 
@@ -59,7 +59,8 @@ public static class HealthCheckNames
     public const string CronFailures = nameof(CronFailures);
     public const string Freshness = nameof(Freshness);
     public const string NeverAnalyzed = nameof(NeverAnalyzed);
+    public const string RunLog = nameof(RunLog);
 
     public static readonly IReadOnlyList<string> All =
-        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed];
+        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed, RunLog];
 }

@@ -11,6 +11,8 @@ public sealed record CronJobRequest
     public string? Name { get; init; }
     /// <summary>False passes <c>allow_refresh_yesterday =&gt; false</c>: after midnight the job leaves yesterday's view alone.</summary>
     public bool RefreshYesterday { get; init; } = true;
+    /// <summary>Closed days before yesterday the job checks against the source once a day (re-loading those that differ); 0: no check.</summary>
+    public int LookbackDays { get; init; } = 7;
 }
 
 /// <summary>A checked registration, ready to run: what -WhatIf describes and what RegisterAsync does.</summary>

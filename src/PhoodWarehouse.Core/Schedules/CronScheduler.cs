@@ -67,7 +67,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
                 $"There is no template '{request.Template}' in {connection.Target}. Get-WhTemplate lists the templates (SELECT template_name FROM _wh.mv_templates).",
                 request.Template);
 
-        var jobCommand = CronJobCommand.Build(request.Template, connectionName, request.Tenant, request.RefreshYesterday);
+        var jobCommand = CronJobCommand.Build(request.Template, connectionName, request.Tenant, request.RefreshYesterday, request.LookbackDays);
         var existing = (await ReadJobsAsync(db, state, "jobname = @n AND username = 'whadmin'", cancel, ("n", name))).FirstOrDefault();
         if (existing is not null && !existing.IsWarehouseJob)
             throw new WarehouseException("CronJobNameTaken", WhErrorKind.ResourceExists,
@@ -97,7 +97,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
     {
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         var state = await EnsureAvailableAsync(db, cancel);
-        var jobs = await ReadJobsAsync(db, state, query.All ? "true" : "strpos(command, @f) > 0", cancel, ("f", CronJobCommand.FunctionCall));
+        var jobs = await ReadJobsAsync(db, state, query.All ? "true" : "command ~ @f", cancel, ("f", CronJobCommand.FunctionPattern));
         return jobs
             .Where(j => query.All || j.IsWarehouseJob)
             .Where(j => query.Tenant is null || string.Equals(j.Tenant, query.Tenant, StringComparison.Ordinal))
@@ -118,12 +118,12 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
             LEFT JOIN cron.job j ON j.jobid = r.jobid
             WHERE (@since::timestamptz IS NULL OR r.start_time >= @since::timestamptz)
               AND (NOT @failed OR r.status = 'failed')
-              AND (@all OR strpos(r.command, @f) > 0)
+              AND (@all OR r.command ~ @f)
             ORDER BY r.start_time DESC NULLS FIRST, r.runid DESC
             {(limit is null ? "" : "LIMIT " + limit.Value)}
             """,
             ("since", query.Since is { } since ? ToUtc(since) : null), ("failed", query.FailedOnly), ("all", query.All),
-            ("f", CronJobCommand.FunctionCall));
+            ("f", CronJobCommand.FunctionPattern));
         var runs = new List<WhCronJobRun>();
         await using var reader = await command.ExecuteReaderAsync(cancel);
         while (await reader.ReadAsync(cancel))
@@ -222,7 +222,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
     {
         var state = await ReadStateAsync(db, cancel);
         if (state is null) return [];
-        var jobs = await ReadJobsAsync(db, state, "strpos(command, @f) > 0", cancel, ("f", CronJobCommand.FunctionCall));
+        var jobs = await ReadJobsAsync(db, state, "command ~ @f", cancel, ("f", CronJobCommand.FunctionPattern));
         return jobs.Where(j => j.Tenant == tenantSchema).ToList();
     }
 

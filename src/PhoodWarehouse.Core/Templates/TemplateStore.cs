@@ -152,7 +152,8 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
                 // A plain INSERT of an existing template: set the old row aside and run the file again.
                 await transaction.RollbackAsync("template_file", cancel);
                 logger.LogInformation("Template {Name} exists: the file's INSERT updates it", name);
-                await Db.ExecuteAsync(db, "DELETE FROM _wh.mv_templates WHERE template_name = @n", cancel, ("n", name));
+                await Db.ExecuteAsync(db, "DELETE FROM _wh.day_state WHERE template_name = @n", cancel, ("n", name));
+            await Db.ExecuteAsync(db, "DELETE FROM _wh.mv_templates WHERE template_name = @n", cancel, ("n", name));
                 setAside.Add(name);
             }
             catch (PostgresException error)
@@ -253,6 +254,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
             if (left > 0)
                 throw new WarehouseException("TemplateInUse", WhErrorKind.InvalidArgument,
                     $"{left} daily views of '{name}' appeared while removing it (a cron job?). Unschedule it and run Remove-WhTemplate again.", name);
+            await Db.ExecuteAsync(db, "DELETE FROM _wh.day_state WHERE template_name = @n", cancel, ("n", name));
             await Db.ExecuteAsync(db, "DELETE FROM _wh.mv_templates WHERE template_name = @n", cancel, ("n", name));
             await transaction.CommitAsync(cancel);
         }

@@ -22,7 +22,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                                    WHERE n.nspname = t.schema_name AND cl.relname = m.template_name)
                         OR m.template_name = ANY (v.templates)
                      ORDER BY 1),
-               coalesce(v.views, 0)::int, v.first_date, v.latest_date
+               coalesce(v.views, 0)::int, v.first_date, v.latest_date, t.time_zone, _wh.today_in(t.time_zone)
         FROM _wh.tenants t
         LEFT JOIN _wh.tenant_connections c ON c.tenant_name = t.connection_name
         LEFT JOIN LATERAL (
@@ -63,6 +63,8 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 DailyViewCount = reader.GetInt32(10),
                 FirstDate = reader.IsDBNull(11) ? null : reader.GetDateTime(11),
                 LatestDate = reader.IsDBNull(12) ? null : reader.GetDateTime(12),
+                TimeZone = reader.IsDBNull(13) ? null : reader.GetString(13),
+                Today = reader.GetDateTime(14),
             });
         }
         return tenants;
@@ -97,6 +99,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
 
         await EnsureNewAsync(db, request, cancel);
+        if (request.TimeZone is not null) await TenantClock.ValidateTimeZoneAsync(db, request.TimeZone, request.Name, cancel);
         logger.LogInformation("Adding connection {Connection} → {Server}:{Port}/{Database} as {User}",
             request.ConnectionName, request.SourceServer, request.SourcePort, request.SourceDatabase, request.SourceUser);
         await Db.ExecuteAsync(db,
@@ -116,6 +119,11 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
 
         logger.LogInformation("Creating schema {Schema}", request.Name);
         await TenantSchema.CreateAsync(db, request.Name, request.ConnectionName, request.ClientName, cancel);
+        if (request.TimeZone is not null)
+        {
+            logger.LogInformation("Setting the time zone of {Tenant} to {TimeZone}", request.Name, request.TimeZone);
+            await Db.ExecuteAsync(db, "SELECT _wh.set_tenant_time_zone(@s, @z)", cancel, ("s", request.Name), ("z", request.TimeZone));
+        }
         foreach (var template in templates)
         {
             logger.LogInformation("Creating the views {Schema}.{Template} and public.{Template}", request.Name, template, template);
@@ -142,7 +150,14 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 name);
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        if (changes.TimeZone is { Length: > 0 } zone) await TenantClock.ValidateTimeZoneAsync(db, zone, name, cancel);
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
+        if (changes.TimeZone is not null)
+        {
+            logger.LogInformation("Setting the time zone of {Tenant} to {TimeZone}", name, changes.TimeZone.Length == 0 ? "(none)" : changes.TimeZone);
+            await Db.ExecuteAsync(db, "SELECT _wh.set_tenant_time_zone(@s, @z)", cancel,
+                ("s", name), ("z", changes.TimeZone.Length == 0 ? null : changes.TimeZone));
+        }
         if (changes.ChangesConnectionOf(tenant))
         {
             logger.LogInformation("Changing connection {Connection}: {Changes}", tenant.ConnectionName, changes.Describe());

@@ -20,6 +20,10 @@ public sealed record WhTenant
     public int DailyViewCount { get; init; }
     public DateTime? FirstDate { get; init; }
     public DateTime? LatestDate { get; init; }
+    /// <summary>The IANA time zone of the tenant's days (its logged_time is wall-clock time there); null: the warehouse's.</summary>
+    public string? TimeZone { get; init; }
+    /// <summary>Today on the tenant's clock (the warehouse's <c>_wh.tenant_today</c>).</summary>
+    public DateTime Today { get; init; }
 
     public override string ToString() => Name;
 }
@@ -44,6 +48,8 @@ public sealed record NewTenantRequest
     public string? SourceChannelBinding { get; init; }
     public IReadOnlyList<string> Templates { get; init; } = [];
     public bool TestConnection { get; init; } = true;
+    /// <summary>IANA time zone of the tenant's days; null: the warehouse's.</summary>
+    public string? TimeZone { get; init; }
 }
 
 /// <summary>What Set-WhTenant changes; null leaves a value as it is.</summary>
@@ -57,6 +63,8 @@ public sealed record TenantChanges
     public string? SourceSslMode { get; init; }
     public string? SourceChannelBinding { get; init; }
     public string? ClientName { get; init; }
+    /// <summary>IANA time zone; "" removes it (the tenant's days follow the warehouse's clock again).</summary>
+    public string? TimeZone { get; init; }
 
     public bool ChangesConnection => SourceServer is not null || SourcePort is not null || SourceDatabase is not null
         || SourceUser is not null || SourcePassword is not null || SourceSslMode is not null || SourceChannelBinding is not null;
@@ -88,6 +96,7 @@ public sealed record TenantChanges
         if (SourceChannelBinding is not null) parts.Add($"source channel_binding → {SourceChannelBinding}");
         if (SourcePassword is not null) parts.Add("source password (user mapping)");
         if (ClientName is not null) parts.Add($"client name → {ClientName} (tenant and public views rebuilt)");
+        if (TimeZone is not null) parts.Add(TimeZone.Length == 0 ? "time zone → none (the warehouse's)" : $"time zone → {TimeZone}");
         return string.Join(", ", parts);
     }
 }

@@ -44,3 +44,6 @@ public sealed class TenantNameCompleter() : WarehouseNameCompleter(NameKind.Tena
 public sealed class TemplateNameCompleter() : WarehouseNameCompleter(NameKind.Template);
 
 public sealed class CronJobNameCompleter() : WarehouseNameCompleter(NameKind.CronJob);
+
+/// <summary>The IANA time zones the warehouse's PostgreSQL knows (pg_timezone_names).</summary>
+public sealed class TimeZoneCompleter() : WarehouseNameCompleter(NameKind.TimeZone);

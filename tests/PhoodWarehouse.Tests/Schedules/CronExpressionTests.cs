@@ -68,13 +68,18 @@ public sealed class CronExpressionTests
     [Fact]
     public void The_job_command_quotes_every_value_and_parses_back()
     {
-        Assert.Equal("SELECT _wh.update_mv_by_template('foodlogstats', 'tenant_a_conn', 'tenant_a', CURRENT_DATE)",
+        Assert.Equal("CALL _wh.refresh_recent_by_template('foodlogstats', 'tenant_a_conn', 'tenant_a', 7)",
             CronJobCommand.Build("foodlogstats", "tenant_a_conn", "tenant_a"));
+        Assert.Equal("CALL _wh.refresh_recent_by_template('foodlogstats', 'c', 't', 0)",
+            CronJobCommand.Build("foodlogstats", "c", "t", lookbackDays: 0));
+        Assert.Equal(0, CronJobCommand.LookbackDays(CronJobCommand.Build("foodlogstats", "c", "t", lookbackDays: 0)));
+        Assert.Equal(31, CronJobCommand.LookbackDays("CALL _wh.refresh_recent_by_template('f', E'c\\x', 't''s', 31)"));
+        Assert.Null(CronJobCommand.LookbackDays("SELECT _wh.update_mv_by_template('f', 'c', 't', CURRENT_DATE)"));
         Assert.Equal("SELECT _wh.update_mv_by_template('foodlogstats', 'c', 't', CURRENT_DATE, false)",
             CronJobCommand.Build("foodlogstats", "c", "t", refreshYesterday: false));
 
         var awkward = CronJobCommand.Build("t'pl", "c\\o'n", "s");
-        Assert.Equal("SELECT _wh.update_mv_by_template('t''pl', E'c\\\\o''n', 's', CURRENT_DATE)", awkward);
+        Assert.Equal("CALL _wh.refresh_recent_by_template('t''pl', E'c\\\\o''n', 's', 7)", awkward);
         Assert.Equal(("t'pl", "c\\o'n", "s"), CronJobCommand.Parse(awkward));
         // The guide's own form, written by hand, is recognized too.
         Assert.Equal(("foodlogstats", "tenant_a_conn", "tenant_a"),

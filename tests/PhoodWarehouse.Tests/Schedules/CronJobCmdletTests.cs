@@ -79,7 +79,7 @@ public sealed class CronJobCmdletTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(Template, job.Template);
         Assert.Equal(tenant, job.ConnectionName);
         Assert.Equal("0 2 * * *", job.Schedule);
-        Assert.Equal($"SELECT _wh.update_mv_by_template('foodlogstats', '{tenant}', '{tenant}', CURRENT_DATE)", job.Command);
+        Assert.Equal($"CALL _wh.refresh_recent_by_template('foodlogstats', '{tenant}', '{tenant}', 7)", job.Command);
         Assert.True(job.Active);
         Assert.Equal("GMT", job.TimeZone);
         Assert.Equal("whadmin", job.User);
@@ -95,6 +95,12 @@ public sealed class CronJobCmdletTests(PostgresServer server) : IAsyncLifetime
         Assert.EndsWith("CURRENT_DATE, false)", updated.Command);
         Assert.Equal(1L, await ScalarAsync($"SELECT count(*) FROM cron.job WHERE command LIKE '%''{tenant}''%'"));
         Assert.Equal("30 3 * * *", await ScalarAsync($"SELECT schedule FROM cron.job WHERE jobid = {job.JobId}"));
+        // Registered again (as the guide's job of an earlier release would be): it moves to the scheduled refresh.
+        var moved = shell.Run("Register-WhCronJob $t foodlogstats '30 3 * * *' -LookbackDays 3", vars).Single<WhCronJob>();
+        Assert.Equal(job.JobId, moved.JobId);
+        Assert.Equal($"CALL _wh.refresh_recent_by_template('foodlogstats', '{tenant}', '{tenant}', 3)", moved.Command);
+        Assert.Equal(tenant, moved.Tenant);
+        shell.Run("Register-WhCronJob $t foodlogstats '30 3 * * *' -NoRefreshYesterday", vars).Single<WhCronJob>();
 
         Assert.Equal(job.JobId, shell.Run("Get-WhCronJob -Tenant $t", vars).Single<WhCronJob>().JobId);
         Assert.Equal(job.JobId, shell.Run("Get-WhCronJob \"wh_${t}_*\"", vars).Single<WhCronJob>().JobId);

@@ -205,6 +205,13 @@ public sealed class GuideTemplateAndLegacyTests(PostgresServer server) : IDispos
         Assert.Equal(total, await ro.ScalarAsync<long>("SELECT count(*) FROM public.inventory_stats WHERE client = 'reports'"));
         Assert.Equal("Main Kitchen", await ro.ScalarAsync<string>("SELECT location FROM reports.inventory_stats WHERE id = 102"));
 
+        // Any template can be checked against its source (issue 13): the guide's days match; a corrected stock does not.
+        const string check = "SELECT string_agg(status, ',' ORDER BY day) FROM _wh.check_mv_window_by_template('inventory_stats', 'tenant_a', 'reports', '2024-01-14', '2024-01-16')";
+        Assert.Equal("Missing,Match,Match", await wh.ScalarAsync<string>(check));
+        await using (var src = await SqlKit.OpenAsync(server, source))
+            await src.ExecAsync("UPDATE inventory_movements SET current_stock = current_stock + 1 WHERE id = 102");
+        Assert.Equal("Missing,Changed,Match", await wh.ScalarAsync<string>(check));
+
         // Step 4 as whadmin.
         Assert.Equal(2, (await wh.RowsAsync("SELECT template_name, description, created_at FROM _wh.mv_templates")).Count);
         Assert.Single(await wh.RowsAsync("SELECT * FROM _wh.mv_templates WHERE template_name = 'inventory_stats'"));

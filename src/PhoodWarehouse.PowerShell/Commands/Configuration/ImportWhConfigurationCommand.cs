@@ -135,7 +135,6 @@ public sealed class ImportWhConfigurationCommand : WhCmdlet
         var existing = warehouse.WarehouseVersion is null
             ? []
             : Run(cancel => new TenantStore(warehouse, Logger).ListAsync([], cancel)).Select(t => t.Name).ToHashSet();
-        var today = DateOnly.FromDateTime(DateTime.Today);
         var allTemplates = configuration.Templates.Select(t => t.Name).ToList();
         var byTemplate = configuration.Tenants
             .SelectMany(t => (t.Templates.Count == 0 ? allTemplates : t.Templates).Select(template => (Tenant: t.Name, Template: template)))
@@ -151,7 +150,7 @@ public sealed class ImportWhConfigurationCommand : WhCmdlet
             BackfillPlan plan;
             try
             {
-                plan = PlanBackfill(new BackfillRequest { Tenants = tenants, Templates = [group.Key], From = from, To = today, ThrottleLimit = ThrottleLimit });
+                plan = PlanBackfill(new BackfillRequest { Tenants = tenants, Templates = [group.Key], From = from, To = null, ThrottleLimit = ThrottleLimit });
             }
             catch (WarehouseException error)
             {

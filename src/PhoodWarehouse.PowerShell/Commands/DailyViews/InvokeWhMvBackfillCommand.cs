@@ -57,7 +57,7 @@ public sealed class InvokeWhMvBackfillCommand : WhCmdlet
                 Tenants = tenants.Distinct().ToList(),
                 Templates = Template.Distinct().ToList(),
                 From = DateOnly.FromDateTime(From),
-                To = To is { } to ? DateOnly.FromDateTime(to) : DateOnly.FromDateTime(DateTime.Today),
+                To = To is { } to ? DateOnly.FromDateTime(to) : null, // each tenant's today, on its clock
                 Force = Force,
                 ThrottleLimit = ThrottleLimit,
                 DayTimeout = DayTimeout,

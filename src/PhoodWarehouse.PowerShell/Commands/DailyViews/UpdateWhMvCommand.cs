@@ -29,10 +29,12 @@ public sealed class UpdateWhMvCommand : WhCmdlet
 
     protected override void ProcessRecord()
     {
-        var day = DateOnly.FromDateTime(Date ?? DateTime.Today);
         BackfillPlan plan;
+        DateOnly day;
         try
         {
+            // Without -Date: today on the tenant's clock (asked of the SQL layer, not this machine).
+            day = Date is { } date ? DateOnly.FromDateTime(date) : TenantToday(Tenant);
             plan = PlanBackfill(new BackfillRequest
             {
                 Tenants = [Tenant], Templates = [Template], From = day, To = day, Force = Force, ThrottleLimit = 1,

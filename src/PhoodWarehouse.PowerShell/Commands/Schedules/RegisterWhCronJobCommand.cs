@@ -35,8 +35,14 @@ public sealed class RegisterWhCronJobCommand : WhCmdlet
     [ArgumentCompleter(typeof(CronJobNameCompleter))]
     public string? Name { get; set; }
 
+    /// <summary>Keeps the guide's command (today only: no finishing of yesterday, no check; -LookbackDays is then ignored).</summary>
     [Parameter]
     public SwitchParameter NoRefreshYesterday { get; set; }
+
+    /// <summary>Closed days before yesterday checked against the source once a day (those that differ are re-loaded); 0 turns the check off.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(0, 366)]
+    public int LookbackDays { get; set; } = 7;
 
     protected override void ProcessRecord()
     {
@@ -49,6 +55,7 @@ public sealed class RegisterWhCronJobCommand : WhCmdlet
             Schedule = Schedule,
             Name = Name,
             RefreshYesterday = !NoRefreshYesterday,
+            LookbackDays = LookbackDays,
         };
         try
         {

@@ -64,6 +64,11 @@ public sealed class NewWhTenantCommand : WhCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public SwitchParameter SkipConnectionTest { get; set; }
 
+    /// <summary>IANA time zone of the tenant's logged_time (e.g. America/Los_Angeles): its days end at its midnight.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(TimeZoneCompleter))]
+    public string? TimeZone { get; set; }
+
     protected override void ProcessRecord()
     {
         var warehouse = Warehouse;
@@ -81,6 +86,7 @@ public sealed class NewWhTenantCommand : WhCmdlet
             SourceChannelBinding = string.IsNullOrEmpty(SourceChannelBinding) ? null : SourceChannelBinding,
             Templates = Template,
             TestConnection = !SkipConnectionTest,
+            TimeZone = string.IsNullOrEmpty(TimeZone) ? null : TimeZone,
         };
         var store = new TenantStore(warehouse, Logger);
         try
@@ -98,7 +104,7 @@ public sealed class NewWhTenantCommand : WhCmdlet
                     // Without -Template the tenant got every template's views: load every template.
                     Templates = Template.Length > 0 ? Template : tenant.Templates,
                     From = DateOnly.FromDateTime(first),
-                    To = DateOnly.FromDateTime(DateTime.Today),
+                    To = null, // the tenant's today, on its clock
                 };
                 foreach (var day in RunBackfill(PlanBackfill(backfill)))
                     if (day.Action == MvAction.Failed) WriteError(DayFailed(day));

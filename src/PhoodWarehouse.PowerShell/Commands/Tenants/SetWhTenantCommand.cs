@@ -52,6 +52,12 @@ public sealed class SetWhTenantCommand : WhCmdlet
     [ValidateNotNullOrEmpty]
     public string? ClientName { get; set; }
 
+    /// <summary>IANA time zone of the tenant's logged_time; '' removes it (the warehouse's clock again).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [AllowEmptyString]
+    [ArgumentCompleter(typeof(TimeZoneCompleter))]
+    public string? TimeZone { get; set; }
+
     protected override void ProcessRecord()
     {
         var warehouse = Warehouse;
@@ -65,12 +71,13 @@ public sealed class SetWhTenantCommand : WhCmdlet
             SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
             SourceChannelBinding = string.IsNullOrEmpty(SourceChannelBinding) ? null : SourceChannelBinding,
             ClientName = ClientName,
+            TimeZone = TimeZone,
         };
         var description = changes.Describe();
         if (description.Length == 0)
         {
             WriteWhError(new WarehouseException("NothingToChange", WhErrorKind.InvalidArgument,
-                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceChannelBinding, -SourceCredential or -ClientName.", Name));
+                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceChannelBinding, -SourceCredential, -ClientName or -TimeZone.", Name));
             return;
         }
         if (!ShouldProcess(Name, "Change tenant: " + description)) return;
