@@ -818,7 +818,7 @@ AS $$
 DECLARE
     srv     text := _wh.server_name(c.tenant_name);
     opts    text[];
-    changes text[] := '{}';
+    changes text[] := '{}'::text[];
     k       text;
     v       text;
     cur     text;
@@ -2867,17 +2867,19 @@ DECLARE
     aliases    text;
     closed     text := _wh.closed_table_name(template_name);
     at_time    timestamptz := _wh.now();
-    src_days   date[] := '{}';
-    src_counts bigint[] := '{}';
-    src_hashes text[] := '{}';
-    wh_days    date[] := '{}';
-    wh_counts  bigint[] := '{}';
-    wh_hashes  text[] := '{}';
+    src_days   date[] := '{}'::date[];
+    src_counts bigint[] := '{}'::bigint[];
+    src_hashes text[] := '{}'::text[];
+    wh_days    date[] := '{}'::date[];
+    wh_counts  bigint[] := '{}'::bigint[];
+    wh_hashes  text[] := '{}'::text[];
     kinds      "char"[];
     parts      text[];
     chunk_end  date;
     d          date;
-    rec        record;
+    rec_day    date;     -- one grouped fingerprint row: day, rows, hash (scalars: the row shape is dynamic)
+    rec_rows   bigint;
+    rec_hash   text;
     k          integer;
     wn bigint; wh text; sn bigint; sh text; st text;
     msg text;
@@ -2943,12 +2945,12 @@ BEGIN
 
             -- Meanwhile the warehouse's side of the same days: compacted days in one grouped scan, the others one by one.
             IF 'v' = ANY (kinds[d - start_date + 1 : chunk_end - start_date + 1]) THEN
-                FOR rec IN EXECUTE _wh.fingerprint_sql(format('%I.%I AS r WHERE r._wh_day BETWEEN %L AND %L', target_schema, closed, d, chunk_end),
+                FOR rec_day, rec_rows, rec_hash IN EXECUTE _wh.fingerprint_sql(format('%I.%I AS r WHERE r._wh_day BETWEEN %L AND %L', target_schema, closed, d, chunk_end),
                                                        wh_expr, 'r._wh_day') LOOP
-                    IF kinds[rec.g - start_date + 1] = 'v' THEN
-                        wh_days := wh_days || rec.g;
-                        wh_counts := wh_counts || rec.n;
-                        wh_hashes := wh_hashes || rec.hash;
+                    IF kinds[rec_day - start_date + 1] = 'v' THEN
+                        wh_days := wh_days || rec_day;
+                        wh_counts := wh_counts || rec_rows;
+                        wh_hashes := wh_hashes || rec_hash;
                     END IF;
                 END LOOP;
             END IF;
@@ -2961,10 +2963,10 @@ BEGIN
                 END IF;
             END LOOP;
 
-            FOR rec IN SELECT * FROM public.dblink_get_result(conn) AS t(d date, n bigint, hash text) LOOP
-                src_days := src_days || rec.d;
-                src_counts := src_counts || rec.n;
-                src_hashes := src_hashes || rec.hash;
+            FOR rec_day, rec_rows, rec_hash IN SELECT * FROM public.dblink_get_result(conn) AS t(d date, n bigint, hash text) LOOP
+                src_days := src_days || rec_day;
+                src_counts := src_counts || rec_rows;
+                src_hashes := src_hashes || rec_hash;
             END LOOP;
             PERFORM * FROM public.dblink_get_result(conn) AS t(d date, n bigint, hash text);
             d := chunk_end + 1;
@@ -3086,7 +3088,7 @@ DECLARE
     captured  timestamptz;
     check_key text := 'lookback_checked:' || target_schema || '.' || template_name;
     lock_wait text;
-    differing date[] := '{}';
+    differing date[] := '{}'::date[];
     r         record;
     result    jsonb;
     msg       text;
