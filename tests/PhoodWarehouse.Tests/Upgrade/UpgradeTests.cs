@@ -69,6 +69,18 @@ public sealed class UpgradeTests(PostgresServer server)
         Assert.Null(current.Single<WhWarehouse>().SchemaWarning);
 
         Assert.Equal(before, await UpgradeState.ReadAsync(old.Superuser));
+        // Register-WhCronJob's jobs now run the scheduled entry point (same name, schedule and paused state, checked
+        // above); a DBA's own job keeps its command.
+        Assert.Equal(
+            [
+                "dba_nightly_check SELECT count(*) FROM _wh.run_log",
+                "wh_up_a_foodlogstats CALL _wh.refresh_recent_by_template('foodlogstats', 'up_a_conn', 'up_a', 7)",
+                "wh_up_b_foodlogstats CALL _wh.refresh_recent_by_template('foodlogstats', 'up_b_conn', 'up_b', 7)",
+            ],
+            await old.CronCommandsAsync());
+        var declared = UpgradeSteps.For(new FrozenRelease(version).SchemaVersion);
+        Assert.NotEmpty(declared);
+        Assert.Equal(declared.Select(step => "  upgrade step: " + step), plan.Steps.Where(step => step.StartsWith("  upgrade step: ")));
 
         // The connections kept their secrets: a refresh reaches the source with no password entered again.
         await old.AddSourceRowsAsync("up_a", old.Today, 3);
@@ -84,6 +96,17 @@ public sealed class UpgradeTests(PostgresServer server)
         foreach (var tenant in new[] { "up_a", "up_b" })
         foreach (var day in old.GapDays)
             Assert.Equal(await old.SourceRowsAsync(tenant, day), await old.WarehouseRowsAsync(tenant, day));
+
+        // Days the old release loaded have no capture time (unknown): the first check verifies every one of them.
+        var unknown = await old.CountAsync(
+            "SELECT count(*) FROM _wh.daily_views WHERE schema_name = 'up_b' AND captured_at IS NULL");
+        Assert.True(unknown >= LoadedWarehouse.Days - 2, $"{unknown} days of up_b have an unknown capture time");
+        variables["first"] = old.Today.AddDays(-(LoadedWarehouse.Days - 1)).ToDateTime(TimeOnly.MinValue);
+        var check = shell.Run("Test-WhMv -Tenant up_a, up_b -Template foodlogstats -From $first -To $today", variables);
+        Assert.True(check.Succeeded, string.Join("; ", check.AllErrors));
+        var checks = check.All<WhMvCheck>();
+        Assert.Equal(2 * LoadedWarehouse.Days, checks.Count);
+        Assert.All(checks, c => Assert.Equal(MvCheckStatus.Match, c.Status));
     }
 
     [Theory]
