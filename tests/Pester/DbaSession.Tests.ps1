@@ -84,6 +84,26 @@ Describe 'Daily views and union views' {
         (Update-WhUnionView -Tenant city_hospital -Template foodlogstats | Keep).DailyViewCount | Should -Be 3
         (Update-WhUnionView -Public -Template foodlogstats).View | Should -Be 'public.foodlogstats'
     }
+
+    It 'checks every day against its source, finds a missing day and repairs only that one' {
+        $checks = @(Test-WhMv -Tenant north_campus -Template foodlogstats -From $from | Keep)
+        $checks.Count | Should -Be 4
+        $checks.Status | Sort-Object -Unique | Should -Be 'Match'
+
+        $gone = $from.AddDays(1)
+        Remove-WhMv -Tenant north_campus -Template foodlogstats -Date $gone -Confirm:$false
+        $missing = @(Get-WhTenant north_campus | Test-WhMv -Template foodlogstats -From $from | Where-Object Status -ne 'Match')
+        $missing.Count | Should -Be 1
+        $missing[0].Status | Should -Be 'Missing'
+        $missing[0].Date.Date | Should -Be $gone.Date
+
+        $missing | Repair-WhMv -WhatIf
+        @(Get-WhMv -Tenant north_campus -Template foodlogstats).Count | Should -Be 3
+        $repaired = @($missing | Repair-WhMv -Confirm:$false)
+        $repaired.Count | Should -Be 1
+        $repaired[0].Action | Should -BeIn @('Created', 'Recreated')
+        (Test-WhMv -Tenant north_campus -Template foodlogstats -From $from).Status | Sort-Object -Unique | Should -Be 'Match'
+    }
 }
 
 Describe 'Schedules' {

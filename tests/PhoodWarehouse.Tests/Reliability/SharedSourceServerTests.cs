@@ -139,12 +139,15 @@ public sealed class SharedSourceServerTests(PostgresServer server, ITestOutputHe
         var setup = shell.Run(
             """
             Connect-WhWarehouse -ConnectionString $cs | Out-Null
-            Install-WhWarehouse -Confirm:$false -WarningAction SilentlyContinue | Out-Null
+            Install-WhWarehouse -WhadminCredential $wc -Confirm:$false -WarningAction SilentlyContinue | Out-Null
+            Connect-WhWarehouse -ConnectionString $whadmin | Out-Null
             New-WhTenant -Name full_01 -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c | Out-Null
             """,
             new Dictionary<string, object?>
             {
-                ["cs"] = cluster.ConnectionString(), ["h"] = cluster.Host, ["p"] = cluster.Port, ["d"] = spec.Database,
+                ["cs"] = cluster.ConnectionString(), ["h"] = cluster.Host,
+                ["wc"] = WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword),
+                ["whadmin"] = cluster.ConnectionString("postgres", "whadmin", PostgresServer.WhadminPassword), ["p"] = cluster.Port, ["d"] = spec.Database,
                 ["c"] = WarehouseScenario.Credential(spec.ReaderUser, spec.ReaderPassword),
             });
         Assert.True(setup.Succeeded, string.Join(" | ", setup.AllErrors));
