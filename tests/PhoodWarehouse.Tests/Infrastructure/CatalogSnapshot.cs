@@ -66,9 +66,7 @@ public static class CatalogSnapshot
         foreach (var relation in await LinesAsync(db,
                      $"SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {UserSchemas} AND c.relkind IN ('r', 'm', 'v', 'p') AND n.nspname <> 'cron' ORDER BY 1"))
         {
-            var content = await LinesAsync(db,
-                $"SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') FROM {relation} t");
-            lines.Add($"rows {relation} {content[0]}");
+            lines.Add($"rows {relation} {await ContentAsync(db, relation)}");
         }
         if ((await LinesAsync(db, "SELECT 'yes' WHERE to_regclass('cron.job') IS NOT NULL")).Count > 0)
         {
@@ -87,7 +85,12 @@ public static class CatalogSnapshot
     public static string WithoutRunLog(string snapshot) =>
         string.Join("\n", snapshot.Split('\n').Where(line => !line.StartsWith("rows _wh.run_log ", StringComparison.Ordinal)));
 
-    private static async Task<List<string>> LinesAsync(NpgsqlConnection db, string sql)
+    /// <summary>"count hash" of a relation's rows (hash over every row's text, in a stable order; "-" when empty).</summary>
+    internal static async Task<string> ContentAsync(NpgsqlConnection db, string relation) =>
+        (await LinesAsync(db, $"SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') FROM {relation} t"))[0];
+
+    /// <summary>The first column of every row, as text ("NULL" for a null).</summary>
+    internal static async Task<List<string>> LinesAsync(NpgsqlConnection db, string sql)
     {
         await using var command = new NpgsqlCommand(sql, db) { CommandTimeout = 300 };
         await using var reader = await command.ExecuteReaderAsync();

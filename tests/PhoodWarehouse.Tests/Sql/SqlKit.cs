@@ -89,9 +89,14 @@ internal static class SqlKit
             name, source.Host, source.Port, source.Database, source.ReaderUser, password ?? source.ReaderPassword);
 
     /// <summary>Rows of the tenant source for one day, counted in the source itself.</summary>
-    public static async Task<long> SourceRowsAsync(PostgresServer server, TenantSource source, DateOnly day)
+    public static Task<long> SourceRowsAsync(PostgresServer server, TenantSource source, DateOnly day) =>
+        SourceRowsAsync(server.ConnectionString(source.Database), day);
+
+    /// <summary>Rows of one day in the source database <paramref name="sourceConnectionString"/> points to.</summary>
+    public static async Task<long> SourceRowsAsync(string sourceConnectionString, DateOnly day)
     {
-        await using var db = await OpenAsync(server, source.Database);
+        await using var db = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(sourceConnectionString) { Pooling = false }.ConnectionString);
+        await db.OpenAsync();
         return await db.ScalarAsync<long>(
             "SELECT count(*) FROM phood_foodlogsum WHERE logged_time >= $1 AND logged_time < $1 + 1", day);
     }
@@ -104,9 +109,14 @@ internal static class SqlKit
     }
 
     /// <summary>Adds <paramref name="rows"/> rows for <paramref name="day"/> to a source (ids above anything generated).</summary>
-    public static async Task AddSourceRowsAsync(PostgresServer server, TenantSource source, DateOnly day, int rows)
+    public static Task AddSourceRowsAsync(PostgresServer server, TenantSource source, DateOnly day, int rows) =>
+        AddSourceRowsAsync(server.ConnectionString(source.Database), day, rows);
+
+    /// <summary>The same, in the source database <paramref name="sourceConnectionString"/> points to.</summary>
+    public static async Task AddSourceRowsAsync(string sourceConnectionString, DateOnly day, int rows)
     {
-        await using var db = await OpenAsync(server, source.Database);
+        await using var db = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(sourceConnectionString) { Pooling = false }.ConnectionString);
+        await db.OpenAsync();
         await db.ExecAsync(
             """
             INSERT INTO phood_foodlogsum (id, logged_time, location_id, station, food_name, waste_reason, meal_period, weight, cost)

@@ -116,22 +116,11 @@ internal sealed class LoadedWarehouse
         return await db.ColumnAsync("SELECT jobname || ' ' || command FROM cron.job ORDER BY jobname");
     }
 
-    public async Task AddSourceRowsAsync(string tenant, DateOnly day, int rows)
-    {
-        await using var db = new NpgsqlConnection(cluster.ConnectionString(SourceDatabase(tenant)));
-        await db.OpenAsync();
-        await db.ExecAsync(
-            """
-            INSERT INTO phood_foodlogsum (id, logged_time, location_id, station, food_name, waste_reason, meal_period, weight, cost)
-            SELECT (SELECT coalesce(max(id), 0) FROM phood_foodlogsum) + g, $1::date + make_interval(mins => g), 1,
-                   'grill', 'rice', 'spoilage', 'lunch', 1.5, 2.25
-            FROM generate_series(1, $2) AS g
-            """, day, rows);
-    }
+    public Task AddSourceRowsAsync(string tenant, DateOnly day, int rows) =>
+        SqlKit.AddSourceRowsAsync(cluster.ConnectionString(SourceDatabase(tenant)), day, rows);
 
     public Task<long> SourceRowsAsync(string tenant, DateOnly day) =>
-        ScalarAsync<long>(cluster.ConnectionString(SourceDatabase(tenant)),
-            "SELECT count(*) FROM phood_foodlogsum WHERE logged_time >= @d AND logged_time < @d + 1", day);
+        SqlKit.SourceRowsAsync(cluster.ConnectionString(SourceDatabase(tenant)), day);
 
     /// <summary>Rows of one day as BI sees it: the daily name, read as phood_ro.</summary>
     public Task<long> WarehouseRowsAsync(string tenant, DateOnly day) =>
@@ -152,12 +141,11 @@ internal sealed class LoadedWarehouse
         await db.ExecAsync(sql);
     }
 
-    private static async Task<T> ScalarAsync<T>(string connectionString, string sql, DateOnly? day = null)
+    private static async Task<T> ScalarAsync<T>(string connectionString, string sql)
     {
         await using var db = new NpgsqlConnection(connectionString);
         await db.OpenAsync();
         await using var command = new NpgsqlCommand(sql, db);
-        if (day is { } d) command.Parameters.AddWithValue("d", d);
         return (T)(await command.ExecuteScalarAsync())!;
     }
 }

@@ -1,4 +1,5 @@
 using Npgsql;
+using PhoodWarehouse.Tests.Infrastructure;
 
 namespace PhoodWarehouse.Tests.Upgrade;
 
@@ -47,8 +48,7 @@ internal static class UpgradeState
         foreach (var relation in relations)
         {
             var name = relation.Split(' ')[1];
-            var content = await LinesAsync(db, $"SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') FROM {name} t");
-            lines.Add(relation + " " + content[0]);
+            lines.Add(relation + " " + await CatalogSnapshot.ContentAsync(db, name));
         }
         lines.Sort(StringComparer.Ordinal);
         return lines;
@@ -87,12 +87,5 @@ internal static class UpgradeState
         return lines;
     }
 
-    private static async Task<List<string>> LinesAsync(NpgsqlConnection db, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, db) { CommandTimeout = 120 };
-        await using var reader = await command.ExecuteReaderAsync();
-        var lines = new List<string>();
-        while (await reader.ReadAsync()) lines.Add(reader.IsDBNull(0) ? "NULL" : reader.GetString(0));
-        return lines;
-    }
+    private static Task<List<string>> LinesAsync(NpgsqlConnection db, string sql) => CatalogSnapshot.LinesAsync(db, sql);
 }
