@@ -163,8 +163,12 @@ public sealed class SharedSourceServerTests(PostgresServer server, ITestOutputHe
         }
         var refusals = RefusalCount(cluster);
         // The module's idle pooled session plans the run; the workers' new sessions are refused until the release.
+        // The refusals counted may all come from planning (the headroom probes): seen in CI, a run released then had no
+        // worker refused. So the slots stay full a little longer (0.5 s: well inside a worker's 4 attempts over 2.6 s),
+        // long enough for the workers to start and be refused at least once.
         var run = Task.Run(() => shell.Run("Invoke-WhMvBackfill full_01 -Template foodlogstats -From ([datetime]::Today.AddDays(-2)) -Verbose"));
         await SourceFaultTests.WaitUntilAsync(() => Task.FromResult(RefusalCount(cluster) >= refusals + 2), 30);
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
         await filler.DisposeAsync();
         var result = await run;
 
