@@ -1,11 +1,14 @@
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace PhoodWarehouse.Core.Install;
 
 /// <summary>
-/// The <c>sql/</c> files, embedded at build time: the same text psql runs with <c>\i</c>.
+/// The <c>sql/</c> files, embedded at build time: the same text psql runs with <c>\i</c>. A file's <c>\ir part.sql</c>
+/// lines (functions.sql includes its parts, <c>sql/wh/*.sql</c>, that way) are expanded as psql expands them: the
+/// included file's text in place of the line, its path relative to the including file.
 /// </summary>
 public static class SqlScripts
 {
@@ -15,12 +18,17 @@ public static class SqlScripts
 
     private static readonly Assembly Assembly = typeof(SqlScripts).Assembly;
 
+    private static readonly Regex IncludeLine = new(@"^\\ir\s+(?<path>\S+)\s*$", RegexOptions.Multiline);
+
     public static string Read(string fileName)
     {
         using var stream = Assembly.GetManifestResourceStream("sql/" + fileName)
             ?? throw new InvalidOperationException($"The embedded script sql/{fileName} is missing from the build.");
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        return reader.ReadToEnd();
+        var text = reader.ReadToEnd();
+        var directory = Path.GetDirectoryName(fileName)?.Replace('\\', '/') ?? "";
+        return IncludeLine.Replace(text, include =>
+            Read(directory.Length == 0 ? include.Groups["path"].Value : directory + "/" + include.Groups["path"].Value).TrimEnd('\n'));
     }
 
     /// <summary>The template files (<c>template-*.sql</c>), by name, in a stable order.</summary>

@@ -7,6 +7,21 @@ public static class RepositoryPaths
 
     public static string ModuleManifest => Path.Combine(Root, "out", "PhoodWarehouse", "PhoodWarehouse.psd1");
 
+    /// <summary>Copies the repository's sql/ tree (functions.sql's parts in sql/wh/ too) into <paramref name="work"/>/sql, as a
+    /// DBA has it beside psql; returns that folder.</summary>
+    public static string CopySqlTree(string work)
+    {
+        var source = Path.Combine(Root, "sql");
+        var target = Path.Combine(work, "sql");
+        foreach (var file in Directory.GetFiles(source, "*.sql", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(target, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy, overwrite: true);
+        }
+        return target;
+    }
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

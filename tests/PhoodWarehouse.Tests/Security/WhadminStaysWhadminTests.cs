@@ -176,9 +176,7 @@ public sealed class WhadminStaysWhadminTests(PostgresServer server) : IDisposabl
 
     private void CopySqlFolder()
     {
-        var target = Directory.CreateDirectory(Path.Combine(work, "sql")).FullName;
-        foreach (var file in Directory.GetFiles(Path.Combine(RepositoryPaths.Root, "sql"), "*.sql"))
-            File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+        var target = RepositoryPaths.CopySqlTree(work);
         var create = Path.Combine(target, "create.sql");
         File.WriteAllText(create, File.ReadAllText(create)
             .Replace("STUB_WHADMIN_PASSWORD", PostgresServer.WhadminPassword.Replace("'", "''"))

@@ -1,3 +1,4 @@
+using PhoodWarehouse.Core.Install;
 using PhoodWarehouse.Tests.Infrastructure;
 using Xunit;
 
@@ -53,7 +54,7 @@ public sealed class CronAndRerunTests(PostgresServer server)
         await ro.FailsAsync($"SELECT cron.schedule_in_database('{job}', '0 2 * * *', 'SELECT 1', 'phood_warehouse')", [SqlKit.InsufficientPrivilege]);
     }
 
-    private static readonly string FunctionsSql = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "sql", "functions.sql"));
+    private static readonly string FunctionsSql = SqlScripts.Read(SqlScripts.Functions);
 
     [Fact]
     public async Task Rerunning_functions_sql_as_whadmin_keeps_every_row_and_changes_nothing_and_postgres_is_refused_even_with_set_role()

@@ -27,9 +27,7 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
     /// <summary>A copy of sql/ with the password stubs of create.sql replaced, as the guide's Step 1 asks.</summary>
     private void CopySqlFolder()
     {
-        var target = Directory.CreateDirectory(Path.Combine(work, "sql")).FullName;
-        foreach (var file in Directory.GetFiles(Path.Combine(RepositoryPaths.Root, "sql"), "*.sql"))
-            File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+        var target = RepositoryPaths.CopySqlTree(work);
         var create = Path.Combine(target, "create.sql");
         var text = File.ReadAllText(create);
         Assert.Contains("STUB_WHADMIN_PASSWORD", text);

@@ -1,0 +1,260 @@
+-- sql/wh/02-names-and-validation.sql: Names and validation: the one spelling of a daily name, the clock (_wh.now), tenants' days, input checks.
+-- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+-- Foreign server name of a connection: 'wh_' || tenant_name (at most 63 bytes).
+CREATE OR REPLACE FUNCTION _wh.server_name(tenant_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 'wh_' || tenant_name $$;
+
+-- Daily view name: base_view_name || '_YYYY_MM_DD'. Errors when the result exceeds 63 bytes
+-- (PostgreSQL would silently truncate it).
+CREATE OR REPLACE FUNCTION _wh.create_mv_name(base_view_name text, target_date date)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result text;
+BEGIN
+    IF base_view_name IS NULL OR base_view_name = '' OR target_date IS NULL THEN
+        RAISE EXCEPTION 'create_mv_name: base_view_name and target_date are required'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    result := base_view_name || '_' || to_char(target_date, 'YYYY_MM_DD');
+    IF octet_length(result) > 63 THEN
+        RAISE EXCEPTION 'view name % is longer than 63 bytes', result
+            USING ERRCODE = 'name_too_long';
+    END IF;
+    RETURN result;
+END
+$$;
+
+-- True when the daily view target_schema.view_name exists: a materialized view, or (a closed day
+-- compacted into <template>_closed, see wh/09-compaction.sql) a plain view named <name>_YYYY_MM_DD. Reads
+-- pg_class with the statement's snapshot, so after an advisory lock wait it sees what the other
+-- session committed.
+CREATE OR REPLACE FUNCTION _wh.does_mv_exist(target_schema text, view_name text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT 1
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = target_schema AND c.relname = view_name
+          AND (c.relkind = 'm' OR (c.relkind = 'v' AND c.relname ~ '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')))
+$$;
+
+-- The kind of a daily name: 'm' (materialized view), 'v' (day view over the compacted table) or NULL.
+CREATE OR REPLACE FUNCTION _wh.daily_relkind(target_schema text, view_name text)
+RETURNS "char"
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.relkind
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = target_schema AND c.relname = view_name AND c.relkind IN ('m', 'v')
+$$;
+
+-- True when a (non-materialized) view target_schema.view_name exists.
+CREATE OR REPLACE FUNCTION _wh.does_view_exist(target_schema text, view_name text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT 1
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = target_schema AND c.relname = view_name AND c.relkind = 'v')
+$$;
+
+-- True when view view_schema.view_name references relation ref_schema.ref_name directly.
+CREATE OR REPLACE FUNCTION _wh.view_references(view_schema text, view_name text, ref_schema text, ref_name text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT 1
+        FROM pg_catalog.pg_class v
+        JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+        JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid
+        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+        JOIN pg_catalog.pg_class t ON t.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+        WHERE vn.nspname = view_schema AND v.relname = view_name
+          AND tn.nspname = ref_schema AND t.relname = ref_name)
+$$;
+
+-- Raises unless target_schema is a valid, non-reserved tenant schema name.
+CREATE OR REPLACE FUNCTION _wh.assert_tenant_schema(target_schema text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF target_schema IS NULL OR target_schema !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid tenant schema name %', coalesce(quote_literal(target_schema), 'NULL')
+            USING ERRCODE = 'invalid_schema_name',
+                  HINT = 'Use lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters.';
+    END IF;
+    IF target_schema IN ('_wh', 'public', 'cron', 'information_schema') OR target_schema LIKE 'pg\_%' THEN
+        RAISE EXCEPTION 'schema % is reserved and cannot hold tenant data', target_schema
+            USING ERRCODE = 'reserved_name';
+    END IF;
+END
+$$;
+
+-- Raises unless tenant_name is a valid connection name (the server name must fit 63 bytes).
+CREATE OR REPLACE FUNCTION _wh.assert_connection_name(tenant_name text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tenant_name IS NULL OR tenant_name !~ '^[a-z_][a-z0-9_]{0,59}$' THEN
+        RAISE EXCEPTION 'invalid connection name %', coalesce(quote_literal(tenant_name), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use lower-case letters, digits and underscores, starting with a letter or underscore, at most 60 characters.';
+    END IF;
+END
+$$;
+
+-- Raises unless template_name is a valid template name (name_YYYY_MM_DD must fit 63 bytes).
+CREATE OR REPLACE FUNCTION _wh.assert_template_name(template_name text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF template_name IS NULL OR template_name !~ '^[a-z_][a-z0-9_]{0,51}$' THEN
+        RAISE EXCEPTION 'invalid template name %', coalesce(quote_literal(template_name), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use lower-case letters, digits and underscores, starting with a letter or underscore, at most 52 characters.';
+    END IF;
+END
+$$;
+
+-- Raises unless template_name names an existing template.
+CREATE OR REPLACE FUNCTION _wh.assert_template_exists(template_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _wh.assert_template_name(template_name);
+    IF NOT EXISTS (SELECT 1 FROM _wh.mv_templates t WHERE t.template_name = assert_template_exists.template_name) THEN
+        RAISE EXCEPTION 'template % does not exist', template_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Load it with sql/template-<name>.sql; SELECT template_name FROM _wh.mv_templates lists the known ones.';
+    END IF;
+END
+$$;
+
+-- THE clock of the SQL layer: now(), unless the session sets phood.now (SET phood.now = '2026-12-02 00:30',
+-- read as a timestamptz in the session's TimeZone). Every "now", "today", "yesterday" and "has this day ended"
+-- of the _wh functions goes through it, so a test can stand on either side of midnight (moving TimeZone moves
+-- CURRENT_DATE, not now()). It only moves what this session considers to be now: it reads and writes nothing
+-- a plain SET could not already change, and only whadmin can call the functions that use it (docs/sql-layer.md).
+CREATE OR REPLACE FUNCTION _wh.now()
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(nullif(current_setting('phood.now', true), '')::timestamptz, now()) $$;
+
+-- Raises unless time_zone is a name PostgreSQL knows (pg_timezone_names), e.g. 'America/Los_Angeles'.
+CREATE OR REPLACE FUNCTION _wh.assert_time_zone(time_zone text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF time_zone IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = time_zone) THEN
+        RAISE EXCEPTION 'unknown time zone %', coalesce(quote_literal(time_zone), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give an IANA name such as ''America/Los_Angeles'' or ''Europe/Berlin'': SELECT name FROM pg_timezone_names lists them (names are case-sensitive).';
+    END IF;
+END
+$$;
+
+-- The time zone of a tenant's days (NULL: the session's TimeZone, i.e. CURRENT_DATE's).
+CREATE OR REPLACE FUNCTION _wh.tenant_time_zone(target_schema text)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT t.time_zone FROM _wh.tenants t WHERE t.schema_name = target_schema $$;
+
+-- The day it is now (_wh.now()) in a zone; without a zone, in the session's TimeZone (= CURRENT_DATE).
+CREATE OR REPLACE FUNCTION _wh.today_in(time_zone text)
+RETURNS date
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN time_zone IS NULL THEN _wh.now()::date ELSE (_wh.now() AT TIME ZONE time_zone)::date END $$;
+
+-- A tenant's today: the day it is now on the tenant's clock (its time_zone), else the session's CURRENT_DATE.
+-- Its yesterday is tenant_today - 1; its closed days (no longer refreshed) are those before yesterday.
+CREATE OR REPLACE FUNCTION _wh.tenant_today(target_schema text)
+RETURNS date
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT _wh.today_in(_wh.tenant_time_zone(target_schema)) $$;
+
+-- The instant a day ends (midnight after it) in a zone; without a zone, in the session's TimeZone. A day whose
+-- rows were captured at or after this instant is complete (unless its source changes afterwards).
+-- No SET clause (unlike every other function): a function with one is never inlined, and _wh.daily_views evaluates
+-- this once per daily name. It uses only built-in operators and casts, which resolve in pg_catalog (always searched
+-- first), so no search_path can change what it means.
+CREATE OR REPLACE FUNCTION _wh.day_end(day date, time_zone text)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+AS $$ SELECT CASE WHEN time_zone IS NULL THEN (day + 1)::timestamp::timestamptz ELSE (day + 1)::timestamp AT TIME ZONE time_zone END $$;
+
+-- The regular expression of a template's daily names (<template>_YYYY_MM_DD): spelled here once.
+-- No SET clause, so that it is inlined into _wh.daily_views (see _wh.day_end).
+CREATE OR REPLACE FUNCTION _wh.daily_name_pattern(template_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT '^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$' $$;
+
+-- Raises unless target_date is a date not after today (_wh.now() in the session's TimeZone).
+CREATE OR REPLACE FUNCTION _wh.assert_target_date(target_date date)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF target_date IS NULL THEN
+        RAISE EXCEPTION 'target date is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF target_date > _wh.today_in(NULL) THEN
+        RAISE EXCEPTION 'target date % is in the future (today is %)', target_date, _wh.today_in(NULL)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- Raises unless target_date is a date not after the tenant's today (_wh.tenant_today).
+CREATE OR REPLACE FUNCTION _wh.assert_target_date(target_date date, target_schema text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    today date := _wh.tenant_today(target_schema);
+BEGIN
+    IF target_date IS NULL THEN
+        RAISE EXCEPTION 'target date is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF target_date > today THEN
+        RAISE EXCEPTION 'target date % is in the future (today is % for tenant %)', target_date, today, target_schema
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;

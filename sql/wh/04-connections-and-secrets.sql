@@ -1,0 +1,295 @@
+-- sql/wh/04-connections-and-secrets.sql: Tenant connections: foreign servers and user mappings (the secrets), timeouts, the union-view rebuild they trigger.
+-- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+-- TLS settings of a source connection (libpq's sslmode and channel_binding; NULL: libpq's
+-- default). They go into the foreign server's options (docs/security.md, finding 2).
+ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS sslmode text;
+ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS channel_binding text;
+
+-- Bounded waits (docs/security.md, finding 3). An existing value (set by a DBA) is kept.
+--   source_statement_timeout: how long one statement may run at a source (every foreign
+--     server's options; after a change run SELECT _wh.sync_foreign_servers();). A day of
+--     200,000 rows loads in about 1 s here (docs/security.md): 10 min is many times over.
+--   lock_timeout: how long tenant removal and view changes wait for a lock (a BI query or a
+--     refresh holding the view) before they give up with nothing changed. Those functions
+--     declare SET lock_timeout FROM CURRENT, so the setting ends when they return.
+INSERT INTO _wh.warehouse_info (key, value) VALUES ('source_statement_timeout', '10min'), ('lock_timeout', '10s')
+ON CONFLICT (key) DO NOTHING;
+
+-- A duration from _wh.warehouse_info in milliseconds (fallback when unset), e.g. '10min' -> 600000.
+-- Raises naming the key when the value is not a duration.
+CREATE OR REPLACE FUNCTION _wh.timeout_ms(setting_key text, fallback text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v  text;
+    ms bigint;
+BEGIN
+    SELECT i.value INTO v FROM _wh.warehouse_info i WHERE i.key = setting_key;
+    v := coalesce(nullif(btrim(v), ''), fallback);
+    BEGIN
+        ms := (extract(epoch FROM v::interval) * 1000)::bigint;
+    EXCEPTION WHEN OTHERS THEN
+        ms := NULL;
+    END;
+    IF ms IS NULL OR ms < 0 THEN
+        RAISE EXCEPTION '_wh.warehouse_info %: % is not a duration', setting_key, quote_literal(v)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Write it like ''10min'' or ''30s'': UPDATE _wh.warehouse_info SET value = ''10min'' WHERE key = %L;', setting_key);
+    END IF;
+    RETURN ms;
+END
+$$;
+
+-- The options of a connection's foreign server, by name (NULL: the option is not set).
+-- Every remote session is read-only and bounded: options carries
+-- default_transaction_read_only=on and statement_timeout (docs/security.md, findings 3, 4).
+CREATE OR REPLACE FUNCTION _wh.server_options(c _wh.tenant_connections)
+RETURNS TABLE (option_name text, option_value text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF c.sslmode IS NOT NULL AND c.sslmode NOT IN ('disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full') THEN
+        RAISE EXCEPTION 'connection %: sslmode % is not one of disable, allow, prefer, require, verify-ca, verify-full', c.tenant_name, quote_literal(c.sslmode)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use verify-full to check the source''s certificate and host name (the CA in the warehouse server''s ~/.postgresql/root.crt).';
+    END IF;
+    IF c.channel_binding IS NOT NULL AND c.channel_binding NOT IN ('disable', 'prefer', 'require') THEN
+        RAISE EXCEPTION 'connection %: channel_binding % is not one of disable, prefer, require', c.tenant_name, quote_literal(c.channel_binding)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY VALUES
+        ('host', c.host), ('port', c.port::text), ('dbname', c.dbname),
+        ('sslmode', c.sslmode), ('channel_binding', c.channel_binding),
+        ('options', format('-c default_transaction_read_only=on -c statement_timeout=%s',
+                           _wh.timeout_ms('source_statement_timeout', '10min')));
+END
+$$;
+
+-- Creates the foreign server of a connection, or brings its options in step with the row
+-- (ALTER SERVER only when something differs). Returns true when it changed anything.
+CREATE OR REPLACE FUNCTION _wh.sync_foreign_server(c _wh.tenant_connections)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    srv     text := _wh.server_name(c.tenant_name);
+    opts    text[];
+    changes text[] := '{}'::text[];
+    k       text;
+    v       text;
+    cur     text;
+BEGIN
+    SELECT s.srvoptions INTO opts FROM pg_catalog.pg_foreign_server s WHERE s.srvname = srv;
+    IF NOT FOUND THEN
+        SELECT string_agg(format('%I %L', o.option_name, o.option_value), ', ') INTO v
+        FROM _wh.server_options(c) o WHERE o.option_value IS NOT NULL;
+        EXECUTE format('CREATE SERVER %I FOREIGN DATA WRAPPER dblink_fdw OPTIONS (%s)', srv, v);
+        RETURN true;
+    END IF;
+    FOR k, v IN SELECT o.option_name, o.option_value FROM _wh.server_options(c) o LOOP
+        cur := (SELECT substr(x, length(k) + 2) FROM unnest(opts) x WHERE left(x, length(k) + 1) = k || '=');
+        IF v IS NULL AND cur IS NOT NULL THEN
+            changes := changes || format('DROP %I', k);
+        ELSIF v IS NOT NULL AND cur IS NULL THEN
+            changes := changes || format('ADD %I %L', k, v);
+        ELSIF v IS DISTINCT FROM cur THEN
+            changes := changes || format('SET %I %L', k, v);
+        END IF;
+    END LOOP;
+    IF cardinality(changes) = 0 THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('ALTER SERVER %I OPTIONS (%s)', srv, array_to_string(changes, ', '));
+    RETURN true;
+END
+$$;
+
+-- Creates or updates the user mapping FOR whadmin on server_name. A NULL password keeps the
+-- mapping's current password. Runs as whadmin (called from the SECURITY DEFINER trigger).
+CREATE OR REPLACE FUNCTION _wh.sync_user_mapping(server_name text, username text, password text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    opts text[];
+    has_password boolean;
+    changes text[] := '{}'::text[];
+BEGIN
+    SELECT um.umoptions INTO opts
+    FROM pg_catalog.pg_user_mappings um
+    WHERE um.srvname = server_name AND um.usename = 'whadmin';
+    IF NOT FOUND THEN
+        IF password IS NULL THEN
+            EXECUTE format('CREATE USER MAPPING FOR whadmin SERVER %I OPTIONS (user %L)', server_name, username);
+        ELSE
+            EXECUTE format('CREATE USER MAPPING FOR whadmin SERVER %I OPTIONS (user %L, password %L)', server_name, username, password);
+        END IF;
+        RETURN;
+    END IF;
+    has_password := EXISTS (SELECT 1 FROM unnest(opts) o WHERE o LIKE 'password=%');
+    changes := changes || format('%s user %L',
+        CASE WHEN EXISTS (SELECT 1 FROM unnest(opts) o WHERE o LIKE 'user=%') THEN 'SET' ELSE 'ADD' END, username);
+    IF password IS NOT NULL THEN
+        changes := changes || format('%s password %L', CASE WHEN has_password THEN 'SET' ELSE 'ADD' END, password);
+    END IF;
+    EXECUTE format('ALTER USER MAPPING FOR whadmin SERVER %I OPTIONS (%s)', server_name, array_to_string(changes, ', '));
+END
+$$;
+
+-- Rebuilds public views: without schema_hint, every existing one; with it, those of the
+-- templates that schema_hint has a tenant view of or that the public view still refers to.
+CREATE OR REPLACE FUNCTION _wh.rebuild_public_views(schema_hint text DEFAULT NULL)
+RETURNS text[]
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tname text;
+    rebuilt text[] := '{}'::text[];
+BEGIN
+    FOR tname IN SELECT t.template_name FROM _wh.mv_templates t ORDER BY 1 LOOP
+        IF (schema_hint IS NULL AND _wh.does_view_exist('public', tname))
+           OR (schema_hint IS NOT NULL AND (_wh.does_view_exist(schema_hint, tname)
+                                            OR _wh.view_references('public', tname, schema_hint, tname))) THEN
+            rebuilt := rebuilt || _wh.update_public_view_by_template(tname);
+        END IF;
+    END LOOP;
+    RETURN rebuilt;
+END
+$$;
+
+-- Trigger: keeps the foreign server 'wh_<tenant_name>' (dblink_fdw; host, port, dbname,
+-- sslmode, channel_binding, and read-only, bounded sessions: _wh.server_options) and its user
+-- mapping FOR whadmin (user, password) in step with the row. The password goes into the
+-- mapping and NULL is stored; an UPDATE with a NULL password keeps the mapping's, unless the
+-- source moves (host, port, dbname, sslmode, channel_binding): that is refused.
+-- DELETE drops server and mapping, refusing while a tenant schema still uses the connection.
+-- Servers and mappings are owned by whadmin whoever changes the table.
+CREATE OR REPLACE FUNCTION _wh.tenant_connections_sync()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    srv    text;
+    live   text;
+    pruned integer;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        srv := _wh.server_name(OLD.tenant_name);
+        -- Tenants whose schema is already gone (the guide drops the schema first) are unregistered.
+        DELETE FROM _wh.tenants t
+        WHERE t.connection_name = OLD.tenant_name
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = t.schema_name);
+        GET DIAGNOSTICS pruned = ROW_COUNT;
+        SELECT string_agg(t.schema_name, ', ') INTO live FROM _wh.tenants t WHERE t.connection_name = OLD.tenant_name;
+        IF live IS NOT NULL THEN
+            RAISE EXCEPTION 'connection % is still used by tenant schema(s) %', OLD.tenant_name, live
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Remove the tenant first: SELECT _wh.remove_tenant(''<schema>'');';
+        END IF;
+        IF pruned > 0 THEN
+            PERFORM _wh.rebuild_public_views();
+        END IF;
+        EXECUTE format('DROP USER MAPPING IF EXISTS FOR whadmin SERVER %I', srv);
+        -- No CASCADE: a mapping or foreign table someone else added makes this fail loudly.
+        EXECUTE format('DROP SERVER IF EXISTS %I', srv);
+        RETURN OLD;
+    END IF;
+
+    PERFORM _wh.assert_connection_name(NEW.tenant_name);
+    IF TG_OP = 'UPDATE' AND NEW.tenant_name <> OLD.tenant_name THEN
+        RAISE EXCEPTION 'a connection cannot be renamed (% -> %): daily views refer to its server by name', OLD.tenant_name, NEW.tenant_name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Insert a new connection and move tenants to it.';
+    END IF;
+    IF NEW.port IS NULL OR NEW.port NOT BETWEEN 1 AND 65535 THEN
+        RAISE EXCEPTION 'invalid port % for connection %', NEW.port, NEW.tenant_name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- A password goes only where it was given (docs/security.md, finding 2): the mapping's
+    -- password is not sent to a new host, port, database or weaker TLS.
+    IF TG_OP = 'UPDATE' AND NEW.password IS NULL
+       AND (NEW.host, NEW.port, NEW.dbname, NEW.sslmode, NEW.channel_binding)
+           IS DISTINCT FROM (OLD.host, OLD.port, OLD.dbname, OLD.sslmode, OLD.channel_binding) THEN
+        RAISE EXCEPTION 'connection %: the source moves (% -> %) but no new password was given', NEW.tenant_name,
+            format('%s:%s/%s sslmode=%s', OLD.host, OLD.port, OLD.dbname, coalesce(OLD.sslmode, 'default')),
+            format('%s:%s/%s sslmode=%s', NEW.host, NEW.port, NEW.dbname, coalesce(NEW.sslmode, 'default'))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The stored password is only sent to the source it was given for. Set password in the same UPDATE: UPDATE _wh.tenant_connections SET host = ..., password = ''...'' WHERE tenant_name = ...;';
+    END IF;
+
+    srv := _wh.server_name(NEW.tenant_name);
+    PERFORM _wh.sync_foreign_server(NEW);
+    PERFORM _wh.sync_user_mapping(srv, NEW.username, NEW.password);
+
+    NEW.password := NULL;
+    IF TG_OP = 'INSERT' THEN
+        NEW.created_at := coalesce(NEW.created_at, now());
+        NEW.updated_at := NULL;
+    ELSE
+        NEW.created_at := OLD.created_at;
+        NEW.updated_at := now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER tenant_connections_sync
+    BEFORE INSERT OR UPDATE OR DELETE ON _wh.tenant_connections
+    FOR EACH ROW EXECUTE FUNCTION _wh.tenant_connections_sync();
+
+-- Upgrade: rows written before this trigger existed (plain-text passwords, no server) are
+-- moved into servers and mappings now.
+UPDATE _wh.tenant_connections c
+SET updated_at = c.updated_at
+WHERE c.password IS NOT NULL
+   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = _wh.server_name(c.tenant_name));
+
+-- Brings every foreign server's options in step with its row and the settings (read-only,
+-- statement_timeout): run after changing source_statement_timeout. Returns how many changed.
+-- Also the upgrade of servers created before these options existed (re-running this file).
+CREATE OR REPLACE FUNCTION _wh.sync_foreign_servers()
+RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*)::integer FROM _wh.tenant_connections c WHERE _wh.sync_foreign_server(c);
+$$;
+
+DO $sync$ BEGIN PERFORM _wh.sync_foreign_servers(); END $sync$;
+
+-- What dblink needs to reach a tenant: the name of its foreign server (dblink accepts a
+-- server name wherever it accepts a connection string). No secret is returned.
+-- Raises when the connection or its server does not exist.
+CREATE OR REPLACE FUNCTION _wh.get_tenant_connection_string(tenant_connection_name text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    srv text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM _wh.tenant_connections c WHERE c.tenant_name = tenant_connection_name) THEN
+        RAISE EXCEPTION 'tenant connection % does not exist', coalesce(quote_literal(tenant_connection_name), 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password) VALUES (...)';
+    END IF;
+    srv := _wh.server_name(tenant_connection_name);
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = srv) THEN
+        RAISE EXCEPTION 'foreign server % of connection % is missing', srv, tenant_connection_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Re-create it: UPDATE _wh.tenant_connections SET password = ''...'' WHERE tenant_name = %L;', tenant_connection_name);
+    END IF;
+    RETURN srv;
+END
+$$;

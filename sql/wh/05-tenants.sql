@@ -1,0 +1,100 @@
+-- sql/wh/05-tenants.sql: Tenants: schemas, registration and time zones.
+-- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+-- Ensures the tenant schema exists. A new schema is owned by whadmin, phood_ro gets USAGE and
+-- (default privileges) SELECT on every table/view whadmin creates in it. An existing schema
+-- must grant whadmin CREATE.
+CREATE OR REPLACE FUNCTION _wh.ensure_tenant_schema(target_schema text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM pg_advisory_xact_lock(hashtext('_wh.schema'), hashtext(target_schema));
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
+        EXECUTE format('CREATE SCHEMA %I', target_schema);
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO phood_ro', target_schema);
+        EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE whadmin IN SCHEMA %I GRANT SELECT ON TABLES TO phood_ro', target_schema);
+    ELSIF NOT has_schema_privilege('whadmin', target_schema, 'CREATE, USAGE') THEN
+        RAISE EXCEPTION 'whadmin has no CREATE and USAGE privilege on schema %', target_schema
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('As its owner: GRANT ALL ON SCHEMA %I TO whadmin; GRANT USAGE ON SCHEMA %I TO phood_ro;', target_schema, target_schema);
+    END IF;
+END
+$$;
+
+-- Registers (connection, schema) as a tenant the first time it is used, creating the schema
+-- when missing; client_name defaults to the schema name. Returns the registered client name.
+-- Raises when the connection is unknown or the schema is registered with another connection.
+CREATE OR REPLACE FUNCTION _wh.ensure_tenant(tenant_connection_name text, target_schema text, client_name text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reg _wh.tenants;
+BEGIN
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM _wh.get_tenant_connection_string(tenant_connection_name);
+    SELECT * INTO reg FROM _wh.tenants t WHERE t.schema_name = target_schema;
+    IF NOT FOUND THEN
+        PERFORM _wh.ensure_tenant_schema(target_schema);
+        INSERT INTO _wh.tenants (schema_name, connection_name, client_name)
+        VALUES (target_schema, tenant_connection_name, coalesce(ensure_tenant.client_name, target_schema))
+        ON CONFLICT (schema_name) DO NOTHING;
+        SELECT * INTO reg FROM _wh.tenants t WHERE t.schema_name = target_schema;
+    ELSIF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
+        PERFORM _wh.ensure_tenant_schema(target_schema);
+    END IF;
+    IF reg.connection_name <> tenant_connection_name THEN
+        RAISE EXCEPTION 'schema % is registered for connection %, not %', target_schema, reg.connection_name, tenant_connection_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('To move it: UPDATE _wh.tenants SET connection_name = %L WHERE schema_name = %L;', tenant_connection_name, target_schema);
+    END IF;
+    RETURN reg.client_name;
+END
+$$;
+
+-- Trigger: a tenant's time zone, when set, is one PostgreSQL knows.
+CREATE OR REPLACE FUNCTION _wh.tenants_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.time_zone IS NOT NULL THEN
+        PERFORM _wh.assert_time_zone(NEW.time_zone);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER tenants_validate
+    BEFORE INSERT OR UPDATE OF time_zone ON _wh.tenants
+    FOR EACH ROW EXECUTE FUNCTION _wh.tenants_validate();
+
+-- Sets (or with NULL clears) the time zone of a registered tenant; raises for an unknown tenant or zone.
+-- Returns {"schema","time_zone","today"}.
+CREATE OR REPLACE FUNCTION _wh.set_tenant_time_zone(target_schema text, time_zone text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF time_zone IS NOT NULL THEN
+        PERFORM _wh.assert_time_zone(time_zone);
+    END IF;
+    UPDATE _wh.tenants t SET time_zone = set_tenant_time_zone.time_zone WHERE t.schema_name = target_schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant schema % is not registered', coalesce(quote_literal(target_schema), 'NULL')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN jsonb_build_object('schema', target_schema, 'time_zone', time_zone, 'today', _wh.tenant_today(target_schema));
+END
+$$;
+
+-- Records that a day's rows were just read from its source (called in the same transaction as the create,

@@ -1,0 +1,53 @@
+-- sql/wh/06-locks-and-run-log.sql: Locks (transaction-scoped advisory locks; order: daily -> tenant view -> public view) and the run log.
+-- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+CREATE OR REPLACE FUNCTION _wh.lock_daily_view(target_schema text, view_name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext(target_schema || '.' || view_name)) $$;
+
+-- The same lock without waiting: true when this transaction now holds it.
+CREATE OR REPLACE FUNCTION _wh.try_lock_daily_view(target_schema text, view_name text)
+RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_try_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext(target_schema || '.' || view_name)) $$;
+
+CREATE OR REPLACE FUNCTION _wh.lock_tenant_view(target_schema text, template_name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_advisory_xact_lock(hashtext('_wh.tenant_view'), hashtext(target_schema || '.' || template_name)) $$;
+
+CREATE OR REPLACE FUNCTION _wh.lock_public_view(template_name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_advisory_xact_lock(hashtext('_wh.public_view'), hashtext(template_name)) $$;
+
+-- ============================================================================
+-- 7. Run log
+-- ============================================================================
+
+-- Appends one run_log row (in the caller's transaction) and returns its id.
+CREATE OR REPLACE FUNCTION _wh.log_run(target_schema text, tenant_connection_name text, template_name text,
+                                       target_date date, action text, row_count bigint, duration_ms numeric, error text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO _wh.run_log (tenant_schema, connection_name, template_name, target_date, action, row_count, duration_ms, error)
+    VALUES (target_schema, tenant_connection_name, template_name, target_date, action, row_count, round(duration_ms, 1), error)
+    RETURNING id
+$$;
+
+-- For callers (the C# client) that caught an error from an update function and want it
+-- recorded: call this in a fresh transaction. Returns the run_log id.
+CREATE OR REPLACE FUNCTION _wh.log_failure(template_name text, connection_name text, target_schema text, target_date date, error text)
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT _wh.log_run(target_schema, connection_name, template_name, target_date, 'failed', NULL, NULL, error) $$;

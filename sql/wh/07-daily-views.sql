@@ -1,0 +1,89 @@
+-- sql/wh/07-daily-views.sql: Daily views: create and refresh one day's materialized view.
+-- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+-- Creates materialized view target_schema.view_name from a template for one date: the
+-- remote query through public.dblink(<server name>, ...), client appended as a literal, the
+-- template's indexes with names chosen by PostgreSQL, SELECT for phood_ro, ANALYZE.
+-- Callers hold the daily-view lock and have validated the arguments.
+CREATE OR REPLACE FUNCTION _wh.create_daily_view(template_name text, tenant_connection_name text, target_schema text,
+                                                 target_date date, view_name text, client_name text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tpl        _wh.mv_templates;
+    srv        text;
+    select_list text;
+    column_defs text;
+    has_client boolean;
+    idx        record;
+BEGIN
+    SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = create_daily_view.template_name;
+    IF NOT FOUND THEN
+        PERFORM _wh.assert_template_exists(template_name);
+    END IF;
+    srv := _wh.get_tenant_connection_string(tenant_connection_name);
+
+    SELECT string_agg(format('t.%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal),
+           bool_or(c.column_name = 'client')
+    INTO select_list, column_defs, has_client
+    FROM _wh.parse_column_definitions(tpl.column_definitions) c;
+
+    -- The view's definition names the server, so it opens a connection of its own: the session's
+    -- kept one goes first (at most one source connection per session).
+    PERFORM _wh.close_session_dblinks();
+    EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT %s%s FROM public.dblink(%L, %L) AS t(%s)',
+                   target_schema, view_name, select_list,
+                   CASE WHEN has_client THEN '' ELSE format(', %L::text AS client', client_name) END,
+                   srv,
+                   _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date),
+                   column_defs);
+
+    FOR idx IN SELECT * FROM _wh.parse_index_definitions(tpl.indexes) ORDER BY ordinal LOOP
+        EXECUTE format('CREATE %sINDEX ON %I.%I %s',
+                       CASE WHEN idx.is_unique THEN 'UNIQUE ' ELSE '' END,
+                       target_schema, view_name,
+                       _wh.render_template_text(idx.index_rest, target_schema, view_name, target_date));
+    END LOOP;
+
+    EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+    EXECUTE format('ANALYZE %I.%I', target_schema, view_name);
+END
+$$;
+
+-- Refreshes a daily view: CONCURRENTLY (readers not blocked) when it has a plain unique
+-- index, otherwise a plain REFRESH.
+CREATE OR REPLACE FUNCTION _wh.refresh_daily_view(target_schema text, view_name text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _wh.close_session_dblinks();  -- REFRESH connects on its own (see create_daily_view)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+               WHERE i.indrelid = format('%I.%I', target_schema, view_name)::regclass
+                 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL) THEN
+        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I.%I', target_schema, view_name);
+    ELSE
+        EXECUTE format('REFRESH MATERIALIZED VIEW %I.%I', target_schema, view_name);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION _wh.count_rows(target_schema text, view_name text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %I.%I', target_schema, view_name) INTO n;
+    RETURN n;
+END
+$$;

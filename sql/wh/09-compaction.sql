@@ -1,0 +1,322 @@
+-- sql/wh/09-compaction.sql: Closed days: one compacted table per tenant and template, the kept dblink connection, compaction.
+-- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+--
+-- A day older than yesterday can no longer be refreshed (only re-created with force). Once a
+-- tenant has more than _wh.compact_after_days() closed daily materialized views of a template
+-- (warehouse_info 'compact_after_days', default 31), they move into ONE indexed table
+-- <schema>.<template>_closed (the daily view's columns plus _wh_day date), and from then on
+-- every closed day of that tenant and template lives there: a new closed day is loaded straight
+-- into it (INSERT ... SELECT FROM dblink over a connection kept for the session), the daily
+-- name stays queryable as a plain view (SELECT <cols> FROM <template>_closed WHERE _wh_day = day),
+-- and the tenant view reads the table plus the remaining daily materialized views (today,
+-- yesterday). Planning a query then locks a handful of relations instead of 4 per day.
+
+-- Name of the compacted table of a template: <template>_closed (at most 59 bytes).
+CREATE OR REPLACE FUNCTION _wh.closed_table_name(template_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT template_name || '_closed' $$;
+
+-- How many closed daily materialized views a tenant may have of a template before they are
+-- compacted (warehouse_info 'compact_after_days'; default 31).
+CREATE OR REPLACE FUNCTION _wh.compact_after_days()
+RETURNS integer
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT nullif(btrim(i.value), '')::integer FROM _wh.warehouse_info i WHERE i.key = 'compact_after_days'), 31)
+$$;
+
+-- A dblink connection to server_name kept for this session (named after the server and a hash
+-- of its options and of whadmin's mapping, so a changed host or password opens a new one). Saves
+-- the connection set-up (SCRAM, backend start: 30-50 ms) for every closed day after the first one
+-- a session loads. A session keeps at most ONE: connecting to a server first closes every other
+-- kept connection of the session (whatever its server), so N workers moving from tenant to tenant
+-- hold at most N connections on the source servers, not one per tenant they have visited.
+-- Registers the kept connection in _wh.kept_dblinks (Get-WhHealth counts them).
+CREATE OR REPLACE FUNCTION _wh.session_dblink(server_name text, reconnect boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conn text;
+    started timestamptz;
+BEGIN
+    SELECT left(s.srvname, 30) || '_' || md5(coalesce(s.srvoptions::text, '') || coalesce(um.umoptions::text, ''))
+    INTO conn
+    FROM pg_catalog.pg_foreign_server s
+    LEFT JOIN pg_catalog.pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user
+    WHERE s.srvname = server_name;
+    IF conn IS NULL THEN
+        RAISE EXCEPTION 'foreign server % does not exist', server_name USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT reconnect AND conn = ANY (coalesce(public.dblink_get_connections(), '{}')) THEN
+        -- Registered again when the transaction that registered it rolled back (a failed day).
+        IF NOT EXISTS (SELECT 1 FROM _wh.kept_dblinks k WHERE k.pid = pg_catalog.pg_backend_pid() AND k.connection_name = conn) THEN
+            SELECT a.backend_start INTO started FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid();
+            INSERT INTO _wh.kept_dblinks AS k (pid, backend_start, server_name, connection_name)
+            VALUES (pg_catalog.pg_backend_pid(), started, session_dblink.server_name, conn)
+            ON CONFLICT (pid) DO UPDATE SET backend_start = EXCLUDED.backend_start, server_name = EXCLUDED.server_name,
+                                            connection_name = EXCLUDED.connection_name, connected_at = EXCLUDED.connected_at;
+        END IF;
+        RETURN conn;
+    END IF;
+    PERFORM _wh.close_session_dblinks();
+    PERFORM public.dblink_connect(conn, server_name);
+    SELECT a.backend_start INTO started FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid();
+    -- Rows of ended backends; SKIP LOCKED: never wait for (or deadlock with) another session clearing them.
+    DELETE FROM _wh.kept_dblinks k
+    WHERE k.pid IN (SELECT s.pid FROM _wh.kept_dblinks s
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = s.pid
+                                      AND (a.backend_start IS NULL OR s.backend_start IS NULL OR a.backend_start = s.backend_start))
+                    FOR UPDATE SKIP LOCKED);
+    INSERT INTO _wh.kept_dblinks AS k (pid, backend_start, server_name, connection_name)
+    VALUES (pg_catalog.pg_backend_pid(), started, session_dblink.server_name, conn)
+    ON CONFLICT (pid) DO UPDATE SET backend_start = EXCLUDED.backend_start, server_name = EXCLUDED.server_name,
+                                    connection_name = EXCLUDED.connection_name, connected_at = EXCLUDED.connected_at;
+    RETURN conn;
+END
+$$;
+
+-- Closes every dblink connection this session keeps (session_dblink's, named <server>_<md5>; a
+-- DBA's own named dblink connections are left alone). Called before a statement opens a dblink
+-- connection of its own (creating or refreshing a daily materialized view, whose definition names
+-- the server), so that a session never holds two source connections at once, and by the module
+-- when a backfill worker ends. Returns how many were closed.
+CREATE OR REPLACE FUNCTION _wh.close_session_dblinks()
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kept text;
+    closed integer := 0;
+BEGIN
+    FOREACH kept IN ARRAY coalesce(public.dblink_get_connections(), '{}') LOOP
+        IF kept ~ '_[0-9a-f]{32}$' THEN
+            PERFORM public.dblink_disconnect(kept);
+            closed := closed + 1;
+        END IF;
+    END LOOP;
+    DELETE FROM _wh.kept_dblinks k WHERE k.pid = pg_catalog.pg_backend_pid();
+    RETURN closed;
+END
+$$;
+
+-- Creates <schema>.<template>_closed when missing: the daily view's columns plus _wh_day date,
+-- the template's indexes (as plain indexes: a unique key of one day need not be unique over
+-- many days), a BRIN index on _wh_day, SELECT for phood_ro. Returns true when it was created.
+-- Callers hold the compaction lock.
+CREATE OR REPLACE FUNCTION _wh.ensure_closed_table(template_name text, target_schema text)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    closed text := _wh.closed_table_name(template_name);
+    defs text;
+    idx record;
+BEGIN
+    IF pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    IF EXISTS (SELECT 1 FROM _wh.mv_templates t WHERE t.template_name = closed) THEN
+        RAISE EXCEPTION 'cannot compact closed days of %: a template named % exists', template_name, closed
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    SELECT string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal)
+    INTO defs FROM _wh.template_columns(template_name) c;
+    EXECUTE format('CREATE TABLE %I.%I (%s, _wh_day date NOT NULL)', target_schema, closed, defs);
+    FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_closed_table.template_name)) ORDER BY ordinal LOOP
+        EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, closed,
+                       _wh.render_template_text(idx.index_rest, target_schema, closed, _wh.tenant_today(target_schema)));
+    END LOOP;
+    -- BRIN: days arrive (mostly) in order, a day's rows sit together; a btree here cost ~3 ms per 2,000-row day to
+    -- maintain, this costs next to nothing and still finds a day in a few pages (day views, force, retention).
+    EXECUTE format('CREATE INDEX ON %I.%I USING brin (_wh_day) WITH (pages_per_range = 16, autosummarize = on)', target_schema, closed);
+    EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, closed);
+    RETURN true;
+END
+$$;
+
+-- The SELECT of a compacted day's view: the daily view's columns of that day.
+CREATE OR REPLACE FUNCTION _wh.closed_day_view_sql(template_name text, target_schema text, target_date date)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('SELECT %s FROM %I.%I WHERE _wh_day = %L::date',
+                  string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
+                  target_schema, _wh.closed_table_name(template_name), target_date)
+    FROM _wh.template_columns(template_name) c
+$$;
+
+-- Loads one closed day straight into <schema>.<template>_closed from the tenant's source (the
+-- same remote query, columns and client literal as a daily materialized view), and creates the
+-- day's view when it does not exist. Callers hold the daily-view lock and have removed any
+-- earlier rows of the day (in the same transaction). Returns the number of rows loaded.
+CREATE OR REPLACE FUNCTION _wh.load_closed_day(template_name text, tenant_connection_name text, target_schema text,
+                                               target_date date, view_name text, client_name text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tpl _wh.mv_templates;
+    srv text;
+    conn text;
+    insert_list text;
+    select_list text;
+    column_defs text;
+    has_client boolean;
+    stmt text;
+    query text;
+    n bigint;
+BEGIN
+    SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = load_closed_day.template_name;
+    srv := _wh.get_tenant_connection_string(tenant_connection_name);
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('t.%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal),
+           bool_or(c.column_name = 'client')
+    INTO insert_list, select_list, column_defs, has_client
+    FROM _wh.parse_column_definitions(tpl.column_definitions) c;
+    query := _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date);
+    stmt := format('INSERT INTO %I.%I (%s%s, _wh_day) SELECT %s%s, $3 FROM public.dblink($1, $2) AS t(%s)',
+                   target_schema, _wh.closed_table_name(template_name), insert_list,
+                   CASE WHEN has_client THEN '' ELSE ', client' END,
+                   select_list, CASE WHEN has_client THEN '' ELSE ', $4' END, column_defs);
+    conn := _wh.session_dblink(srv);
+    BEGIN
+        EXECUTE stmt USING conn, query, target_date, client_name;
+    EXCEPTION WHEN OTHERS THEN
+        -- The kept connection may have died (source restarted, idle timeout): once more over a new one.
+        -- A real error (bad query, missing table) fails again and is raised from there.
+        conn := _wh.session_dblink(srv, true);
+        EXECUTE stmt USING conn, query, target_date, client_name;
+    END;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF _wh.daily_relkind(target_schema, view_name) IS NULL THEN
+        EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
+                       _wh.closed_day_view_sql(template_name, target_schema, target_date));
+        EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+    END IF;
+    RETURN n;
+END
+$$;
+
+-- Moves a tenant's closed daily materialized views of a template (older than yesterday) into
+-- <schema>.<template>_closed: rows copied, tenant view rebuilt to read the table, then each
+-- materialized view replaced by a plain view of the same name over the table, all in the
+-- caller's transaction (readers see the old set or the new one). With only_when_due (what
+-- update_mv_by_template, the windows and the module call) it does nothing unless the table
+-- already exists or there are more than compact_after_days() closed materialized views, and it
+-- never waits: a busy compaction lock or a day being written by another session is left for the
+-- next call. Without it (psql: SELECT _wh.compact_closed_days('foodlogstats', 'tenant_a')) every
+-- closed day is compacted now. analyze_table: ANALYZE the table at the end (always when created).
+-- planned_days: closed days the caller is about to load (a window, a backfill); counted towards
+-- compact_after_days(), so a long backfill creates the table first and loads every closed day
+-- straight into it instead of building (and then compacting) a materialized view per day.
+-- Returns {"template","schema","table","compacted","created_table","busy"}.
+CREATE OR REPLACE FUNCTION _wh.compact_closed_days(template_name text, target_schema text,
+                                                   only_when_due boolean DEFAULT false, analyze_table boolean DEFAULT true,
+                                                   planned_days integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    closed text := _wh.closed_table_name(template_name);
+    has_table boolean;
+    created boolean := false;
+    candidates integer;
+    victim record;
+    moved text[] := '{}'::text[];
+    days date[] := '{}'::date[];
+    cols text;
+    client text;
+    need_public boolean;
+    result jsonb;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    result := jsonb_build_object('template', template_name, 'schema', target_schema,
+                                 'table', format('%I.%I', target_schema, closed), 'compacted', 0, 'created_table', false, 'busy', false);
+    IF only_when_due THEN
+        IF NOT pg_try_advisory_xact_lock(hashtext('_wh.compact'), hashtext(target_schema || '.' || template_name)) THEN
+            RETURN result || jsonb_build_object('busy', true);
+        END IF;
+    ELSE
+        PERFORM pg_advisory_xact_lock(hashtext('_wh.compact'), hashtext(target_schema || '.' || template_name));
+    END IF;
+    has_table := pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL;
+    SELECT count(*) INTO candidates
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = target_schema AND c.relkind = 'm'
+      AND CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+               THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') < _wh.tenant_today(target_schema) - 1 ELSE false END;
+    IF (candidates = 0 AND (has_table OR coalesce(planned_days, 0) <= _wh.compact_after_days()))
+       OR (only_when_due AND NOT has_table AND candidates + coalesce(planned_days, 0) <= _wh.compact_after_days()) THEN
+        IF has_table AND analyze_table THEN
+            EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+        END IF;
+        RETURN result;
+    END IF;
+
+    created := _wh.ensure_closed_table(template_name, target_schema);
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal) INTO cols FROM _wh.template_columns(template_name) c;
+    FOR victim IN
+        SELECT d.view_name, d.day
+        FROM (SELECT c.relname::text AS view_name,
+                     CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+                          THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') END AS day
+              FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = target_schema AND c.relkind = 'm') d
+        WHERE d.day < _wh.tenant_today(target_schema) - 1
+        ORDER BY d.view_name
+    LOOP
+        -- Never wait for a day lock (its holder may be waiting for us): a busy day is compacted next time.
+        CONTINUE WHEN NOT pg_try_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext(target_schema || '.' || victim.view_name));
+        CONTINUE WHEN _wh.daily_relkind(target_schema, victim.view_name) IS DISTINCT FROM 'm';
+        EXECUTE format('INSERT INTO %I.%I (%s, _wh_day) SELECT %s, %L::date FROM %I.%I',
+                       target_schema, closed, cols, cols, victim.day, target_schema, victim.view_name);
+        moved := moved || victim.view_name;
+        days := days || victim.day;
+    END LOOP;
+
+    IF cardinality(moved) > 0 THEN
+        PERFORM _wh.lock_tenant_view(target_schema, template_name);
+        SELECT t.client_name INTO client FROM _wh.tenants t WHERE t.schema_name = target_schema;
+        need_public := NOT _wh.does_view_exist(target_schema, template_name);
+        need_public := _wh.apply_view(target_schema, template_name,
+                           _wh.tenant_view_sql_excluding(template_name, target_schema, coalesce(client, target_schema), moved))
+                       OR need_public;
+        FOR i IN 1 .. cardinality(moved) LOOP
+            -- No CASCADE: an unknown object depending on the day makes this fail loudly.
+            EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, moved[i]);
+            EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, moved[i],
+                           _wh.closed_day_view_sql(template_name, target_schema, days[i]));
+            EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, moved[i]);
+        END LOOP;
+        IF need_public OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
+            PERFORM _wh.update_public_view_by_template(template_name);
+        END IF;
+    END IF;
+    IF created OR analyze_table THEN
+        EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+    END IF;
+    RETURN result || jsonb_build_object('compacted', cardinality(moved), 'created_table', created);
+END
+$$;

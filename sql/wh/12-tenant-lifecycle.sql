@@ -1,0 +1,85 @@
+-- sql/wh/12-tenant-lifecycle.sql: Tenant lifecycle: removal and client names.
+-- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+-- Removes a tenant in the safe order: unregister it and rebuild every public view without it
+-- FIRST, then DROP SCHEMA ... CASCADE, then delete its connection (the trigger drops server
+-- and mapping) when no other tenant uses it. Cron jobs are the caller's business. Idempotent:
+-- running it again finishes an interrupted removal. Runs with the caller's rights (a schema
+-- created by postgres can only be dropped by its owner or a superuser).
+-- Returns {"schema","unregistered","public_views_rebuilt":[...],"schema_dropped","connection_removed"}.
+CREATE OR REPLACE FUNCTION _wh.remove_tenant(target_schema text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout FROM CURRENT
+AS $$
+DECLARE
+    conn text;
+    unregistered boolean := false;
+    rebuilt text[];
+    dropped boolean := false;
+    conn_removed text;
+BEGIN
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    -- Waits at most lock_timeout behind a refresh or a BI query, then fails with nothing done.
+    PERFORM set_config('lock_timeout', _wh.timeout_ms('lock_timeout', '10s')::text, true);
+    DELETE FROM _wh.tenants t WHERE t.schema_name = target_schema RETURNING t.connection_name INTO conn;
+    unregistered := FOUND;
+    DELETE FROM _wh.day_state s WHERE s.schema_name = target_schema;
+    rebuilt := _wh.rebuild_public_views(target_schema);
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
+        BEGIN
+            EXECUTE format('DROP SCHEMA %I CASCADE', target_schema);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE EXCEPTION 'tenant %: its views are in use (a refresh or a long query): waited lock_timeout (%) to drop them; nothing was changed',
+                            target_schema, current_setting('lock_timeout')
+                USING ERRCODE = 'lock_not_available',
+                      HINT = 'Run it again when they have finished (pg_stat_activity shows them), or raise _wh.warehouse_info lock_timeout.';
+        END;
+        dropped := true;
+    END IF;
+    IF conn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _wh.tenants t WHERE t.connection_name = conn) THEN
+        DELETE FROM _wh.tenant_connections c WHERE c.tenant_name = conn RETURNING c.tenant_name INTO conn_removed;
+    END IF;
+    IF unregistered OR dropped THEN
+        PERFORM _wh.log_run(target_schema, conn, NULL, NULL, 'dropped', NULL, NULL, NULL);
+    END IF;
+    RETURN jsonb_build_object('schema', target_schema, 'unregistered', unregistered,
+                              'public_views_rebuilt', to_jsonb(rebuilt), 'schema_dropped', dropped,
+                              'connection_removed', conn_removed);
+END
+$$;
+
+-- Sets a tenant's client name and rebuilds its tenant views so the client column shows it
+-- (the public views read the tenant views: no change needed there). Raises for an unknown
+-- tenant. Returns {"schema","client_name","views":[...]}.
+CREATE OR REPLACE FUNCTION _wh.set_client_name(target_schema text, client_name text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tname text;
+    views text[] := '{}'::text[];
+BEGIN
+    IF client_name IS NULL OR btrim(client_name) = '' THEN
+        RAISE EXCEPTION 'client name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE _wh.tenants t SET client_name = set_client_name.client_name WHERE t.schema_name = target_schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant schema % is not registered', coalesce(quote_literal(target_schema), 'NULL')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    FOR tname IN SELECT t.template_name FROM _wh.mv_templates t ORDER BY 1 LOOP
+        IF _wh.does_view_exist(target_schema, tname) THEN
+            PERFORM _wh.lock_tenant_view(target_schema, tname);
+            IF _wh.rebuild_tenant_view(tname, target_schema) THEN
+                PERFORM _wh.update_public_view_by_template(tname);
+            END IF;
+            views := views || format('%I.%I', target_schema, tname);
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object('schema', target_schema, 'client_name', client_name, 'views', to_jsonb(views));
+END
+$$;

@@ -1,0 +1,161 @@
+-- sql/wh/17-scheduled-refresh.sql: The scheduled refresh (_wh.refresh_recent_by_template) and the run log's retention.
+-- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+CREATE OR REPLACE FUNCTION _wh.refresh_day_unless_busy(template_name text, tenant_connection_name text, target_schema text,
+                                                       target_date date, force boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT _wh.try_lock_daily_view(target_schema, _wh.create_mv_name(template_name, target_date)) THEN
+        PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'skipped', NULL, NULL,
+                            'busy: another session holds this day; left for the next run');
+        RETURN jsonb_build_object('action', 'skipped', 'date', target_date, 'busy', true);
+    END IF;
+    RETURN _wh.update_mv_day_isolated(template_name, tenant_connection_name, target_schema, target_date, true, force);
+END
+$$;
+
+-- How long the run log keeps its rows: warehouse_info 'run_log_retention_days' (default 90).
+CREATE OR REPLACE FUNCTION _wh.run_log_retention_days()
+RETURNS integer
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT nullif(btrim(i.value), '')::integer FROM _wh.warehouse_info i WHERE i.key = 'run_log_retention_days'), 90)
+$$;
+
+-- Deletes run-log rows older than run_log_retention_days() (on _wh.now()'s clock); returns how many.
+-- The scheduled refresh calls it once a day (warehouse_info 'run_log_pruned_on').
+CREATE OR REPLACE FUNCTION _wh.prune_run_log()
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    DELETE FROM _wh.run_log r WHERE r.logged_at < _wh.now() - make_interval(days => _wh.run_log_retention_days());
+    GET DIAGNOSTICS n = ROW_COUNT;
+    INSERT INTO _wh.warehouse_info (key, value) VALUES ('run_log_pruned_on', _wh.today_in(NULL)::text)
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+    RETURN n;
+END
+$$;
+
+-- THE scheduled refresh of one tenant's template (what Register-WhCronJob schedules; pg_cron CALLs it). COMMITs
+-- after every step, so a failed day does not undo the others; every day on the tenant's clock (_wh.tenant_today):
+--   1. today is created or refreshed;
+--   2. yesterday is refreshed once after it has ended: whenever it is missing or its last capture
+--      (_wh.day_state.captured_at) was before its midnight;
+--   3. at most once a day per tenant and template (warehouse_info 'lookback_checked:<schema>.<template>'), the
+--      lookback_days closed days before yesterday are checked against the source (check_mv_window_by_template)
+--      and only the days that differ are loaded again (force: readers see the old rows or the new, never none),
+--      each logged 'repaired'; lookback_days = 0 turns the check off;
+--   4. once a day the run log is pruned (prune_run_log), then the tenant and public views are made to include
+--      the days (finish_window, which also compacts closed days when due).
+-- Never waits on a day another session holds (skipped, "busy" in the run log). Each step runs under
+-- lock_timeout (warehouse_info 'job_lock_timeout', default 10s); the check's source statements under
+-- check_statement_timeout (a statement_timeout set inside a procedure does not bound the CALL itself). Raises at the end, after committing what
+-- worked, when a day failed, so pg_cron records the run as failed. CALL it at top level (not in a transaction
+-- block). Not SECURITY DEFINER and no SET clause (PostgreSQL forbids COMMIT then): everything schema-qualified.
+CREATE OR REPLACE PROCEDURE _wh.refresh_recent_by_template(template_name text, tenant_connection_name text, target_schema text,
+                                                           lookback_days integer DEFAULT 7, INOUT summary jsonb DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    started   timestamptz := pg_catalog.clock_timestamp();
+    zone      text;
+    today     date;
+    yesterday date;
+    captured  timestamptz;
+    check_key text := 'lookback_checked:' || target_schema || '.' || template_name;
+    lock_wait text;
+    differing date[] := '{}'::date[];
+    r         record;
+    result    jsonb;
+    msg       text;
+    d         date;
+BEGIN
+    IF lookback_days IS NULL OR lookback_days < 0 OR lookback_days > 366 THEN
+        RAISE EXCEPTION 'lookback_days must be between 0 and 366 (got %)', lookback_days USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
+    zone := _wh.tenant_time_zone(target_schema);
+    today := _wh.today_in(zone);
+    yesterday := today - 1;
+    lock_wait := coalesce((SELECT i.value FROM _wh.warehouse_info i WHERE i.key = 'job_lock_timeout'), '10s');
+    COMMIT;
+    summary := _wh.empty_summary();
+
+    -- 1. Today.
+    PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
+    summary := _wh.add_to_summary(summary, _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, today, false));
+    COMMIT;
+
+    -- 2. Yesterday, once after it ended.
+    SELECT s.captured_at INTO captured FROM _wh.day_state s
+    WHERE s.schema_name = target_schema AND s.template_name = refresh_recent_by_template.template_name AND s.day = yesterday;
+    IF _wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, yesterday)) IS NULL
+       OR captured IS NULL OR captured < _wh.day_end(yesterday, zone) THEN
+        PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
+        summary := _wh.add_to_summary(summary, _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, yesterday, false));
+        COMMIT;
+    END IF;
+
+    -- 3. Once a day: the closed days of the lookback window against the source.
+    IF lookback_days > 0 AND (SELECT i.value FROM _wh.warehouse_info i WHERE i.key = check_key) IS DISTINCT FROM today::text THEN
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
+            FOR r IN SELECT * FROM _wh.check_mv_window_by_template(template_name, tenant_connection_name, target_schema,
+                                                                   yesterday - lookback_days, yesterday - 1) LOOP
+                IF r.status <> 'Match' THEN
+                    differing := differing || r.day;
+                END IF;
+            END LOOP;
+            INSERT INTO _wh.warehouse_info (key, value) VALUES (check_key, today::text)
+            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, NULL, 'failed', NULL, NULL,
+                                'daily check of the closed days: ' || msg);
+            summary := pg_catalog.jsonb_set(summary, '{failures}', (summary->'failures') || pg_catalog.jsonb_build_array(
+                           pg_catalog.jsonb_build_object('date', NULL, 'error', 'daily check: ' || msg)));
+        END;
+        COMMIT;
+        FOREACH d IN ARRAY differing LOOP
+            PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
+            result := _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, d, true);
+            summary := _wh.add_to_summary(summary, result);
+            IF result->>'action' IN ('created', 'recreated') THEN
+                PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, d, 'repaired',
+                                    (result->>'rows')::bigint, (result->>'duration_ms')::numeric);
+            END IF;
+            COMMIT;
+        END LOOP;
+    END IF;
+
+    -- 4. Housekeeping, then the views.
+    IF (SELECT i.value FROM _wh.warehouse_info i WHERE i.key = 'run_log_pruned_on') IS DISTINCT FROM _wh.today_in(NULL)::text THEN
+        PERFORM _wh.prune_run_log();
+        COMMIT;
+    END IF;
+    summary := _wh.finish_window(template_name, target_schema, today, summary);
+    COMMIT;
+    summary := summary || pg_catalog.jsonb_build_object(
+        'template', template_name, 'schema', target_schema, 'connection', tenant_connection_name,
+        'today', today, 'checked', lookback_days > 0, 'differing', pg_catalog.to_jsonb(differing),
+        'duration_ms', pg_catalog.round((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - started) * 1000)::numeric, 1));
+    IF pg_catalog.jsonb_array_length(summary->'failures') > 0 THEN
+        RAISE EXCEPTION 'refresh of %.%: % failure(s), the other days are kept: %', target_schema, template_name,
+            pg_catalog.jsonb_array_length(summary->'failures'), summary->'failures'
+            USING HINT = 'SELECT * FROM _wh.run_log WHERE action = ''failed'' ORDER BY logged_at DESC shows them; the next run retries.';
+    END IF;
+END
+$$;
