@@ -31,6 +31,22 @@ BEGIN
 END
 $$;
 
+-- The day of a daily name (<template>_YYYY_MM_DD), NULL for any other name: the one spelling of the suffix in SQL
+-- (its template is the name without its last 11 characters). No SET clause and only immutable parts (make_date, not
+-- the stable to_date), so that it is inlined into _wh.daily_views (see _wh.day_end below); a call per relation
+-- costs 5 us, 0.2 s at 36,500 daily names, and a regular expression 2 us (measured): LIKE places the underscores,
+-- translate proves the other eight characters digits.
+CREATE OR REPLACE FUNCTION _wh.daily_name_day(relation_name text)
+RETURNS date
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN relation_name LIKE '%\_____\___\___'
+                      AND pg_catalog.translate(pg_catalog.right(relation_name, 10), '0123456789', '') = '__'
+                THEN pg_catalog.make_date(pg_catalog.substr(pg_catalog.right(relation_name, 10), 1, 4)::integer,
+                                          pg_catalog.substr(pg_catalog.right(relation_name, 10), 6, 2)::integer,
+                                          pg_catalog.substr(pg_catalog.right(relation_name, 10), 9, 2)::integer) END
+$$;
+
 -- True when the daily view target_schema.view_name exists: a materialized view, or (a closed day
 -- compacted into <template>_closed, see wh/09-compaction.sql) a plain view named <name>_YYYY_MM_DD. Reads
 -- pg_class with the statement's snapshot, so after an advisory lock wait it sees what the other
@@ -45,7 +61,7 @@ AS $$
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = target_schema AND c.relname = view_name
-          AND (c.relkind = 'm' OR (c.relkind = 'v' AND c.relname ~ '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')))
+          AND (c.relkind = 'm' OR (c.relkind = 'v' AND _wh.daily_name_day(c.relname) IS NOT NULL)))
 $$;
 
 -- The kind of a daily name: 'm' (materialized view), 'v' (day view over the compacted table) or NULL.
@@ -215,13 +231,6 @@ CREATE OR REPLACE FUNCTION _wh.day_end(day date, time_zone text)
 RETURNS timestamptz
 LANGUAGE sql STABLE
 AS $$ SELECT CASE WHEN time_zone IS NULL THEN (day + 1)::timestamp::timestamptz ELSE (day + 1)::timestamp AT TIME ZONE time_zone END $$;
-
--- The regular expression of a template's daily names (<template>_YYYY_MM_DD): spelled here once.
--- No SET clause, so that it is inlined into _wh.daily_views (see _wh.day_end).
-CREATE OR REPLACE FUNCTION _wh.daily_name_pattern(template_name text)
-RETURNS text
-LANGUAGE sql IMMUTABLE
-AS $$ SELECT '^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$' $$;
 
 -- Raises unless target_date is a date not after today (_wh.now() in the session's TimeZone).
 CREATE OR REPLACE FUNCTION _wh.assert_target_date(target_date date)

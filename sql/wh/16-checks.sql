@@ -1,41 +1,59 @@
 -- sql/wh/16-checks.sql: Checks: fingerprints of a day on both sides, and the per-day comparison of a window with its source.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
-CREATE OR REPLACE FUNCTION _wh.fingerprint_row_expression(template_name text, on_source boolean)
+-- The 64-bit hash of one row of a template's declared columns, over alias r, as an expression: the XOR of each column's
+-- hash, each column hashed by its type's own extended hash function (the support function of its default hash
+-- operator class, as hash partitioning uses: hashint8extended, hash_numeric_extended, timestamp_hash_extended, ...;
+-- a type without one is hashed as text) with a seed of its own (seed * 1000 + its position), so that equal values in
+-- different columns differ; a NULL column contributes its seed, not the hash of any value ('' and NULL differ). Values
+-- are hashed, not their text: 1.50 and 1.5 are equal, a timestamptz is the same instant in any TimeZone. On the source
+-- each column is first cast to its declared type (a no-op when the source has that type), as the day's load stores it.
+DROP FUNCTION IF EXISTS _wh.fingerprint_row_expression(text, boolean);
+CREATE OR REPLACE FUNCTION _wh.fingerprint_row_expression(template_name text, on_source boolean, seed integer)
 RETURNS text
 LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('(ROW(%s))::text', string_agg(
-               CASE WHEN to_regtype(c.data_type) = 'timestamp with time zone'::regtype
-                    THEN format('(%s) AT TIME ZONE %L', e.expr, 'UTC') ELSE e.expr END, ', ' ORDER BY c.ordinal))
+    SELECT string_agg(format('coalesce(pg_catalog.%s(%s, %s), %s)',
+                             coalesce(h.hash_function, 'hashtextextended'),
+                             CASE WHEN h.hash_function IS NULL THEN format('(%s)::text', e.expr) ELSE e.expr END,
+                             $3 * 1000 + c.ordinal, $3 * 1000 + c.ordinal),
+                      ' # ' ORDER BY c.ordinal)
     FROM _wh.parse_column_definitions((SELECT t.column_definitions FROM _wh.mv_templates t
                                        WHERE t.template_name = $1)) c
     CROSS JOIN LATERAL (SELECT CASE WHEN $2 THEN format('(r.%I)::%s', c.column_name, c.data_type)
                                     ELSE format('r.%I', c.column_name) END AS expr) e
+    LEFT JOIN LATERAL (
+        SELECT p.amproc::regproc::text AS hash_function
+        FROM pg_catalog.pg_opclass oc
+        JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
+        JOIN pg_catalog.pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2
+                                   AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
+        WHERE oc.opcdefault AND oc.opcintype = to_regtype(c.data_type)
+          AND p.amproc::regproc::text NOT LIKE '%.%'   -- built-in (pg_catalog) functions only: the source has them too
+        LIMIT 1) h ON true
 $$;
 
 -- The query of a fingerprint over row_source (a relation or subquery with alias r; group_by: an expression of r to
 -- fingerprint per value, e.g. r._wh_day, or NULL for one fingerprint): the row count and an order-independent
--- content hash, the sums of two 64-bit hashes (hashtextextended, seeds 0 and 1; summed exactly) of every row's text. Equal rows
--- count as often as they occur; a changed value, an added and a deleted row change it even when the count stays.
--- Runs unchanged on the warehouse and, inside dblink, on the source (everything pg_catalog-qualified).
-DROP FUNCTION IF EXISTS _wh.fingerprint_sql(text, text);
-CREATE OR REPLACE FUNCTION _wh.fingerprint_sql(row_source text, row_expression text, group_by text DEFAULT NULL)
+-- content hash, the sums of two 64-bit row hashes (hash0, hash1: fingerprint_row_expression with seeds 0 and 1;
+-- summed exactly). Equal rows count as often as they occur; a changed value, an added and a deleted row change it
+-- even when the count stays. Runs unchanged on the warehouse and, inside dblink, on the source (everything
+-- pg_catalog-qualified).
+DROP FUNCTION IF EXISTS _wh.fingerprint_sql(text, text, text);
+CREATE OR REPLACE FUNCTION _wh.fingerprint_sql(row_source text, hash0 text, hash1 text, group_by text DEFAULT NULL)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format('SELECT %s pg_catalog.count(*)::bigint AS n, '
                   'coalesce(pg_catalog.sum(f.h0), 0)::text || %L || coalesce(pg_catalog.sum(f.h1), 0)::text AS hash '
-                  'FROM (SELECT %s pg_catalog.hashtextextended(x.t, 0) AS h0, pg_catalog.hashtextextended(x.t, 1) AS h1 '
-                  'FROM (SELECT %s %s AS t FROM %s OFFSET 0) x) f %s',
-                  CASE WHEN $3 IS NULL THEN '' ELSE 'f.g AS g,' END, '/',
-                  CASE WHEN $3 IS NULL THEN '' ELSE 'x.g,' END,
-                  CASE WHEN $3 IS NULL THEN '' ELSE $3 || ' AS g,' END,
-                  $2, $1,
-                  CASE WHEN $3 IS NULL THEN '' ELSE 'GROUP BY f.g' END)
+                  'FROM (SELECT %s %s AS h0, %s AS h1 FROM %s) f %s',
+                  CASE WHEN $4 IS NULL THEN '' ELSE 'f.g AS g,' END, '/',
+                  CASE WHEN $4 IS NULL THEN '' ELSE $4 || ' AS g,' END,
+                  $2, $3, $1,
+                  CASE WHEN $4 IS NULL THEN '' ELSE 'GROUP BY f.g' END)
 $$;
 
 -- Compares each day from start_date to end_date of one tenant's template with its source, by fingerprint (row
@@ -62,8 +80,10 @@ DECLARE
     registered text;
     srv        text;
     conn       text := 'wh_check_' || pg_backend_pid();
-    src_expr   text;
-    wh_expr    text;
+    src_hash0  text;
+    src_hash1  text;
+    wh_hash0   text;
+    wh_hash1   text;
     aliases    text;
     closed     text := _wh.closed_table_name(template_name);
     at_time    timestamptz := _wh.now();
@@ -103,8 +123,10 @@ BEGIN
     PERFORM _wh.assert_target_date(end_date, target_schema);
     srv := _wh.get_tenant_connection_string(tenant_connection_name);
     SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = check_mv_window_by_template.template_name;
-    src_expr := _wh.fingerprint_row_expression(template_name, true);
-    wh_expr := _wh.fingerprint_row_expression(template_name, false);
+    src_hash0 := _wh.fingerprint_row_expression(template_name, true, 0);
+    src_hash1 := _wh.fingerprint_row_expression(template_name, true, 1);
+    wh_hash0 := _wh.fingerprint_row_expression(template_name, false, 0);
+    wh_hash1 := _wh.fingerprint_row_expression(template_name, false, 1);
     SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal) INTO aliases
     FROM _wh.parse_column_definitions(tpl.column_definitions) c;
     -- The kind of every day of the window ('m', 'v' or NULL), read once.
@@ -139,14 +161,14 @@ BEGIN
                                                                        _wh.create_mv_name(template_name, d + k), d + k),
                                               ';[\s;]*$', ''),
                                aliases),
-                        src_expr));
+                        src_hash0, src_hash1));
             END LOOP;
             PERFORM public.dblink_send_query(conn, array_to_string(parts, E'\nUNION ALL\n'));
 
             -- Meanwhile the warehouse's side of the same days: compacted days in one grouped scan, the others one by one.
             IF 'v' = ANY (kinds[d - start_date + 1 : chunk_end - start_date + 1]) THEN
                 FOR rec_day, rec_rows, rec_hash IN EXECUTE _wh.fingerprint_sql(format('%I.%I AS r WHERE r._wh_day BETWEEN %L AND %L', target_schema, closed, d, chunk_end),
-                                                       wh_expr, 'r._wh_day') LOOP
+                                                       wh_hash0, wh_hash1, 'r._wh_day') LOOP
                     IF kinds[rec_day - start_date + 1] = 'v' THEN
                         wh_days := wh_days || rec_day;
                         wh_counts := wh_counts || rec_rows;
@@ -156,7 +178,7 @@ BEGIN
             END IF;
             FOR k IN 0 .. chunk_end - d LOOP
                 IF kinds[d + k - start_date + 1] = 'm' THEN
-                    EXECUTE _wh.fingerprint_sql(format('%I.%I AS r', target_schema, _wh.create_mv_name(template_name, d + k)), wh_expr) INTO wn, wh;
+                    EXECUTE _wh.fingerprint_sql(format('%I.%I AS r', target_schema, _wh.create_mv_name(template_name, d + k)), wh_hash0, wh_hash1) INTO wn, wh;
                     wh_days := wh_days || (d + k);
                     wh_counts := wh_counts || wn;
                     wh_hashes := wh_hashes || wh;

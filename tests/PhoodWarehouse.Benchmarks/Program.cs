@@ -18,7 +18,7 @@ namespace PhoodWarehouse.Benchmarks;
 /// The performance benchmark of issue 10: starts a throwaway cluster with default PostgreSQL settings (only
 /// durability switched off unless --fsync), installs the warehouse, generates tenant sources, and prints one table
 /// of figures measured side by side in this one run, plus the machine it ran on.
-///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync] [-- --fleet-only]
+///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync] [-- --fleet-only] [-- --catalog-only]
 /// </summary>
 public static class Program
 {
@@ -51,6 +51,10 @@ public static class Program
         {
             await bench.FleetAsync(table);
         }
+        else if (args.Contains("--catalog-only"))
+        {
+            await bench.CatalogAsync(table);
+        }
         else
         {
             await bench.ThroughputAsync(table);
@@ -59,6 +63,7 @@ public static class Program
                 await bench.BiAsync(table);
                 await bench.EverydayAsync(table);
                 await bench.FleetAsync(table);
+                await bench.CatalogAsync(table);
                 bench.ImportModule(table);
             }
         }
@@ -110,7 +115,7 @@ public sealed class ResultTable
     }
 }
 
-internal sealed class Bench(LocalPostgresCluster cluster, BenchOptions options)
+internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions options)
 {
     private const string Warehouse = "phood_warehouse";
     private readonly DateOnly today = DateOnly.FromDateTime(DateTime.Today);

@@ -17,7 +17,7 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
     private const string ListSql =
         """
         SELECT v.schema_name, v.template_name, v.day, v.relation,
-               CASE WHEN v.kind = 'm' THEN pg_total_relation_size(format('%I.%I', v.schema_name, v.relation)::regclass) END,
+               CASE WHEN v.kind = 'm' THEN pg_total_relation_size(v.relid) END,
                CASE WHEN v.kind = 'v'
                     THEN coalesce(v.captured_rows,
                                   (SELECT r.row_count FROM _wh.run_log r
@@ -25,7 +25,7 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
                                      AND r.action IN ('created', 'refreshed', 'recreated') AND r.row_count IS NOT NULL
                                    ORDER BY r.logged_at DESC LIMIT 1))
                     ELSE (SELECT CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END FROM pg_class c
-                          WHERE c.oid = format('%I.%I', v.schema_name, v.relation)::regclass) END,
+                          WHERE c.oid = v.relid) END,
                coalesce(v.captured_at,
                         (SELECT max(r.logged_at) FROM _wh.run_log r
                          WHERE r.tenant_schema = v.schema_name AND r.template_name = v.template_name AND r.target_date = v.day

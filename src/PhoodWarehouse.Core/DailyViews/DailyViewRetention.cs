@@ -83,7 +83,7 @@ public sealed class UnionViewBuilder(WhConnection connection, ILogger logger)
             "SELECT _wh.update_tenant_union_view_by_template(@t, (SELECT connection_name FROM _wh.tenants WHERE schema_name = @s), @s)",
             cancel, ("t", template), ("s", tenant));
         var count = await Db.ScalarAsync<long>(db,
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = @s AND c.relkind IN ('m', 'v') AND c.relname ~ ('^' || @t || '_\\d{4}_\\d{2}_\\d{2}$')",
+            "SELECT count(*) FROM _wh.daily_views WHERE schema_name = @s AND template_name = @t",
             cancel, ("s", tenant), ("t", template));
         await transaction.CommitAsync(cancel);
         return new WhUnionView(view!, template, tenant, (int)count);
@@ -99,8 +99,7 @@ public sealed class UnionViewBuilder(WhConnection connection, ILogger logger)
         var view = await Db.ScalarAsync<string>(db, "SELECT _wh.update_public_view_by_template(@t)", cancel, ("t", template));
         var count = await Db.ScalarAsync<long>(db,
             """
-            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN _wh.tenants t ON t.schema_name = n.nspname
-            WHERE c.relkind IN ('m', 'v') AND c.relname ~ ('^' || @t || '_\d{4}_\d{2}_\d{2}$')
+            SELECT count(*) FROM _wh.daily_views WHERE template_name = @t
             """, cancel, ("t", template));
         await transaction.CommitAsync(cancel);
         return new WhUnionView(view!, template, null, (int)count);

@@ -29,20 +29,24 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         var results = new List<WhHealthCheck>();
+        // Freshness and TenantSize are two projections of one reading of the freshness engine (_wh.freshness).
+        List<DailyViews.WhMvFreshness>? freshness = null;
+        async Task<List<DailyViews.WhMvFreshness>> Freshness() =>
+            freshness ??= await DailyViews.DailyViewCatalog.ReadFreshnessAsync(db, limits.FreshnessDays, null, null, cancel);
         foreach (var check in wanted)
         {
             logger.LogInformation("Checking {Check}", check);
             results.AddRange(check switch
             {
                 HealthCheckNames.DatabaseSize => await DatabaseSizeAsync(db, limits, cancel),
-                HealthCheckNames.TenantSize => await TenantSizeAsync(db, limits, cancel),
+                HealthCheckNames.TenantSize => await TenantSizeAsync(db, await Freshness(), limits, cancel),
                 HealthCheckNames.Connections => await ConnectionsAsync(db, limits, cancel),
                 HealthCheckNames.LockHeadroom => await LockHeadroomAsync(db, limits, cancel),
                 HealthCheckNames.DeadTuples => await DeadTuplesAsync(db, limits, cancel),
                 HealthCheckNames.SlowStatements => await SlowStatementsAsync(db, limits, cancel),
                 HealthCheckNames.CronHistory => await CronAsync(db, limits, history: true, cancel),
                 HealthCheckNames.CronFailures => await CronAsync(db, limits, history: false, cancel),
-                HealthCheckNames.Freshness => await FreshnessAsync(db, limits, cancel),
+                HealthCheckNames.Freshness => FreshnessChecks(await Freshness(), limits),
                 HealthCheckNames.NeverAnalyzed => await NeverAnalyzedAsync(db, cancel),
                 HealthCheckNames.RunLog => await RunLogAsync(db, cancel),
                 _ => [],
@@ -66,17 +70,19 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
         }];
     }
 
-    private static async Task<IEnumerable<WhHealthCheck>> TenantSizeAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    /// <summary>Sizes from the tenant's tables and materialized views; its daily views (both kinds) from the freshness engine.</summary>
+    private static async Task<IEnumerable<WhHealthCheck>> TenantSizeAsync(NpgsqlConnection db, IReadOnlyList<DailyViews.WhMvFreshness> freshness,
+        HealthThresholds limits, CancellationToken cancel)
     {
+        var views = freshness.GroupBy(f => f.Tenant).ToDictionary(g => g.Key, g => g.Sum(f => f.DailyViewCount));
         var rows = await ReadAsync(db,
             """
-            SELECT t.schema_name, coalesce(sum(pg_table_size(c.oid)), 0)::bigint, coalesce(sum(pg_indexes_size(c.oid)), 0)::bigint,
-                   count(c.oid) FILTER (WHERE c.relkind = 'm')::int
+            SELECT t.schema_name, coalesce(sum(pg_table_size(c.oid)), 0)::bigint, coalesce(sum(pg_indexes_size(c.oid)), 0)::bigint
             FROM _wh.tenants t
             LEFT JOIN pg_namespace n ON n.nspname = t.schema_name
             LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('m', 'r')
             GROUP BY t.schema_name ORDER BY t.schema_name
-            """, r => (Tenant: r.GetString(0), Data: r.GetInt64(1), Indexes: r.GetInt64(2), Views: r.GetInt32(3)), cancel);
+            """, r => (Tenant: r.GetString(0), Data: r.GetInt64(1), Indexes: r.GetInt64(2), Views: views.GetValueOrDefault(r.GetString(0))), cancel);
         if (rows.Count == 0)
             return [Ok(HealthCheckNames.TenantSize, "no tenants", $"warning {limits.TenantSizeWarningGB} GB per tenant", "No tenants yet: New-WhTenant adds one.")];
         return rows.Select(t =>
@@ -272,9 +278,8 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
     /// set of status rules, each tenant on its clock). Failing, Stale and Empty are Critical; Changed, Partial and Gaps
     /// a Warning.
     /// </summary>
-    private static async Task<IEnumerable<WhHealthCheck>> FreshnessAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    private static IEnumerable<WhHealthCheck> FreshnessChecks(IReadOnlyList<DailyViews.WhMvFreshness> rows, HealthThresholds limits)
     {
-        var rows = await DailyViews.DailyViewCatalog.ReadFreshnessAsync(db, limits.FreshnessDays, null, null, cancel);
         var threshold = $"latest day ≥ yesterday; no missing, partial or changed day in the last {limits.FreshnessDays} days; no failure after the last success";
         if (rows.Count == 0) return [Ok(HealthCheckNames.Freshness, "no tenants", threshold, "No tenants yet: New-WhTenant adds one.")];
         return rows.Select(t =>
@@ -342,11 +347,9 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
     {
         var views = await ReadAsync(db,
             """
-            SELECT format('%I.%I', s.schemaname, s.relname)
-            FROM pg_stat_user_tables s
-            JOIN pg_class c ON c.oid = s.relid AND c.relkind = 'm'
-            JOIN _wh.tenants t ON t.schema_name = s.schemaname
-            WHERE s.relname ~ '_\d{4}_\d{2}_\d{2}$' AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL
+            SELECT format('%I.%I', v.schema_name, v.relation)
+            FROM _wh.daily_views v
+            WHERE v.kind = 'm' AND pg_stat_get_last_analyze_time(v.relid) IS NULL AND pg_stat_get_last_autoanalyze_time(v.relid) IS NULL
             ORDER BY 1
             """, r => r.GetString(0), cancel);
         if (views.Count == 0)

@@ -23,10 +23,9 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
         SELECT m.template_name, m.description, m.query_template,
                ARRAY(SELECT format('%I %s', c.column_name, c.data_type) FROM _wh.parse_column_definitions(m.column_definitions) c ORDER BY c.ordinal),
                coalesce(m.indexes, ''), m.created_at, m.updated_at,
-               (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                JOIN _wh.tenants t ON t.schema_name = n.nspname
-                WHERE c.relkind IN ('m', 'v') AND c.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$'))
+               coalesce(v.views, 0)::int
         FROM _wh.mv_templates m
+        LEFT JOIN (SELECT d.template_name, count(*) AS views FROM _wh.daily_views d GROUP BY 1) v ON v.template_name = m.template_name
         WHERE @names::text[] IS NULL OR m.template_name = ANY (@names)
         ORDER BY 1
         """;
@@ -250,7 +249,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
             // Serialises with a template update; a day created meanwhile (cron) keeps the template.
             await Db.ExecuteAsync(db, "SELECT 1 FROM _wh.mv_templates WHERE template_name = @n FOR UPDATE", cancel, ("n", name));
             var left = await Db.ScalarAsync<long>(db,
-                "SELECT count(*) FROM pg_class c WHERE c.relkind IN ('m', 'v') AND c.relname ~ ('^' || @n || '_\\d{4}_\\d{2}_\\d{2}$')", cancel, ("n", name));
+                "SELECT count(*) FROM _wh.daily_views WHERE template_name = @n", cancel, ("n", name));
             if (left > 0)
                 throw new WarehouseException("TemplateInUse", WhErrorKind.InvalidArgument,
                     $"{left} daily views of '{name}' appeared while removing it (a cron job?). Unschedule it and run Remove-WhTemplate again.", name);

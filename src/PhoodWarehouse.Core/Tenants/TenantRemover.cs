@@ -55,7 +55,7 @@ public sealed class TenantRemover(WhConnection connection, ILogger logger)
             SELECT EXISTS (SELECT 1 FROM _wh.tenants WHERE schema_name = @s),
                    EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = @s),
                    (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE n.nspname = @s AND (c.relkind = 'm' OR (c.relkind = 'v' AND c.relname ~ '_\d{4}_\d{2}_\d{2}$'))),
+                     WHERE n.nspname = @s AND c.relkind IN ('m', 'v') AND _wh.daily_name_day(c.relname) IS NOT NULL),
                    (SELECT connection_name FROM _wh.tenants WHERE schema_name = @s),
                    EXISTS (SELECT 1 FROM _wh.tenants a JOIN _wh.tenants b ON a.connection_name = b.connection_name
                            WHERE a.schema_name = @s AND b.schema_name <> @s),

@@ -12,28 +12,22 @@ namespace PhoodWarehouse.Core.Tenants;
 /// </summary>
 public sealed class TenantStore(WhConnection connection, ILogger logger)
 {
-    // Templates: those with a tenant view or daily views in the schema. Daily views: relations named
-    // <template>_YYYY_MM_DD of a known template.
+    // Templates: those with a tenant view or daily views in the schema. Daily views: the catalog's (_wh.daily_views),
+    // read in one pass for every tenant.
     private const string ListSql =
         """
         SELECT t.schema_name, t.connection_name, t.client_name, c.host, c.port, c.dbname, c.username, c.sslmode, c.channel_binding,
                ARRAY(SELECT m.template_name FROM _wh.mv_templates m
-                     WHERE EXISTS (SELECT 1 FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace
-                                   WHERE n.nspname = t.schema_name AND cl.relname = m.template_name)
+                     WHERE to_regclass(format('%I.%I', t.schema_name, m.template_name)) IS NOT NULL
                         OR m.template_name = ANY (v.templates)
                      ORDER BY 1),
                coalesce(v.views, 0)::int, v.first_date, v.latest_date, t.time_zone, _wh.today_in(t.time_zone)
         FROM _wh.tenants t
         LEFT JOIN _wh.tenant_connections c ON c.tenant_name = t.connection_name
-        LEFT JOIN LATERAL (
-            SELECT array_agg(DISTINCT d.template_name) AS templates,
-                   count(*) AS views, min(d.day) AS first_date, max(d.day) AS latest_date
-            FROM (SELECT m.template_name, to_date(right(cl.relname, 10), 'YYYY_MM_DD') AS day
-                  FROM pg_class cl
-                  JOIN pg_namespace n ON n.oid = cl.relnamespace
-                  JOIN _wh.mv_templates m ON cl.relname ~ ('^' || m.template_name || '_\d{4}_\d{2}_\d{2}$')
-                  WHERE n.nspname = t.schema_name AND cl.relkind IN ('m', 'r', 'v')) d
-        ) v ON true
+        LEFT JOIN (SELECT d.schema_name, array_agg(DISTINCT d.template_name) AS templates,
+                          count(*) AS views, min(d.day) AS first_date, max(d.day) AS latest_date
+                   FROM _wh.daily_views d
+                   GROUP BY 1) v ON v.schema_name = t.schema_name
         ORDER BY t.schema_name
         """;
 
@@ -117,19 +111,10 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 await SourceProbe.CheckTemplateTablesAsync(db, request.ConnectionName, request.Name, template, cancel);
         }
 
-        logger.LogInformation("Creating schema {Schema}", request.Name);
-        await TenantSchema.CreateAsync(db, request.Name, request.ConnectionName, request.ClientName, cancel);
-        if (request.TimeZone is not null)
-        {
-            logger.LogInformation("Setting the time zone of {Tenant} to {TimeZone}", request.Name, request.TimeZone);
-            await Db.ExecuteAsync(db, "SELECT _wh.set_tenant_time_zone(@s, @z)", cancel, ("s", request.Name), ("z", request.TimeZone));
-        }
-        foreach (var template in templates)
-        {
-            logger.LogInformation("Creating the views {Schema}.{Template} and public.{Template}", request.Name, template, template);
-            await UnionViews.RebuildTenantAsync(db, template, request.ConnectionName, request.Name, cancel);
-            await UnionViews.RebuildPublicAsync(db, template, cancel);
-        }
+        logger.LogInformation("Creating schema {Schema}{Zone} and the views of {Templates}", request.Name,
+            request.TimeZone is null ? "" : $" (time zone {request.TimeZone})", templates.Count == 0 ? "no template" : string.Join(", ", templates));
+        await Db.ExecuteAsync(db, "SELECT _wh.create_tenant(@s, @c, @n, @z, @t)", cancel,
+            ("s", request.Name), ("c", request.ConnectionName), ("n", request.ClientName), ("z", request.TimeZone), ("t", templates.ToArray()));
         await transaction.CommitAsync(cancel);
         return (await FindAsync(request.Name, cancel))!;
     }

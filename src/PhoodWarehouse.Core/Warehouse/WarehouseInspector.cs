@@ -51,15 +51,17 @@ public sealed class WarehouseInspector(WhConnection connection)
                 SELECT (SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'),
                        (SELECT count(*)::int FROM _wh.tenants),
                        (SELECT count(*)::int FROM _wh.mv_templates),
-                       (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN _wh.tenants t ON t.schema_name = n.nspname
-                         WHERE c.relkind = 'm' OR (c.relkind = 'v' AND c.relname ~ '_\d{4}_\d{2}_\d{2}$'))
+                       to_regclass('_wh.daily_views') IS NOT NULL
                 """, db);
             await using var countReader = await counts.ExecuteReaderAsync(cancel);
             await countReader.ReadAsync(cancel);
             version = countReader.IsDBNull(0) ? null : countReader.GetString(0);
             tenants = countReader.GetInt32(1);
             templates = countReader.GetInt32(2);
-            dailyViews = countReader.GetInt32(3);
+            var catalog = countReader.GetBoolean(3);
+            await countReader.DisposeAsync();
+            // The catalog of daily views came with schema 2.0.0; an older schema (to be upgraded) counts none yet.
+            if (catalog) dailyViews = await Db.ScalarAsync<int>(db, "SELECT count(*)::int FROM _wh.daily_views", cancel);
         }
 
         long? cronRows = null, cronSize = null;

@@ -112,6 +112,39 @@ public sealed class HealthCheckTests(PostgresServer server)
         wh.Run("Get-WhHealth -Check NoSuchCheck").AssertError("ParameterArgumentValidationError");
     }
 
+    /// <summary>
+    /// Issue 15: Get-WhHealth's Freshness and TenantSize are projections of the engine Get-WhMvFreshness reads; on a
+    /// tenant whose closed days are compacted and one of them is missing, the three say the same: Gaps, that day, and
+    /// every daily view of both kinds counted.
+    /// </summary>
+    [Fact]
+    public async Task Get_WhHealth_and_Get_WhMvFreshness_agree_on_a_compacted_tenant_with_a_gap()
+    {
+        using var wh = await WarehouseScenario.StartAsync(server);
+        await using (var admin = await server.OpenAsync(wh.Database, "whadmin"))
+        await using (var command = new NpgsqlCommand("UPDATE _wh.warehouse_info SET value = '3' WHERE key = 'compact_after_days'", admin))
+            await command.ExecuteNonQueryAsync();
+        var today = DateOnly.Parse((await wh.ScalarAsync<string>("SELECT _wh.now()::date::text"))!, System.Globalization.CultureInfo.InvariantCulture);
+        var source = await server.CreateTenantSourceAsync(days: 12, rowsPerDay: 10, firstDay: today.AddDays(-11));
+        wh.AddTenant("h_compact", source);
+        var gap = today.AddDays(-6);
+        Assert.True(wh.Run($"Invoke-WhMvBackfill h_compact -Template foodlogstats -From {today.AddDays(-11):yyyy-MM-dd} -To {gap.AddDays(-1):yyyy-MM-dd}").Succeeded);
+        Assert.True(wh.Run($"Invoke-WhMvBackfill h_compact -Template foodlogstats -From {gap.AddDays(1):yyyy-MM-dd}").Succeeded);
+
+        var freshness = wh.Run("Get-WhMvFreshness h_compact -Template foodlogstats").Single<PhoodWarehouse.Core.DailyViews.WhMvFreshness>();
+        Assert.Equal(PhoodWarehouse.Core.DailyViews.FreshnessStatus.Gaps, freshness.Status);
+        Assert.Equal([gap.ToDateTime(TimeOnly.MinValue)], freshness.MissingDates);
+        Assert.Equal(11, freshness.DailyViewCount);
+        Assert.True(freshness.CompactedViewCount >= 5, $"{freshness.CompactedViewCount} compacted days: compaction did not run");
+
+        var health = Health(wh);
+        var fresh = One(health, HealthCheckNames.Freshness, "h_compact/foodlogstats");
+        Assert.Equal(WhHealthStatus.Warning, fresh.Status);
+        Assert.StartsWith($"{freshness.Status} (latest {today:yyyy-MM-dd}, {freshness.DailyViewCount} daily views", fresh.Value);
+        Assert.Contains("1 day(s) missing", fresh.Message);
+        Assert.Contains($"{freshness.DailyViewCount} daily views", One(health, HealthCheckNames.TenantSize, "h_compact").Value);
+    }
+
     [Fact]
     public async Task Failed_pg_cron_runs_in_the_last_24_hours_and_a_large_history_are_reported()
     {

@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using PhoodWarehouse.Core;
+using PhoodWarehouse.Core.DailyViews;
+using PhoodWarehouse.Core.Health;
+using PhoodWarehouse.Core.Tenants;
+
+namespace PhoodWarehouse.Benchmarks;
+
+/// <summary>
+/// Rows j1-j4: the everyday commands that read the catalog of daily views (Get-WhTenant, Get-WhMvFreshness, Get-WhMv of
+/// one tenant, Get-WhHealth), at 20 tenants x 365 days and again at 50 x 730 (issue 15's target: under 250 ms), with the
+/// growth between the two, so that 100 tenants x 3 years can be projected. Every day is loaded by the module with the
+/// warehouse's defaults (closed days compacted), from one source database that all tenants read.
+/// </summary>
+internal sealed partial class Bench
+{
+    public async Task CatalogAsync(ResultTable table)
+    {
+        var (smallTenants, smallDays, bigTenants, bigDays) = options.Quick ? (5, 60, 10, 120) : (20, 365, 50, 730);
+        const int rows = 5;
+        Console.WriteLine($"Catalog: {smallTenants} x {smallDays}, then {bigTenants} x {bigDays} days ({rows} rows a day)...");
+        var source = await SourceAsync(bigDays, rows, 300);
+        var tenants = new List<string>();
+        for (var i = 1; i <= bigTenants; i++)
+        {
+            tenants.Add($"cat_{i:00}");
+            await TenantAsync(tenants[^1], source);
+        }
+        await RemoveTenantsExcept(tenants);
+
+        var (loadSmall, failedSmall) = await BackfillAsync(tenants.Take(smallTenants).ToList(), smallDays);
+        table.Add("", $"(load: {smallTenants} tenants x {smallDays} days x {rows} rows via the module, {failedSmall} failed)", Seconds(loadSmall));
+        var small = await CatalogFiguresAsync(tenants[0]);
+        var (loadBig, failedBig) = await BackfillAsync(tenants, bigDays);
+        table.Add("", $"(load: to {bigTenants} tenants x {bigDays} days via the module, {failedBig} failed)", Seconds(loadBig));
+        var big = await CatalogFiguresAsync(tenants[0]);
+
+        var growth = (double)(bigTenants * bigDays) / (smallTenants * smallDays);
+        string[] names = ["Get-WhTenant (TenantStore.ListAsync)", "Get-WhMvFreshness (DailyViewCatalog.FreshnessAsync, 30 days)",
+                          "Get-WhMv -Tenant of one tenant (DailyViewCatalog.ListAsync, every day)", "Get-WhHealth (HealthInspector, every check)"];
+        for (var i = 0; i < names.Length; i++)
+        {
+            table.Add($"j{i + 1}", $"{names[i]} at {smallTenants} x {smallDays}", Ms(small.Figures[i]));
+            table.Add("", $"  at {bigTenants} x {bigDays} ({big.DailyNames:N0} daily names; {growth:0.0}x the days)", Ms(big.Figures[i]),
+                $"{smallTenants} x {smallDays}", Ratio(big.Figures[i], small.Figures[i]), "< 250 ms", Met(big.Figures[i] < 250));
+        }
+    }
+
+    /// <summary>The catalog tenants only: the benchmark's other tenants (if any ran before) leave, as Remove-WhTenant does it.</summary>
+    private async Task RemoveTenantsExcept(IReadOnlyCollection<string> keep)
+    {
+        await using var db = new Npgsql.NpgsqlConnection(Whadmin);
+        await db.OpenAsync();
+        var others = new List<string>();
+        await using (var command = new Npgsql.NpgsqlCommand("SELECT schema_name FROM _wh.tenants", db))
+        await using (var reader = await command.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) if (!keep.Contains(reader.GetString(0))) others.Add(reader.GetString(0));
+        foreach (var t in others) await Exec(db, $"SELECT _wh.remove_tenant({Literal(t)})");
+    }
+
+    private sealed record CatalogFigures(long DailyNames, double[] Figures);
+
+    private async Task<CatalogFigures> CatalogFiguresAsync(string oneTenant)
+    {
+        var dailyNames = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM _wh.daily_views");
+        using var connection = await Connect(Whadmin);
+        var catalog = new DailyViewCatalog(connection, NullLogger.Instance);
+        var store = new TenantStore(connection, NullLogger.Instance);
+        var health = new HealthInspector(connection, NullLogger.Instance);
+        var figures = new[]
+        {
+            await TimeAsync(() => store.ListAsync([], default)),
+            await TimeAsync(() => catalog.FreshnessAsync([], [], 30, default)),
+            await TimeAsync(() => catalog.ListAsync(new DailyViewQuery { Tenants = [new NamePattern(oneTenant)] }, default)),
+            await TimeAsync(() => health.RunAsync([], new HealthThresholds(), default)),
+        };
+        return new CatalogFigures(dailyNames, figures);
+    }
+}
