@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using System.Net;
 using PhoodWarehouse.Tests.Infrastructure;
 using PhoodWarehouse.Tests.Native;
 using Xunit;
@@ -8,22 +7,15 @@ namespace PhoodWarehouse.Tests.Session;
 
 /// <summary>
 /// The two cmdlet bases, through the hosted engine: who has -Connection (and says so in its help), Start-WhSandbox's
-/// error records built like every other cmdlet's, and the log bridge writing only to streams someone listens to.
+/// error records built like every other cmdlet's, and the log bridge writing only to streams someone listens to
+/// (a real cmdlet's debug messages following $DebugPreference: tests/Pester/CmdletBases.Tests.ps1).
 /// </summary>
-public sealed class CmdletBaseTests : IClassFixture<CmdletBaseTests.Shell>
+public sealed class CmdletBaseTests(ModuleShellFixture fixture) : IClassFixture<ModuleShellFixture>
 {
-    public sealed class Shell : IDisposable
-    {
-        public HostedPowerShell PowerShell { get; } = new();
-        public void Dispose() => PowerShell.Dispose();
-    }
-
     /// <summary>They make a connection (or stop a sandbox) rather than work on one.</summary>
     private static readonly string[] WithoutConnection = ["Connect-WhWarehouse", "Start-WhSandbox", "Stop-WhSandbox"];
 
-    private readonly HostedPowerShell shell;
-
-    public CmdletBaseTests(Shell fixture) => shell = fixture.PowerShell;
+    private readonly HostedPowerShell shell = fixture.PowerShell;
 
     [Fact]
     public void Connect_WhWarehouse_has_no_Connection_parameter_nor_in_its_help_and_every_warehouse_cmdlet_has_one()
@@ -131,7 +123,7 @@ public sealed class CmdletBaseTests : IClassFixture<CmdletBaseTests.Shell>
                 Formatted = [CountedValue]::Formatted
             }
         }
-        """ + "\n" + call);
+        """ + "\n& { " + call + " }"); // a child scope: the preferences set by one call do not outlive it
 
     private static (bool Debug, bool Verbose, int Formatted) Read(ScriptResult result)
     {
@@ -172,28 +164,5 @@ public sealed class CmdletBaseTests : IClassFixture<CmdletBaseTests.Shell>
         Assert.Equal((false, true, 1), Read(verbose));
         Assert.Empty(verbose.Debug);
         Assert.Equal(["verbose probe counted value"], verbose.Verbose.Select(v => v.Message));
-    }
-
-    [Fact]
-    public void A_real_cmdlet_writes_Core_debug_messages_when_DebugPreference_asks_for_them_and_none_otherwise()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        var variables = new Dictionary<string, object?>
-        {
-            ["port"] = closedPort,
-            ["cred"] = new PSCredential("whadmin", new NetworkCredential("", "x").SecurePassword),
-        };
-        const string connect = "Connect-WhWarehouse -Server 127.0.0.1 -Port $port -Credential $cred";
-
-        var listened = shell.Run("$DebugPreference = 'Continue'; " + connect + "; $DebugPreference = 'SilentlyContinue'", variables);
-        listened.AssertError("ServerUnreachable");
-        Assert.Contains(listened.Debug, d => d.Message.Contains($"127.0.0.1:{closedPort} as whadmin"));
-
-        var silent = shell.Run("$DebugPreference = 'SilentlyContinue'; " + connect, variables);
-        silent.AssertError("ServerUnreachable");
-        Assert.Empty(silent.Debug);
     }
 }
