@@ -25,9 +25,7 @@ public sealed record ConnectionRequest
 
     internal NpgsqlConnectionStringBuilder ToBuilder()
     {
-        var builder = ConnectionString is null
-            ? new NpgsqlConnectionStringBuilder()
-            : new NpgsqlConnectionStringBuilder(ConnectionString);
+        var builder = ConnectionString is null ? new NpgsqlConnectionStringBuilder() : Parse(ConnectionString);
         if (ConnectionString is null)
         {
             builder.Host = Server ?? "localhost";
@@ -51,5 +49,24 @@ public sealed record ConnectionRequest
         // Days run in parallel: keep enough pooled connections for a throttle of up to 16 plus the coordinator.
         if (builder.MaxPoolSize < 20) builder.MaxPoolSize = 20;
         return builder;
+    }
+
+    /// <summary>
+    /// InvalidConnectionString for a string Npgsql cannot read. Npgsql's own message is left out, and so is the
+    /// exception: it may quote part of the string, and a misplaced ';' puts part of a password where a key goes.
+    /// </summary>
+    private static NpgsqlConnectionStringBuilder Parse(string connectionString)
+    {
+        try
+        {
+            return new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (Exception error) when (error is ArgumentException or FormatException or KeyNotFoundException or InvalidCastException or OverflowException)
+        {
+            throw new WarehouseException("InvalidConnectionString", WhErrorKind.InvalidArgument,
+                "-ConnectionString is not a connection string Npgsql can read: each part must be Key=Value with a key it knows " +
+                "(Host, Port, Database, Username, Password, SSL Mode, ...) and a value of the key's type, parts separated by ';' " +
+                "(quote a value that holds ';' with double quotes). Nothing was opened.");
+        }
     }
 }

@@ -65,6 +65,19 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     }
 
     /// <summary>
+    /// One day of a tenant's template (Update-WhMv); without <paramref name="day"/>, today on the tenant's clock,
+    /// asked of the warehouse (TenantNotFound when the tenant is unknown).
+    /// </summary>
+    public async Task<BackfillPlan> PlanDayAsync(string tenant, string template, DateOnly? day, bool force, CancellationToken cancel)
+    {
+        var date = day ?? await TenantClock.TodayOfAsync(connection, tenant, cancel);
+        return await PlanAsync(new BackfillRequest
+        {
+            Tenants = [tenant], Templates = [template], From = date, To = date, Force = force, ThrottleLimit = 1,
+        }, cancel);
+    }
+
+    /// <summary>
     /// A plan of exactly the given days (Repair-WhMv: the days a check found different), loaded with
     /// <paramref name="force"/>: existing days are re-created beside the old rows and swapped, missing days created.
     /// </summary>

@@ -14,7 +14,8 @@ public sealed record TemplateTestRequest
 {
     public required string Name { get; init; }
     public required string Tenant { get; init; }
-    public required DateOnly Date { get; init; }
+    /// <summary>The day to render {TARGET_DATE} with; null: today on the tenant's clock (<c>_wh.tenant_today</c>).</summary>
+    public DateOnly? Date { get; init; }
     public string? Query { get; init; }
     public string? Columns { get; init; }
     public string? Indexes { get; init; }
@@ -40,6 +41,7 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         var connectionName = await Db.ScalarAsync<string>(db, "SELECT connection_name FROM _wh.tenants WHERE schema_name = @s", cancel, ("s", request.Tenant))
                              ?? throw Tenants.TenantStore.NotFound(request.Tenant);
+        var date = request.Date ?? (await Tenants.TenantClock.TodayAsync(db, [request.Tenant], cancel))[request.Tenant];
         string query, columns;
         string? indexes;
         if (request.Query is null)
@@ -76,10 +78,10 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
         if (unknown.Count == 0)
         {
             var rendered = await Db.ScalarAsync<string>(db, "SELECT _wh.render_template_text(@q, @s, @v, @d)", cancel,
-                ("q", query), ("s", request.Tenant), ("v", DailyViewName.For(request.Name, request.Date)), ("d", request.Date));
+                ("q", query), ("s", request.Tenant), ("v", DailyViewName.For(request.Name, date)), ("d", date));
             rendered = rendered!.TrimEnd().TrimEnd(';').TrimEnd();
             var server = await Db.ScalarAsync<string>(db, "SELECT _wh.get_tenant_connection_string(@c)", cancel, ("c", connectionName));
-            logger.LogInformation("Running the query of {Template} at the source of {Tenant} for {Date:yyyy-MM-dd} (LIMIT 0)", request.Name, request.Tenant, request.Date);
+            logger.LogInformation("Running the query of {Template} at the source of {Tenant} for {Date:yyyy-MM-dd} (LIMIT 0)", request.Name, request.Tenant, date);
             queryRuns = await TryAsync(db, problems, "the query at the source", async () =>
             {
                 await RemoteAsync<long>(db, "SELECT n FROM public.dblink(@srv, @sql) AS t(n bigint)", server!,
@@ -121,7 +123,7 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
         {
             Template = request.Name,
             Tenant = request.Tenant,
-            Date = request.Date.ToDateTime(TimeOnly.MinValue),
+            Date = date.ToDateTime(TimeOnly.MinValue),
             PlaceholdersKnown = unknown.Count == 0,
             ColumnsParse = declared is not null,
             QueryRuns = queryRuns,

@@ -16,13 +16,6 @@ public abstract partial class WhCmdlet
         return Run(cancel => runner.PlanAsync(request, cancel));
     }
 
-    /// <summary>Today on a tenant's clock (its time zone), as the SQL layer sees it; TenantNotFound when unknown.</summary>
-    protected DateOnly TenantToday(string tenant)
-    {
-        var warehouse = Warehouse;
-        return Run(cancel => Core.Tenants.TenantClock.TodayOfAsync(warehouse, tenant, cancel));
-    }
-
     /// <summary>
     /// Runs a planned backfill, writing progress (tenant, day, done/total, time left) as days finish,
     /// and yields each day's result on the pipeline thread.

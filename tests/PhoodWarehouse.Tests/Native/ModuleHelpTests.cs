@@ -8,17 +8,9 @@ namespace PhoodWarehouse.Tests.Native;
 /// docs/cmdlets: a synopsis, a description, every parameter documented, at least two examples.
 /// A cmdlet without a page fails here by design: write docs/cmdlets/Verb-Noun.md.
 /// </summary>
-public sealed class ModuleHelpTests : IClassFixture<ModuleHelpTests.Shell>
+public sealed class ModuleHelpTests(ModuleShellFixture fixture) : IClassFixture<ModuleShellFixture>
 {
-    public sealed class Shell : IDisposable
-    {
-        public HostedPowerShell PowerShell { get; } = new();
-        public void Dispose() => PowerShell.Dispose();
-    }
-
-    private readonly HostedPowerShell shell;
-
-    public ModuleHelpTests(Shell fixture) => shell = fixture.PowerShell;
+    private readonly HostedPowerShell shell = fixture.PowerShell;
 
     [Theory]
     [MemberData(nameof(ModuleSurface.Cmdlets), MemberType = typeof(ModuleSurface))]

@@ -26,7 +26,7 @@ public sealed class InvokeWhMvBackfillCommand : WhCmdlet
     [Parameter(Mandatory = true)]
     public DateTime From { get; set; }
 
-    /// <summary>Last day to load; today (the warehouse's clock) when left out.</summary>
+    /// <summary>Last day to load; each tenant's today on the warehouse's clock (Core reads it) when left out.</summary>
     [Parameter]
     public DateTime? To { get; set; }
 

@@ -21,6 +21,7 @@ public sealed class UpdateWhMvCommand : WhCmdlet
     [ArgumentCompleter(typeof(TemplateNameCompleter))]
     public string Template { get; set; } = "";
 
+    /// <summary>The day; today on the tenant's clock (the warehouse's) when left out.</summary>
     [Parameter(Position = 2, ValueFromPipelineByPropertyName = true)]
     public DateTime? Date { get; set; }
 
@@ -29,23 +30,20 @@ public sealed class UpdateWhMvCommand : WhCmdlet
 
     protected override void ProcessRecord()
     {
+        var warehouse = Warehouse;
         BackfillPlan plan;
-        DateOnly day;
         try
         {
-            // Without -Date: today on the tenant's clock (asked of the SQL layer, not this machine).
-            day = Date is { } date ? DateOnly.FromDateTime(date) : TenantToday(Tenant);
-            plan = PlanBackfill(new BackfillRequest
-            {
-                Tenants = [Tenant], Templates = [Template], From = day, To = day, Force = Force, ThrottleLimit = 1,
-            });
+            // Without -Date, Core plans today on the tenant's clock (the warehouse's, not this machine's).
+            DateOnly? day = Date is { } date ? DateOnly.FromDateTime(date) : null;
+            plan = Run(cancel => new BackfillRunner(warehouse, Logger).PlanDayAsync(Tenant, Template, day, Force, cancel));
         }
         catch (WarehouseException error)
         {
             WriteWhError(error);
             return;
         }
-        var view = DailyViewName.Qualified(Tenant, Template, day);
+        var view = DailyViewName.Qualified(Tenant, Template, plan.Days[0].Date);
         var what = plan.Days[0].Exists ? (Force ? "Re-create (swap in a fresh copy)" : "Refresh if today or yesterday, else skip") : "Create";
         if (!ShouldProcess(view, what)) return;
         foreach (var result in RunBackfill(plan))

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using Microsoft.Extensions.Logging;
 using PhoodWarehouse.Core;
 using PhoodWarehouse.Core.Connections;
 using PhoodWarehouse.Core.Sandbox;
@@ -10,15 +9,12 @@ namespace PhoodWarehouse.PowerShell.Commands.Sandbox;
 /// <summary>
 /// Starts a throwaway local warehouse: PostgreSQL in a folder of its own (pg_cron preloaded when installed),
 /// the warehouse installed, sample tenant sources with generated data, and this session connected as whadmin.
-/// Not a WhCmdlet: it makes the connection rather than taking one.
+/// A WhAsyncCmdlet, not a WhCmdlet: it makes the connection rather than taking one, so it has no -Connection.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "WhSandbox", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(WhSandbox))]
-public sealed class StartWhSandboxCommand : PSCmdlet
+public sealed class StartWhSandboxCommand : WhAsyncCmdlet
 {
-    private readonly CancellationTokenSource stopping = new();
-    private readonly PipelineLogger logger = new();
-
     [Parameter(Position = 0)]
     [ValidateRange(0, 26)]
     public int TenantCount { get; set; } = 3;
@@ -30,8 +26,6 @@ public sealed class StartWhSandboxCommand : PSCmdlet
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? Path { get; set; }
-
-    protected override void StopProcessing() => stopping.Cancel();
 
     protected override void EndProcessing()
     {
@@ -45,12 +39,12 @@ public sealed class StartWhSandboxCommand : PSCmdlet
 
         try
         {
-            var sandbox = Wait(cancel => SandboxFactory.StartAsync(options, logger, cancel));
+            var sandbox = Run(cancel => SandboxFactory.StartAsync(options, Logger, cancel));
             WhConnection connection;
             try
             {
-                connection = Wait(cancel => WarehouseConnector.ConnectAsync(
-                    new ConnectionRequest { ConnectionString = sandbox.GetConnectionString() }, logger, cancel));
+                connection = Run(cancel => WarehouseConnector.ConnectAsync(
+                    new ConnectionRequest { ConnectionString = sandbox.GetConnectionString() }, Logger, cancel));
             }
             catch
             {
@@ -64,41 +58,8 @@ public sealed class StartWhSandboxCommand : PSCmdlet
         }
         catch (WarehouseException error)
         {
-            ThrowTerminatingError(new ErrorRecord(error, error.ErrorId,
-                error.Kind == WhErrorKind.InvalidArgument ? ErrorCategory.InvalidArgument
-                : error.Kind == WhErrorKind.ResourceExists ? ErrorCategory.ResourceExists
-                : error.Kind == WhErrorKind.NotInstalled ? ErrorCategory.NotInstalled
-                : ErrorCategory.InvalidOperation, error.Target));
+            ThrowWhError(error);
         }
-    }
-
-    /// <summary>Waits for Core's work, writing its log messages to Verbose/Debug/Warning on this thread.</summary>
-    private T Wait<T>(Func<CancellationToken, Task<T>> work)
-    {
-        var task = Task.Run(() => work(stopping.Token));
-        while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(50))) Flush();
-        Flush();
-        try
-        {
-            return task.GetAwaiter().GetResult();
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            throw new PipelineStoppedException();
-        }
-        catch (Exception error) when (error is not WarehouseException)
-        {
-            throw DatabaseErrors.Translate(error);
-        }
-    }
-
-    private void Flush()
-    {
-        while (logger.TryDequeue(out var entry))
-        {
-            if (entry.Level <= LogLevel.Debug) WriteDebug(entry.Message);
-            else if (entry.Level == LogLevel.Information) WriteVerbose(entry.Message);
-            else WriteWarning(entry.Message);
-        }
+        base.EndProcessing();
     }
 }

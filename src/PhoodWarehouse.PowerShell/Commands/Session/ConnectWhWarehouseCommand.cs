@@ -5,10 +5,13 @@ using PhoodWarehouse.PowerShell.Infrastructure;
 
 namespace PhoodWarehouse.PowerShell.Commands.Session;
 
-/// <summary>Opens and checks a connection to a warehouse database and makes it this session's default.</summary>
+/// <summary>
+/// Opens and checks a connection to a warehouse database and makes it this session's default. A WhAsyncCmdlet, not a
+/// WhCmdlet: it makes the connection, so it has no -Connection.
+/// </summary>
 [Cmdlet(VerbsCommunications.Connect, "WhWarehouse", DefaultParameterSetName = ByServer)]
 [OutputType(typeof(WhConnection))]
-public sealed class ConnectWhWarehouseCommand : WhCmdlet
+public sealed class ConnectWhWarehouseCommand : WhAsyncCmdlet
 {
     private const string ByServer = "Server";
     private const string ByConnectionString = "ConnectionString";
@@ -67,12 +70,6 @@ public sealed class ConnectWhWarehouseCommand : WhCmdlet
         catch (WarehouseException error)
         {
             ThrowWhError(error);
-        }
-        catch (ArgumentException error)
-        {
-            ThrowTerminatingError(new ErrorRecord(
-                new ArgumentException($"The connection string is not valid: {error.Message}"),
-                "InvalidConnectionString", ErrorCategory.InvalidArgument, null));
         }
     }
 }

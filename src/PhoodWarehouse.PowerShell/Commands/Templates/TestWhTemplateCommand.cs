@@ -25,7 +25,7 @@ public sealed class TestWhTemplateCommand : WhCmdlet
     [ArgumentCompleter(typeof(TenantNameCompleter))]
     public string Tenant { get; set; } = "";
 
-    /// <summary>The day to render {TARGET_DATE} with; today by default.</summary>
+    /// <summary>The day to render {TARGET_DATE} with; today on the tenant's clock (the warehouse's) by default.</summary>
     [Parameter]
     public DateTime? Date { get; set; }
 
@@ -46,7 +46,7 @@ public sealed class TestWhTemplateCommand : WhCmdlet
         {
             Name = string.IsNullOrEmpty(Name) ? "template_test" : Name,
             Tenant = Tenant,
-            Date = DateOnly.FromDateTime(Date ?? DateTime.Today),
+            Date = Date is { } date ? DateOnly.FromDateTime(date) : null,
             Query = unsaved ? Query : null,
             Columns = unsaved ? string.Join(",\n", Columns) : null,
             Indexes = unsaved && Indexes is not null ? string.Join(";\n", Indexes) : null,
