@@ -13,10 +13,11 @@
     ./build.ps1 Demo       # the quickstart against a throwaway sandbox
 .EXAMPLE
     ./build.ps1 Package    # out/packages/PhoodWarehouse.<version>.nupkg, published with Publish-PSResource
+    ./build.ps1 SqlComments  # regenerate sql/wh/99-routine-comments.sql after editing a routine's comment
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Clean', 'SqlComments')]
     [string] $Task = 'Build',
     [string] $Configuration = 'Release'
 )
@@ -156,6 +157,13 @@ switch ($Task) {
     'Package' {
         Invoke-Dotnet build -c $Configuration PhoodWarehouse.sln
         Invoke-Package
+    }
+    'SqlComments' {
+        # sql/wh/99-routine-comments.sql from the comment above each routine (RoutineComments; its test checks it).
+        Invoke-Dotnet build -c $Configuration PhoodWarehouse.sln
+        $env:PHOOD_WRITE_ROUTINE_COMMENTS = '1'
+        try { Invoke-Dotnet test tests/PhoodWarehouse.Tests -c $Configuration --no-build --filter 'FullyQualifiedName~RoutineCommentsTests.The_comments_file_is_generated_from_the_comment_above_each_routine' }
+        finally { Remove-Item Env:PHOOD_WRITE_ROUTINE_COMMENTS }
     }
     'Clean' {
         Invoke-Dotnet clean -c $Configuration PhoodWarehouse.sln

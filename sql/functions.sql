@@ -59,3 +59,4 @@ $guard$;
 \ir wh/17-scheduled-refresh.sql
 \ir wh/18-upgrades.sql
 \ir wh/19-privileges-and-version.sql
+\ir wh/99-routine-comments.sql

@@ -137,5 +137,3 @@ BEGIN
     RETURN jsonb_build_object('schema', target_schema, 'time_zone', time_zone, 'today', _wh.tenant_today(target_schema));
 END
 $$;
-
--- Records that a day's rows were just read from its source (called in the same transaction as the create,

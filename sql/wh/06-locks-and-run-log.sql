@@ -1,6 +1,8 @@
 -- sql/wh/06-locks-and-run-log.sql: Locks (transaction-scoped advisory locks; order: daily -> tenant view -> public view) and the run log.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
+-- Waits for, then holds to the end of the transaction, the advisory lock of one daily view: every path that creates,
+-- refreshes, re-creates, compacts or drops a day takes it first, so that two sessions never work on the same day.
 CREATE OR REPLACE FUNCTION _wh.lock_daily_view(target_schema text, view_name text)
 RETURNS void
 LANGUAGE sql
@@ -14,12 +16,16 @@ LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pg_try_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext(target_schema || '.' || view_name)) $$;
 
+-- Waits for, then holds to the end of the transaction, the advisory lock of a tenant's view of a template (taken
+-- after any daily view lock, before the public view's): its definition is rebuilt by one session at a time.
 CREATE OR REPLACE FUNCTION _wh.lock_tenant_view(target_schema text, template_name text)
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pg_advisory_xact_lock(hashtext('_wh.tenant_view'), hashtext(target_schema || '.' || template_name)) $$;
 
+-- Waits for, then holds to the end of the transaction, the advisory lock of a template's public view (the last lock
+-- of the order daily -> tenant view -> public view): its definition is rebuilt by one session at a time.
 CREATE OR REPLACE FUNCTION _wh.lock_public_view(template_name text)
 RETURNS void
 LANGUAGE sql

@@ -74,6 +74,7 @@ BEGIN
 END
 $$;
 
+-- The number of rows of target_schema.view_name (a daily view of either kind), counted now, as whadmin.
 CREATE OR REPLACE FUNCTION _wh.count_rows(target_schema text, view_name text)
 RETURNS bigint
 LANGUAGE plpgsql

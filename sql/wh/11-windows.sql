@@ -122,6 +122,7 @@ AS $$
            || jsonb_build_object(day_result->>'action', coalesce((summary->>(day_result->>'action'))::bigint, 0) + 1)
 $$;
 
+-- The summary of a window before its first day: every action counted 0, no failure.
 CREATE OR REPLACE FUNCTION _wh.empty_summary()
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE

@@ -1,6 +1,7 @@
 -- sql/wh/15-catalog-and-freshness.sql: Day state, THE catalog of daily views (_wh.daily_views) and THE freshness engine (_wh.freshness).
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
+-- Records that a day's rows were just read from its source (called in the same transaction as the create,
 -- refresh, load or force of the day). The last check's result is cleared: it was about the rows replaced.
 CREATE OR REPLACE FUNCTION _wh.record_capture(target_schema text, template_name text, target_date date, row_count bigint)
 RETURNS void
@@ -179,8 +180,3 @@ AS $$
     WHERE $3 IS NULL AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.tenant = ten.schema_name)
     ORDER BY 1, 2 NULLS FIRST
 $$;
-
--- The text of one row of a template's declared columns, over alias r: ROW(...)::text, in which NULL is empty and ''
--- is "" (distinct), every value in its type's text form. On the source each column is cast to its declared type
--- (a no-op when the source has that type), as the day's load reads it; timestamptz is rendered in UTC; the sessions
--- of both sides pin DateStyle, IntervalStyle and extra_float_digits, so equal values give equal text.

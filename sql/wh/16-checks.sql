@@ -232,7 +232,3 @@ BEGIN
     END LOOP;
 END
 $$;
-
--- Never waits: one day of a scheduled refresh through update_mv_day_isolated (failures logged there, in a
--- subtransaction), unless another session holds the day (a backfill, a repair, another job): then 'skipped' with
--- "busy" in the run log, left for the next run.

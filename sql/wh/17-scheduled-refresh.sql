@@ -1,6 +1,9 @@
 -- sql/wh/17-scheduled-refresh.sql: The scheduled refresh (_wh.refresh_recent_by_template) and the run log's retention.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
+-- Never waits: one day of a scheduled refresh through update_mv_day_isolated (failures logged there, in a
+-- subtransaction), unless another session holds the day (a backfill, a repair, another job): then 'skipped' with
+-- "busy" in the run log, left for the next run.
 CREATE OR REPLACE FUNCTION _wh.refresh_day_unless_busy(template_name text, tenant_connection_name text, target_schema text,
                                                        target_date date, force boolean)
 RETURNS jsonb
