@@ -33,12 +33,21 @@ public sealed class DayVerificationTests(PostgresServer server)
         await src.ExecAsync(sql);
     }
 
-    [Fact]
-    public async Task The_check_finds_a_changed_value_an_added_and_a_deleted_row_NULL_versus_empty_and_a_missing_day_on_both_kinds_of_day()
+    /// <param name="renderedPerDay">false: the guide's template ('{TARGET_DATE}'::date), whose source query is run per day
+    /// with the day as a value; true: the same rows written with '{TARGET_DATE} 00:00'::timestamp, rendered per day.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_check_finds_a_changed_value_an_added_and_a_deleted_row_NULL_versus_empty_and_a_missing_day_on_both_kinds_of_day(bool renderedPerDay)
     {
         var (env, schema) = await NewTenantAsync(days: 8, rows: 20);
         await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
         await wh.ExecAsync("UPDATE _wh.warehouse_info SET value = '3' WHERE key = 'compact_after_days'");
+        if (renderedPerDay)
+        {
+            await wh.ExecAsync("UPDATE _wh.mv_templates SET query_template = replace(query_template, '''{TARGET_DATE}''::date + 1', '''{TARGET_DATE} 00:00''::timestamp + interval ''1 day''') WHERE template_name = 'foodlogstats'");
+            Assert.Contains("{TARGET_DATE} 00:00", await wh.ScalarAsync<string>("SELECT query_template FROM _wh.mv_templates WHERE template_name = 'foodlogstats'"));
+        }
         await SourceAsync(env, $"UPDATE phood_foodlogsum SET station = NULL WHERE id = (SELECT min(id) FROM phood_foodlogsum WHERE logged_time::date = '{Day(-6):yyyy-MM-dd}')");
         await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, $2, $3, $4)", env.Connection, schema, Day(-7), Day(0));
         // Days before yesterday are compacted (kind v), yesterday and today are materialized views (kind m).
