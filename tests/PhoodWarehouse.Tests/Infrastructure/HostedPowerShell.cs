@@ -19,6 +19,31 @@ public sealed record ScriptResult(
 {
     public bool Succeeded => Errors.Count == 0 && TerminatingError is null;
 
+    /// <summary>PowerShell's own word that something failed (an error that was written, even if ignored or caught).</summary>
+    public bool HadErrors { get; init; }
+
+    /// <summary>Every line the script wrote to the host, as a user's console shows it (Write-Host, "What if: ...").</summary>
+    public IReadOnlyList<string> HostLines { get; init; } = [];
+
+    /// <summary>
+    /// What -WhatIf said it would do, one "action | target" line per ShouldProcess call, from the host's
+    /// "What if: Performing the operation "action" on target "target"." lines.
+    /// </summary>
+    public IReadOnlyList<string> WhatIf => HostLines
+        .Select(line => WhatIfLine.Match(line))
+        .Where(m => m.Success)
+        .Select(m => $"{m.Groups["action"].Value} | {m.Groups["target"].Value}")
+        .ToList();
+
+    private static readonly System.Text.RegularExpressions.Regex WhatIfLine =
+        new("^What if: Performing the operation \"(?<action>.*)\" on target \"(?<target>.*)\"\\.$", System.Text.RegularExpressions.RegexOptions.Singleline);
+
+    /// <summary>Asserts that the run wrote no error record, threw nothing and PowerShell saw no error, showing every error when not.</summary>
+    public void AssertSucceeded()
+    {
+        Assert.True(Succeeded && !HadErrors, $"expected success (HadErrors {HadErrors}); errors: {string.Join(" | ", AllErrors)}");
+    }
+
     public IEnumerable<ErrorRecord> AllErrors => TerminatingError is null ? Errors : Errors.Append(TerminatingError);
 
     /// <summary>
@@ -79,11 +104,12 @@ public sealed record ScriptResult(
 public sealed class HostedPowerShell : IDisposable
 {
     private readonly Runspace runspace;
+    private readonly RecordingHost host = new();
 
     public HostedPowerShell()
     {
         var state = InitialSessionState.CreateDefault2();
-        runspace = RunspaceFactory.CreateRunspace(state);
+        runspace = RunspaceFactory.CreateRunspace(host, state);
         runspace.Open();
         var import = Run($"Import-Module '{RepositoryPaths.ModuleManifest}' -ErrorAction Stop");
         if (!import.Succeeded)
@@ -117,8 +143,9 @@ public sealed class HostedPowerShell : IDisposable
         });
     }
 
-    private static ScriptResult Collect(System.Management.Automation.PowerShell shell, Func<IEnumerable<PSObject>> invoke)
+    private ScriptResult Collect(System.Management.Automation.PowerShell shell, Func<IEnumerable<PSObject>> invoke)
     {
+        host.TakeLines(); // what an earlier script left unread is not this one's
         var output = new List<PSObject>();
         ErrorRecord? terminating = null;
         try
@@ -131,7 +158,11 @@ public sealed class HostedPowerShell : IDisposable
         }
         return new ScriptResult(output, shell.Streams.Error.ToList(), shell.Streams.Warning.ToList(),
             shell.Streams.Verbose.ToList(), shell.Streams.Debug.ToList(), shell.Streams.Progress.ToList(),
-            shell.Streams.Information.ToList(), terminating);
+            shell.Streams.Information.ToList(), terminating)
+        {
+            HadErrors = shell.HadErrors || terminating is not null,
+            HostLines = host.TakeLines(),
+        };
     }
 
     public void Dispose() => runspace.Dispose();

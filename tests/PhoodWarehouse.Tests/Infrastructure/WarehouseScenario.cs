@@ -49,6 +49,9 @@ public sealed class WarehouseScenario : IDisposable
 
     public Task<string> SnapshotAsync() => CatalogSnapshot.TakeAsync(SuperuserConnectionString);
 
+    /// <summary>Today on the warehouse's clock, or on the tenant's when it has its own time zone (see <see cref="WarehouseClock"/>).</summary>
+    public Task<DateOnly> TodayAsync(string? tenantSchema = null) => WarehouseClock.TodayAsync(SuperuserConnectionString, tenantSchema);
+
     public async Task<T?> ScalarAsync<T>(string sql, string? user = null)
     {
         await using var db = await Server.OpenAsync(Database, user);
