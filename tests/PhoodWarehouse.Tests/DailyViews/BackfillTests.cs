@@ -80,7 +80,12 @@ public sealed class BackfillTests(PostgresServer server)
         await server.ExecuteAsync(source.Database,
             "ALTER TABLE phood_foodlogsum ENABLE ROW LEVEL SECURITY; CREATE POLICY all_fail ON phood_foodlogsum FOR SELECT USING (1 / 0 = 1);");
         var result = wh.Run("Invoke-WhMvBackfill -Tenant bf_stop -Template foodlogstats -From ([datetime]::Today.AddDays(-2)) -ThrottleLimit 1 -ErrorAction Stop");
-        Assert.NotNull(result.TerminatingError);
+        // Stopped: the first failed day ends the run as a terminating error (not one error record per day), and the
+        // days after it are never tried (without -ErrorAction Stop, each of the 3 days fails and is logged).
+        Assert.True(result.TerminatingError is not null && result.Errors.Count == 0,
+            $"expected one terminating error, got {result.Errors.Count} error record(s): {string.Join(" | ", result.AllErrors)}");
+        Assert.StartsWith("DayFailed,", result.TerminatingError!.FullyQualifiedErrorId);
+        Assert.InRange(await wh.ScalarAsync<int>("SELECT count(*) FROM _wh.run_log WHERE tenant_schema = 'bf_stop' AND action = 'failed'"), 1, 2);
         Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_matviews WHERE schemaname = 'bf_stop'"));
         Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
     }

@@ -194,7 +194,8 @@ public sealed class ConfigurationRoundTripTests(PostgresServer server)
             using var shell = new HostedPowerShell();
             var refused = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Import-WhConfiguration -Path $f",
                 new Dictionary<string, object?> { ["cs"] = server.ConnectionString(bare, "whadmin"), ["f"] = path });
-            Assert.NotNull(refused.FirstError);
+            refused.AssertError("SuperuserRequired");
+            Assert.Empty(refused.Output);
         }
         finally
         {
