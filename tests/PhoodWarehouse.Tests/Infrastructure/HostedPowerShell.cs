@@ -97,6 +97,12 @@ public sealed record ScriptResult(
     }
 }
 
+/// <summary>A script that <see cref="HostedPowerShell.Start"/> started: its result to come, and its verbose messages so far.</summary>
+public sealed record RunningScript(Task<ScriptResult> Result, System.Collections.Concurrent.ConcurrentQueue<string> Verbose)
+{
+    public IReadOnlyList<string> VerboseSoFar() => Verbose.ToArray();
+}
+
 /// <summary>
 /// The PowerShell 7.6 engine hosted in this process, with the built module imported from out/PhoodWarehouse,
 /// as a user imports it. One runspace per instance; variables carry values (credentials) into scripts.
@@ -124,6 +130,24 @@ public sealed class HostedPowerShell : IDisposable
         using var shell = System.Management.Automation.PowerShell.Create(runspace);
         shell.AddScript(script);
         return Collect(shell, () => shell.Invoke());
+    }
+
+    /// <summary>
+    /// Starts a script on a thread of its own and returns at once: <see cref="RunningScript.VerboseSoFar"/> shows the
+    /// verbose messages as the cmdlets write them, so a test can wait for a step the module reports before acting.
+    /// </summary>
+    public RunningScript Start(string script, IDictionary<string, object?>? variables = null)
+    {
+        foreach (var (name, value) in variables ?? new Dictionary<string, object?>()) SetVariable(name, value);
+        var shell = System.Management.Automation.PowerShell.Create(runspace);
+        shell.AddScript(script);
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        shell.Streams.Verbose.DataAdded += (sender, e) => seen.Enqueue(((PSDataCollection<VerboseRecord>)sender!)[e.Index].Message);
+        var result = Task.Run(() =>
+        {
+            using (shell) return Collect(shell, () => shell.Invoke());
+        });
+        return new RunningScript(result, seen);
     }
 
     /// <summary>Starts a script and, once <paramref name="stopWhen"/> holds (or the timeout passes), stops it as Ctrl+C does.</summary>

@@ -19,13 +19,25 @@ public static class WarehouseClock
             : await ReadAsync<DateOnly>(warehouseConnectionString, "SELECT _wh.tenant_today(@s)", tenantSchema);
     }
 
-    /// <summary>The server's CURRENT_DATE, for a database without the warehouse (a tenant's source).</summary>
-    public static Task<DateOnly> ServerTodayAsync(string connectionString)
-        => ReadAsync<DateOnly>(connectionString, "SELECT CURRENT_DATE");
+    /// <summary>The same, for a constructor or a property (no await there).</summary>
+    public static DateOnly Today(string warehouseConnectionString) => Read<DateOnly>(warehouseConnectionString, "SELECT _wh.now()::date");
+
+    /// <summary>The server's CURRENT_DATE, for a database without the warehouse (a tenant's source, or before one exists).</summary>
+    public static DateOnly ServerToday(string connectionString) => Read<DateOnly>(connectionString, "SELECT CURRENT_DATE");
 
     /// <summary>The server's now, in UTC, for expectations about schedules (pg_cron runs on the server's clock).</summary>
     public static Task<DateTime> ServerUtcNowAsync(string connectionString)
         => ReadAsync<DateTime>(connectionString, "SELECT now()");
+
+    private static T Read<T>(string connectionString, string sql)
+    {
+        using var db = new NpgsqlConnection(connectionString);
+        db.Open();
+        using var command = new NpgsqlCommand(sql, db);
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return reader.GetFieldValue<T>(0);
+    }
 
     private static async Task<T> ReadAsync<T>(string connectionString, string sql, string? schema = null)
     {
