@@ -98,7 +98,12 @@ public sealed class BackfillTests(PostgresServer server)
         wh.AddTenant("bf_check", source);
         var before = await wh.SnapshotAsync();
 
-        Assert.Empty(wh.Run("Invoke-WhMvBackfill bf_check -Template foodlogstats -From ($WarehouseToday.AddDays(-1)) -WhatIf").Output);
+        var today = await wh.TodayAsync();
+        var whatIf = wh.Run("Invoke-WhMvBackfill bf_check -Template foodlogstats -From ($WarehouseToday.AddDays(-1)) -WhatIf");
+        whatIf.AssertSucceeded();
+        Assert.Empty(whatIf.Output);
+        Assert.Equal([$"Load 2 missing day(s) of foodlogstats and refresh today/yesterday where they exist, {today.AddDays(-1):yyyy-MM-dd} .. {today:yyyy-MM-dd} | bf_check"],
+            whatIf.WhatIf);
         var cases = new Dictionary<string, string>
         {
             ["Invoke-WhMvBackfill bf_check -Template foodlogstats -From ($WarehouseToday) -To ($WarehouseToday.AddDays(-3))"] = "ReversedDateRange",

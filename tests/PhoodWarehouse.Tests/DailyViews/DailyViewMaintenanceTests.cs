@@ -95,10 +95,14 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         var before = await wh.SnapshotAsync();
 
         var whatIf = wh.Run("Remove-WhMv -Tenant rt_a -Template foodlogstats -Before ($WarehouseToday.AddDays(-2)) -WhatIf");
-        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        whatIf.AssertSucceeded();
         Assert.Empty(whatIf.Output);
+        string Drop(string tenant, int offset) => $"Drop daily view (tenant view rebuilt without it) | {DailyViewName.Qualified(tenant, "foodlogstats", Today.AddDays(offset))}";
+        Assert.Equal([Drop("rt_a", -5), Drop("rt_a", -4), Drop("rt_a", -3)], whatIf.WhatIf);
         var piped = wh.Run("Get-WhMv rt_* -To ($WarehouseToday.AddDays(-3)) | Remove-WhMv -WhatIf");
-        Assert.True(piped.Succeeded, string.Join("; ", piped.AllErrors));
+        piped.AssertSucceeded();
+        Assert.Equal([Drop("rt_a", -5), Drop("rt_a", -4), Drop("rt_a", -3), Drop("rt_b", -5), Drop("rt_b", -4), Drop("rt_b", -3)],
+            piped.WhatIf.Order().ToList());
         Assert.Equal(before, await wh.SnapshotAsync());
 
         var real = wh.Run("Remove-WhMv -Tenant rt_a -Template foodlogstats -Before ($WarehouseToday.AddDays(-2)) -Confirm:$false -PassThru");
@@ -133,7 +137,10 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         Assert.Equal(20L, await wh.ScalarAsync<long>("SELECT count(*) FROM uv_a.foodlogstats", "phood_ro"));
 
         var before = await wh.SnapshotAsync();
-        Assert.Empty(wh.Run("Update-WhUnionView -Tenant uv_a -Template foodlogstats -WhatIf").Output);
+        var whatIf = wh.Run("Update-WhUnionView -Tenant uv_a -Template foodlogstats -WhatIf");
+        whatIf.AssertSucceeded();
+        Assert.Empty(whatIf.Output);
+        Assert.Equal(["Rebuild union view | uv_a.foodlogstats"], whatIf.WhatIf);
         Assert.Equal(before, await wh.SnapshotAsync());
 
         var tenant = wh.Run("Get-WhTenant uv_a | Update-WhUnionView -Template foodlogstats");

@@ -33,7 +33,10 @@ public sealed class TemplateTests(PostgresServer server)
         var vars = new Dictionary<string, object?> { ["file"] = file };
 
         var before = await wh.SnapshotAsync();
-        Assert.Empty(wh.Run("Set-WhTemplate -Path $file -WhatIf", vars).Output);
+        var whatIf = wh.Run("Set-WhTemplate -Path $file -WhatIf", vars);
+        whatIf.AssertSucceeded();
+        Assert.Empty(whatIf.Output);
+        Assert.Equal([$"Run template file: add template inventory_stats | {file}"], whatIf.WhatIf);
         Assert.Equal(before, await wh.SnapshotAsync());
 
         var added = wh.Run("Set-WhTemplate -Path $file", vars);

@@ -86,7 +86,14 @@ public sealed class TenantChangeAndRemoveTests(PostgresServer server)
 
         var before = await wh.SnapshotAsync();
         var whatIf = wh.Run("Remove-WhTenant t_gone -WhatIf");
-        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        whatIf.AssertSucceeded();
+        Assert.Equal(
+            [
+                "rebuild public.foodlogstats without t_gone | t_gone",
+                "drop schema t_gone and its 2 daily views | t_gone",
+                "drop connection t_gone (dblink server and user mapping) | t_gone",
+                "unregister tenant t_gone | t_gone",
+            ], whatIf.WhatIf);
         Assert.Equal(before, await wh.SnapshotAsync());
 
         var removed = wh.Run("Remove-WhTenant t_gone -Confirm:$false -Verbose");
