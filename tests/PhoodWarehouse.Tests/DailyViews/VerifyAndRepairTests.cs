@@ -50,7 +50,12 @@ public sealed class VerifyAndRepairTests(PostgresServer server)
 
         var before = await wh.SnapshotAsync();
         var whatIf = wh.Run("$checks | Repair-WhMv -WhatIf");
-        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        whatIf.AssertSucceeded();
+        Assert.Equal(
+            [
+                $"Re-load from the source and swap (warehouse 20 rows, source 20 rows, contents differ) | {DailyViewName.Qualified("vr_a", "foodlogstats", Today.AddDays(-3))}",
+                $"Create from the source (20 rows; the warehouse has no such day) | {DailyViewName.Qualified("vr_a", "foodlogstats", Today.AddDays(-2))}",
+            ], whatIf.WhatIf);
         Assert.Empty(whatIf.Output);
         Assert.Equal(before, await wh.SnapshotAsync());
 

@@ -208,7 +208,9 @@ public sealed class SharedSourceServerTests(PostgresServer server, ITestOutputHe
         var before = await wh.SnapshotAsync();
         var result = wh.Run("Get-WhTenant | Invoke-WhMvBackfill -Template foodlogstats -From ($WarehouseToday.AddDays(-1)) -WhatIf");
 
-        Assert.True(result.Succeeded, string.Join(" | ", result.AllErrors));
+        result.AssertSucceeded();
+        Assert.Equal([$"Load 6 missing day(s) of foodlogstats and refresh today/yesterday where they exist, {Today.AddDays(-1):yyyy-MM-dd} .. {Today:yyyy-MM-dd} | tight_01, tight_02, tight_03"],
+            result.WhatIf);
         var warning = Assert.Single(result.Warnings, w => w.Message.Contains("The source server"));
         Assert.Contains($"{source.Host}:{source.Port}", warning.Message);
         Assert.Contains("opens up to 3 at once", warning.Message);
