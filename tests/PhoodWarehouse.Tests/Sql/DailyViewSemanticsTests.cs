@@ -17,7 +17,7 @@ public sealed class DailyViewSemanticsTests(PostgresServer server)
     private static readonly Once<SharedWarehouse> Shared = new();
     private Task<SharedWarehouse> EnvAsync() => Shared.Get(() => SharedWarehouse.CreateAsync(server, days: 8, rowsPerDay: 20));
 
-    private static DateOnly Day(int offset) => SqlKit.Today.AddDays(offset);
+    private DateOnly Day(int offset) => SqlKit.Today(server).AddDays(offset);
 
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 

@@ -12,7 +12,7 @@ namespace PhoodWarehouse.Tests.Sql;
 [Collection(WarehouseCollection.Name)]
 public sealed class DayVerificationTests(PostgresServer server)
 {
-    private static DateOnly Day(int offset) => SqlKit.Today.AddDays(offset);
+    private DateOnly Day(int offset) => SqlKit.Today(server).AddDays(offset);
 
     private static DateOnly AsDay(object? value) => value is DateOnly d ? d : DateOnly.FromDateTime((DateTime)value!);
 

@@ -184,7 +184,7 @@ public sealed class InjectionTests(PostgresServer server)
         Assert.True(await wh.ScalarAsync<bool>(
             "SELECT _wh.create_mv_from_template('foodlogstats', $1, $2, CURRENT_DATE - 2, $3)", env.Connection, other, Client));
         Assert.Equal(Client, await wh.ScalarAsync<string>(
-            $"SELECT DISTINCT client FROM {other}.{SqlKit.ViewName("foodlogstats", SqlKit.Today.AddDays(-2))}"));
+            $"SELECT DISTINCT client FROM {other}.{SqlKit.ViewName("foodlogstats", SqlKit.Today(server).AddDays(-2))}"));
         await wh.ExecAsync("SELECT _wh.set_client_name($1, $2)", schema, Client + " 2");
         Assert.Equal(Client + " 2", await wh.ScalarAsync<string>($"SELECT DISTINCT client FROM {schema}.foodlogstats"));
 
