@@ -112,10 +112,14 @@ public sealed class HostedPowerShell : IDisposable
     private readonly Runspace runspace;
     private readonly RecordingHost host = new();
 
-    public HostedPowerShell()
+    /// <param name="recordHost">
+    /// True: the runspace has the <see cref="RecordingHost"/> (the "What if:" lines are in <see cref="ScriptResult.HostLines"/>).
+    /// False: no host, the engine's default: nothing is recorded and nothing can prompt.
+    /// </param>
+    public HostedPowerShell(bool recordHost = true)
     {
         var state = InitialSessionState.CreateDefault2();
-        runspace = RunspaceFactory.CreateRunspace(host, state);
+        runspace = recordHost ? RunspaceFactory.CreateRunspace(host, state) : RunspaceFactory.CreateRunspace(state);
         runspace.Open();
         var import = Run($"Import-Module '{RepositoryPaths.ModuleManifest}' -ErrorAction Stop");
         if (!import.Succeeded)
