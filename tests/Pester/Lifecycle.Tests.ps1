@@ -3,8 +3,21 @@
 # in real pwsh with the Pester pinned in Directory.Packages.props.
 
 BeforeAll {
-    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', '..', 'out', 'PhoodWarehouse', 'PhoodWarehouse.psd1')) -Force
+    . $PSScriptRoot/TestHelpers.ps1
+    Import-Module $ModuleManifest -Force
     $script:sandbox = Start-WhSandbox -TenantCount 2 -Days 5
+    # -WhatIf as a DBA's console shows it: a new pwsh connected to the sandbox as whadmin, its host output returned.
+    function Invoke-WhatIf([string] $Command) {
+        $connect = "Import-Module '$ModuleManifest'; Connect-WhWarehouse -ConnectionString `$env:PHOOD_CS | Out-Null; " +
+            "`$credential = [pscredential]::new(`$env:PHOOD_SOURCE_USER, (ConvertTo-SecureString `$env:PHOOD_SOURCE_PASSWORD -AsPlainText -Force)); "
+        $run = Invoke-Pwsh -Command ($connect + $Command + '; exit [int](-not $?)') -Environment @{
+            PHOOD_CS = $sandbox.GetConnectionString(); PHOOD_SOURCE_USER = $sandbox.SourceUser
+            PHOOD_SOURCE_PASSWORD = $sandbox.SourceCredential.GetNetworkCredential().Password
+        }
+        $run.ExitCode | Should -Be 0 -Because "$($run.Output -join "`n") $($run.Errors)"
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output | Where-Object { $_ -like 'What if: *' })
+    }
 }
 
 AfterAll {
@@ -36,15 +49,18 @@ Describe 'Tenants' {
         Test-WhTenantConnection | ForEach-Object { $_.Success | Should -BeTrue }
     }
 
-    It 'shows -WhatIf for a new tenant and changes nothing' {
+    It 'shows -WhatIf for a new tenant, step by step, and changes nothing' {
         $t = $sandbox.Tenants[0]
-        New-WhTenant -Name whatif_tenant -SourceServer $t.SourceServer -SourcePort $t.SourcePort -SourceDatabase $t.SourceDatabase -SourceCredential $sandbox.SourceCredential -WhatIf
+        $before = Get-SandboxSnapshot $sandbox
+        $endpoint = "$($t.SourceServer):$($t.SourcePort)/$($t.SourceDatabase)"
+        $said = Invoke-WhatIf "New-WhTenant -Name whatif_tenant -SourceServer $($t.SourceServer) -SourcePort $($t.SourcePort) -SourceDatabase $($t.SourceDatabase) -SourceCredential `$credential -WhatIf"
+        $said | Should -Be @(
+            "What if: Performing the operation ""New tenant: test the source $endpoint through dblink; " +
+            'create schema whatif_tenant (whadmin owns it; phood_ro reads it, including views created later); ' +
+            "add connection whatif_tenant → $endpoint as $($sandbox.SourceUser) (dblink server wh_whatif_tenant with a user mapping for whadmin); " +
+            'create the tenant and public views of every template" on target "whatif_tenant".')
+        Get-SandboxSnapshot $sandbox | Should -Be $before
         Get-WhTenant -Name whatif_tenant | Should -BeNullOrEmpty
-    }
-
-    It 'rotates a source password without re-creating views' {
-        Set-WhTenant -Name north_campus -SourceCredential $sandbox.SourceCredential | Should -Not -BeNullOrEmpty
-        (Test-WhTenantConnection -Name north_campus).Success | Should -BeTrue
     }
 }
 
@@ -68,9 +84,36 @@ Describe 'Daily views' {
     It 'lists five days per tenant' {
         Get-WhTenant | ForEach-Object { $_.DailyViewCount | Should -Be 5 }
     }
+
+    It 'rotates a source password: the old one is refused, the new one works, and every view is kept (same oid)' {
+        $views = "SELECT c.oid || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'north_campus' AND c.relkind IN ('m', 'v') ORDER BY c.relname"
+        $before = Invoke-SandboxSql $sandbox $views
+        $before.Count | Should -Be 6
+        $password = "rotated 'pw' \;=$(Get-Random)"
+        $null = Invoke-SandboxSql $sandbox "ALTER ROLE $($sandbox.SourceUser) PASSWORD '$($password.Replace("'", "''"))'"
+        (Test-WhTenantConnection -Name north_campus).Success | Should -BeFalse
+
+        $credential = [pscredential]::new($sandbox.SourceUser, (ConvertTo-SecureString $password -AsPlainText -Force))
+        (Set-WhTenant -Name north_campus -SourceCredential $credential -Confirm:$false).Name | Should -Be 'north_campus'
+        (Test-WhTenantConnection -Name north_campus).Success | Should -BeTrue
+        (Update-WhMv -Tenant north_campus -Template foodlogstats).Action | Should -Be 'Refreshed'
+        Invoke-SandboxSql $sandbox $views | Should -Be $before
+        # city_hospital still has the old password, and is refused.
+        (Test-WhTenantConnection -Name city_hospital).Success | Should -BeFalse
+    }
 }
 
 Describe 'Removal and stop' {
+    It 'shows each step of a removal with -WhatIf and changes nothing' {
+        $before = Get-SandboxSnapshot $sandbox
+        Invoke-WhatIf 'Remove-WhTenant -Name city_hospital -WhatIf' | Should -Be @(
+            'What if: Performing the operation "rebuild public.foodlogstats without city_hospital" on target "city_hospital".'
+            'What if: Performing the operation "drop schema city_hospital and its 5 daily views" on target "city_hospital".'
+            'What if: Performing the operation "drop connection city_hospital (dblink server and user mapping)" on target "city_hospital".'
+            'What if: Performing the operation "unregister tenant city_hospital" on target "city_hospital".')
+        Get-SandboxSnapshot $sandbox | Should -Be $before
+    }
+
     It 'removes a tenant with -Confirm:$false' {
         Remove-WhTenant -Name city_hospital -Confirm:$false
         Get-WhTenant -Name city_hospital | Should -BeNullOrEmpty

@@ -9,7 +9,7 @@ namespace PhoodWarehouse.Tests.DailyViews;
 [Collection(WarehouseCollection.Name)]
 public sealed class BackfillTests(PostgresServer server)
 {
-    private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.Today);
+    private DateOnly Today => WarehouseClock.ServerToday(server.ConnectionString());
 
     [Fact]
     public async Task Tenants_piped_from_Get_WhTenant_are_loaded_day_by_day_with_progress_and_row_counts_equal_the_source()
@@ -20,7 +20,7 @@ public sealed class BackfillTests(PostgresServer server)
         wh.AddTenant("bf_a", a);
         wh.AddTenant("bf_b", b);
 
-        var result = wh.Run("Get-WhTenant bf_* | Invoke-WhMvBackfill -Template foodlogstats -From ([datetime]::Today.AddDays(-4)) -Verbose");
+        var result = wh.Run("Get-WhTenant bf_* | Invoke-WhMvBackfill -Template foodlogstats -From ($WarehouseToday.AddDays(-4)) -Verbose");
         Assert.True(result.Succeeded, string.Join("; ", result.AllErrors));
         // Core logs from the parallel workers reach -Verbose (written on the pipeline thread).
         Assert.Equal(10, result.Verbose.Count(v => v.Message.Contains("foodlogstats_") && v.Message.Contains(": Created (")));
@@ -39,7 +39,7 @@ public sealed class BackfillTests(PostgresServer server)
         }
         Assert.Equal(5 * 40 + 5 * 30L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
 
-        var again = wh.Run("Get-WhTenant bf_* | Invoke-WhMvBackfill -Template foodlogstats -From ([datetime]::Today.AddDays(-4))").All<WhMvResult>();
+        var again = wh.Run("Get-WhTenant bf_* | Invoke-WhMvBackfill -Template foodlogstats -From ($WarehouseToday.AddDays(-4))").All<WhMvResult>();
         Assert.Equal(6, again.Count(d => d.Action == MvAction.Skipped));
         Assert.Equal(4, again.Count(d => d.Action == MvAction.Refreshed));
     }
@@ -52,7 +52,7 @@ public sealed class BackfillTests(PostgresServer server)
         wh.AddTenant("bf_fail", source);
         var bad = Today.AddDays(-2);
         await SlowSource.FailOneDayAsync(server.ConnectionString(source.Database), source.ReaderUser, bad);
-        var first = wh.Run("Invoke-WhMvBackfill -Tenant bf_fail -Template foodlogstats -From ([datetime]::Today.AddDays(-4))");
+        var first = wh.Run("Invoke-WhMvBackfill -Tenant bf_fail -Template foodlogstats -From ($WarehouseToday.AddDays(-4))");
         var days = first.All<WhMvResult>();
         Assert.True(4 == days.Count(d => d.Action == MvAction.Created), string.Join(" | ", days.Select(d => $"{d.Date:d} {d.Action} {d.Error}")));
         var failed = Assert.Single(days, d => d.Action == MvAction.Failed);
@@ -64,7 +64,7 @@ public sealed class BackfillTests(PostgresServer server)
         Assert.Equal(4 * 20L, await wh.ScalarAsync<long>("SELECT count(*) FROM bf_fail.foodlogstats", "phood_ro"));
 
         await SlowSource.RestoreAsync(server.ConnectionString(source.Database));
-        var rerun = wh.Run("Invoke-WhMvBackfill -Tenant bf_fail -Template foodlogstats -From ([datetime]::Today.AddDays(-4))");
+        var rerun = wh.Run("Invoke-WhMvBackfill -Tenant bf_fail -Template foodlogstats -From ($WarehouseToday.AddDays(-4))");
         Assert.True(rerun.Succeeded, string.Join("; ", rerun.AllErrors));
         var created = Assert.Single(rerun.All<WhMvResult>(), d => d.Action == MvAction.Created);
         Assert.Equal(bad.ToDateTime(TimeOnly.MinValue), created.Date);
@@ -79,8 +79,13 @@ public sealed class BackfillTests(PostgresServer server)
         wh.AddTenant("bf_stop", source);
         await server.ExecuteAsync(source.Database,
             "ALTER TABLE phood_foodlogsum ENABLE ROW LEVEL SECURITY; CREATE POLICY all_fail ON phood_foodlogsum FOR SELECT USING (1 / 0 = 1);");
-        var result = wh.Run("Invoke-WhMvBackfill -Tenant bf_stop -Template foodlogstats -From ([datetime]::Today.AddDays(-2)) -ThrottleLimit 1 -ErrorAction Stop");
-        Assert.NotNull(result.TerminatingError);
+        var result = wh.Run("Invoke-WhMvBackfill -Tenant bf_stop -Template foodlogstats -From ($WarehouseToday.AddDays(-2)) -ThrottleLimit 1 -ErrorAction Stop");
+        // Stopped: the first failed day ends the run as a terminating error (not one error record per day), and the
+        // days after it are never tried (without -ErrorAction Stop, each of the 3 days fails and is logged).
+        Assert.True(result.TerminatingError is not null && result.Errors.Count == 0,
+            $"expected one terminating error, got {result.Errors.Count} error record(s): {string.Join(" | ", result.AllErrors)}");
+        Assert.StartsWith("DayFailed,", result.TerminatingError!.FullyQualifiedErrorId);
+        Assert.InRange(await wh.ScalarAsync<int>("SELECT count(*) FROM _wh.run_log WHERE tenant_schema = 'bf_stop' AND action = 'failed'"), 1, 2);
         Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_matviews WHERE schemaname = 'bf_stop'"));
         Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
     }
@@ -93,14 +98,19 @@ public sealed class BackfillTests(PostgresServer server)
         wh.AddTenant("bf_check", source);
         var before = await wh.SnapshotAsync();
 
-        Assert.Empty(wh.Run("Invoke-WhMvBackfill bf_check -Template foodlogstats -From ([datetime]::Today.AddDays(-1)) -WhatIf").Output);
+        var today = await wh.TodayAsync();
+        var whatIf = wh.Run("Invoke-WhMvBackfill bf_check -Template foodlogstats -From ($WarehouseToday.AddDays(-1)) -WhatIf");
+        whatIf.AssertSucceeded();
+        Assert.Empty(whatIf.Output);
+        Assert.Equal([$"Load 2 missing day(s) of foodlogstats and refresh today/yesterday where they exist, {today.AddDays(-1):yyyy-MM-dd} .. {today:yyyy-MM-dd} | bf_check"],
+            whatIf.WhatIf);
         var cases = new Dictionary<string, string>
         {
-            ["Invoke-WhMvBackfill bf_check -Template foodlogstats -From ([datetime]::Today) -To ([datetime]::Today.AddDays(-3))"] = "ReversedDateRange",
-            ["Invoke-WhMvBackfill bf_check -Template foodlogstats -From ([datetime]::Today) -To ([datetime]::Today.AddDays(2))"] = "FutureDateRange",
+            ["Invoke-WhMvBackfill bf_check -Template foodlogstats -From ($WarehouseToday) -To ($WarehouseToday.AddDays(-3))"] = "ReversedDateRange",
+            ["Invoke-WhMvBackfill bf_check -Template foodlogstats -From ($WarehouseToday) -To ($WarehouseToday.AddDays(2))"] = "FutureDateRange",
             ["Invoke-WhMvBackfill bf_check -Template foodlogstats -From '1024-01-01' -To '1024-01-31'"] = "PreHistoryDateRange",
-            ["Invoke-WhMvBackfill nobody -Template foodlogstats -From ([datetime]::Today)"] = "TenantNotFound",
-            ["Invoke-WhMvBackfill bf_check -Template nothing_like_it -From ([datetime]::Today)"] = "TemplateNotFound",
+            ["Invoke-WhMvBackfill nobody -Template foodlogstats -From ($WarehouseToday)"] = "TenantNotFound",
+            ["Invoke-WhMvBackfill bf_check -Template nothing_like_it -From ($WarehouseToday)"] = "TemplateNotFound",
         };
         foreach (var (script, id) in cases)
         {
@@ -116,7 +126,7 @@ public sealed class BackfillTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 4, rowsPerDay: 15);
-        wh.AddTenant("bf_force", source, "-BackfillFrom ([datetime]::Today.AddDays(-3))");
+        wh.AddTenant("bf_force", source, "-BackfillFrom ($WarehouseToday.AddDays(-3))");
         await server.ExecuteAsync(source.Database, $"DELETE FROM phood_foodlogsum WHERE id IN (SELECT id FROM phood_foodlogsum WHERE logged_time::date = '{Today.AddDays(-3):yyyy-MM-dd}' LIMIT 5)");
 
         var single = wh.Run($"Update-WhMv -Tenant bf_force -Template foodlogstats -Date '{Today.AddDays(-3):yyyy-MM-dd}' -Force -Confirm:$false");
@@ -124,7 +134,7 @@ public sealed class BackfillTests(PostgresServer server)
         Assert.Equal(MvAction.Recreated, single.Single<WhMvResult>().Action);
         Assert.Equal(10L, single.Single<WhMvResult>().Rows);
 
-        var all = wh.Run("Invoke-WhMvBackfill bf_force -Template foodlogstats -From ([datetime]::Today.AddDays(-3)) -Force").All<WhMvResult>();
+        var all = wh.Run("Invoke-WhMvBackfill bf_force -Template foodlogstats -From ($WarehouseToday.AddDays(-3)) -Force").All<WhMvResult>();
         Assert.Equal(4, all.Count(d => d.Action == MvAction.Recreated));
         Assert.Equal(10L + 3 * 15, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
     }
@@ -143,7 +153,7 @@ public sealed class BackfillTests(PostgresServer server)
             CREATE POLICY slow_day ON phood_foodlogsum FOR SELECT USING (slow() OR true);
             """);
         wh.Shell.RunAndStop(
-            "Invoke-WhMvBackfill bf_cancel -Template foodlogstats -From ([datetime]::Today.AddDays(-39)) -ThrottleLimit 2",
+            "Invoke-WhMvBackfill bf_cancel -Template foodlogstats -From ($WarehouseToday.AddDays(-39)) -ThrottleLimit 2",
             () => wh.ScalarAsync<int>(DailyNames).GetAwaiter().GetResult() >= 2,
             TimeSpan.FromSeconds(60));
 

@@ -9,8 +9,8 @@ namespace PhoodWarehouse.Tests.DailyViews;
 [Collection(WarehouseCollection.Name)]
 public sealed class DailyViewMaintenanceTests(PostgresServer server)
 {
-    private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.Today);
-    private static DateTime Day(int offset) => Today.AddDays(offset).ToDateTime(TimeOnly.MinValue);
+    private DateOnly Today => WarehouseClock.ServerToday(server.ConnectionString());
+    private DateTime Day(int offset) => Today.AddDays(offset).ToDateTime(TimeOnly.MinValue);
 
     [Fact]
     public async Task Freshness_tells_Fresh_Gaps_Stale_Empty_and_Failing_apart_for_tenants_piped_from_Get_WhTenant()
@@ -18,16 +18,16 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         using var wh = await WarehouseScenario.StartAsync(server);
         var shared = await server.CreateTenantSourceAsync(days: 8, rowsPerDay: 10);
         var failing = await server.CreateTenantSourceAsync(days: 5, rowsPerDay: 10, seed: 3);
-        wh.AddTenant("fr_ok", shared, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-4))");
-        wh.AddTenant("fr_gap", shared, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-4))");
+        wh.AddTenant("fr_ok", shared, "-Template foodlogstats -BackfillFrom ($WarehouseToday.AddDays(-4))");
+        wh.AddTenant("fr_gap", shared, "-Template foodlogstats -BackfillFrom ($WarehouseToday.AddDays(-4))");
         wh.AddTenant("fr_stale", shared);
         wh.AddTenant("fr_empty", shared);
         wh.AddTenant("fr_fail", failing);
-        Assert.True(wh.Run("Invoke-WhMvBackfill fr_stale -Template foodlogstats -From ([datetime]::Today.AddDays(-7)) -To ([datetime]::Today.AddDays(-3))").Succeeded);
-        var removed = wh.Run("Remove-WhMv -Tenant fr_gap -Template foodlogstats -Date ([datetime]::Today.AddDays(-2)) -Confirm:$false");
+        Assert.True(wh.Run("Invoke-WhMvBackfill fr_stale -Template foodlogstats -From ($WarehouseToday.AddDays(-7)) -To ($WarehouseToday.AddDays(-3))").Succeeded);
+        var removed = wh.Run("Remove-WhMv -Tenant fr_gap -Template foodlogstats -Date ($WarehouseToday.AddDays(-2)) -Confirm:$false");
         Assert.True(removed.Succeeded, string.Join("; ", removed.AllErrors));
         await SlowSource.FailOneDayAsync(server.ConnectionString(failing.Database), failing.ReaderUser, Today.AddDays(-2));
-        wh.Run("Invoke-WhMvBackfill fr_fail -Template foodlogstats -From ([datetime]::Today.AddDays(-4))");
+        wh.Run("Invoke-WhMvBackfill fr_fail -Template foodlogstats -From ($WarehouseToday.AddDays(-4))");
 
         var result = wh.Run("Get-WhTenant fr_* | Get-WhMvFreshness -Days 7");
         Assert.True(result.Succeeded, string.Join("; ", result.AllErrors));
@@ -57,7 +57,7 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
 
         // After the fix and a re-run, the failing tenant is fresh again.
         await SlowSource.RestoreAsync(server.ConnectionString(failing.Database));
-        Assert.True(wh.Run("Invoke-WhMvBackfill fr_fail -Template foodlogstats -From ([datetime]::Today.AddDays(-4))").Succeeded);
+        Assert.True(wh.Run("Invoke-WhMvBackfill fr_fail -Template foodlogstats -From ($WarehouseToday.AddDays(-4))").Succeeded);
         Assert.Equal(FreshnessStatus.Fresh, wh.Run("Get-WhMvFreshness -Tenant fr_fail -Template foodlogstats").Single<WhMvFreshness>().Status);
     }
 
@@ -66,8 +66,8 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 4, rowsPerDay: 12);
-        wh.AddTenant("gm_a", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-3))");
-        wh.AddTenant("gm_b", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-1))");
+        wh.AddTenant("gm_a", source, "-Template foodlogstats -BackfillFrom ($WarehouseToday.AddDays(-3))");
+        wh.AddTenant("gm_b", source, "-Template foodlogstats -BackfillFrom ($WarehouseToday.AddDays(-1))");
 
         var all = wh.Run("Get-WhMv -Tenant gm_*").All<WhMv>();
         Assert.Equal(6, all.Count);
@@ -78,11 +78,11 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
             Assert.NotNull(view.LastRefreshed);
             Assert.Equal(DailyViewName.For("foodlogstats", DateOnly.FromDateTime(view.Date)), view.Name);
         }
-        var some = wh.Run("Get-WhTenant gm_a | Get-WhMv -Template foodlogstats -From ([datetime]::Today.AddDays(-2)) -To ([datetime]::Today.AddDays(-1))").All<WhMv>();
+        var some = wh.Run("Get-WhTenant gm_a | Get-WhMv -Template foodlogstats -From ($WarehouseToday.AddDays(-2)) -To ($WarehouseToday.AddDays(-1))").All<WhMv>();
         Assert.Equal(new[] { Day(-2), Day(-1) }, some.Select(v => v.Date).ToArray());
         Assert.All(some, v => Assert.Equal("gm_a", v.Tenant));
 
-        wh.Run("Get-WhMv -From ([datetime]::Today) -To ([datetime]::Today.AddDays(-3))").AssertError("InvalidDateRange");
+        wh.Run("Get-WhMv -From ($WarehouseToday) -To ($WarehouseToday.AddDays(-3))").AssertError("InvalidDateRange");
     }
 
     [Fact]
@@ -90,18 +90,22 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 6, rowsPerDay: 10);
-        wh.AddTenant("rt_a", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-5))");
-        wh.AddTenant("rt_b", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-5))");
+        wh.AddTenant("rt_a", source, "-Template foodlogstats -BackfillFrom ($WarehouseToday.AddDays(-5))");
+        wh.AddTenant("rt_b", source, "-Template foodlogstats -BackfillFrom ($WarehouseToday.AddDays(-5))");
         var before = await wh.SnapshotAsync();
 
-        var whatIf = wh.Run("Remove-WhMv -Tenant rt_a -Template foodlogstats -Before ([datetime]::Today.AddDays(-2)) -WhatIf");
-        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        var whatIf = wh.Run("Remove-WhMv -Tenant rt_a -Template foodlogstats -Before ($WarehouseToday.AddDays(-2)) -WhatIf");
+        whatIf.AssertSucceeded();
         Assert.Empty(whatIf.Output);
-        var piped = wh.Run("Get-WhMv rt_* -To ([datetime]::Today.AddDays(-3)) | Remove-WhMv -WhatIf");
-        Assert.True(piped.Succeeded, string.Join("; ", piped.AllErrors));
+        string Drop(string tenant, int offset) => $"Drop daily view (tenant view rebuilt without it) | {DailyViewName.Qualified(tenant, "foodlogstats", Today.AddDays(offset))}";
+        Assert.Equal([Drop("rt_a", -5), Drop("rt_a", -4), Drop("rt_a", -3)], whatIf.WhatIf);
+        var piped = wh.Run("Get-WhMv rt_* -To ($WarehouseToday.AddDays(-3)) | Remove-WhMv -WhatIf");
+        piped.AssertSucceeded();
+        Assert.Equal([Drop("rt_a", -5), Drop("rt_a", -4), Drop("rt_a", -3), Drop("rt_b", -5), Drop("rt_b", -4), Drop("rt_b", -3)],
+            piped.WhatIf.Order().ToList());
         Assert.Equal(before, await wh.SnapshotAsync());
 
-        var real = wh.Run("Remove-WhMv -Tenant rt_a -Template foodlogstats -Before ([datetime]::Today.AddDays(-2)) -Confirm:$false -PassThru");
+        var real = wh.Run("Remove-WhMv -Tenant rt_a -Template foodlogstats -Before ($WarehouseToday.AddDays(-2)) -Confirm:$false -PassThru");
         Assert.True(real.Succeeded, string.Join("; ", real.AllErrors));
         Assert.Equal(new[] { Day(-5), Day(-4), Day(-3) }, real.All<WhMv>().Select(v => v.Date).ToArray());
         Assert.Equal(3, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_matviews WHERE schemaname = 'rt_a'"));
@@ -116,8 +120,8 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         Assert.Equal(3 * 10L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
 
         var snapshot = await wh.SnapshotAsync();
-        wh.Run("Remove-WhMv -Tenant nobody -Template foodlogstats -Date ([datetime]::Today) -Confirm:$false").AssertError("TenantNotFound");
-        wh.Run("Remove-WhMv -Tenant rt_a -Template nothing_like_it -Date ([datetime]::Today) -Confirm:$false").AssertError("TemplateNotFound");
+        wh.Run("Remove-WhMv -Tenant nobody -Template foodlogstats -Date ($WarehouseToday) -Confirm:$false").AssertError("TenantNotFound");
+        wh.Run("Remove-WhMv -Tenant rt_a -Template nothing_like_it -Date ($WarehouseToday) -Confirm:$false").AssertError("TemplateNotFound");
         Assert.Equal(snapshot, await wh.SnapshotAsync());
     }
 
@@ -126,14 +130,17 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 10);
-        wh.AddTenant("uv_a", source, "-Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-2))");
+        wh.AddTenant("uv_a", source, "-Template foodlogstats -BackfillFrom ($WarehouseToday.AddDays(-2))");
         // Troubleshooting #4: the tenant view lost a day.
         await wh.ScalarAsync<string>(
             $"SELECT _wh.apply_view('uv_a', 'foodlogstats', _wh.tenant_view_sql('foodlogstats', 'uv_a', 'uv_a', '{DailyViewName.For("foodlogstats", Today.AddDays(-1))}'))::text");
         Assert.Equal(20L, await wh.ScalarAsync<long>("SELECT count(*) FROM uv_a.foodlogstats", "phood_ro"));
 
         var before = await wh.SnapshotAsync();
-        Assert.Empty(wh.Run("Update-WhUnionView -Tenant uv_a -Template foodlogstats -WhatIf").Output);
+        var whatIf = wh.Run("Update-WhUnionView -Tenant uv_a -Template foodlogstats -WhatIf");
+        whatIf.AssertSucceeded();
+        Assert.Empty(whatIf.Output);
+        Assert.Equal(["Rebuild union view | uv_a.foodlogstats"], whatIf.WhatIf);
         Assert.Equal(before, await wh.SnapshotAsync());
 
         var tenant = wh.Run("Get-WhTenant uv_a | Update-WhUnionView -Template foodlogstats");

@@ -10,7 +10,7 @@ namespace PhoodWarehouse.Tests.DailyViews;
 [Collection(WarehouseCollection.Name)]
 public sealed class VerifyAndRepairTests(PostgresServer server)
 {
-    private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.Today);
+    private DateOnly Today => WarehouseClock.ServerToday(server.ConnectionString());
 
     [Fact]
     public async Task Test_WhMv_finds_each_status_a_down_source_is_an_error_for_its_days_only_and_Repair_WhMv_WhatIf_changes_nothing_then_repairs()
@@ -20,9 +20,9 @@ public sealed class VerifyAndRepairTests(PostgresServer server)
         var b = await server.CreateTenantSourceAsync(days: 5, rowsPerDay: 20, seed: 3);
         wh.AddTenant("vr_a", a);
         wh.AddTenant("vr_b", b);
-        Assert.True(wh.Run("Get-WhTenant vr_* | Invoke-WhMvBackfill -Template foodlogstats -From ([datetime]::Today.AddDays(-4))").Succeeded);
+        Assert.True(wh.Run("Get-WhTenant vr_* | Invoke-WhMvBackfill -Template foodlogstats -From ($WarehouseToday.AddDays(-4))").Succeeded);
 
-        var all = wh.Run("Get-WhTenant vr_* | Test-WhMv -Template foodlogstats -From ([datetime]::Today.AddDays(-4))");
+        var all = wh.Run("Get-WhTenant vr_* | Test-WhMv -Template foodlogstats -From ($WarehouseToday.AddDays(-4))");
         Assert.True(all.Succeeded, string.Join("; ", all.AllErrors));
         Assert.Equal(10, all.All<WhMvCheck>().Count(c => c.Status == MvCheckStatus.Match));
 
@@ -31,7 +31,7 @@ public sealed class VerifyAndRepairTests(PostgresServer server)
         // vr_b's source is down: a wrong port.
         Assert.True(wh.Run("Set-WhTenant vr_b -SourcePort 1 -SourceCredential $c", WarehouseScenario.SourceVariables(b)).Succeeded);
 
-        var checks = wh.Run("$checks = Get-WhTenant vr_* | Test-WhMv -Template foodlogstats -From ([datetime]::Today.AddDays(-4)); $checks");
+        var checks = wh.Run("$checks = Get-WhTenant vr_* | Test-WhMv -Template foodlogstats -From ($WarehouseToday.AddDays(-4)); $checks");
         var days = checks.All<WhMvCheck>();
         Assert.Equal(5, days.Count);
         Assert.All(days, d => Assert.Equal("vr_a", d.Tenant));
@@ -50,7 +50,12 @@ public sealed class VerifyAndRepairTests(PostgresServer server)
 
         var before = await wh.SnapshotAsync();
         var whatIf = wh.Run("$checks | Repair-WhMv -WhatIf");
-        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        whatIf.AssertSucceeded();
+        Assert.Equal(
+            [
+                $"Re-load from the source and swap (warehouse 20 rows, source 20 rows, contents differ) | {DailyViewName.Qualified("vr_a", "foodlogstats", Today.AddDays(-3))}",
+                $"Create from the source (20 rows; the warehouse has no such day) | {DailyViewName.Qualified("vr_a", "foodlogstats", Today.AddDays(-2))}",
+            ], whatIf.WhatIf);
         Assert.Empty(whatIf.Output);
         Assert.Equal(before, await wh.SnapshotAsync());
 
@@ -62,10 +67,10 @@ public sealed class VerifyAndRepairTests(PostgresServer server)
         Assert.Contains(results, r => r.Action == MvAction.Created && r.Date == Today.AddDays(-2).ToDateTime(TimeOnly.MinValue));
         Assert.Equal(2L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.run_log WHERE tenant_schema = 'vr_a' AND action = 'repaired'"));
         Assert.Equal(100L, await wh.ScalarAsync<long>("SELECT count(*) FROM vr_a.foodlogstats", "phood_ro"));
-        Assert.All(wh.Run("Test-WhMv vr_a foodlogstats -From ([datetime]::Today.AddDays(-4))").All<WhMvCheck>(), c => Assert.Equal(MvCheckStatus.Match, c.Status));
+        Assert.All(wh.Run("Test-WhMv vr_a foodlogstats -From ($WarehouseToday.AddDays(-4))").All<WhMvCheck>(), c => Assert.Equal(MvCheckStatus.Match, c.Status));
 
         // -Tenant/-From checks first and finds nothing more to do.
-        var again = wh.Run("Repair-WhMv -Tenant vr_a -Template foodlogstats -From ([datetime]::Today.AddDays(-4)) -Confirm:$false");
+        var again = wh.Run("Repair-WhMv -Tenant vr_a -Template foodlogstats -From ($WarehouseToday.AddDays(-4)) -Confirm:$false");
         Assert.True(again.Succeeded, string.Join("; ", again.AllErrors));
         Assert.Empty(again.Output);
     }

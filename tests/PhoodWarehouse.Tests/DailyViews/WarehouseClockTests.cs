@@ -29,8 +29,8 @@ public sealed class WarehouseClockTests(PostgresServer server)
     public async Task Backfill_Update_Test_WhMv_and_Test_WhTemplate_default_to_each_tenants_today_on_the_warehouse_clock()
     {
         using var wh = await WarehouseScenario.StartAsync(server);
-        // Source rows from 3 days before this machine's today to 2 days after: both tenants' todays are covered.
-        var first = DateOnly.FromDateTime(DateTime.Today).AddDays(-3);
+        // Source rows from 3 days before the server's today to 2 days after: both tenants' todays are covered.
+        var first = WarehouseClock.ServerToday(server.ConnectionString()).AddDays(-3);
         wh.AddTenant("clk_ahead", await server.CreateTenantSourceAsync(days: 6, rowsPerDay: 5, firstDay: first), $"-TimeZone {Ahead}");
         wh.AddTenant("clk_behind", await server.CreateTenantSourceAsync(days: 6, rowsPerDay: 5, firstDay: first, seed: 2), $"-TimeZone {Behind}");
         // Read independently of the module: PostgreSQL's clock in each zone.

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using PhoodWarehouse.Core.Configuration;
+using PhoodWarehouse.Core.Install;
 using PhoodWarehouse.Core.Local;
 using PhoodWarehouse.Core.Tenants;
 using PhoodWarehouse.Tests.Infrastructure;
@@ -126,7 +127,21 @@ public sealed class ConfigurationRoundTripTests(PostgresServer server)
                 var empty = await CatalogSnapshot.TakeAsync(warehouse);
                 Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $wcs | Out-Null", variables).Succeeded);
                 var whatIf = shell.Run("Import-WhConfiguration -Path $plain -CredentialMap @{ rt_one = $c1; rt_two_conn = $c2 } -BackfillFrom $from -WhatIf", variables);
-                Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+                whatIf.AssertSucceeded();
+                string NewTenant(string name, string connection, TenantSource source) =>
+                    $"test the source {source.Host}:{source.Port}/{source.Database} through dblink; create schema {name} (whadmin owns it; phood_ro reads it, including views created later); " +
+                    $"add connection {connection} → {source.Host}:{source.Port}/{source.Database} as {source.ReaderUser} (dblink server wh_{connection} with a user mapping for whadmin); " +
+                    $"create the tenant and public views of foodlogstats | Tenant {name}";
+                Assert.Equal(
+                    [
+                        $"install the _wh schema {WarehouseInstaller.TargetVersion()} as whadmin (functions.sql); load template 'foodlogstats' (template-foodlogstats.sql) | Warehouse {Database}",
+                        "add template foodlogstats | Template foodlogstats",
+                        NewTenant("rt_one", "rt_one", one),
+                        NewTenant("rt_two", "rt_two_conn", two),
+                        "schedule cron job 'rt_two_nightly' at '30 3 * * *' for rt_two/foodlogstats once the tenant exists | CronJob rt_two_nightly",
+                        "schedule cron job 'wh_rt_one_foodlogstats' at '0 2 * * *' for rt_one/foodlogstats once the tenant exists | CronJob wh_rt_one_foodlogstats",
+                        $"load foodlogstats from {one.FirstDay:yyyy-MM-dd} to today once the tenants exist | rt_one, rt_two",
+                    ], whatIf.WhatIf);
                 Assert.DoesNotContain(whatIf.All<WhImportResult>(), r => r.Action is ImportAction.Created or ImportAction.Updated);
                 Assert.Equal(empty, await CatalogSnapshot.TakeAsync(warehouse));
 
@@ -194,7 +209,8 @@ public sealed class ConfigurationRoundTripTests(PostgresServer server)
             using var shell = new HostedPowerShell();
             var refused = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Import-WhConfiguration -Path $f",
                 new Dictionary<string, object?> { ["cs"] = server.ConnectionString(bare, "whadmin"), ["f"] = path });
-            Assert.NotNull(refused.FirstError);
+            refused.AssertError("SuperuserRequired");
+            Assert.Empty(refused.Output);
         }
         finally
         {

@@ -10,7 +10,7 @@ namespace PhoodWarehouse.Tests.Health;
 [Collection(WarehouseCollection.Name)]
 public sealed class HealthCheckTests(PostgresServer server)
 {
-    private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.Today);
+    private DateOnly Today => WarehouseClock.ServerToday(server.ConnectionString());
 
     private static IReadOnlyList<WhHealthCheck> Health(WarehouseScenario wh, string arguments = "")
     {
@@ -36,7 +36,7 @@ public sealed class HealthCheckTests(PostgresServer server)
         using var wh = await WarehouseScenario.StartAsync(server);
         var fresh = await server.CreateTenantSourceAsync(days: 8, rowsPerDay: 20);
         wh.AddTenant("h_fresh", fresh);
-        var load = wh.Run("Invoke-WhMvBackfill h_fresh -Template foodlogstats -From ([datetime]::Today.AddDays(-7))");
+        var load = wh.Run("Invoke-WhMvBackfill h_fresh -Template foodlogstats -From ($WarehouseToday.AddDays(-7))");
         Assert.True(load.Succeeded, string.Join("; ", load.AllErrors));
 
         var healthy = Health(wh);
@@ -54,17 +54,17 @@ public sealed class HealthCheckTests(PostgresServer server)
 
         // Statistics after loads: a second backfill refreshes today and yesterday and analyzes them once at the end.
         var before = await wh.ScalarAsync<long>($"SELECT analyze_count FROM pg_stat_user_tables WHERE schemaname = 'h_fresh' AND relname = 'foodlogstats_{Today:yyyy_MM_dd}'");
-        Assert.True(wh.Run("Invoke-WhMvBackfill h_fresh -Template foodlogstats -From ([datetime]::Today.AddDays(-7))").Succeeded);
+        Assert.True(wh.Run("Invoke-WhMvBackfill h_fresh -Template foodlogstats -From ($WarehouseToday.AddDays(-7))").Succeeded);
         Assert.Equal(before + 1, await wh.ScalarAsync<long>($"SELECT analyze_count FROM pg_stat_user_tables WHERE schemaname = 'h_fresh' AND relname = 'foodlogstats_{Today:yyyy_MM_dd}'"));
 
         // Stale: the source's last day is 6 days ago. Gaps: the fresh tenant misses a day. Failing: a failure after the last success.
         var old = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 10, firstDay: Today.AddDays(-8));
         wh.AddTenant("h_stale", old);
-        Assert.True(wh.Run("Invoke-WhMvBackfill h_stale -Template foodlogstats -From ([datetime]::Today.AddDays(-8)) -To ([datetime]::Today.AddDays(-6))").Succeeded);
+        Assert.True(wh.Run("Invoke-WhMvBackfill h_stale -Template foodlogstats -From ($WarehouseToday.AddDays(-8)) -To ($WarehouseToday.AddDays(-6))").Succeeded);
         var gappy = await server.CreateTenantSourceAsync(days: 5, rowsPerDay: 10);
         wh.AddTenant("h_gappy", gappy);
-        Assert.True(wh.Run("Invoke-WhMvBackfill h_gappy -Template foodlogstats -From ([datetime]::Today.AddDays(-4)) -To ([datetime]::Today.AddDays(-3))").Succeeded);
-        Assert.True(wh.Run("Invoke-WhMvBackfill h_gappy -Template foodlogstats -From ([datetime]::Today.AddDays(-1))").Succeeded);
+        Assert.True(wh.Run("Invoke-WhMvBackfill h_gappy -Template foodlogstats -From ($WarehouseToday.AddDays(-4)) -To ($WarehouseToday.AddDays(-3))").Succeeded);
+        Assert.True(wh.Run("Invoke-WhMvBackfill h_gappy -Template foodlogstats -From ($WarehouseToday.AddDays(-1))").Succeeded);
         await ExecuteAsync(wh.SuperuserConnectionString,
             $"""
             SET ROLE whadmin;
@@ -203,13 +203,14 @@ public sealed class HealthCheckTests(PostgresServer server)
         variables["cs"] = cluster.ConnectionString();
         variables["wcs"] = cluster.ConnectionString("postgres", "whadmin", PostgresServer.WhadminPassword);
         variables["wc"] = WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword);
+        variables["WarehouseToday"] = WarehouseClock.ServerToday(cluster.ConnectionString()).ToDateTime(TimeOnly.MinValue);
         var setup = shell.Run(
             """
             Connect-WhWarehouse -ConnectionString $cs | Out-Null
             Install-WhWarehouse -Confirm:$false -WhadminCredential $wc -WarningAction SilentlyContinue | Out-Null
             Connect-WhWarehouse -ConnectionString $wcs | Out-Null
             New-WhTenant -Name locky -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c | Out-Null
-            Invoke-WhMvBackfill locky -Template foodlogstats -From ([datetime]::Today.AddDays(-9)) | Out-Null
+            Invoke-WhMvBackfill locky -Template foodlogstats -From ($WarehouseToday.AddDays(-9)) | Out-Null
             """, variables);
         Assert.True(setup.Succeeded, string.Join("; ", setup.AllErrors));
 
@@ -219,7 +220,7 @@ public sealed class HealthCheckTests(PostgresServer server)
         Assert.StartsWith("42 locks", small.Value);
         Assert.Contains("10 × 20 = 200", small.Threshold);
 
-        Assert.True(shell.Run("Invoke-WhMvBackfill locky -Template foodlogstats -From ([datetime]::Today.AddDays(-29)) | Out-Null").Succeeded);
+        Assert.True(shell.Run("Invoke-WhMvBackfill locky -Template foodlogstats -From ($WarehouseToday.AddDays(-29)) | Out-Null").Succeeded);
         var large = One(shell.Run("Get-WhHealth -Check LockHeadroom").All<WhHealthCheck>(), HealthCheckNames.LockHeadroom);
         Assert.Equal(WhHealthStatus.Critical, large.Status);
         Assert.StartsWith("122 locks (32 relations + 90 indexes) = 61% of 200", large.Value);

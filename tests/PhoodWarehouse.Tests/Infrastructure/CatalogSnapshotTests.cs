@@ -18,7 +18,7 @@ public sealed class CatalogSnapshotTests(PostgresServer server)
         var source = await server.CreateTenantSourceAsync(days: 2, rowsPerDay: 10);
         var tenant = PostgresServer.UniqueName("snap");
         wh.AddTenant(tenant, source);
-        var load = wh.Run($"Invoke-WhMvBackfill {tenant} -Template foodlogstats -From ([datetime]::Today.AddDays(-1))");
+        var load = wh.Run($"Invoke-WhMvBackfill {tenant} -Template foodlogstats -From ($WarehouseToday.AddDays(-1))");
         Assert.True(load.Succeeded, string.Join("; ", load.AllErrors));
 
         var quiet = await wh.SnapshotAsync();

@@ -19,6 +19,31 @@ public sealed record ScriptResult(
 {
     public bool Succeeded => Errors.Count == 0 && TerminatingError is null;
 
+    /// <summary>PowerShell's own word that something failed (an error that was written, even if ignored or caught).</summary>
+    public bool HadErrors { get; init; }
+
+    /// <summary>Every line the script wrote to the host, as a user's console shows it (Write-Host, "What if: ...").</summary>
+    public IReadOnlyList<string> HostLines { get; init; } = [];
+
+    /// <summary>
+    /// What -WhatIf said it would do, one "action | target" line per ShouldProcess call, from the host's
+    /// "What if: Performing the operation "action" on target "target"." lines.
+    /// </summary>
+    public IReadOnlyList<string> WhatIf => HostLines
+        .Select(line => WhatIfLine.Match(line))
+        .Where(m => m.Success)
+        .Select(m => $"{m.Groups["action"].Value} | {m.Groups["target"].Value}")
+        .ToList();
+
+    private static readonly System.Text.RegularExpressions.Regex WhatIfLine =
+        new("^What if: Performing the operation \"(?<action>.*)\" on target \"(?<target>.*)\"\\.$", System.Text.RegularExpressions.RegexOptions.Singleline);
+
+    /// <summary>Asserts that the run wrote no error record, threw nothing and PowerShell saw no error, showing every error when not.</summary>
+    public void AssertSucceeded()
+    {
+        Assert.True(Succeeded && !HadErrors, $"expected success (HadErrors {HadErrors}); errors: {string.Join(" | ", AllErrors)}");
+    }
+
     public IEnumerable<ErrorRecord> AllErrors => TerminatingError is null ? Errors : Errors.Append(TerminatingError);
 
     /// <summary>
@@ -72,6 +97,12 @@ public sealed record ScriptResult(
     }
 }
 
+/// <summary>A script that <see cref="HostedPowerShell.Start"/> started: its result to come, and its verbose messages so far.</summary>
+public sealed record RunningScript(Task<ScriptResult> Result, System.Collections.Concurrent.ConcurrentQueue<string> Verbose)
+{
+    public IReadOnlyList<string> VerboseSoFar() => Verbose.ToArray();
+}
+
 /// <summary>
 /// The PowerShell 7.6 engine hosted in this process, with the built module imported from out/PhoodWarehouse,
 /// as a user imports it. One runspace per instance; variables carry values (credentials) into scripts.
@@ -79,11 +110,16 @@ public sealed record ScriptResult(
 public sealed class HostedPowerShell : IDisposable
 {
     private readonly Runspace runspace;
+    private readonly RecordingHost host = new();
 
-    public HostedPowerShell()
+    /// <param name="recordHost">
+    /// True: the runspace has the <see cref="RecordingHost"/> (the "What if:" lines are in <see cref="ScriptResult.HostLines"/>).
+    /// False: no host, the engine's default: nothing is recorded and nothing can prompt.
+    /// </param>
+    public HostedPowerShell(bool recordHost = true)
     {
         var state = InitialSessionState.CreateDefault2();
-        runspace = RunspaceFactory.CreateRunspace(state);
+        runspace = recordHost ? RunspaceFactory.CreateRunspace(host, state) : RunspaceFactory.CreateRunspace(state);
         runspace.Open();
         var import = Run($"Import-Module '{RepositoryPaths.ModuleManifest}' -ErrorAction Stop");
         if (!import.Succeeded)
@@ -98,6 +134,24 @@ public sealed class HostedPowerShell : IDisposable
         using var shell = System.Management.Automation.PowerShell.Create(runspace);
         shell.AddScript(script);
         return Collect(shell, () => shell.Invoke());
+    }
+
+    /// <summary>
+    /// Starts a script on a thread of its own and returns at once: <see cref="RunningScript.VerboseSoFar"/> shows the
+    /// verbose messages as the cmdlets write them, so a test can wait for a step the module reports before acting.
+    /// </summary>
+    public RunningScript Start(string script, IDictionary<string, object?>? variables = null)
+    {
+        foreach (var (name, value) in variables ?? new Dictionary<string, object?>()) SetVariable(name, value);
+        var shell = System.Management.Automation.PowerShell.Create(runspace);
+        shell.AddScript(script);
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        shell.Streams.Verbose.DataAdded += (sender, e) => seen.Enqueue(((PSDataCollection<VerboseRecord>)sender!)[e.Index].Message);
+        var result = Task.Run(() =>
+        {
+            using (shell) return Collect(shell, () => shell.Invoke());
+        });
+        return new RunningScript(result, seen);
     }
 
     /// <summary>Starts a script and, once <paramref name="stopWhen"/> holds (or the timeout passes), stops it as Ctrl+C does.</summary>
@@ -117,8 +171,9 @@ public sealed class HostedPowerShell : IDisposable
         });
     }
 
-    private static ScriptResult Collect(System.Management.Automation.PowerShell shell, Func<IEnumerable<PSObject>> invoke)
+    private ScriptResult Collect(System.Management.Automation.PowerShell shell, Func<IEnumerable<PSObject>> invoke)
     {
+        host.TakeLines(); // what an earlier script left unread is not this one's
         var output = new List<PSObject>();
         ErrorRecord? terminating = null;
         try
@@ -131,7 +186,11 @@ public sealed class HostedPowerShell : IDisposable
         }
         return new ScriptResult(output, shell.Streams.Error.ToList(), shell.Streams.Warning.ToList(),
             shell.Streams.Verbose.ToList(), shell.Streams.Debug.ToList(), shell.Streams.Progress.ToList(),
-            shell.Streams.Information.ToList(), terminating);
+            shell.Streams.Information.ToList(), terminating)
+        {
+            HadErrors = shell.HadErrors || terminating is not null,
+            HostLines = host.TakeLines(),
+        };
     }
 
     public void Dispose() => runspace.Dispose();

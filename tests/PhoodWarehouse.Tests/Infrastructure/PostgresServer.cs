@@ -168,7 +168,7 @@ public sealed class PostgresServer : IAsyncLifetime
             Database = name,
             ReaderUser = readerUser ?? name + "_reader",
             ReaderPassword = SourceReaderPassword,
-            FirstDay = firstDay ?? DateOnly.FromDateTime(DateTime.Today).AddDays(-(days - 1)),
+            FirstDay = firstDay ?? WarehouseClock.ServerToday(ConnectionString()).AddDays(-(days - 1)),
             Days = days,
             RowsPerDay = rowsPerDay,
             Seed = seed,

@@ -18,6 +18,8 @@ public sealed class WarehouseScenario : IDisposable
         var connect = Shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null",
             new Dictionary<string, object?> { ["cs"] = server.ConnectionString(database, "whadmin") });
         if (!connect.Succeeded) throw new InvalidOperationException(string.Join("; ", connect.AllErrors));
+        // Scripts say $WarehouseToday where a user would say [datetime]::Today: the warehouse's day, not this host's.
+        Shell.SetVariable("WarehouseToday", WarehouseClock.Today(SuperuserConnectionString).ToDateTime(TimeOnly.MinValue));
     }
 
     public PostgresServer Server { get; }
@@ -48,6 +50,9 @@ public sealed class WarehouseScenario : IDisposable
     };
 
     public Task<string> SnapshotAsync() => CatalogSnapshot.TakeAsync(SuperuserConnectionString);
+
+    /// <summary>Today on the warehouse's clock, or on the tenant's when it has its own time zone (see <see cref="WarehouseClock"/>).</summary>
+    public Task<DateOnly> TodayAsync(string? tenantSchema = null) => WarehouseClock.TodayAsync(SuperuserConnectionString, tenantSchema);
 
     public async Task<T?> ScalarAsync<T>(string sql, string? user = null)
     {

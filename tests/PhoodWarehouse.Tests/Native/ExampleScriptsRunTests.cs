@@ -54,7 +54,7 @@ public sealed class ExampleScriptsRunTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 1, rowsPerDay: 10);
-        wh.AddTenant("rotating", source, "-BackfillFrom ([datetime]::Today)");
+        wh.AddTenant("rotating", source, "-BackfillFrom ($WarehouseToday)");
         const string rotated = "rotated 'pw' \\;=ß";
         await using (var db = await server.OpenAsync("postgres"))
         await using (var alter = new NpgsqlCommand($"ALTER ROLE \"{source.ReaderUser}\" PASSWORD '{rotated.Replace("'", "''")}'", db))

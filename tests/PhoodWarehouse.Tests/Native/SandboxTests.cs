@@ -17,11 +17,14 @@ public sealed class SandboxTests
     {
         using var shell = new HostedPowerShell();
         var folder = NewFolder();
-        var result = shell.Run("Start-WhSandbox -TenantCount 2 -Days 3 -Path $p -WhatIf; Get-WhWarehouse",
-            new Dictionary<string, object?> { ["p"] = folder });
+        var result = shell.Run("Start-WhSandbox -TenantCount 2 -Days 3 -Path $p -WhatIf", new Dictionary<string, object?> { ["p"] = folder });
+        result.AssertSucceeded();
         Assert.Empty(result.Output);
+        var plan = SandboxFactory.Plan(new SandboxOptions { TenantCount = 2, Days = 3, Path = folder });
+        Assert.Equal([$"Start: {string.Join("; ", plan)} | local PostgreSQL sandbox"], result.WhatIf);
+        Assert.Contains($"start a throwaway PostgreSQL cluster in {folder}", result.WhatIf[0]);
         Assert.False(Directory.Exists(folder));
-        result.AssertError("NotConnected");
+        shell.Run("Get-WhWarehouse").AssertError("NotConnected");
     }
 
     [Fact]
@@ -65,7 +68,8 @@ public sealed class SandboxTests
             }
 
             var whatIf = shell.Run("Stop-WhSandbox -WhatIf");
-            Assert.True(whatIf.Succeeded);
+            whatIf.AssertSucceeded();
+            Assert.Equal([$"Stop the sandbox and delete its folder {folder} | {sandbox.Endpoint}"], whatIf.WhatIf);
             Assert.True(Directory.Exists(folder));
             Assert.True(sandbox.IsRunning);
 

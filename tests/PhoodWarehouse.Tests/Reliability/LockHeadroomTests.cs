@@ -21,10 +21,11 @@ public sealed class LockHeadroomTests
             PreloadPgCron = false,
             ExtraSettings = ["max_locks_per_transaction = 10", "max_connections = 20"],
         });
+        var today = WarehouseClock.ServerToday(cluster.ConnectionString());
         var spec = new SampleTenantSourceSpec
         {
             Database = "headroom_src", ReaderUser = "headroom_reader", ReaderPassword = PostgresServer.SourceReaderPassword,
-            FirstDay = DateOnly.FromDateTime(DateTime.Today).AddDays(-14), Days = 15, RowsPerDay = 5,
+            FirstDay = today.AddDays(-14), Days = 15, RowsPerDay = 5,
         };
         await SampleTenantSource.CreateAsync(cluster.ConnectionString(), spec);
         using var shell = new HostedPowerShell();
@@ -32,7 +33,7 @@ public sealed class LockHeadroomTests
         {
             ["cs"] = cluster.ConnectionString(), ["wcs"] = cluster.ConnectionString("postgres", "whadmin", PostgresServer.WhadminPassword),
             ["wc"] = WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword), ["h"] = cluster.Host, ["p"] = cluster.Port, ["d"] = spec.Database,
-            ["c"] = WarehouseScenario.Credential(spec.ReaderUser, spec.ReaderPassword),
+            ["c"] = WarehouseScenario.Credential(spec.ReaderUser, spec.ReaderPassword), ["from"] = spec.FirstDay.ToDateTime(TimeOnly.MinValue),
         };
         var setup = shell.Run(
             """
@@ -47,7 +48,7 @@ public sealed class LockHeadroomTests
         Assert.Null(before.LockWarning);
         Assert.Equal(200, before.LockCapacity);
 
-        var load = shell.Run("Invoke-WhMvBackfill headroom -Template foodlogstats -From ([datetime]::Today.AddDays(-14)) -ThrottleLimit 2");
+        var load = shell.Run("Invoke-WhMvBackfill headroom -Template foodlogstats -From $from -ThrottleLimit 2");
         Assert.True(load.Succeeded, string.Join(" | ", load.AllErrors));
         var warning = Assert.Single(load.Warnings, w => w.Message.Contains("max_locks_per_transaction"));
         Assert.Contains("After this load", warning.Message);

@@ -22,7 +22,7 @@ public sealed class ProcessKillTests(PostgresServer server)
             $"Import-Module '{RepositoryPaths.ModuleManifest}'\n" +
             """
             Connect-WhWarehouse -ConnectionString $env:PHOOD_KILL_CS | Out-Null
-            Invoke-WhMvBackfill pk_killed -Template foodlogstats -From ([datetime]::Today.AddDays(-11)) -ThrottleLimit 2
+            Invoke-WhMvBackfill pk_killed -Template foodlogstats -From ([datetime]$env:PHOOD_KILL_FROM) -ThrottleLimit 2
             """);
         var start = new ProcessStartInfo("dotnet")
         {
@@ -32,6 +32,7 @@ public sealed class ProcessKillTests(PostgresServer server)
         // Real pwsh, pinned in .config/dotnet-tools.json (./build.sh restores it; or run dotnet tool restore).
         foreach (var argument in new[] { "pwsh", "-NoProfile", "-NonInteractive", "-File", script }) start.ArgumentList.Add(argument);
         start.Environment["PHOOD_KILL_CS"] = server.ConnectionString(wh.Database, "whadmin");
+        start.Environment["PHOOD_KILL_FROM"] = (await wh.TodayAsync()).AddDays(-11).ToString("yyyy-MM-dd");
         try
         {
             using var process = Process.Start(start)!;
@@ -54,7 +55,7 @@ public sealed class ProcessKillTests(PostgresServer server)
         await SourceFaultTests.AssertNoOrphansAsync(wh, "pk_killed");
 
         await SlowSource.RestoreAsync(server.ConnectionString(source.Database));
-        var rerun = wh.Run("Invoke-WhMvBackfill pk_killed -Template foodlogstats -From ([datetime]::Today.AddDays(-11))");
+        var rerun = wh.Run("Invoke-WhMvBackfill pk_killed -Template foodlogstats -From ($WarehouseToday.AddDays(-11))");
         Assert.True(rerun.Succeeded, string.Join(" | ", rerun.AllErrors));
         Assert.Equal(12 - kept, rerun.All<WhMvResult>().Count(d => d.Action == MvAction.Created));
         Assert.Equal(12 * 15L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));

@@ -10,7 +10,7 @@ namespace PhoodWarehouse.Tests.Reliability;
 [Collection(WarehouseCollection.Name)]
 public sealed class SourceFaultTests(PostgresServer server)
 {
-    private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.Today);
+    private DateOnly Today => WarehouseClock.ServerToday(server.ConnectionString());
 
     [Fact]
     public async Task The_source_stopping_mid_backfill_keeps_finished_days_reports_the_rest_and_a_rerun_completes_only_what_is_missing()
@@ -27,7 +27,7 @@ public sealed class SourceFaultTests(PostgresServer server)
         wh.AddTenant("rf_stop", new TenantSource(sourceCluster.Host, sourceCluster.Port, spec.Database, spec.ReaderUser, spec.ReaderPassword, spec.FirstDay, 12, 25));
         await SlowSource.MakeSlowAsync(sourceDb, spec.ReaderUser, 0.4);
 
-        var run = Task.Run(() => wh.Run("Invoke-WhMvBackfill rf_stop -Template foodlogstats -From ([datetime]::Today.AddDays(-11)) -ThrottleLimit 2"));
+        var run = Task.Run(() => wh.Run("Invoke-WhMvBackfill rf_stop -Template foodlogstats -From ($WarehouseToday.AddDays(-11)) -ThrottleLimit 2"));
         await WaitUntilAsync(async () => await wh.ScalarAsync<int>("SELECT count(*) FROM pg_matviews WHERE schemaname = 'rf_stop'") >= 3);
         sourceCluster.Stop();
         var result = await run;
@@ -46,7 +46,7 @@ public sealed class SourceFaultTests(PostgresServer server)
 
         sourceCluster.Restart();
         await SlowSource.RestoreAsync(sourceDb);
-        var rerun = wh.Run("Invoke-WhMvBackfill rf_stop -Template foodlogstats -From ([datetime]::Today.AddDays(-11))");
+        var rerun = wh.Run("Invoke-WhMvBackfill rf_stop -Template foodlogstats -From ($WarehouseToday.AddDays(-11))");
         Assert.True(rerun.Succeeded, string.Join(" | ", rerun.AllErrors));
         Assert.Equal(failed, rerun.All<WhMvResult>().Count(d => d.Action == MvAction.Created));
         Assert.Equal(12 * 25L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
@@ -60,7 +60,7 @@ public sealed class SourceFaultTests(PostgresServer server)
         wh.AddTenant("rf_slow", source);
         await SlowSource.MakeSlowAsync(server.ConnectionString(source.Database), source.ReaderUser, 3);
 
-        var result = wh.Run("Invoke-WhMvBackfill rf_slow -Template foodlogstats -From ([datetime]::Today.AddDays(-1)) -DayTimeout '00:00:01'");
+        var result = wh.Run("Invoke-WhMvBackfill rf_slow -Template foodlogstats -From ($WarehouseToday.AddDays(-1)) -DayTimeout '00:00:01'");
         var days = result.All<WhMvResult>();
         Assert.Equal(2, days.Count);
         Assert.All(days, d => Assert.Equal(MvAction.Failed, d.Action));

@@ -20,7 +20,7 @@ public sealed class TimeoutTests(PostgresServer server)
         await command.ExecuteNonQueryAsync();
     }
 
-    private static Dictionary<string, object?> Today => new() { ["day"] = DateTime.Today };
+    private Dictionary<string, object?> Today => new() { ["day"] = WarehouseClock.ServerToday(server.ConnectionString()).ToDateTime(TimeOnly.MinValue) };
 
     [Fact]
     public async Task A_slow_source_query_stops_at_source_statement_timeout_and_the_day_is_not_created()
@@ -84,7 +84,7 @@ public sealed class TimeoutTests(PostgresServer server)
         var source = await server.CreateTenantSourceAsync(days: 2, rowsPerDay: 5);
         wh.AddTenant("locked", source);
         Assert.True(wh.Run("Invoke-WhMvBackfill locked -Template foodlogstats -From $day -Confirm:$false",
-            new Dictionary<string, object?> { ["day"] = DateTime.Today.AddDays(-1) }).Succeeded);
+            new Dictionary<string, object?> { ["day"] = WarehouseClock.ServerToday(server.ConnectionString()).AddDays(-1).ToDateTime(TimeOnly.MinValue) }).Succeeded);
         await AsWhadminAsync(wh, "UPDATE _wh.warehouse_info SET value = '1s' WHERE key = 'lock_timeout'");
 
         // A BI query in progress: its transaction holds the public view, the tenant view and the daily views.

@@ -39,7 +39,7 @@ public sealed class WarehouseFaultTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 1, rowsPerDay: 10);
-        wh.AddTenant("kf_refresh", source, "-BackfillFrom ([datetime]::Today)");
+        wh.AddTenant("kf_refresh", source, "-BackfillFrom ($WarehouseToday)");
         await using (var db = await server.OpenAsync(source.Database))
         await using (var add = new NpgsqlCommand("INSERT INTO phood_foodlogsum (id, logged_time, weight) VALUES (999999, current_date + time '23:59', 1)", db))
             await add.ExecuteNonQueryAsync();
@@ -60,13 +60,13 @@ public sealed class WarehouseFaultTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 2, rowsPerDay: 10);
-        wh.AddTenant("kf_union", source, "-BackfillFrom ([datetime]::Today)");
+        wh.AddTenant("kf_union", source, "-BackfillFrom ($WarehouseToday)");
 
         // A reader holds the tenant view: the rebuild at the end of the next backfill waits for it, and is killed there.
         await using var reader = await server.OpenAsync(wh.Database);
         await using var hold = await reader.BeginTransactionAsync();
         await using (var read = new NpgsqlCommand("SELECT count(*) FROM kf_union.foodlogstats", reader, hold)) await read.ExecuteScalarAsync();
-        var run = Task.Run(() => wh.Run("Invoke-WhMvBackfill kf_union -Template foodlogstats -From ([datetime]::Today.AddDays(-1))"));
+        var run = Task.Run(() => wh.Run("Invoke-WhMvBackfill kf_union -Template foodlogstats -From ($WarehouseToday.AddDays(-1))"));
         await KillAsync(wh, "update_tenant_union_view_by_template");
         var result = await run;
         await hold.RollbackAsync();
@@ -75,7 +75,7 @@ public sealed class WarehouseFaultTests(PostgresServer server)
         Assert.Equal(2, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_matviews WHERE schemaname = 'kf_union'"));
         Assert.Equal(10L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
 
-        var rerun = wh.Run("Invoke-WhMvBackfill kf_union -Template foodlogstats -From ([datetime]::Today.AddDays(-1))");
+        var rerun = wh.Run("Invoke-WhMvBackfill kf_union -Template foodlogstats -From ($WarehouseToday.AddDays(-1))");
         Assert.True(rerun.Succeeded, string.Join(" | ", rerun.AllErrors));
         Assert.Equal(20L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
     }
@@ -85,7 +85,7 @@ public sealed class WarehouseFaultTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 2, rowsPerDay: 10);
-        wh.AddTenant("kf_remove", source, "-BackfillFrom ([datetime]::Today.AddDays(-1))");
+        wh.AddTenant("kf_remove", source, "-BackfillFrom ($WarehouseToday.AddDays(-1))");
         var before = await wh.SnapshotAsync();
 
         await using var reader = await server.OpenAsync(wh.Database);

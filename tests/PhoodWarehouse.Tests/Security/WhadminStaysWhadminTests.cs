@@ -88,7 +88,7 @@ public sealed class WhadminStaysWhadminTests(PostgresServer server) : IDisposabl
             using var shell = new HostedPowerShell();
             var variables = new Dictionary<string, object?>
             {
-                ["cs"] = superuser, ["t"] = tenant, ["f"] = file, ["out"] = Path.Combine(work, "out.json"), ["from"] = DateTime.Today.AddDays(-2),
+                ["cs"] = superuser, ["t"] = tenant, ["f"] = file, ["out"] = Path.Combine(work, "out.json"), ["from"] = WarehouseClock.ServerToday(server.ConnectionString()).AddDays(-2).ToDateTime(TimeOnly.MinValue),
                 ["h"] = source.Host, ["p"] = source.Port, ["d"] = source.Database,
                 ["c"] = WarehouseScenario.Credential(source.ReaderUser, source.ReaderPassword),
                 ["wc"] = WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword),

@@ -30,7 +30,7 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
         return env;
     });
 
-    private static DateOnly Day(int offset) => SqlKit.Today.AddDays(offset);
+    private DateOnly Day(int offset) => SqlKit.Today(server).AddDays(offset);
     private static string View(DateOnly day) => SqlKit.ViewName("foodlogstats", day);
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 
@@ -254,8 +254,8 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
             new DailyViewQuery { Tenants = [new NamePattern(schema)] }, default);
         Assert.Equal(Days, views.Count);
         Assert.All(views, v => Assert.Equal((long)Rows, v.Rows));
-        Assert.All(views.Where(v => v.Date < DateTime.Today.AddDays(-1)), v => Assert.Null(v.SizeBytes));
-        Assert.All(views.Where(v => v.Date >= DateTime.Today.AddDays(-1)), v => Assert.NotNull(v.SizeBytes));
+        Assert.All(views.Where(v => v.Date < SqlKit.Today(server).AddDays(-1).ToDateTime(TimeOnly.MinValue)), v => Assert.Null(v.SizeBytes));
+        Assert.All(views.Where(v => v.Date >= SqlKit.Today(server).AddDays(-1).ToDateTime(TimeOnly.MinValue)), v => Assert.NotNull(v.SizeBytes));
         var freshness = Assert.Single(await new DailyViewCatalog(connection, NullLogger.Instance).FreshnessAsync([new NamePattern(schema)], [], Days, default));
         Assert.Equal(Days, freshness.DailyViewCount);
         Assert.Empty(freshness.MissingDates);

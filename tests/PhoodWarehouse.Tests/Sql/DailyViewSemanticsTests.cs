@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using PhoodWarehouse.Tests.Infrastructure;
+using PhoodWarehouse.Tests.Reliability;
 using Xunit;
 
 namespace PhoodWarehouse.Tests.Sql;
@@ -16,7 +17,7 @@ public sealed class DailyViewSemanticsTests(PostgresServer server)
     private static readonly Once<SharedWarehouse> Shared = new();
     private Task<SharedWarehouse> EnvAsync() => Shared.Get(() => SharedWarehouse.CreateAsync(server, days: 8, rowsPerDay: 20));
 
-    private static DateOnly Day(int offset) => SqlKit.Today.AddDays(offset);
+    private DateOnly Day(int offset) => SqlKit.Today(server).AddDays(offset);
 
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 
@@ -150,25 +151,39 @@ public sealed class DailyViewSemanticsTests(PostgresServer server)
         const string OidsSql = "SELECT $1::regclass::oid::bigint, $2::regclass::oid::bigint, 'public.foodlogstats'::regclass::oid::bigint";
         var oidsBefore = (await wh.RowsAsync(OidsSql, target, $"{schema}.foodlogstats"))[0];
 
-        using var stop = new CancellationTokenSource();
-        var reads = 0;
-        async Task ReadLoop()
+        // Three readers' queries of the views: every row, always.
+        async Task AssertEveryRowAsync(NpgsqlConnection ro)
         {
-            await using var ro = await SqlKit.OpenAsync(server, env.Database, "phood_ro");
-            while (!stop.IsCancellationRequested)
-            {
-                Assert.Equal(60L, await ViewRowsAsync(ro, $"{schema}.foodlogstats"));
-                Assert.Equal(60L, await ro.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats WHERE client = $1", schema));
-                Assert.Equal(20L, await ViewRowsAsync(ro, target));
-                Interlocked.Increment(ref reads);
-            }
+            Assert.Equal(60L, await ViewRowsAsync(ro, $"{schema}.foodlogstats"));
+            Assert.Equal(60L, await ro.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats WHERE client = $1", schema));
+            Assert.Equal(20L, await ViewRowsAsync(ro, target));
         }
-        var readers = new[] { Task.Run(ReadLoop), Task.Run(ReadLoop) };
-        for (var i = 0; i < 3; i++)
+        // The overlap, forced: a BI transaction holds the views while the swap comes (the swap waits for it: pg_locks),
+        // a second reader arrives while the swap waits, and both see every row before and after it.
+        await using (var holding = await SqlKit.OpenAsync(server, env.Database, "phood_ro"))
+        await using (var arriving = await SqlKit.OpenAsync(server, env.Database, "phood_ro"))
+        await using (var watcher = await SqlKit.OpenAsync(server, env.Database))
+        {
+            var swapper = await wh.ScalarAsync<int>("SELECT pg_backend_pid()");
+            var holder = await holding.ScalarAsync<int>("SELECT pg_backend_pid()");
+            var arriver = await arriving.ScalarAsync<int>("SELECT pg_backend_pid()");
+            await using var transaction = await holding.BeginTransactionAsync();
+            await AssertEveryRowAsync(holding);
+            var swap = UpdateAsync(wh, env.Connection, schema, Day(-5), force: true);
+            await SourceFaultTests.WaitUntilAsync(async () =>
+                swap.IsCompleted || await watcher.ScalarAsync<bool>("SELECT $1 = ANY (pg_blocking_pids($2))", holder, swapper));
+            Assert.False(swap.IsCompleted, "the swap did not wait for the reader that holds the day");
+            var late = AssertEveryRowAsync(arriving);
+            await SourceFaultTests.WaitUntilAsync(async () =>
+                late.IsCompleted || await watcher.ScalarAsync<bool>("SELECT cardinality(pg_blocking_pids($1)) > 0", arriver));
+            await AssertEveryRowAsync(holding);
+            await transaction.CommitAsync();
+            Assert.Equal("recreated", (await swap).GetProperty("action").GetString());
+            await late;
+            await AssertEveryRowAsync(arriving);
+        }
+        for (var i = 0; i < 2; i++)
             Assert.Equal("recreated", (await UpdateAsync(wh, env.Connection, schema, Day(-5), force: true)).GetProperty("action").GetString());
-        stop.Cancel();
-        await Task.WhenAll(readers);
-        Assert.True(reads > 0);
 
         var oidsAfter = (await wh.RowsAsync(OidsSql, target, $"{schema}.foodlogstats"))[0];
         Assert.NotEqual(oidsBefore[0], oidsAfter[0]);

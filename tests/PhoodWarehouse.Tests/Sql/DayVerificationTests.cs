@@ -1,5 +1,6 @@
 using Npgsql;
 using PhoodWarehouse.Tests.Infrastructure;
+using PhoodWarehouse.Tests.Reliability;
 using Xunit;
 
 namespace PhoodWarehouse.Tests.Sql;
@@ -12,7 +13,7 @@ namespace PhoodWarehouse.Tests.Sql;
 [Collection(WarehouseCollection.Name)]
 public sealed class DayVerificationTests(PostgresServer server)
 {
-    private static DateOnly Day(int offset) => SqlKit.Today.AddDays(offset);
+    private DateOnly Day(int offset) => SqlKit.Today(server).AddDays(offset);
 
     private static DateOnly AsDay(object? value) => value is DateOnly d ? d : DateOnly.FromDateTime((DateTime)value!);
 
@@ -187,9 +188,14 @@ public sealed class DayVerificationTests(PostgresServer server)
         await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, $2, $3, $4)", env.Connection, schema, Day(-2), Day(0));
         await using var hold = await other.BeginTransactionAsync();
         await other.ExecAsync("SELECT _wh.lock_daily_view($1, $2)", schema, SqlKit.ViewName("foodlogstats", Day(0)));
-        var started = DateTime.UtcNow;
-        await wh.ExecAsync("CALL _wh.refresh_recent_by_template('foodlogstats', $1, $2, 0)", env.Connection, schema);
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5), "the job did not wait");
+        // The job must finish while the day is still held, without ever waiting for that lock (pg_locks).
+        var job = await wh.ScalarAsync<int>("SELECT pg_backend_pid()");
+        var run = wh.ExecAsync("CALL _wh.refresh_recent_by_template('foodlogstats', $1, $2, 0)", env.Connection, schema);
+        await using (var watcher = await SqlKit.OpenAsync(server, env.Database))
+            await SourceFaultTests.WaitUntilAsync(async () =>
+                run.IsCompleted || await watcher.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)", job));
+        Assert.True(run.IsCompleted, "the job waited for the day another session holds");
+        await run;
         Assert.Contains("busy", await wh.ScalarAsync<string>(
             "SELECT error FROM _wh.run_log WHERE tenant_schema = $1 AND target_date = $2 AND action = 'skipped' ORDER BY id DESC LIMIT 1", schema, Day(0)));
         await hold.RollbackAsync();

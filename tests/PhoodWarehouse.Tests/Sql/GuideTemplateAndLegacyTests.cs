@@ -190,7 +190,7 @@ public sealed class GuideTemplateAndLegacyTests(PostgresServer server) : IDispos
 
         // Two more days through the one code path; the guide's index names (too long, colliding) are replaced by unique ones.
         await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('inventory_stats', 'tenant_a', 'reports', '2024-01-15', '2024-01-16')");
-        foreach (var day in new[] { SqlKit.Today, Jan15, Jan15.AddDays(1) })
+        foreach (var day in new[] { SqlKit.Today(server), Jan15, Jan15.AddDays(1) })
         {
             var expected = await SourceCountAsync(source, $"SELECT count(*) FROM inventory_movements WHERE \"timestamp\"::date = '{day:yyyy-MM-dd}'");
             Assert.True(expected > 0);
@@ -285,7 +285,7 @@ public sealed class GuideTemplateAndLegacyTests(PostgresServer server) : IDispos
             },
             await wh.ColumnAsync("SELECT ordinal || ' ' || column_name || ' ' || data_type FROM _wh.template_columns('foodlogstats') ORDER BY ordinal"));
 
-        var d2 = SqlKit.Today.AddDays(-2);
+        var d2 = SqlKit.Today(server).AddDays(-2);
         Assert.True(await wh.ScalarAsync<bool>("SELECT _wh.create_foodlogstats_mv('conn_api', 'api', 'foodlogstats', $1)", d2));
         Assert.False(await wh.ScalarAsync<bool>("SELECT _wh.create_foodlogstats_mv('conn_api', 'api', 'foodlogstats', $1)", d2));
         Assert.Equal("skipped", await wh.ScalarAsync<string>(
@@ -294,7 +294,7 @@ public sealed class GuideTemplateAndLegacyTests(PostgresServer server) : IDispos
             "SELECT _wh.update_mv_core('conn_api', 'api', CURRENT_DATE, 'foodlogstats', '_wh.create_foodlogstats_mv')->>'action'"));
         Assert.Equal("created", await wh.ScalarAsync<string>("SELECT _wh.update_foodlogstats('conn_api', 'api', CURRENT_DATE - 1)->>'action'"));
         await wh.ExecAsync("SELECT _wh.update_tenant_view('conn_api', 'api', 'foodlogstats')");
-        Assert.Equal(await SqlKit.SourceRowsAsync(server, source, d2, SqlKit.Today), await wh.ScalarAsync<long>("SELECT count(*) FROM api.foodlogstats"));
+        Assert.Equal(await SqlKit.SourceRowsAsync(server, source, d2, SqlKit.Today(server)), await wh.ScalarAsync<long>("SELECT count(*) FROM api.foodlogstats"));
         Assert.Equal(18L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats"));
     }
 }

@@ -17,7 +17,7 @@ public sealed class GuideTenantProcedureTests(PostgresServer server)
     private Task<SharedWarehouse> EnvAsync() => Shared.Get(async () =>
     {
         var env = await SharedWarehouse.CreateAsync(server, days: 31, rowsPerDay: 3, firstDay: Jan1);
-        await SqlKit.AddSourceRowsAsync(server, env.Source, SqlKit.Today, 4);
+        await SqlKit.AddSourceRowsAsync(server, env.Source, SqlKit.Today(server), 4);
         return env;
     });
 
@@ -71,7 +71,7 @@ public sealed class GuideTenantProcedureTests(PostgresServer server)
         Assert.Equal("public.foodlogstats", await wh.ScalarAsync<string>("SELECT _wh.update_public_view_by_template('foodlogstats')"));
 
         var january = await SqlKit.SourceRowsAsync(server, env.Source, Jan1, new DateOnly(2024, 1, 31));
-        var today = await SqlKit.SourceRowsAsync(server, env.Source, SqlKit.Today);
+        var today = await SqlKit.SourceRowsAsync(server, env.Source, SqlKit.Today(server));
         Assert.Equal(93L, january);
         await using var ro = await SqlKit.OpenAsync(server, env.Database, "phood_ro");
         Assert.Equal(january + today, await ro.ScalarAsync<long>($"SELECT count(*) FROM {tenant}.foodlogstats"));

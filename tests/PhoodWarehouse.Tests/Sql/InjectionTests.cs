@@ -33,6 +33,18 @@ public sealed class InjectionTests(PostgresServer server)
         "",
     ];
 
+    // What each kind of argument is refused with (SQLSTATE), as the _wh functions raise it.
+    private static readonly string[] BadTemplate = ["22023"];        // invalid_parameter_value: not a template name
+    private static readonly string[] UnknownConnection = ["42704"];  // undefined_object: no such tenant connection
+    private static readonly string[] UnknownTenant = ["42704"];      // undefined_object: no such tenant
+    private static readonly string[] BadSchema = ["3F000"];          // invalid_schema_name
+    private static readonly string[] ReservedSchema = ["42939"];     // reserved_name: _wh, public, cron, pg_*
+    private static readonly string[] NameTooLong = ["42622"];        // name_too_long
+    // A create function's name is read as a regprocedure: invalid_name, invalid_text_representation or undefined_function.
+    private static readonly string[] BadFunction = ["42602", "22P02", "42883"];
+    // ... and a name that is not even a name (a second statement, stray parentheses) also as a syntax error of that name.
+    private static readonly string[] UnparsableFunction = ["42602", "22P02", "42883", "42601"];
+
     [Fact]
     public async Task Hostile_names_in_every_text_argument_fail_clearly_and_change_nothing()
     {
@@ -40,43 +52,43 @@ public sealed class InjectionTests(PostgresServer server)
         var c = env.Connection;
         await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
         var before = await CatalogSnapshot.TakeAsync(server.ConnectionString(env.Database));
-        var calls = new List<(string Sql, Func<string, object?[]> Args)>
+        var calls = new List<(string Sql, Func<string, object?[]> Args, string[] Expected)>
         {
-            ("SELECT _wh.get_tenant_connection_string($1)", h => [h]),
-            ("SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)", h => [h, c, schema]),
-            ("SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)", h => ["foodlogstats", h, schema]),
-            ("SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)", h => ["foodlogstats", c, h]),
-            ("SELECT _wh.create_mv_from_template($1, $2, $3, CURRENT_DATE)", h => [h, c, schema]),
-            ("SELECT _wh.create_mv_from_template($1, $2, $3, CURRENT_DATE)", h => ["foodlogstats", h, schema]),
-            ("SELECT _wh.create_mv_from_template($1, $2, $3, CURRENT_DATE)", h => ["foodlogstats", c, h]),
-            ("SELECT _wh.update_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => [h, c, schema]),
-            ("SELECT _wh.update_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => ["foodlogstats", h, schema]),
-            ("SELECT _wh.update_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => ["foodlogstats", c, h]),
-            ("CALL _wh.run_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => [h, c, schema]),
-            ("CALL _wh.run_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => ["foodlogstats", c, h]),
-            ("SELECT _wh.update_tenant_union_view_by_template($1, $2, $3)", h => [h, c, schema]),
-            ("SELECT _wh.update_tenant_union_view_by_template($1, $2, $3)", h => ["foodlogstats", h, schema]),
-            ("SELECT _wh.update_tenant_union_view_by_template($1, $2, $3)", h => ["foodlogstats", c, h]),
-            ("SELECT _wh.update_public_view_by_template($1)", h => [h]),
-            ("SELECT * FROM _wh.template_columns($1)", h => [h]),
-            ("SELECT _wh.remove_tenant($1)", h => [h]),
-            ("SELECT _wh.set_client_name($1, 'ok')", h => [h]),
-            ("SELECT _wh.create_foodlogstats_mv($1, $2, $3, CURRENT_DATE)", h => [h, schema, "foodlogstats"]),
-            ("SELECT _wh.create_foodlogstats_mv($1, $2, $3, CURRENT_DATE)", h => [c, h, "foodlogstats"]),
-            ("SELECT _wh.create_foodlogstats_mv($1, $2, $3, CURRENT_DATE)", h => [c, schema, h]),
-            ("SELECT _wh.update_foodlogstats($1, $2, CURRENT_DATE)", h => [h, schema]),
-            ("SELECT _wh.update_foodlogstats($1, $2, CURRENT_DATE)", h => [c, h]),
-            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [h, schema, "foodlogstats", "_wh.create_foodlogstats_mv"]),
-            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [c, h, "foodlogstats", "_wh.create_foodlogstats_mv"]),
-            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [c, schema, h, "_wh.create_foodlogstats_mv"]),
-            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [c, schema, "foodlogstats", h]),
-            ("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE)", h => [h, schema]),
-            ("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE)", h => [c, h]),
-            ("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE, $3)", h => [c, schema, h]),
-            ("SELECT _wh.update_tenant_view($1, $2, $3)", h => [h, schema, "foodlogstats"]),
-            ("SELECT _wh.update_tenant_view($1, $2, $3)", h => [c, h, "foodlogstats"]),
-            ("SELECT _wh.update_tenant_view($1, $2, $3)", h => [c, schema, h]),
-            ("SELECT _wh.create_mv_name($1, CURRENT_DATE)", h => [h + new string('x', 60)]),
+            ("SELECT _wh.get_tenant_connection_string($1)", h => [h], UnknownConnection),
+            ("SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)", h => [h, c, schema], BadTemplate),
+            ("SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)", h => ["foodlogstats", h, schema], UnknownConnection),
+            ("SELECT _wh.update_mv_by_template($1, $2, $3, CURRENT_DATE - 1)", h => ["foodlogstats", c, h], BadSchema),
+            ("SELECT _wh.create_mv_from_template($1, $2, $3, CURRENT_DATE)", h => [h, c, schema], BadTemplate),
+            ("SELECT _wh.create_mv_from_template($1, $2, $3, CURRENT_DATE)", h => ["foodlogstats", h, schema], UnknownConnection),
+            ("SELECT _wh.create_mv_from_template($1, $2, $3, CURRENT_DATE)", h => ["foodlogstats", c, h], BadSchema),
+            ("SELECT _wh.update_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => [h, c, schema], BadTemplate),
+            ("SELECT _wh.update_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => ["foodlogstats", h, schema], UnknownConnection),
+            ("SELECT _wh.update_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => ["foodlogstats", c, h], BadSchema),
+            ("CALL _wh.run_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => [h, c, schema], BadTemplate),
+            ("CALL _wh.run_mv_window_by_template($1, $2, $3, CURRENT_DATE - 2, CURRENT_DATE)", h => ["foodlogstats", c, h], BadSchema),
+            ("SELECT _wh.update_tenant_union_view_by_template($1, $2, $3)", h => [h, c, schema], BadTemplate),
+            ("SELECT _wh.update_tenant_union_view_by_template($1, $2, $3)", h => ["foodlogstats", h, schema], UnknownConnection),
+            ("SELECT _wh.update_tenant_union_view_by_template($1, $2, $3)", h => ["foodlogstats", c, h], BadSchema),
+            ("SELECT _wh.update_public_view_by_template($1)", h => [h], BadTemplate),
+            ("SELECT * FROM _wh.template_columns($1)", h => [h], BadTemplate),
+            ("SELECT _wh.remove_tenant($1)", h => [h], BadSchema),
+            ("SELECT _wh.set_client_name($1, 'ok')", h => [h], UnknownTenant),
+            ("SELECT _wh.create_foodlogstats_mv($1, $2, $3, CURRENT_DATE)", h => [h, schema, "foodlogstats"], UnknownConnection),
+            ("SELECT _wh.create_foodlogstats_mv($1, $2, $3, CURRENT_DATE)", h => [c, h, "foodlogstats"], BadSchema),
+            ("SELECT _wh.create_foodlogstats_mv($1, $2, $3, CURRENT_DATE)", h => [c, schema, h], BadTemplate),
+            ("SELECT _wh.update_foodlogstats($1, $2, CURRENT_DATE)", h => [h, schema], UnknownConnection),
+            ("SELECT _wh.update_foodlogstats($1, $2, CURRENT_DATE)", h => [c, h], BadSchema),
+            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [h, schema, "foodlogstats", "_wh.create_foodlogstats_mv"], UnknownConnection),
+            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [c, h, "foodlogstats", "_wh.create_foodlogstats_mv"], BadSchema),
+            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [c, schema, h, "_wh.create_foodlogstats_mv"], BadTemplate),
+            ("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, $3, $4)", h => [c, schema, "foodlogstats", h], BadFunction),
+            ("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE)", h => [h, schema], UnknownConnection),
+            ("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE)", h => [c, h], BadSchema),
+            ("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE, $3)", h => [c, schema, h], BadFunction),
+            ("SELECT _wh.update_tenant_view($1, $2, $3)", h => [h, schema, "foodlogstats"], UnknownConnection),
+            ("SELECT _wh.update_tenant_view($1, $2, $3)", h => [c, h, "foodlogstats"], BadSchema),
+            ("SELECT _wh.update_tenant_view($1, $2, $3)", h => [c, schema, h], BadTemplate),
+            ("SELECT _wh.create_mv_name($1, CURRENT_DATE)", h => [h + new string('x', 60)], NameTooLong),
         };
         // Function names that resolve to something real but of the wrong shape, or smuggle a second statement.
         var functionNames = new[]
@@ -88,20 +100,21 @@ public sealed class InjectionTests(PostgresServer server)
         var failures = 0;
         // Reserved schemas are refused wherever a tenant schema is expected.
         var reserved = new[] { "_wh", "public", "cron", "pg_catalog", "pg_toast", "information_schema" };
-        foreach (var (sql, args) in calls.Where(call => IsSchemaArgument(call.Sql, call.Args("\u0001"))))
+        // A schema that could not be a tenant's is refused as reserved; set_client_name's tenant is simply unknown.
+        foreach (var (sql, args, expected) in calls.Where(call => IsSchemaArgument(call.Sql, call.Args("\u0001"))))
             foreach (var name in reserved)
-                await wh.FailsAsync(sql, null, args(name));
-        foreach (var (sql, args) in calls)
+                await wh.FailsAsync(sql, expected == BadSchema ? ReservedSchema : expected, args(name));
+        foreach (var (sql, args, expected) in calls)
             foreach (var hostile in Hostile)
             {
-                var error = await wh.FailsAsync(sql, null, args(hostile));
+                var error = await wh.FailsAsync(sql, expected, args(hostile));
                 Assert.DoesNotContain("syntax error", error.MessageText);
                 failures++;
             }
         foreach (var name in functionNames)
         {
-            await wh.FailsAsync("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, 'foodlogstats', $3)", null, c, schema, name);
-            await wh.FailsAsync("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE, $3)", null, c, schema, name);
+            await wh.FailsAsync("SELECT _wh.update_mv_core($1, $2, CURRENT_DATE, 'foodlogstats', $3)", UnparsableFunction, c, schema, name);
+            await wh.FailsAsync("SELECT _wh.update_mv_window($1, $2, CURRENT_DATE - 1, CURRENT_DATE, $3)", UnparsableFunction, c, schema, name);
         }
         // Dates given as text go through the date type: anything else is refused before the function runs.
         foreach (var date in new[] { "2024-01-01'; DROP TABLE _wh.run_log; --", "2024-01-01 ; SELECT 1", "today'--" })
@@ -153,8 +166,10 @@ public sealed class InjectionTests(PostgresServer server)
             ("evil", Query, "id bigint", "DROP INDEX whatever"),
             ("evil", Query, "id bigint", "CREATE INDEX ON {SCHEMA}.{VIEW_NAME} (id) {HACK}"),
         };
+        // Refused by the template checks (invalid_parameter_value), or, for a type that does not exist, by PostgreSQL
+        // itself (undefined_object) when the checks read the column list.
         foreach (var (name, query, columns, indexes) in attempts)
-            await wh.FailsAsync(Insert, null, name, query, columns, indexes);
+            await wh.FailsAsync(Insert, columns.Contains("nosuchtype") ? ["42704"] : ["22023"], name, query, columns, indexes);
         Assert.Equal(before, await CatalogSnapshot.TakeAsync(server.ConnectionString(env.Database)));
     }
 
@@ -169,7 +184,7 @@ public sealed class InjectionTests(PostgresServer server)
         Assert.True(await wh.ScalarAsync<bool>(
             "SELECT _wh.create_mv_from_template('foodlogstats', $1, $2, CURRENT_DATE - 2, $3)", env.Connection, other, Client));
         Assert.Equal(Client, await wh.ScalarAsync<string>(
-            $"SELECT DISTINCT client FROM {other}.{SqlKit.ViewName("foodlogstats", SqlKit.Today.AddDays(-2))}"));
+            $"SELECT DISTINCT client FROM {other}.{SqlKit.ViewName("foodlogstats", SqlKit.Today(server).AddDays(-2))}"));
         await wh.ExecAsync("SELECT _wh.set_client_name($1, $2)", schema, Client + " 2");
         Assert.Equal(Client + " 2", await wh.ScalarAsync<string>($"SELECT DISTINCT client FROM {schema}.foodlogstats"));
 

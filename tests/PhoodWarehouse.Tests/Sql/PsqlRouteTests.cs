@@ -104,7 +104,7 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
         var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 7);
         var conn = PostgresServer.UniqueName("psql_conn");
         var schema = PostgresServer.UniqueName("psql_tenant");
-        var yesterday = SqlKit.Today.AddDays(-1);
+        var yesterday = SqlKit.Today(server).AddDays(-1);
 
         var insert =
             $"""

@@ -38,7 +38,7 @@ public sealed class RolesAndSecretsTests(PostgresServer server)
             ? SqlKit.OpenAsync(server, env.Warehouse.Database, role, PlainPassword)
             : SqlKit.OpenAsync(server, env.Warehouse.Database, role);
 
-    private static IEnumerable<string> ForbiddenForReaders(Env env) =>
+    private IEnumerable<string> ForbiddenForReaders(Env env) =>
     [
         "SELECT * FROM _wh.tenant_connections",
         "SELECT * FROM _wh.run_log",
@@ -59,7 +59,7 @@ public sealed class RolesAndSecretsTests(PostgresServer server)
         "CREATE TEMP TABLE intruder (x int)",
         "CREATE SCHEMA intruder",
         "CREATE TABLE " + env.Schema + ".intruder (x int)",
-        "REFRESH MATERIALIZED VIEW " + env.Schema + "." + SqlKit.ViewName("foodlogstats", SqlKit.Today.AddDays(-1)),
+        "REFRESH MATERIALIZED VIEW " + env.Schema + "." + SqlKit.ViewName("foodlogstats", SqlKit.Today(server).AddDays(-1)),
         "DROP VIEW public.foodlogstats",
         "CREATE SERVER intruder FOREIGN DATA WRAPPER dblink_fdw",
     ];
@@ -73,11 +73,11 @@ public sealed class RolesAndSecretsTests(PostgresServer server)
         foreach (var sql in ForbiddenForReaders(env)) await ro.FailsAsync(sql, [SqlKit.InsufficientPrivilege]);
         Assert.Equal(before, await CatalogSnapshot.TakeAsync(server.ConnectionString(env.Warehouse.Database)));
 
-        var twoDays = await SqlKit.SourceRowsAsync(server, env.Warehouse.Source, SqlKit.Today.AddDays(-2), SqlKit.Today.AddDays(-1));
+        var twoDays = await SqlKit.SourceRowsAsync(server, env.Warehouse.Source, SqlKit.Today(server).AddDays(-2), SqlKit.Today(server).AddDays(-1));
         Assert.Equal(twoDays, await ro.ScalarAsync<long>($"SELECT count(*) FROM {env.Schema}.foodlogstats"));
         Assert.Equal(twoDays, await ro.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats WHERE client = $1", env.Schema));
         Assert.Equal(15L, await ro.ScalarAsync<long>(
-            $"SELECT count(*) FROM {env.Schema}.{SqlKit.ViewName("foodlogstats", SqlKit.Today.AddDays(-2))}"));
+            $"SELECT count(*) FROM {env.Schema}.{SqlKit.ViewName("foodlogstats", SqlKit.Today(server).AddDays(-2))}"));
 
         // A day, a tenant and a template view created after phood_ro connected are readable too.
         var later = PostgresServer.UniqueName("sec_later");
@@ -86,7 +86,7 @@ public sealed class RolesAndSecretsTests(PostgresServer server)
             await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $2, CURRENT_DATE)", env.Warehouse.Connection, env.Schema);
             await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $2, CURRENT_DATE)", env.Warehouse.Connection, later);
         }
-        Assert.Equal(15L, await ro.ScalarAsync<long>($"SELECT count(*) FROM {env.Schema}.{SqlKit.ViewName("foodlogstats", SqlKit.Today)}"));
+        Assert.Equal(15L, await ro.ScalarAsync<long>($"SELECT count(*) FROM {env.Schema}.{SqlKit.ViewName("foodlogstats", SqlKit.Today(server))}"));
         Assert.Equal(15L, await ro.ScalarAsync<long>($"SELECT count(*) FROM {later}.foodlogstats"));
         Assert.Equal(15L, await ro.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats WHERE client = $1", later));
     }
@@ -120,7 +120,7 @@ public sealed class RolesAndSecretsTests(PostgresServer server)
         var forbidden = ForbiddenForReaders(env).Concat(
         [
             $"SELECT count(*) FROM {env.Schema}.foodlogstats",
-            $"SELECT count(*) FROM {env.Schema}.{SqlKit.ViewName("foodlogstats", SqlKit.Today.AddDays(-2))}",
+            $"SELECT count(*) FROM {env.Schema}.{SqlKit.ViewName("foodlogstats", SqlKit.Today(server).AddDays(-2))}",
             "SELECT count(*) FROM public.foodlogstats",
         ]);
         foreach (var sql in forbidden) await plain.FailsAsync(sql, [SqlKit.InsufficientPrivilege]);
@@ -262,7 +262,7 @@ public sealed class RolesAndSecretsTests(PostgresServer server)
         await wh.AddConnectionAsync(conn, source);
         const string Today = "SELECT _wh.update_mv_by_template('foodlogstats', $1, $2, CURRENT_DATE)->>'action'";
         Assert.Equal("created", await wh.ScalarAsync<string>(Today, conn, schema));
-        var view = $"{schema}.{SqlKit.ViewName("foodlogstats", SqlKit.Today)}";
+        var view = $"{schema}.{SqlKit.ViewName("foodlogstats", SqlKit.Today(server))}";
         var oid = await wh.ScalarAsync<uint>("SELECT $1::regclass::oid", view);
 
         await using (var admin = await SqlKit.OpenAsync(server, "postgres"))
@@ -274,7 +274,7 @@ public sealed class RolesAndSecretsTests(PostgresServer server)
         Assert.Equal("refreshed", await wh.ScalarAsync<string>(Today, conn, schema));
         // An UPDATE that does not set the password keeps the mapping's.
         await wh.ExecAsync("UPDATE _wh.tenant_connections SET port = port WHERE tenant_name = $1", conn);
-        await SqlKit.AddSourceRowsAsync(server, source, SqlKit.Today, 2);
+        await SqlKit.AddSourceRowsAsync(server, source, SqlKit.Today(server), 2);
         Assert.Equal("refreshed", await wh.ScalarAsync<string>(Today, conn, schema));
 
         Assert.Equal(oid, await wh.ScalarAsync<uint>("SELECT $1::regclass::oid", view));

@@ -56,7 +56,7 @@ public sealed class SourceConnectionTests(PostgresServer server)
         {
             await wh.AddConnectionAsync(schema, source);
             // Three closed days: more than compact_after_days, so closed days go straight into the compacted table.
-            await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, $1, $2, $3)", schema, SqlKit.Today.AddDays(-4), SqlKit.Today.AddDays(-2));
+            await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, $1, $2, $3)", schema, SqlKit.Today(server).AddDays(-4), SqlKit.Today(server).AddDays(-2));
         }
         await wh.ExecAsync("SELECT _wh.close_session_dblinks()");
         Assert.Equal(0, await SourceBackendsAsync(source));
@@ -64,14 +64,14 @@ public sealed class SourceConnectionTests(PostgresServer server)
         foreach (var schema in schemas)
         {
             // A closed day, forced: loaded over the session's kept connection to this tenant's server.
-            await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $1, $2, force => true)", schema, SqlKit.Today.AddDays(-3));
+            await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $1, $2, force => true)", schema, SqlKit.Today(server).AddDays(-3));
             Assert.Equal(1, await wh.ScalarAsync<int>("SELECT cardinality(dblink_get_connections())"));
             Assert.Equal(1, await SourceBackendsAsync(source));
             Assert.Equal(ServerName(schema), await wh.ScalarAsync<string>("SELECT server_name FROM _wh.kept_dblinks WHERE pid = pg_backend_pid()"));
         }
 
         // Today is a materialized view whose definition opens its own connection: the kept one is closed first.
-        await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $1, $2)", schemas[0], SqlKit.Today);
+        await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $1, $2)", schemas[0], SqlKit.Today(server));
         Assert.Null(await wh.ScalarAsync<string[]?>("SELECT dblink_get_connections()"));
         Assert.Equal(0, await SourceBackendsAsync(source));
         Assert.Equal(0, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.kept_dblinks WHERE pid = pg_backend_pid()"));

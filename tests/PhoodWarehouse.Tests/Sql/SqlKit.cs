@@ -126,7 +126,8 @@ internal static class SqlKit
             """, day, rows);
     }
 
-    public static DateOnly Today => DateOnly.FromDateTime(DateTime.Today);
+    /// <summary>Today on the test cluster's clock (see <see cref="WarehouseClock"/>), never the host's.</summary>
+    public static DateOnly Today(PostgresServer server) => WarehouseClock.ServerToday(server.ConnectionString());
 
     public static string ViewName(string template, DateOnly day) => $"{template}_{day:yyyy_MM_dd}";
 

@@ -9,7 +9,7 @@ namespace PhoodWarehouse.Tests.Templates;
 [Collection(WarehouseCollection.Name)]
 public sealed class TemplateTests(PostgresServer server)
 {
-    private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.Today);
+    private DateOnly Today => WarehouseClock.ServerToday(server.ConnectionString());
 
     [Fact]
     public async Task The_guides_inventory_stats_file_loads_twice_tests_clean_backfills_and_is_removed_only_with_Force()
@@ -33,7 +33,10 @@ public sealed class TemplateTests(PostgresServer server)
         var vars = new Dictionary<string, object?> { ["file"] = file };
 
         var before = await wh.SnapshotAsync();
-        Assert.Empty(wh.Run("Set-WhTemplate -Path $file -WhatIf", vars).Output);
+        var whatIf = wh.Run("Set-WhTemplate -Path $file -WhatIf", vars);
+        whatIf.AssertSucceeded();
+        Assert.Empty(whatIf.Output);
+        Assert.Equal([$"Run template file: add template inventory_stats | {file}"], whatIf.WhatIf);
         Assert.Equal(before, await wh.SnapshotAsync());
 
         var added = wh.Run("Set-WhTemplate -Path $file", vars);
@@ -52,7 +55,7 @@ public sealed class TemplateTests(PostgresServer server)
         Assert.True(test.Success, string.Join(" | ", test.Problems));
         Assert.True(test.PlaceholdersKnown && test.ColumnsParse && test.QueryRuns && test.ColumnsMatch);
 
-        var backfill = wh.Run("Get-WhTenant inv | Invoke-WhMvBackfill -Template inventory_stats -From ([datetime]::Today.AddDays(-2))");
+        var backfill = wh.Run("Get-WhTenant inv | Invoke-WhMvBackfill -Template inventory_stats -From ($WarehouseToday.AddDays(-2))");
         Assert.True(backfill.Succeeded, string.Join("; ", backfill.AllErrors));
         Assert.All(backfill.All<WhMvResult>(), r => Assert.Equal(MvAction.Created, r.Action));
         Assert.Equal(30L, await wh.ScalarAsync<long>("SELECT count(*) FROM public.inventory_stats", "phood_ro"));

@@ -18,7 +18,7 @@ public sealed class TenantChangeAndRemoveTests(PostgresServer server)
         var script =
             """
             $VerbosePreference = 'Continue'; $DebugPreference = 'Continue'
-            New-WhTenant -Name t_secret -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c -BackfillFrom ([datetime]::Today.AddDays(-1))
+            New-WhTenant -Name t_secret -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c -BackfillFrom ($WarehouseToday.AddDays(-1))
             Get-WhTenant t_secret
             Set-WhTenant t_secret -SourceCredential $c -ClientName secret_client -Confirm:$false
             Test-WhTenantConnection t_secret
@@ -40,8 +40,8 @@ public sealed class TenantChangeAndRemoveTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 2);
-        wh.AddTenant("t_rotate", source, "-BackfillFrom ([datetime]::Today)");
-        var today = DateOnly.FromDateTime(DateTime.Today);
+        wh.AddTenant("t_rotate", source, "-BackfillFrom ($WarehouseToday)");
+        var today = await wh.TodayAsync();
         var view = DailyViewName.Qualified("t_rotate", "foodlogstats", today);
         var oid = await wh.ScalarAsync<long>($"SELECT '{view}'::regclass::oid::bigint");
 
@@ -67,7 +67,7 @@ public sealed class TenantChangeAndRemoveTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 1);
-        wh.AddTenant("t_client", source, "-BackfillFrom ([datetime]::Today)");
+        wh.AddTenant("t_client", source, "-BackfillFrom ($WarehouseToday)");
         const string client = "ACME Kitchens 'North' \\ Café";
         var result = wh.Run("Set-WhTenant t_client -ClientName $n -Confirm:$false", new Dictionary<string, object?> { ["n"] = client });
         Assert.Equal(client, result.Single<WhTenant>().ClientName);
@@ -81,12 +81,19 @@ public sealed class TenantChangeAndRemoveTests(PostgresServer server)
         using var wh = await WarehouseScenario.StartAsync(server);
         var gone = await server.CreateTenantSourceAsync(days: 2);
         var stays = await server.CreateTenantSourceAsync(days: 2, seed: 3);
-        wh.AddTenant("t_gone", gone, "-BackfillFrom ([datetime]::Today.AddDays(-1))");
-        wh.AddTenant("t_stays", stays, "-BackfillFrom ([datetime]::Today.AddDays(-1))");
+        wh.AddTenant("t_gone", gone, "-BackfillFrom ($WarehouseToday.AddDays(-1))");
+        wh.AddTenant("t_stays", stays, "-BackfillFrom ($WarehouseToday.AddDays(-1))");
 
         var before = await wh.SnapshotAsync();
         var whatIf = wh.Run("Remove-WhTenant t_gone -WhatIf");
-        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        whatIf.AssertSucceeded();
+        Assert.Equal(
+            [
+                "rebuild public.foodlogstats without t_gone | t_gone",
+                "drop schema t_gone and its 2 daily views | t_gone",
+                "drop connection t_gone (dblink server and user mapping) | t_gone",
+                "unregister tenant t_gone | t_gone",
+            ], whatIf.WhatIf);
         Assert.Equal(before, await wh.SnapshotAsync());
 
         var removed = wh.Run("Remove-WhTenant t_gone -Confirm:$false -Verbose");
@@ -99,8 +106,8 @@ public sealed class TenantChangeAndRemoveTests(PostgresServer server)
         Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_foreign_server WHERE srvname LIKE '%t_gone%'"));
         Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_user_mappings WHERE srvname LIKE '%t_gone%'"));
         Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_views WHERE definition LIKE '%t_gone%'"));
-        var expected = await wh.SourceRowsAsync(stays, DateOnly.FromDateTime(DateTime.Today))
-                       + await wh.SourceRowsAsync(stays, DateOnly.FromDateTime(DateTime.Today.AddDays(-1)));
+        var expected = await wh.SourceRowsAsync(stays, await wh.TodayAsync())
+                       + await wh.SourceRowsAsync(stays, (await wh.TodayAsync()).AddDays(-1));
         Assert.Equal(expected, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats", "phood_ro"));
 
         var again = wh.Run("Remove-WhTenant t_gone -Confirm:$false");
@@ -113,7 +120,7 @@ public sealed class TenantChangeAndRemoveTests(PostgresServer server)
     {
         using var wh = await WarehouseScenario.StartAsync(server);
         var source = await server.CreateTenantSourceAsync(days: 1);
-        wh.AddTenant("t_half", source, "-BackfillFrom ([datetime]::Today)");
+        wh.AddTenant("t_half", source, "-BackfillFrom ($WarehouseToday)");
         // As if a DBA's manual drop stopped after the schema (the guide's step 2 without steps 1, 3, 4).
         await using (var db = await server.OpenAsync(wh.Database))
         await using (var drop = new NpgsqlCommand("DROP SCHEMA t_half CASCADE", db)) await drop.ExecuteNonQueryAsync();

@@ -52,8 +52,15 @@ public sealed class TenantLifecycleTests(PostgresServer server)
         var before = await wh.SnapshotAsync();
         var result = wh.Run("New-WhTenant -Name t_whatif -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c -Template foodlogstats -WhatIf",
             WarehouseScenario.SourceVariables(source));
-        Assert.True(result.Succeeded, string.Join("; ", result.AllErrors));
+        result.AssertSucceeded();
         Assert.Empty(result.Output);
+        var endpoint = $"{source.Host}:{source.Port}/{source.Database}";
+        Assert.Equal(
+            [
+                $"New tenant: test the source {endpoint} through dblink; create schema t_whatif (whadmin owns it; phood_ro reads it, including views created later); " +
+                $"add connection t_whatif → {endpoint} as {source.ReaderUser} (dblink server wh_t_whatif with a user mapping for whadmin); " +
+                "create the tenant and public views of foodlogstats | t_whatif",
+            ], result.WhatIf);
         Assert.Equal(before, await wh.SnapshotAsync());
     }
 

@@ -54,7 +54,9 @@ public sealed class UpgradeTests(PostgresServer server)
         Assert.Contains(plan.Steps, step => step.StartsWith("upgrade the _wh schema"));
         var catalog = await CatalogSnapshot.TakeAsync(old.Superuser);
         var whatIf = shell.Run("Install-WhWarehouse -WhadminCredential $wc -WhatIf", variables);
-        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        whatIf.AssertSucceeded();
+        // One description of the whole install, on the warehouse.
+        Assert.EndsWith($" | {plan.Target}", Assert.Single(whatIf.WhatIf));
         Assert.Equal(catalog, await CatalogSnapshot.TakeAsync(old.Superuser));
 
         var upgrade = shell.Run("Install-WhWarehouse -WhadminCredential $wc -Confirm:$false", variables);

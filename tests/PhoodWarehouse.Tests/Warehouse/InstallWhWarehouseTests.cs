@@ -25,7 +25,13 @@ public sealed class InstallWhWarehouseTests(PostgresServer server)
 
         var before = await CatalogSnapshot.TakeAsync(superuser);
         var whatIf = shell.Run("Install-WhWarehouse -WhatIf -WhadminCredential $wc", Cs(superuser));
-        Assert.True(whatIf.Succeeded, string.Join("; ", whatIf.AllErrors));
+        whatIf.AssertSucceeded();
+        Assert.Equal(
+            [
+                "create roles, extensions and grants as postgres (setup-database.sql); " +
+                $"install the _wh schema {WarehouseInstaller.TargetVersion()} over a whadmin session (functions.sql); load template 'foodlogstats' (template-foodlogstats.sql)" +
+                $" | {database} on {server.Host}:{server.Port}",
+            ], whatIf.WhatIf);
         Assert.Empty(whatIf.Output);
         Assert.Equal(before, await CatalogSnapshot.TakeAsync(superuser));
 
