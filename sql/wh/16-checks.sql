@@ -63,10 +63,12 @@ $$;
 --   Match   the warehouse holds exactly the source's rows (or neither has any);
 --   Changed the warehouse's day differs (a changed value, an added or a deleted row, even with the same count);
 --   Missing the source has rows for a day the warehouse lacks.
--- Changes no day: records each result in _wh.day_state and the run log (action 'checked'; error = what differed).
+-- Changes no day: records each result in _wh.day_state and the run log (action 'checked'; error = what differed),
+-- unless record_results is false (Repair-WhMv -WhatIf: then it writes nothing at all).
 -- Raises (nothing recorded) when the source is unreachable or a date is in the future for the tenant.
+DROP FUNCTION IF EXISTS _wh.check_mv_window_by_template(text, text, text, date, date);
 CREATE OR REPLACE FUNCTION _wh.check_mv_window_by_template(template_name text, tenant_connection_name text, target_schema text,
-                                                           start_date date, end_date date)
+                                                           start_date date, end_date date, record_results boolean DEFAULT true)
 RETURNS TABLE (day date, status text, warehouse_rows bigint, source_rows bigint, checked_at timestamptz)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -238,12 +240,14 @@ BEGIN
             wh := coalesce(wh_hashes[k], '0/0');
             st := CASE WHEN wn = sn AND wh = sh THEN 'Match' ELSE 'Changed' END;
         END IF;
-        IF wn IS NOT NULL OR st <> 'Match' THEN
-            PERFORM _wh.record_check(target_schema, template_name, d, st, wn, sn, at_time);
+        IF record_results THEN
+            IF wn IS NOT NULL OR st <> 'Match' THEN
+                PERFORM _wh.record_check(target_schema, template_name, d, st, wn, sn, at_time);
+            END IF;
+            PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, d, 'checked', sn, NULL,
+                CASE WHEN st = 'Changed' THEN format('Changed: the warehouse holds %s rows, the source %s; their contents differ', wn, sn)
+                     WHEN st = 'Missing' THEN format('Missing: the source has %s rows, the warehouse has no day', sn) END);
         END IF;
-        PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, d, 'checked', sn, NULL,
-            CASE WHEN st = 'Changed' THEN format('Changed: the warehouse holds %s rows, the source %s; their contents differ', wn, sn)
-                 WHEN st = 'Missing' THEN format('Missing: the source has %s rows, the warehouse has no day', sn) END);
         day := d;
         status := st;
         warehouse_rows := wn;

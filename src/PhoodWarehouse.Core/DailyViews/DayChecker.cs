@@ -14,8 +14,12 @@ public sealed class DayChecker(WhConnection connection, ILogger logger)
 {
     public const int MaxThrottle = 16;
 
-    /// <summary>Checks every window; a window whose source is down (or that fails otherwise) comes back with its error.</summary>
-    public async Task<IReadOnlyList<WindowCheck>> CheckAsync(IReadOnlyList<CheckWindow> windows, int throttleLimit, CancellationToken cancel)
+    /// <summary>
+    /// Checks every window; a window whose source is down (or that fails otherwise) comes back with its error.
+    /// <paramref name="recordResults"/> false: nothing is written (no day state, no run log row), for a -WhatIf plan.
+    /// </summary>
+    public async Task<IReadOnlyList<WindowCheck>> CheckAsync(IReadOnlyList<CheckWindow> windows, int throttleLimit, CancellationToken cancel,
+        bool recordResults = true)
     {
         if (throttleLimit is < 1 or > MaxThrottle)
             throw new WarehouseException("InvalidThrottleLimit", WhErrorKind.InvalidArgument,
@@ -54,12 +58,12 @@ public sealed class DayChecker(WhConnection connection, ILogger logger)
             async (i, token) =>
             {
                 var window = windows[i] with { To = windows[i].To ?? todays[windows[i].Tenant] };
-                results[i] = await CheckWindowAsync(window, connections[window.Tenant], token);
+                results[i] = await CheckWindowAsync(window, connections[window.Tenant], recordResults, token);
             });
         return results;
     }
 
-    private async Task<WindowCheck> CheckWindowAsync(CheckWindow window, string connectionName, CancellationToken cancel)
+    private async Task<WindowCheck> CheckWindowAsync(CheckWindow window, string connectionName, bool recordResults, CancellationToken cancel)
     {
         logger.LogInformation("Checking {Tenant}/{Template} {From:yyyy-MM-dd} .. {To:yyyy-MM-dd} against its source",
             window.Tenant, window.Template, window.From, window.To);
@@ -67,8 +71,8 @@ public sealed class DayChecker(WhConnection connection, ILogger logger)
         {
             await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
             await using var command = Db.Command(db,
-                "SELECT day, status, warehouse_rows, source_rows, checked_at FROM _wh.check_mv_window_by_template(@t, @c, @s, @f, @e)",
-                ("t", window.Template), ("c", connectionName), ("s", window.Tenant), ("f", window.From), ("e", window.To));
+                "SELECT day, status, warehouse_rows, source_rows, checked_at FROM _wh.check_mv_window_by_template(@t, @c, @s, @f, @e, @r)",
+                ("t", window.Template), ("c", connectionName), ("s", window.Tenant), ("f", window.From), ("e", window.To), ("r", recordResults));
             command.CommandTimeout = 0;
             var days = await DailyViewCatalog.ReadAllAsync(command, r => new WhMvCheck
             {

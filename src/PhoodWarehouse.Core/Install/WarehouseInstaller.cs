@@ -57,10 +57,11 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
                 state.PgCronReady, steps, notes) { SuperuserPart = !state.InPlace, NextStep = WhadminStep };
         }
 
-        // The whadmin part, planned over whadmin's own login when it can log in already (a wrong password stops here,
-        // before anything changes); on a new install whadmin logs in once the superuser part made it.
+        // The whadmin part, planned over whadmin's own login whenever a _wh schema is there (an upgrade: its steps are
+        // listed, even when the superuser part must run first, as from 0.1.0; a wrong password stops here, before
+        // anything changes); on a new install whadmin logs in once the superuser part made it.
         InstallPlan? whadmin = null;
-        if (state.InPlace && !setPassword)
+        if (state.WhSchemaExists && !setPassword)
         {
             using var session = await WarehouseConnector.ConnectAsync(whadminLogin, logger, cancel);
             whadmin = await new WarehouseInstaller(session, logger).PlanAsync(cancel);

@@ -90,6 +90,12 @@ public abstract class WhAsyncCmdlet : PSCmdlet
     /// <summary>Writes queued log messages; only ever called on the pipeline thread.</summary>
     protected void FlushLog() => logger.WriteTo(this);
 
+    /// <summary>True when this run only describes what it would do (-WhatIf, or $WhatIfPreference), as ShouldProcess decides.</summary>
+    protected bool IsWhatIf =>
+        MyInvocation.BoundParameters.TryGetValue("WhatIf", out var bound)
+            ? bound is SwitchParameter { IsPresent: true } or true
+            : SessionState.PSVariable.GetValue("WhatIfPreference") is SwitchParameter { IsPresent: true } or true;
+
     protected static ErrorRecord ToErrorRecord(WarehouseException error) =>
         new(error, error.ErrorId, Category(error.Kind), error.Target)
         {

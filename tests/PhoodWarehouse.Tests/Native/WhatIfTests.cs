@@ -79,6 +79,8 @@ public sealed class WhatIfTests(PostgresServer server)
             new("Get-WhMv wi_a -From $d1 | Remove-WhMv -WhatIf",
                 $"Drop daily view (tenant view rebuilt without it) | {Day(1)}", $"Drop daily view (tenant view rebuilt without it) | {Day(0)}"),
             new("$checks | Repair-WhMv -WhatIf", $"Create from the source (5 rows; the warehouse has no such day) | {Day(3)}"),
+            // The range form checks first: under -WhatIf that check records nothing either.
+            new("Repair-WhMv -Tenant wi_a -Template foodlogstats -From $d3 -WhatIf", $"Create from the source (5 rows; the warehouse has no such day) | {Day(3)}"),
             new("Export-WhConfiguration -Path $export -WhatIf",
                 $"write 1 template(s), 1 tenant(s) and 0 cron job(s) of {target}, without passwords | {export}"),
             new("Export-WhConfiguration -Path $export -IncludePassword -WhatIf",

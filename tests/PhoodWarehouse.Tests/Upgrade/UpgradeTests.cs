@@ -55,8 +55,11 @@ public sealed class UpgradeTests(PostgresServer server)
         var catalog = await CatalogSnapshot.TakeAsync(old.Superuser);
         var whatIf = shell.Run("Install-WhWarehouse -WhadminCredential $wc -WhatIf", variables);
         whatIf.AssertSucceeded();
-        // One description of the whole install, on the warehouse.
-        Assert.EndsWith($" | {plan.Target}", Assert.Single(whatIf.WhatIf));
+        // One description of the whole install, on the warehouse: the in-place upgrade and each of its steps.
+        var described = Assert.Single(whatIf.WhatIf);
+        Assert.EndsWith($" | {plan.Target}", described);
+        Assert.Contains($"upgrade the _wh schema {plan.InstalledVersion} -> {WarehouseInstaller.TargetVersion()} in place", described);
+        Assert.All(UpgradeSteps.For(plan.InstalledVersion!), step => Assert.Contains(step, described));
         Assert.Equal(catalog, await CatalogSnapshot.TakeAsync(old.Superuser));
 
         var upgrade = shell.Run("Install-WhWarehouse -WhadminCredential $wc -Confirm:$false", variables);

@@ -91,7 +91,9 @@ public sealed class RepairWhMvCommand : WhCmdlet
             windows.AddRange(names.Distinct().Select(template => new CheckWindow(tenant, template, from, to)));
         }
         var found = new List<WhMvCheck>();
-        foreach (var result in Run(cancel => new DayChecker(warehouse, Logger).CheckAsync(windows, ThrottleLimit, cancel)))
+        // Under -WhatIf the check only plans: it records nothing (Test-WhMv's check records each result).
+        var recordResults = !IsWhatIf;
+        foreach (var result in Run(cancel => new DayChecker(warehouse, Logger).CheckAsync(windows, ThrottleLimit, cancel, recordResults)))
         {
             if (result.Error is { } error) WriteWhError(error);
             found.AddRange(result.Days);
