@@ -138,9 +138,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT _wh.tenant_view_members_sql(template_name, target_schema, client_name) $$;
 
 -- Rebuilds target_schema.template_name over its fixed members (tenant_view_sql), creating
--- <template>_recent when missing (filled from the daily materialized views) and removing from
--- it the rows of days whose materialized view is gone (dropped by hand); exclude_view is
--- ignored since 2.1.0. Nothing is re-created when unchanged. Caller holds the tenant-view lock. Returns true when the public view
+-- <template>_recent when missing (filled from the daily materialized views) and putting it back
+-- in step with them (resync_recent_days); exclude_view is ignored since 2.1.0. Nothing is re-created when unchanged. Caller holds the tenant-view lock. Returns true when the public view
 -- must be rebuilt (the tenant view was new or had to be dropped and created again).
 CREATE OR REPLACE FUNCTION _wh.rebuild_tenant_view(template_name text, target_schema text, exclude_view text DEFAULT NULL)
 RETURNS boolean
@@ -158,7 +157,7 @@ BEGIN
     END IF;
     existed := _wh.does_view_exist(target_schema, template_name);
     PERFORM _wh.ensure_recent_table(template_name, target_schema);
-    PERFORM _wh.drop_orphan_recent_days(template_name, target_schema);
+    PERFORM _wh.resync_recent_days(template_name, target_schema);
     RETURN _wh.apply_view(target_schema, template_name,
                           _wh.tenant_view_sql(template_name, target_schema, client, exclude_view))
            OR NOT existed;

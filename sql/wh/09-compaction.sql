@@ -223,28 +223,41 @@ BEGIN
 END
 $$;
 
--- Deletes from <template>_recent the rows of days that have no daily materialized view any
--- more (one dropped by hand, DROP MATERIALIZED VIEW: nothing depends on a day since 2.1.0).
--- Returns how many rows were deleted.
-CREATE OR REPLACE FUNCTION _wh.drop_orphan_recent_days(template_name text, target_schema text)
-RETURNS bigint
+-- Puts <template>_recent back in step with the daily materialized views (Update-WhUnionView,
+-- the guide's "tenant view lost a day"): deletes the rows of days that have no materialized
+-- view any more (one dropped by hand: nothing depends on a day since 2.1.0) and copies the days
+-- of materialized views that have no row there. Rows only: no definition changes. Callers hold
+-- the tenant-view lock. Returns how many days were put right.
+CREATE OR REPLACE FUNCTION _wh.resync_recent_days(template_name text, target_schema text)
+RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    n bigint;
+    recent text := _wh.recent_table_name(template_name);
+    held date[];
+    fixed integer := 0;
+    d record;
 BEGIN
-    IF pg_catalog.to_regclass(format('%I.%I', target_schema, _wh.recent_table_name(template_name))) IS NULL THEN
+    IF pg_catalog.to_regclass(format('%I.%I', target_schema, recent)) IS NULL THEN
         RETURN 0;
     END IF;
-    EXECUTE format('DELETE FROM %I.%I r WHERE NOT (r._wh_day = ANY ($1))', target_schema, _wh.recent_table_name(template_name))
-        USING (SELECT coalesce(array_agg(pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD')), '{}'::date[])
-               FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = target_schema AND c.relkind = 'm' AND c.relname ~ _wh.daily_name_pattern(template_name));
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+    EXECUTE format('SELECT coalesce(array_agg(DISTINCT r._wh_day), ''{}''::date[]) FROM %I.%I r', target_schema, recent) INTO held;
+    FOR d IN
+        WITH mv AS (
+            SELECT c.relname::text AS view_name, pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') AS day
+            FROM pg_catalog.pg_class c
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = target_schema AND c.relkind = 'm' AND c.relname ~ _wh.daily_name_pattern(template_name))
+        SELECT mv.view_name, mv.day FROM mv WHERE NOT (mv.day = ANY (held))
+        UNION ALL
+        SELECT _wh.create_mv_name(template_name, h.day), h.day FROM unnest(held) h(day) WHERE NOT EXISTS (SELECT 1 FROM mv WHERE mv.day = h.day)
+    LOOP
+        PERFORM _wh.sync_recent_day(template_name, target_schema, d.view_name, d.day);
+        fixed := fixed + 1;
+    END LOOP;
+    RETURN fixed;
 END
 $$;
 
