@@ -59,7 +59,6 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         for (var date = request.From; date <= (request.To ?? todays[tenant]); date = date.AddDays(1))
             days.Add(new BackfillDay(tenant, connections[tenant], template, date, existing.Contains((tenant, DailyViewName.For(template, date)))));
         var plan = new BackfillPlan(request with { To = request.To ?? latest }, days, latest) { TenantToday = todays };
-        await WarnAboutLockHeadroomAsync(db, plan, cancel);
         await WarnAboutConnectionHeadroomAsync(db, plan, cancel);
         return plan;
     }
@@ -101,32 +100,6 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             From = days.Min(d => d.Date), To = days.Max(d => d.Date), Force = force, ThrottleLimit = throttleLimit,
         };
         return new BackfillPlan(request, days, todays.Values.Max()) { TenantToday = todays };
-    }
-
-    /// <summary>
-    /// Warns before loading when the new days would take the public view past a safe share of the lock table.
-    /// Each new day that stays a materialized view adds its view and indexes to what a BI query on the public
-    /// view locks; closed days past compact_after_days go into the one compacted table and add nothing.
-    /// </summary>
-    private async Task WarnAboutLockHeadroomAsync(NpgsqlConnection db, BackfillPlan plan, CancellationToken cancel)
-    {
-        var days = plan.Days;
-        var compactAfter = await Db.ScalarAsync<int>(db, "SELECT _wh.compact_after_days()", cancel);
-        var added = 0;
-        foreach (var group in days.Where(d => !d.Exists).GroupBy(d => (d.Tenant, d.Template)))
-        {
-            var closed = group.Count(d => d.Date < plan.TodayOf(d.Tenant).AddDays(-1));
-            var staying = group.Count() - (closed > compactAfter ? closed : 0);
-            if (staying == 0) continue;
-            var indexes = await Db.ScalarAsync<int>(db,
-                "SELECT coalesce((SELECT count(*)::int FROM regexp_matches(indexes, 'CREATE\\s', 'gi')), 0) FROM _wh.mv_templates WHERE template_name = @t",
-                cancel, ("t", group.Key.Template));
-            added += staying * (1 + indexes);
-        }
-        if (added == 0) return;
-        var headroom = await Warehouse.LockHeadroom.ReadAsync(db, cancel);
-        if (headroom.WarningFor(headroom.Locks + added, $"After this load ({added} more daily views and indexes)") is { } warning)
-            logger.LogWarning("{Warning}", warning);
     }
 
     /// <summary>
