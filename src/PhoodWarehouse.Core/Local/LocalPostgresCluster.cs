@@ -151,6 +151,8 @@ public sealed class LocalPostgresCluster : IDisposable
                 $"port = {standby.Port}",
                 $"unix_socket_directories = '{standby.SocketDirectory}'",
                 "hot_standby = on",
+                // The application_name its walreceiver gives the primary (pg_stat_replication, Get-WhHealth).
+                $"cluster_name = 'standby_{standby.Port}'",
                 $"hot_standby_feedback = {(options.HotStandbyFeedback ? "on" : "off")}",
             };
             settings.AddRange(options.ExtraSettings);
