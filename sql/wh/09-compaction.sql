@@ -166,7 +166,7 @@ AS $$ SELECT _wh.ensure_days_table(template_name, target_schema, _wh.closed_tabl
 
 -- Creates <schema>.<template>_recent when missing (ensure_days_table, under the tenant-view
 -- lock) and copies into it the rows of every daily materialized view of the template that
--- exists already (a warehouse from before 2.1.0, days loaded before the tenant view). Returns
+-- exists already (the catalog _wh.daily_views: registered tenants) (a warehouse from before 2.1.0, days loaded before the tenant view). Returns
 -- true when it was created.
 CREATE OR REPLACE FUNCTION _wh.ensure_recent_table(template_name text, target_schema text)
 RETURNS boolean
@@ -186,11 +186,10 @@ BEGIN
         RETURN false;
     END IF;
     FOR mv IN
-        SELECT c.relname::text AS view_name, pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') AS day
-        FROM pg_catalog.pg_class c
-        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = target_schema AND c.relkind = 'm' AND c.relname ~ _wh.daily_name_pattern(template_name)
-        ORDER BY c.relname
+        SELECT v.relation AS view_name, v.day
+        FROM _wh.daily_views v
+        WHERE v.schema_name = target_schema AND v.template_name = ensure_recent_table.template_name AND v.kind = 'm'
+        ORDER BY v.day
     LOOP
         PERFORM _wh.sync_recent_day(template_name, target_schema, mv.view_name, mv.day);
     END LOOP;
@@ -246,10 +245,9 @@ BEGIN
     EXECUTE format('SELECT coalesce(array_agg(DISTINCT r._wh_day), ''{}''::date[]) FROM %I.%I r', target_schema, recent) INTO held;
     FOR d IN
         WITH mv AS (
-            SELECT c.relname::text AS view_name, pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') AS day
-            FROM pg_catalog.pg_class c
-            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = target_schema AND c.relkind = 'm' AND c.relname ~ _wh.daily_name_pattern(template_name))
+            SELECT v.relation AS view_name, v.day
+            FROM _wh.daily_views v
+            WHERE v.schema_name = target_schema AND v.template_name = resync_recent_days.template_name AND v.kind = 'm')
         SELECT mv.view_name, mv.day FROM mv WHERE NOT (mv.day = ANY (held))
         UNION ALL
         SELECT _wh.create_mv_name(template_name, h.day), h.day FROM unnest(held) h(day) WHERE NOT EXISTS (SELECT 1 FROM mv WHERE mv.day = h.day)
