@@ -166,8 +166,8 @@ AS $$ SELECT _wh.ensure_days_table(template_name, target_schema, _wh.closed_tabl
 
 -- Creates <schema>.<template>_recent when missing (ensure_days_table, under the tenant-view
 -- lock) and copies into it the rows of every daily materialized view of the template that
--- exists already (the catalog _wh.daily_views: registered tenants) (a warehouse from before 2.1.0, days loaded before the tenant view). Returns
--- true when it was created.
+-- exists already (a warehouse from before 2.1.0, days loaded before the tenant view; read from
+-- the catalog _wh.daily_views, so registered tenants only). Returns true when it was created.
 CREATE OR REPLACE FUNCTION _wh.ensure_recent_table(template_name text, target_schema text)
 RETURNS boolean
 LANGUAGE plpgsql

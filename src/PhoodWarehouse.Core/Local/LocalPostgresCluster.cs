@@ -179,7 +179,9 @@ public sealed class LocalPostgresCluster : IDisposable
         var started = Stopwatch.StartNew();
         await using var primary = new NpgsqlConnection(ConnectionString());
         await primary.OpenAsync(cancel);
-        await using var target = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", primary);
+        // The insert position, not the write position: with synchronous_commit off (these clusters) a commit may not
+        // be written yet, and the standby replays it only once the WAL writer has flushed it.
+        await using var target = new NpgsqlCommand("SELECT pg_current_wal_insert_lsn()::text", primary);
         var lsn = (string)(await target.ExecuteScalarAsync(cancel))!;
         await using var replica = new NpgsqlConnection(standby.ConnectionString());
         await replica.OpenAsync(cancel);
