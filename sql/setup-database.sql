@@ -16,6 +16,8 @@
 --     later in public (default privileges FOR ROLE whadmin); nothing else;
 --   * PUBLIC: no CONNECT and no TEMP on the database, no CREATE on schema public, no dblink:
 --     a login with no grants cannot connect (docs/security.md, finding 5);
+--   * whadmin may call public.wh_streaming_replicas() (replication state for Get-WhHealth;
+--     pg_stat_replication hides it from roles without pg_read_all_stats);
 --   * nothing here reads or runs a _wh object: a superuser never runs code whadmin can
 --     change (docs/security.md). Names resolve in pg_catalog only (search_path below).
 
@@ -113,3 +115,33 @@ $dblink$;
 ALTER DEFAULT PRIVILEGES FOR ROLE whadmin IN SCHEMA public GRANT SELECT ON TABLES TO phood_ro;
 -- Functions whadmin creates are not executable by PUBLIC unless granted.
 ALTER DEFAULT PRIVILEGES FOR ROLE whadmin REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+
+-- Streaming replicas for Get-WhHealth. pg_stat_replication shows its columns only to superusers and members of
+-- pg_read_all_stats, which whadmin is not (that role reads every role's statement texts): this function, owned by
+-- the superuser running this script and reading pg_catalog only, returns the replication columns and nothing else.
+-- feedback_xmin: the standby reports an xmin, which it does only with hot_standby_feedback on (the setting itself is
+-- the standby's and cannot be read from here; a standby sends its first report within wal_receiver_status_interval).
+DO $replicas$
+BEGIN
+    -- Replaced only when it is ours: a function of that name owned by another role is dropped first.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+               WHERE p.oid = pg_catalog.to_regprocedure('public.wh_streaming_replicas()')
+                 AND p.proowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)) THEN
+        DROP FUNCTION public.wh_streaming_replicas();
+    END IF;
+END
+$replicas$;
+CREATE OR REPLACE FUNCTION public.wh_streaming_replicas()
+RETURNS TABLE (application_name text, client_addr text, state text, sync_state text,
+               replay_lag interval, replay_lag_bytes numeric, feedback_xmin boolean)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.application_name::text, pg_catalog.host(r.client_addr), r.state, r.sync_state, r.replay_lag,
+           pg_catalog.pg_wal_lsn_diff(r.sent_lsn, r.replay_lsn), r.backend_xmin IS NOT NULL
+    FROM pg_catalog.pg_stat_replication r
+    ORDER BY r.application_name, r.pid
+$$;
+REVOKE ALL ON FUNCTION public.wh_streaming_replicas() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.wh_streaming_replicas() TO whadmin;

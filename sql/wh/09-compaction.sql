@@ -19,6 +19,15 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT template_name || '_closed' $$;
 
+-- Name of the table holding a copy of the rows of a tenant's daily materialized views of a
+-- template: <template>_recent (at most 59 bytes). The tenant view reads it, not the daily views,
+-- so that a new, refreshed, re-created or dropped day changes rows, never the view's definition.
+CREATE OR REPLACE FUNCTION _wh.recent_table_name(template_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT template_name || '_recent' $$;
+
 -- How many closed daily materialized views a tenant may have of a template before they are
 -- compacted (warehouse_info 'compact_after_days'; default 31).
 CREATE OR REPLACE FUNCTION _wh.compact_after_days()
@@ -109,40 +118,144 @@ BEGIN
 END
 $$;
 
--- Creates <schema>.<template>_closed when missing: the daily view's columns plus _wh_day date,
--- the template's indexes (as plain indexes: a unique key of one day need not be unique over
--- many days), a BRIN index on _wh_day, SELECT for phood_ro. Returns true when it was created.
--- Callers hold the compaction lock.
-CREATE OR REPLACE FUNCTION _wh.ensure_closed_table(template_name text, target_schema text)
+-- Creates table target_schema.table_name for a template's days when missing: the daily view's
+-- columns plus _wh_day date, the template's indexes (as plain indexes: a unique key of one day
+-- need not be unique over many days), a BRIN index on _wh_day, vacuum_truncate off (truncating
+-- takes an AccessExclusiveLock that a hot standby replays against its BI queries), SELECT for
+-- phood_ro. Refuses when a template has that name. Returns true when it was created.
+CREATE OR REPLACE FUNCTION _wh.ensure_days_table(template_name text, target_schema text, table_name text)
 RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    closed text := _wh.closed_table_name(template_name);
     defs text;
     idx record;
 BEGIN
-    IF pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL THEN
+    IF pg_catalog.to_regclass(format('%I.%I', target_schema, table_name)) IS NOT NULL THEN
         RETURN false;
     END IF;
-    IF EXISTS (SELECT 1 FROM _wh.mv_templates t WHERE t.template_name = closed) THEN
-        RAISE EXCEPTION 'cannot compact closed days of %: a template named % exists', template_name, closed
+    IF EXISTS (SELECT 1 FROM _wh.mv_templates t WHERE t.template_name = table_name) THEN
+        RAISE EXCEPTION 'cannot keep the days of % in %: a template named % exists', template_name, table_name, table_name
             USING ERRCODE = 'duplicate_object';
     END IF;
     SELECT string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal)
     INTO defs FROM _wh.template_columns(template_name) c;
-    EXECUTE format('CREATE TABLE %I.%I (%s, _wh_day date NOT NULL)', target_schema, closed, defs);
-    FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_closed_table.template_name)) ORDER BY ordinal LOOP
-        EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, closed,
-                       _wh.render_template_text(idx.index_rest, target_schema, closed, _wh.tenant_today(target_schema)));
+    EXECUTE format('CREATE TABLE %I.%I (%s, _wh_day date NOT NULL) WITH (vacuum_truncate = off)', target_schema, table_name, defs);
+    FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_days_table.template_name)) ORDER BY ordinal LOOP
+        EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, table_name,
+                       _wh.render_template_text(idx.index_rest, target_schema, table_name, _wh.tenant_today(target_schema)));
     END LOOP;
     -- BRIN: days arrive (mostly) in order, a day's rows sit together; a btree here cost ~3 ms per 2,000-row day to
     -- maintain, this costs next to nothing and still finds a day in a few pages (day views, force, retention).
-    EXECUTE format('CREATE INDEX ON %I.%I USING brin (_wh_day) WITH (pages_per_range = 16, autosummarize = on)', target_schema, closed);
-    EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, closed);
+    EXECUTE format('CREATE INDEX ON %I.%I USING brin (_wh_day) WITH (pages_per_range = 16, autosummarize = on)', target_schema, table_name);
+    EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, table_name);
     RETURN true;
+END
+$$;
+
+-- Creates <schema>.<template>_closed when missing (ensure_days_table). Returns true when it was
+-- created. Callers hold the compaction lock.
+CREATE OR REPLACE FUNCTION _wh.ensure_closed_table(template_name text, target_schema text)
+RETURNS boolean
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT _wh.ensure_days_table(template_name, target_schema, _wh.closed_table_name(template_name)) $$;
+
+-- Creates <schema>.<template>_recent when missing (ensure_days_table, under the tenant-view
+-- lock) and copies into it the rows of every daily materialized view of the template that
+-- exists already (a warehouse from before 2.1.0, days loaded before the tenant view; read from
+-- the catalog _wh.daily_views, so registered tenants only). Returns true when it was created.
+CREATE OR REPLACE FUNCTION _wh.ensure_recent_table(template_name text, target_schema text)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    recent text := _wh.recent_table_name(template_name);
+    mv record;
+BEGIN
+    IF pg_catalog.to_regclass(format('%I.%I', target_schema, recent)) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM _wh.lock_tenant_view(target_schema, template_name);
+    IF NOT _wh.ensure_days_table(template_name, target_schema, recent) THEN
+        RETURN false;
+    END IF;
+    FOR mv IN
+        SELECT v.relation AS view_name, v.day
+        FROM _wh.daily_views v
+        WHERE v.schema_name = target_schema AND v.template_name = ensure_recent_table.template_name AND v.kind = 'm'
+        ORDER BY v.day
+    LOOP
+        PERFORM _wh.sync_recent_day(template_name, target_schema, mv.view_name, mv.day);
+    END LOOP;
+    RETURN true;
+END
+$$;
+
+-- Makes <template>_recent hold exactly the rows of daily materialized view view_name for
+-- target_date (none when it is not a materialized view: gone, or compacted): DELETE + INSERT in
+-- the caller's transaction, so readers of the tenant view see the old rows or the new ones.
+-- Called after every create, refresh, re-create, compaction and drop of a day. Callers hold
+-- the daily-view lock.
+CREATE OR REPLACE FUNCTION _wh.sync_recent_day(template_name text, target_schema text, view_name text, target_date date)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    recent text := _wh.recent_table_name(template_name);
+    cols text;
+BEGIN
+    PERFORM _wh.ensure_recent_table(template_name, target_schema);
+    EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, recent) USING target_date;
+    IF _wh.daily_relkind(target_schema, view_name) = 'm' THEN
+        SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal) INTO cols FROM _wh.template_columns(template_name) c;
+        EXECUTE format('INSERT INTO %I.%I (%s, _wh_day) SELECT %s, $1 FROM %I.%I', target_schema, recent, cols, cols, target_schema, view_name)
+            USING target_date;
+    END IF;
+END
+$$;
+
+-- Puts <template>_recent back in step with the daily materialized views (Update-WhUnionView,
+-- the guide's "tenant view lost a day"): deletes the rows of days that have no materialized
+-- view any more (one dropped by hand: nothing depends on a day since 2.1.0) and copies the days
+-- of materialized views that have no row there. Rows only: no definition changes. Callers hold
+-- the tenant-view lock. Returns how many days were put right.
+CREATE OR REPLACE FUNCTION _wh.resync_recent_days(template_name text, target_schema text)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    recent text := _wh.recent_table_name(template_name);
+    held date[];
+    fixed integer := 0;
+    d record;
+BEGIN
+    IF pg_catalog.to_regclass(format('%I.%I', target_schema, recent)) IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format('SELECT coalesce(array_agg(DISTINCT r._wh_day), ''{}''::date[]) FROM %I.%I r', target_schema, recent) INTO held;
+    FOR d IN
+        WITH mv AS (
+            SELECT v.relation AS view_name, v.day
+            FROM _wh.daily_views v
+            WHERE v.schema_name = target_schema AND v.template_name = resync_recent_days.template_name AND v.kind = 'm')
+        SELECT mv.view_name, mv.day FROM mv WHERE NOT (mv.day = ANY (held))
+        UNION ALL
+        SELECT _wh.create_mv_name(template_name, h.day), h.day FROM unnest(held) h(day) WHERE NOT EXISTS (SELECT 1 FROM mv WHERE mv.day = h.day)
+    LOOP
+        PERFORM _wh.sync_recent_day(template_name, target_schema, d.view_name, d.day);
+        fixed := fixed + 1;
+    END LOOP;
+    RETURN fixed;
 END
 $$;
 
@@ -215,9 +328,10 @@ END
 $$;
 
 -- Moves a tenant's closed daily materialized views of a template (older than yesterday) into
--- <schema>.<template>_closed: rows copied, tenant view rebuilt to read the table, then each
--- materialized view replaced by a plain view of the same name over the table, all in the
--- caller's transaction (readers see the old set or the new one). With only_when_due (what
+-- <schema>.<template>_closed: rows copied, each materialized view replaced by a plain view of
+-- the same name over the table and its rows removed from <template>_recent, all in the
+-- caller's transaction (readers see the old rows or the new ones). The tenant view's
+-- definition changes only the first time, to read the new table. With only_when_due (what
 -- update_mv_by_template, the windows and the module call) it does nothing unless the table
 -- already exists or there are more than compact_after_days() closed materialized views, and it
 -- never waits: a busy compaction lock or a day being written by another session is left for the
@@ -244,8 +358,6 @@ DECLARE
     moved text[] := '{}'::text[];
     days date[] := '{}'::date[];
     cols text;
-    client text;
-    need_public boolean;
     result jsonb;
 BEGIN
     PERFORM _wh.assert_template_exists(template_name);
@@ -297,22 +409,19 @@ BEGIN
     END LOOP;
 
     IF cardinality(moved) > 0 THEN
-        PERFORM _wh.lock_tenant_view(target_schema, template_name);
-        SELECT t.client_name INTO client FROM _wh.tenants t WHERE t.schema_name = target_schema;
-        need_public := NOT _wh.does_view_exist(target_schema, template_name);
-        need_public := _wh.apply_view(target_schema, template_name,
-                           _wh.tenant_view_sql_excluding(template_name, target_schema, coalesce(client, target_schema), moved))
-                       OR need_public;
         FOR i IN 1 .. cardinality(moved) LOOP
             -- No CASCADE: an unknown object depending on the day makes this fail loudly.
             EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, moved[i]);
             EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, moved[i],
                            _wh.closed_day_view_sql(template_name, target_schema, days[i]));
             EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, moved[i]);
+            -- The day's rows leave <template>_recent in the transaction that put them into the table.
+            PERFORM _wh.sync_recent_day(template_name, target_schema, moved[i], days[i]);
         END LOOP;
-        IF need_public OR NOT _wh.view_references('public', template_name, target_schema, template_name) THEN
-            PERFORM _wh.update_public_view_by_template(template_name);
-        END IF;
+    END IF;
+    IF created OR cardinality(moved) > 0 THEN
+        -- The tenant view reads the table from its creation on: its definition changes once per tenant and template.
+        PERFORM _wh.ensure_views_include(template_name, target_schema, NULL);
     END IF;
     IF created OR analyze_table THEN
         EXECUTE format('ANALYZE %I.%I', target_schema, closed);

@@ -3,8 +3,8 @@
 
 -- Rebuilds an existing daily view without readers ever seeing it missing: builds the new one
 -- under a temporary name first (the slow dblink part, no lock on anything readers use), then
--- swaps in the same transaction: tenant view without that day, drop old, rename new and its
--- indexes, tenant view with it. The public view depends on the tenant view only: untouched.
+-- swaps in the same transaction (drop old, rename new and its indexes) and replaces the day's
+-- rows of <template>_recent, which the tenant view reads: its definition is untouched.
 CREATE OR REPLACE FUNCTION _wh.recreate_daily_view(template_name text, tenant_connection_name text, target_schema text,
                                                    target_date date, view_name text, client_name text)
 RETURNS void
@@ -14,7 +14,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     tmp text := '_whnew_' || substr(md5(target_schema || '.' || view_name), 1, 20);
-    has_tenant_view boolean := _wh.does_view_exist(target_schema, template_name);
     idx text;
     base text;
     candidate text;
@@ -25,10 +24,6 @@ BEGIN
     END IF;
     PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, tmp, client_name);
 
-    IF has_tenant_view THEN
-        PERFORM _wh.lock_tenant_view(target_schema, template_name);
-        PERFORM _wh.rebuild_tenant_view(template_name, target_schema, view_name);
-    END IF;
     -- No CASCADE: an unknown object depending on the old view makes this fail loudly.
     EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, view_name);
     EXECUTE format('ALTER MATERIALIZED VIEW %I.%I RENAME TO %I', target_schema, tmp, view_name);
@@ -52,9 +47,7 @@ BEGIN
         EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', target_schema, idx, candidate);
     END LOOP;
 
-    IF has_tenant_view THEN
-        PERFORM _wh.rebuild_tenant_view(template_name, target_schema);
-    END IF;
+    PERFORM _wh.sync_recent_day(template_name, target_schema, view_name, target_date);
 END
 $$;
 
@@ -65,8 +58,10 @@ $$;
 --   present, older                 -> nothing                        -> 'skipped'
 --   present and force              -> rebuilt and swapped atomically -> 'recreated'
 -- Serialized per daily view by an advisory lock: a second caller waits, then refreshes or
--- skips. With rebuild_views, the tenant view and the public view are made to include the
--- day (rebuilt only when they do not already). Registers the tenant and creates its schema
+-- skips. Every change of a day is a change of rows that the tenant view reads (the day's
+-- materialized view copied into <template>_recent, or <template>_closed): no view definition
+-- changes. With rebuild_views, the tenant view and the public view are made to exist and read
+-- their members (rebuilt only when they do not already). Registers the tenant and creates its schema
 -- on first use. Rejects future dates and reserved schemas. Errors are raised, never
 -- swallowed. Writes a run_log row. Returns
 -- {"action","view","rows","duration_ms","template","schema","connection","date"}.
@@ -109,6 +104,7 @@ BEGIN
             action := 'created';
         ELSIF kind IS NULL THEN
             PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
+            PERFORM _wh.sync_recent_day(template_name, target_schema, view_name, target_date);
             action := 'created';
             -- Keeps closed days compacted once there are more than compact_after_days(): pg_cron's daily call for
             -- today moves the day before yesterday (closed since midnight) into the table.
@@ -125,6 +121,7 @@ BEGIN
             action := 'recreated';
         ELSIF target_date = today OR (allow_refresh_yesterday AND target_date = today - 1) THEN
             PERFORM _wh.refresh_daily_view(target_schema, view_name);
+            PERFORM _wh.sync_recent_day(template_name, target_schema, view_name, target_date);
             action := 'refreshed';
         ELSE
             action := 'skipped';
@@ -196,6 +193,7 @@ BEGIN
     END IF;
     PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name,
                                   coalesce(create_mv_from_template.client_name, client));
+    PERFORM _wh.sync_recent_day(template_name, target_schema, view_name, target_date);
     PERFORM _wh.record_capture(target_schema, template_name, target_date, _wh.count_rows(target_schema, view_name));
     PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'created',
                         _wh.count_rows(target_schema, view_name), (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric);

@@ -2,10 +2,10 @@
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Drops the daily views of one tenant's template whose date lies in [start_date, end_date]
--- (NULL = unbounded on that side), and rebuilds the tenant view without them IN THE SAME
--- TRANSACTION (readers see the old set of days or the new one, never a missing view; the
--- public view reads the tenant view and is rebuilt only when it does not include it). Locks
--- in the usual order (each daily view, then the tenant view). One run_log row 'dropped' per
+-- (NULL = unbounded on that side), and deletes their rows from the tables the tenant view reads
+-- (<template>_recent, <template>_closed) IN THE SAME TRANSACTION: readers see the old set of
+-- days or the new one, and no view definition changes (the tenant and public views are built
+-- only when missing). Locks in the usual order (each daily view, then the tenant view). One run_log row 'dropped' per
 -- view. A cron job can call it for retention:
 --   SELECT _wh.drop_mv_range_by_template('foodlogstats', 'tenant_a', NULL, _wh.tenant_today('tenant_a') - 181);
 -- Returns {"template","schema","dropped":[{"view","date"}],"count"}.
@@ -17,7 +17,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     conn     text;
-    client   text;
     victim   record;
     victims  text[] := '{}'::text[];
     kinds    "char"[] := '{}'::"char"[];
@@ -30,10 +29,7 @@ BEGIN
     IF start_date IS NOT NULL AND end_date IS NOT NULL AND start_date > end_date THEN
         RAISE EXCEPTION 'reversed date range: % is after %', start_date, end_date USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT t.connection_name, t.client_name INTO conn, client FROM _wh.tenants t WHERE t.schema_name = target_schema;
-    IF NOT FOUND THEN
-        client := target_schema;
-    END IF;
+    SELECT t.connection_name INTO conn FROM _wh.tenants t WHERE t.schema_name = target_schema;
 
     FOR victim IN
         SELECT d.view_name, d.relkind, d.day
@@ -56,11 +52,12 @@ BEGIN
         RETURN jsonb_build_object('template', template_name, 'schema', target_schema, 'dropped', dropped, 'count', 0);
     END IF;
 
-    -- The tenant view without the victims (compacted days leave with their rows, below).
-    PERFORM _wh.lock_tenant_view(target_schema, template_name);
+    -- The tenant view reads its members' rows: the victims leave it with their rows, below.
     need_public := NOT _wh.does_view_exist(target_schema, template_name);
-    need_public := _wh.apply_view(target_schema, template_name,
-                       _wh.tenant_view_sql_excluding(template_name, target_schema, client, victims)) OR need_public;
+    IF need_public THEN
+        PERFORM _wh.lock_tenant_view(target_schema, template_name);
+        PERFORM _wh.rebuild_tenant_view(template_name, target_schema);
+    END IF;
 
     FOR i IN 1 .. cardinality(victims) LOOP
         IF kinds[i] = 'v' THEN
@@ -69,6 +66,7 @@ BEGIN
             EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING dates[i];
         ELSE
             EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, victims[i]);
+            PERFORM _wh.sync_recent_day(template_name, target_schema, victims[i], dates[i]);
         END IF;
         DELETE FROM _wh.day_state s WHERE s.schema_name = target_schema AND s.template_name = drop_mv_range_by_template.template_name AND s.day = dates[i];
         PERFORM _wh.log_run(target_schema, conn, template_name, dates[i], 'dropped', NULL, NULL, NULL);

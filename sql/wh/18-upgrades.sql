@@ -23,3 +23,23 @@ BEGIN
     END LOOP;
 END
 $cron_jobs$;
+
+-- upgrade from < 2.1.0: tenant views read two tables (<template>_recent, a copy of the daily materialized views' rows, and <template>_closed) instead of one member per day, so routine work changes rows, never a view definition; vacuum_truncate off on the compacted tables
+-- Idempotent: a tenant view that already reads <template>_recent is left alone (nothing re-created).
+DO $fixed_members$
+DECLARE
+    pair record;
+BEGIN
+    FOR pair IN
+        SELECT t.schema_name, m.template_name
+        FROM _wh.tenants t CROSS JOIN _wh.mv_templates m
+        WHERE _wh.does_view_exist(t.schema_name, m.template_name)
+        ORDER BY 1, 2
+    LOOP
+        IF pg_catalog.to_regclass(format('%I.%I', pair.schema_name, _wh.closed_table_name(pair.template_name))) IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %I.%I SET (vacuum_truncate = off)', pair.schema_name, _wh.closed_table_name(pair.template_name));
+        END IF;
+        PERFORM _wh.ensure_views_include(pair.template_name, pair.schema_name, NULL);
+    END LOOP;
+END
+$fixed_members$;

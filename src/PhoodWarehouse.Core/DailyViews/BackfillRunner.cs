@@ -59,7 +59,6 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         for (var date = request.From; date <= (request.To ?? todays[tenant]); date = date.AddDays(1))
             days.Add(new BackfillDay(tenant, connections[tenant], template, date, existing.Contains((tenant, DailyViewName.For(template, date)))));
         var plan = new BackfillPlan(request with { To = request.To ?? latest }, days, latest) { TenantToday = todays };
-        await WarnAboutLockHeadroomAsync(db, plan, cancel);
         await WarnAboutConnectionHeadroomAsync(db, plan, cancel);
         return plan;
     }
@@ -101,32 +100,6 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             From = days.Min(d => d.Date), To = days.Max(d => d.Date), Force = force, ThrottleLimit = throttleLimit,
         };
         return new BackfillPlan(request, days, todays.Values.Max()) { TenantToday = todays };
-    }
-
-    /// <summary>
-    /// Warns before loading when the new days would take the public view past a safe share of the lock table.
-    /// Each new day that stays a materialized view adds its view and indexes to what a BI query on the public
-    /// view locks; closed days past compact_after_days go into the one compacted table and add nothing.
-    /// </summary>
-    private async Task WarnAboutLockHeadroomAsync(NpgsqlConnection db, BackfillPlan plan, CancellationToken cancel)
-    {
-        var days = plan.Days;
-        var compactAfter = await Db.ScalarAsync<int>(db, "SELECT _wh.compact_after_days()", cancel);
-        var added = 0;
-        foreach (var group in days.Where(d => !d.Exists).GroupBy(d => (d.Tenant, d.Template)))
-        {
-            var closed = group.Count(d => d.Date < plan.TodayOf(d.Tenant).AddDays(-1));
-            var staying = group.Count() - (closed > compactAfter ? closed : 0);
-            if (staying == 0) continue;
-            var indexes = await Db.ScalarAsync<int>(db,
-                "SELECT coalesce((SELECT count(*)::int FROM regexp_matches(indexes, 'CREATE\\s', 'gi')), 0) FROM _wh.mv_templates WHERE template_name = @t",
-                cancel, ("t", group.Key.Template));
-            added += staying * (1 + indexes);
-        }
-        if (added == 0) return;
-        var headroom = await Warehouse.LockHeadroom.ReadAsync(db, cancel);
-        if (headroom.WarningFor(headroom.Locks + added, $"After this load ({added} more daily views and indexes)") is { } warning)
-            logger.LogWarning("{Warning}", warning);
     }
 
     /// <summary>
@@ -197,7 +170,8 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         var queue = new TenantAffinityQueue(work);
 
         var refreshed = new ConcurrentBag<string>();
-        await PrepareClosedDaysAsync(work, plan, cancel);
+        await BeginWindowsAsync(work, cancel);
+        var created = new ConcurrentDictionary<(string Tenant, string Template), int>();
 
         var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
             .Select(_ => Task.Run(async () =>
@@ -215,6 +189,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                         var result = await RunDayAsync(day, plan.Request, session, stop.Token);
                         if (result is null) return;
                         if (result.Action == MvAction.Refreshed) refreshed.Add(result.View);
+                        if (result.Action == MvAction.Created) created.AddOrUpdate((day.Tenant, day.Template), 1, (_, n) => n + 1);
                         await results.Writer.WriteAsync(result, CancellationToken.None);
                     }
                 }
@@ -238,7 +213,8 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             try { await Task.WhenAll(workers); } catch (OperationCanceledException) { }
             // Every pair of the plan, not only those with new days: a run whose view rebuild was interrupted
             // (a killed connection, say) is finished by the next run even when all its days are skipped.
-            await RebuildViewsAsync(plan.Days.Select(d => (d.Tenant, d.ConnectionName, d.Template)).Distinct().ToList());
+            await FinishWindowsAsync(plan.Days.GroupBy(d => (d.Tenant, d.Template))
+                .Select(g => (g.Key.Tenant, g.Key.Template, To: g.Max(d => d.Date), Created: created.GetValueOrDefault(g.Key))).ToList());
             await AnalyzeAsync(refreshed.Distinct().Order().ToList());
         }
     }
@@ -265,26 +241,26 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     }
 
     /// <summary>
-    /// A tenant about to get more than compact_after_days closed days gets its compacted table first (the SQL decides;
-    /// a window does the same), so every closed day is loaded straight into it: no materialized view, index builds and
-    /// ANALYZE per day, and each worker's dblink connection is reused from day to day.
+    /// Begins each tenant's and template's window of days in SQL (<c>_wh.check_window</c>, what the SQL windows call
+    /// too): the tenant registered, and the compacted table created first when more than compact_after_days closed
+    /// days are about to be loaded, so every closed day goes straight into it.
     /// </summary>
-    private async Task PrepareClosedDaysAsync(IEnumerable<BackfillDay> days, BackfillPlan plan, CancellationToken cancel)
+    private async Task BeginWindowsAsync(IEnumerable<BackfillDay> days, CancellationToken cancel)
     {
-        var planned = days.Where(d => !d.Exists && d.Date < plan.TodayOf(d.Tenant).AddDays(-1))
-            .GroupBy(d => (d.Tenant, d.Template)).Select(g => (g.Key.Tenant, g.Key.Template, Count: g.Count())).ToList();
-        if (planned.Count == 0) return;
+        var windows = days.GroupBy(d => (d.Tenant, d.ConnectionName, d.Template))
+            .Select(g => (g.Key.Tenant, g.Key.ConnectionName, g.Key.Template, From: g.Min(d => d.Date), To: g.Max(d => d.Date))).ToList();
+        if (windows.Count == 0) return;
         try
         {
             await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-            foreach (var (tenant, template, count) in planned)
-                await Db.ExecuteAsync(db, "SELECT _wh.compact_closed_days(@t, @s, true, false, @n)", cancel,
-                    ("t", template), ("s", tenant), ("n", count));
+            foreach (var (tenant, connectionName, template, from, to) in windows)
+                await Db.ExecuteAsync(db, "SELECT _wh.check_window(@t, @c, @s, @f, @e)", cancel,
+                    ("t", template), ("c", connectionName), ("s", tenant), ("f", from), ("e", to));
         }
         catch (Exception error) when (error is NpgsqlException or PostgresException)
         {
             // Not fatal: the days are then created as materialized views and compacted as they go.
-            logger.LogWarning("Could not prepare the compacted table of closed days: {Error}", error.Message);
+            logger.LogWarning("Could not begin the window of days in SQL (_wh.check_window): {Error}", error.Message);
         }
     }
 
@@ -395,28 +371,31 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         }
     }
 
-    private async Task RebuildViewsAsync(IReadOnlyList<(string Tenant, string Connection, string Template)> changed)
+    /// <summary>
+    /// Finishes each window in SQL (<c>_wh.finish_window</c>, the rule pg_cron and psql follow too): closed days left
+    /// as materialized views are compacted, and the tenant and public views are rebuilt only when they do not read
+    /// their members yet (a new tenant, an interrupted run); days themselves are rows, so nothing else is rebuilt.
+    /// </summary>
+    private async Task FinishWindowsAsync(IReadOnlyList<(string Tenant, string Template, DateOnly To, int Created)> windows)
     {
         try
         {
             await using var db = await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
-            foreach (var (tenant, connectionName, template) in changed.OrderBy(c => c.Tenant).ThenBy(c => c.Template))
+            foreach (var (tenant, template, to, created) in windows.OrderBy(w => w.Tenant).ThenBy(w => w.Template))
             {
-                // Closed days left as materialized views (days another session held while they were compacted, or a
-                // tenant that just crossed compact_after_days) move into the compacted table; the table is analyzed.
-                await Db.ExecuteAsync(db, "SELECT _wh.compact_closed_days(@t, @s, true)", CancellationToken.None, ("t", template), ("s", tenant));
-                logger.LogInformation("Rebuilding the view {Tenant}.{Template}", tenant, template);
-                await UnionViews.RebuildTenantAsync(db, template, connectionName, tenant, CancellationToken.None);
-            }
-            foreach (var template in changed.Select(c => c.Template).Distinct().Order())
-            {
-                logger.LogInformation("Rebuilding the view public.{Template}", template);
-                await UnionViews.RebuildPublicAsync(db, template, CancellationToken.None);
+                logger.LogInformation("Finishing the window of {Tenant}.{Template}", tenant, template);
+                var summary = await Db.ScalarAsync<string>(db,
+                    "SELECT _wh.finish_window(@t, @s, @e, _wh.empty_summary() || jsonb_build_object('created', @n))::text", CancellationToken.None,
+                    ("t", template), ("s", tenant), ("e", to), ("n", created));
+                using var document = JsonDocument.Parse(summary ?? "{}");
+                foreach (var failure in document.RootElement.GetProperty("failures").EnumerateArray())
+                    logger.LogWarning("Could not finish the views of {Tenant}.{Template}: {Error}. Run Update-WhUnionView (or the backfill again) to finish.",
+                        tenant, template, failure.GetProperty("error").GetString());
             }
         }
         catch (Exception error) when (error is NpgsqlException or PostgresException)
         {
-            logger.LogWarning("Could not rebuild the tenant and public views: {Error}. Run Update-WhUnionView (or the backfill again) to finish.", error.Message);
+            logger.LogWarning("Could not finish the tenant and public views: {Error}. Run Update-WhUnionView (or the backfill again) to finish.", error.Message);
         }
     }
 

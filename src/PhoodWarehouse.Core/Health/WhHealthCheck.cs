@@ -44,6 +44,12 @@ public sealed record HealthThresholds
     public int CronFailuresCritical { get; init; } = 3;
     /// <summary>How many days back (ending today on each tenant's clock) the freshness check looks for missing, partial and changed days.</summary>
     public int FreshnessDays { get; init; } = 7;
+    /// <summary>
+    /// Replay lag of a streaming replica at which its check turns Warning: a standby's default
+    /// max_standby_streaming_delay, past which replay cancels the queries it waits for.
+    /// </summary>
+    public double ReplicaLagWarningSeconds { get; init; } = 30;
+    public double ReplicaLagCriticalSeconds { get; init; } = 300;
 }
 
 /// <summary>The checks Get-WhHealth knows, in the order it runs them.</summary>
@@ -60,7 +66,8 @@ public static class HealthCheckNames
     public const string Freshness = nameof(Freshness);
     public const string NeverAnalyzed = nameof(NeverAnalyzed);
     public const string RunLog = nameof(RunLog);
+    public const string Replicas = nameof(Replicas);
 
     public static readonly IReadOnlyList<string> All =
-        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed, RunLog];
+        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed, RunLog, Replicas];
 }

@@ -39,6 +39,8 @@ internal sealed record SuperuserState(
                      AND NOT pg_catalog.has_database_privilege('public', pg_catalog.current_database(), 'CONNECT')
                      AND (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'cron')
                           OR pg_catalog.has_schema_privilege('whadmin', 'cron', 'USAGE'))
+                     AND CASE WHEN pg_catalog.to_regprocedure('public.wh_streaming_replicas()') IS NULL THEN false
+                              ELSE pg_catalog.has_function_privilege('whadmin', pg_catalog.to_regprocedure('public.wh_streaming_replicas()')::oid, 'EXECUTE') END
                    ELSE false END,
                    pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT'),
                    substring(pg_catalog.obj_description(wh, 'pg_namespace') FROM 'schema version ([0-9A-Za-z.+-]+)')

@@ -18,12 +18,27 @@ public sealed record LocalClusterOptions
     public IReadOnlyList<string> ExtraSettings { get; init; } = [];
 }
 
+/// <summary>Settings for a streaming hot standby of a throwaway cluster (<see cref="LocalPostgresCluster.StartStandby"/>).</summary>
+public sealed record LocalStandbyOptions
+{
+    /// <summary>Folder to create the standby in; a new temp folder when null. Deleted on dispose.</summary>
+    public string? Path { get; init; }
+    /// <summary>
+    /// hot_standby_feedback: on (the default here) keeps the primary's vacuum from removing rows a standby query still
+    /// reads, so that snapshot conflicts never cancel BI queries (docs/scale-out.md).
+    /// </summary>
+    public bool HotStandbyFeedback { get; init; } = true;
+    /// <summary>Extra postgresql.conf lines; max_standby_streaming_delay and the rest stay PostgreSQL's defaults otherwise.</summary>
+    public IReadOnlyList<string> ExtraSettings { get; init; } = [];
+}
+
 /// <summary>
 /// A throwaway PostgreSQL cluster in a folder of its own, on a free port: TCP with scram-sha-256 (so that
 /// dblink as a non-superuser works, architecture fact 5), local socket with trust (so that pg_cron's jobs
 /// connect, fact 8). Runs as the postgres OS user when the process is root. Stopped and deleted on dispose;
 /// a cluster left behind by a killed process is cleaned up by the next start.
-/// Used by the tests, the benchmark and Start-WhSandbox.
+/// Used by the tests, the benchmark and Start-WhSandbox. <see cref="StartStandby"/> adds a streaming hot standby
+/// (pg_basebackup -R -X stream over the socket), which is stopped and deleted with it.
 /// </summary>
 public sealed class LocalPostgresCluster : IDisposable
 {
@@ -31,9 +46,11 @@ public sealed class LocalPostgresCluster : IDisposable
     private const string OwnerFile = "owner.pid";
     private readonly PostgresBinaries binaries;
     private readonly string? osUser;
+    private readonly List<LocalPostgresCluster> standbys = [];
     private bool disposed;
 
-    private LocalPostgresCluster(PostgresBinaries binaries, string folder, int port, string password, bool pgCron, string? osUser)
+    private LocalPostgresCluster(PostgresBinaries binaries, string folder, int port, string password, bool pgCron, string? osUser,
+        LocalPostgresCluster? primary = null)
     {
         this.binaries = binaries;
         this.osUser = osUser;
@@ -41,6 +58,7 @@ public sealed class LocalPostgresCluster : IDisposable
         Port = port;
         SuperuserPassword = password;
         PgCronPreloaded = pgCron;
+        Primary = primary;
     }
 
     public string Folder { get; }
@@ -52,6 +70,11 @@ public sealed class LocalPostgresCluster : IDisposable
     public string Superuser => "postgres";
     public string SuperuserPassword { get; }
     public bool PgCronPreloaded { get; }
+    /// <summary>The cluster this one streams from; null for a primary.</summary>
+    public LocalPostgresCluster? Primary { get; }
+    public bool IsStandby => Primary is not null;
+    /// <summary>The running standbys of this cluster (each disposed with it).</summary>
+    public IReadOnlyList<LocalPostgresCluster> Standbys { get { lock (standbys) return standbys.ToList(); } }
 
     /// <summary>A superuser connection string over TCP (password authentication) to <paramref name="database"/>.</summary>
     public string ConnectionString(string database = "postgres", string? user = null, string? password = null) =>
@@ -92,6 +115,85 @@ public sealed class LocalPostgresCluster : IDisposable
             cluster.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Starts a streaming hot standby of this (primary) cluster in a folder of its own, on a free port: a base backup
+    /// over the local socket (initdb's default pg_hba.conf trusts local replication), primary_conninfo written by
+    /// pg_basebackup -R, WAL streamed during the copy. Same superuser and password (the catalog is the primary's).
+    /// Returns once the standby accepts read-only connections; disposed with this cluster, or on its own.
+    /// </summary>
+    public LocalPostgresCluster StartStandby(LocalStandbyOptions? options = null)
+    {
+        options ??= new LocalStandbyOptions();
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (IsStandby)
+            throw new WarehouseException("StandbyOfStandby", WhErrorKind.InvalidArgument,
+                "Start the standby from the primary cluster: this one is itself a standby.", Folder);
+        if (!File.Exists(binaries.PgBaseBackup))
+            throw new WarehouseException("PostgresNotFound", WhErrorKind.NotInstalled,
+                $"pg_basebackup was not found in {binaries.BinDirectory}: install the PostgreSQL client programs beside the server's.", binaries.BinDirectory);
+
+        var folder = options.Path ?? System.IO.Path.Combine(System.IO.Path.GetTempPath(), FolderPrefix + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(System.IO.Path.Combine(folder, OwnerFile), Environment.ProcessId.ToString());
+        var standby = new LocalPostgresCluster(binaries, folder, FreePort(), SuperuserPassword, PgCronPreloaded, osUser, this);
+        try
+        {
+            if (osUser is not null) Chown(folder, osUser);
+            standby.Check(ProcessRunner.Run(binaries.PgBaseBackup,
+                ["-h", SocketDirectory, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", Superuser,
+                 "-D", standby.DataDirectory, "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+                osUser, TimeSpan.FromSeconds(300)), "pg_basebackup");
+            // Later lines win: the copied postgresql.conf still names the primary's port and socket folder.
+            var settings = new List<string>
+            {
+                $"port = {standby.Port}",
+                $"unix_socket_directories = '{standby.SocketDirectory}'",
+                "hot_standby = on",
+                // The application_name its walreceiver gives the primary (pg_stat_replication, Get-WhHealth).
+                $"cluster_name = 'standby_{standby.Port}'",
+                $"hot_standby_feedback = {(options.HotStandbyFeedback ? "on" : "off")}",
+            };
+            settings.AddRange(options.ExtraSettings);
+            File.AppendAllLines(System.IO.Path.Combine(standby.DataDirectory, "postgresql.conf"), settings);
+            standby.Restart();
+            lock (standbys) standbys.Add(standby);
+            return standby;
+        }
+        catch
+        {
+            standby.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="standby"/> has replayed everything this primary had written when called, and returns
+    /// how long that took: the replay lag of the moment.
+    /// </summary>
+    public async Task<TimeSpan> WaitForReplayAsync(LocalPostgresCluster standby, TimeSpan timeout, CancellationToken cancel = default)
+    {
+        if (standby.Primary != this)
+            throw new ArgumentException("Not a standby of this cluster.", nameof(standby));
+        var started = Stopwatch.StartNew();
+        await using var primary = new NpgsqlConnection(ConnectionString());
+        await primary.OpenAsync(cancel);
+        // The insert position, not the write position: with synchronous_commit off (these clusters) a commit may not
+        // be written yet, and the standby replays it only once the WAL writer has flushed it.
+        await using var target = new NpgsqlCommand("SELECT pg_current_wal_insert_lsn()::text", primary);
+        var lsn = (string)(await target.ExecuteScalarAsync(cancel))!;
+        await using var replica = new NpgsqlConnection(standby.ConnectionString());
+        await replica.OpenAsync(cancel);
+        await using var replayed = new NpgsqlCommand("SELECT coalesce(pg_last_wal_replay_lsn() >= @lsn::pg_lsn, false)", replica);
+        replayed.Parameters.AddWithValue("lsn", lsn);
+        while (!(bool)(await replayed.ExecuteScalarAsync(cancel))!)
+        {
+            if (started.Elapsed > timeout)
+                throw new TimeoutException($"The standby on port {standby.Port} had not replayed {lsn} after {timeout.TotalSeconds:0} s.");
+            await Task.Delay(20, cancel);
+        }
+        return started.Elapsed;
     }
 
     private void InitAndStart(LocalClusterOptions options)
@@ -144,9 +246,16 @@ public sealed class LocalPostgresCluster : IDisposable
     {
         if (disposed) return;
         disposed = true;
+        foreach (var standby in Standbys) standby.Dispose();
+        Primary?.Forget(this);
         if (Directory.Exists(DataDirectory)) Stop();
         NpgsqlConnection.ClearAllPools();
         try { Directory.Delete(Folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private void Forget(LocalPostgresCluster standby)
+    {
+        lock (standbys) standbys.Remove(standby);
     }
 
     private void Check(ProcessOutput output, string step)

@@ -7,6 +7,7 @@ public sealed record PostgresBinaries(string BinDirectory)
 {
     public string InitDb => Path.Combine(BinDirectory, "initdb");
     public string PgCtl => Path.Combine(BinDirectory, "pg_ctl");
+    public string PgBaseBackup => Path.Combine(BinDirectory, "pg_basebackup");
 
     /// <summary>The directory holding server extension libraries (pg_cron.so when pg_cron is installed).</summary>
     public string LibDirectory

@@ -17,6 +17,8 @@ public sealed record SandboxOptions
     public int RowsPerDay { get; init; } = 200;
     /// <summary>An empty or missing folder to hold the cluster; a new temp folder when null.</summary>
     public string? Path { get; init; }
+    /// <summary>Also start a streaming hot standby beside the sandbox (hot_standby_feedback on), for BI on a replica.</summary>
+    public bool Replica { get; init; }
     public const string Database = "phood_warehouse";
     public const string SourceUser = "sample_reader";
 }
@@ -44,6 +46,7 @@ public static class SandboxFactory
             $"create the database {SandboxOptions.Database} and install the warehouse {WarehouseInstaller.TargetVersion()} (the superuser part as the superuser, the _wh part as whadmin)",
             "give whadmin and phood_ro random passwords",
             $"create {names.Count} tenant source database(s) ({string.Join(", ", names.Select(n => "src_" + n))}) with {options.Days} day(s) of data from {first:yyyy-MM-dd}, read by '{SandboxOptions.SourceUser}'",
+            .. (options.Replica ? ["start a streaming hot standby of it in a folder of its own (pg_basebackup; hot_standby_feedback on)"] : Array.Empty<string>()),
         ];
     }
 
@@ -123,6 +126,13 @@ public static class SandboxFactory
                 }, cancel);
                 tenants.Add(new WhSandboxTenant(name, cluster.Host, cluster.Port, database, SandboxOptions.SourceUser,
                     first, options.Days, options.RowsPerDay));
+            }
+
+            if (options.Replica)
+            {
+                logger.LogInformation("Starting a streaming hot standby");
+                var standby = cluster.StartStandby();
+                logger.LogInformation("Standby running on {Host}:{Port} in {Folder}", standby.Host, standby.Port, standby.Folder);
             }
 
             var sandbox = new WhSandbox(cluster, SandboxOptions.Database, whadminPassword, phoodRoPassword,

@@ -40,6 +40,10 @@ public sealed class WhSandbox : IDisposable
     public string Database { get; }
     public string DataFolder => cluster.Folder;
     public bool PgCron => cluster.PgCronPreloaded;
+    /// <summary>The port of the sandbox's streaming hot standby (Start-WhSandbox -Replica); null without one.</summary>
+    public int? ReplicaPort => cluster.Standbys.FirstOrDefault()?.Port;
+    /// <summary>The standby's folder (deleted by <see cref="Stop"/> too); null without one.</summary>
+    public string? ReplicaFolder => cluster.Standbys.FirstOrDefault()?.Folder;
     public IReadOnlyList<WhSandboxTenant> Tenants { get; }
     /// <summary>The read-only login every sample tenant source shares (see the SourceCredential property in PowerShell).</summary>
     public string SourceUser { get; }
@@ -56,6 +60,10 @@ public sealed class WhSandbox : IDisposable
     /// <summary>The BI login's connection string, password included: what a reporting tool would use.</summary>
     public string GetPhoodRoConnectionString() => cluster.ConnectionString(Database, "phood_ro", PhoodRoPassword);
 
+    /// <summary>The BI login's connection string to the standby (Start-WhSandbox -Replica), password included; null without one.</summary>
+    public string? GetReplicaPhoodRoConnectionString() =>
+        cluster.Standbys.FirstOrDefault()?.ConnectionString(Database, "phood_ro", PhoodRoPassword);
+
     /// <summary>The postgres superuser's connection string (the sandbox is a toy: look at anything).</summary>
     public string GetSuperuserConnectionString() => cluster.ConnectionString(Database);
 
@@ -64,7 +72,7 @@ public sealed class WhSandbox : IDisposable
 
     public override string ToString() => $"sandbox whadmin@{Endpoint} ({DataFolder})";
 
-    /// <summary>Stops the server and deletes <see cref="DataFolder"/>. Safe to call twice.</summary>
+    /// <summary>Stops the server (and its standby) and deletes <see cref="DataFolder"/> (and the standby's). Safe to call twice.</summary>
     public void Stop()
     {
         if (!IsRunning) return;

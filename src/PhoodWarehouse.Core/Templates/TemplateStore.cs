@@ -240,8 +240,9 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
                     "SELECT _wh.log_run(@s, (SELECT connection_name FROM _wh.tenants WHERE schema_name = @s), @t, @d, 'dropped', NULL, NULL, NULL)",
                     cancel, ("s", tenant), ("t", name), ("d", DateOnly.FromDateTime(view.Date)));
             }
-            // The tenant's compacted closed days of the template (docs/architecture.md), once no day view reads it.
-            await Db.ExecuteAsync(db, $"DROP TABLE IF EXISTS {Db.Identifier(tenant)}.{Db.Identifier(name + "_closed")}", cancel);
+            // The tables the tenant view read (docs/architecture.md): compacted closed days, once no day view reads
+            // them, and the copy of the daily materialized views' rows.
+            await Db.ExecuteAsync(db, $"DROP TABLE IF EXISTS {Db.Identifier(tenant)}.{Db.Identifier(name + "_closed")}, {Db.Identifier(tenant)}.{Db.Identifier(name + "_recent")}", cancel);
             await transaction.CommitAsync(cancel);
         }
         await using (var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel))

@@ -39,10 +39,13 @@ public sealed record LockHeadroom(string? View, int Relations, int Indexes, int 
                 JOIN pg_rewrite w ON w.ev_class = r.rel
                 JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
                                 AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.rel
-            ), largest AS (
+            ), sized AS (
                 SELECT format('public.%I', (SELECT c.relname FROM pg_class c WHERE c.oid = r.root)) AS view, count(*)::int AS relations,
                        (SELECT count(*) FROM pg_index i WHERE i.indrelid IN (SELECT r2.rel FROM reach r2 WHERE r2.root = r.root))::int AS indexes
-                FROM reach r GROUP BY r.root ORDER BY 2 + 3 DESC, 1 LIMIT 1
+                FROM reach r GROUP BY r.root
+            ), largest AS (
+                -- The view that locks the most (ORDER BY 2 + 3 sorted by the constant 5: the first name won).
+                SELECT * FROM sized ORDER BY relations + indexes DESC, view LIMIT 1
             )
             SELECT (SELECT view FROM largest), coalesce((SELECT relations FROM largest), 0), coalesce((SELECT indexes FROM largest), 0),
                    current_setting('max_locks_per_transaction')::int,

@@ -15,8 +15,9 @@ namespace PhoodWarehouse.Tests.Infrastructure;
 /// (a) PHOOD_TEST_PG, a superuser connection string; (b) local server programs: a throwaway cluster with
 /// pg_cron preloaded, stopped and deleted when the run ends; (c) a Docker engine: Testcontainers with the image
 /// built from tests/docker. None of them → the run fails and says how to get one. Nothing is skipped.
+/// A subclass may bring a cluster of its own (<see cref="StartOwnCluster"/>: the replica tests' primary and standby).
 /// </summary>
-public sealed class PostgresServer : IAsyncLifetime
+public class PostgresServer : IAsyncLifetime
 {
     public const string WhadminPassword = "wh'admin pw\\;=é";
     public const string PhoodRoPassword = "ro 'bi' pw\\;=ü";
@@ -31,10 +32,18 @@ public sealed class PostgresServer : IAsyncLifetime
     public string Host => new NpgsqlConnectionStringBuilder(superuserConnectionString).Host!;
     public int Port => new NpgsqlConnectionStringBuilder(superuserConnectionString).Port;
 
+    /// <summary>A cluster this fixture must run on whatever PHOOD_TEST_PG says; null (the default) to choose as above.</summary>
+    protected virtual LocalPostgresCluster? StartOwnCluster() => null;
+
     public async Task InitializeAsync()
     {
         var fromEnvironment = Environment.GetEnvironmentVariable("PHOOD_TEST_PG");
-        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        if (StartOwnCluster() is { } own)
+        {
+            Cluster = own;
+            superuserConnectionString = own.ConnectionString();
+        }
+        else if (!string.IsNullOrWhiteSpace(fromEnvironment))
         {
             superuserConnectionString = fromEnvironment;
         }

@@ -86,6 +86,56 @@ public sealed class SandboxTests
     }
 
     [Fact]
+    public async Task A_sandbox_with_a_replica_serves_BI_from_its_standby_and_stop_deletes_both()
+    {
+        using var shell = new HostedPowerShell();
+        var folder = NewFolder();
+        var start = shell.Run(
+            """
+            $sandbox = Start-WhSandbox -TenantCount 1 -Days 2 -Path $p -Replica
+            $sandbox.Tenants | New-WhTenant -SourceCredential $sandbox.SourceCredential -Template foodlogstats -BackfillFrom ([datetime]::Today.AddDays(-1)) | Out-Null
+            $sandbox
+            """, new Dictionary<string, object?> { ["p"] = folder });
+        Assert.True(start.Succeeded, string.Join("; ", start.AllErrors));
+        var sandbox = start.Single<WhSandbox>();
+        Assert.NotNull(sandbox.ReplicaPort);
+        Assert.NotEqual(sandbox.Port, sandbox.ReplicaPort);
+        var standbyFolder = sandbox.ReplicaFolder!;
+        Assert.True(File.Exists(Path.Combine(standbyFolder, "data", "standby.signal")));
+        try
+        {
+            await using var primary = new NpgsqlConnection(sandbox.GetPhoodRoConnectionString());
+            await primary.OpenAsync();
+            await using var count = new NpgsqlCommand("SELECT count(*) FROM public.foodlogstats", primary);
+            var rows = (long)(await count.ExecuteScalarAsync())!;
+            Assert.True(rows > 0);
+            await using var replica = new NpgsqlConnection(sandbox.GetReplicaPhoodRoConnectionString());
+            await replica.OpenAsync();
+            await using (var recovery = new NpgsqlCommand("SELECT pg_is_in_recovery()", replica))
+                Assert.True((bool)(await recovery.ExecuteScalarAsync())!);
+            // The standby replays what the primary wrote (a moment behind): wait for it, then read the same rows.
+            await using var same = new NpgsqlCommand("SELECT count(*) FROM public.foodlogstats", replica);
+            for (var attempt = 0; attempt < 100; attempt++)
+            {
+                try
+                {
+                    if ((long)(await same.ExecuteScalarAsync())! == rows) break;
+                }
+                catch (PostgresException error) when (error.SqlState == "42P01") { /* the view is not replayed yet */ }
+                await Task.Delay(100);
+            }
+            await using var check = new NpgsqlCommand("SELECT count(*) FROM public.foodlogstats", replica);
+            Assert.Equal(rows, (long)(await check.ExecuteScalarAsync())!);
+        }
+        finally
+        {
+            Assert.True(shell.Run("Stop-WhSandbox").Succeeded);
+        }
+        Assert.False(Directory.Exists(folder));
+        Assert.False(Directory.Exists(standbyFolder));
+    }
+
+    [Fact]
     public void A_non_empty_folder_is_refused()
     {
         using var shell = new HostedPowerShell();

@@ -94,15 +94,16 @@ public sealed class TimeoutTests(PostgresServer server)
             await query.ExecuteScalarAsync();
 
         var before = await wh.SnapshotAsync();
-        foreach (var command in new[] { "Remove-WhTenant locked -Confirm:$false", "Update-WhUnionView locked foodlogstats -Confirm:$false" })
-        {
-            var started = DateTime.UtcNow;
-            var result = wh.Run(command);
-            result.AssertError("LockTimeout");
-            Assert.Contains("nothing was changed", result.FirstError!.ToString(), StringComparison.OrdinalIgnoreCase);
-            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(30), command);
-            Assert.Equal(before, await wh.SnapshotAsync());
-        }
+        var started = DateTime.UtcNow;
+        var result = wh.Run("Remove-WhTenant locked -Confirm:$false");
+        result.AssertError("LockTimeout");
+        Assert.Contains("nothing was changed", result.FirstError!.ToString(), StringComparison.OrdinalIgnoreCase);
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(30), "Remove-WhTenant");
+        Assert.Equal(before, await wh.SnapshotAsync());
+        // Since 2.1.0 an unchanged view is not re-created: Update-WhUnionView neither waits for the reader nor changes anything.
+        var union = wh.Run("Update-WhUnionView locked foodlogstats -Confirm:$false");
+        Assert.True(union.Succeeded, string.Join("; ", union.AllErrors));
+        Assert.Equal(before, await wh.SnapshotAsync());
         Assert.Equal("locked", wh.Run("Get-WhTenant locked").Single<WhTenant>().Name);
 
         await reading.CommitAsync();

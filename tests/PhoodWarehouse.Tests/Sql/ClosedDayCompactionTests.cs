@@ -61,7 +61,8 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
         Assert.Equal("v", kinds["foodlogstats"]);
         for (var offset = 0; offset < Days; offset++)
             Assert.Equal(offset <= 1 ? "m" : "v", kinds[View(Day(-offset))]);
-        Assert.Equal(Days + 2, kinds.Count); // days, the table, the tenant view: nothing else (no temporary leftovers)
+        Assert.Equal("r", kinds["foodlogstats_recent"]);
+        Assert.Equal(Days + 3, kinds.Count); // days, the two tables, the tenant view: nothing else (no temporary leftovers)
 
         await using var source = await SqlKit.OpenAsync(server, env.Source.Database);
         for (var offset = 0; offset < Days; offset++)

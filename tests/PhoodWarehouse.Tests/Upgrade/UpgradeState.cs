@@ -21,7 +21,7 @@ internal static class UpgradeState
           FROM pg_foreign_server s LEFT JOIN pg_user_mappings um ON um.srvid = s.oid AND um.usename = 'whadmin'
         UNION ALL SELECT 'grant ' || n.nspname || '.' || c.relname || ' ' || has_table_privilege('phood_ro', c.oid, 'SELECT')
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname IN ('up_a', 'up_b', 'public') AND c.relkind IN ('r', 'v', 'm')
+          WHERE n.nspname IN ('up_a', 'up_b', 'public') AND c.relkind IN ('r', 'v', 'm') AND c.relname !~ '_recent$'
         UNION ALL SELECT 'usage ' || nspname || ' ' || has_schema_privilege('phood_ro', oid, 'USAGE') FROM pg_namespace WHERE nspname IN ('up_a', 'up_b', 'public')
         UNION ALL SELECT 'run ' || id || ' ' || coalesce(tenant_schema, '') || ' ' || coalesce(template_name, '') || ' '
                          || coalesce(target_date::text, '') || ' ' || action || ' ' || coalesce(row_count::text, '') FROM _wh.run_log
@@ -44,6 +44,9 @@ internal static class UpgradeState
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE (n.nspname IN ('up_a', 'up_b') OR (n.nspname = 'public' AND c.relname = 'foodlogstats'))
               AND c.relkind IN ('r', 'v', 'm')
+              -- 2.1.0 adds <template>_recent, a copy of the daily materialized views' rows: what it holds is compared
+              -- through the tenant and public views that read it.
+              AND c.relname !~ '_recent$'
             """);
         foreach (var relation in relations)
         {

@@ -53,11 +53,11 @@ public sealed class RemoveWhMvCommand : WhCmdlet
             }
             if (WhatIfRequested())
             {
-                foreach (var view in views) ShouldProcess(view.View, "Drop daily view (tenant view rebuilt without it)");
+                foreach (var view in views) ShouldProcess(view.View, "Drop daily view (its rows leave the tenant view in the same transaction)");
                 return;
             }
             var what = views.Count == 1 ? "Drop daily view" : $"Drop {views.Count} daily views ({views[0].Date:yyyy-MM-dd} … {views[^1].Date:yyyy-MM-dd})";
-            if (!ShouldProcess(views.Count == 1 ? views[0].View : $"{Tenant}.{Template}", what + "; the tenant view is rebuilt in the same transaction")) return;
+            if (!ShouldProcess(views.Count == 1 ? views[0].View : $"{Tenant}.{Template}", what + "; their rows leave the tenant view in the same transaction")) return;
             var dropped = Run(cancel => retention.DropAsync(request, cancel));
             WriteVerbose($"Dropped {dropped.Count} daily views of {Tenant}.{Template}.");
             if (PassThru) WriteObject(dropped, enumerateCollection: true);

@@ -17,7 +17,7 @@ public sealed class GetWhHealthCommand : WhCmdlet
     [Parameter(Position = 0)]
     [ValidateSet(HealthCheckNames.DatabaseSize, HealthCheckNames.TenantSize, HealthCheckNames.Connections, HealthCheckNames.LockHeadroom,
         HealthCheckNames.DeadTuples, HealthCheckNames.SlowStatements, HealthCheckNames.CronHistory, HealthCheckNames.CronFailures,
-        HealthCheckNames.Freshness, HealthCheckNames.NeverAnalyzed, HealthCheckNames.RunLog)]
+        HealthCheckNames.Freshness, HealthCheckNames.NeverAnalyzed, HealthCheckNames.RunLog, HealthCheckNames.Replicas)]
     public string[] Check { get; set; } = [];
 
     private static readonly HealthThresholds Defaults = new();
@@ -35,6 +35,8 @@ public sealed class GetWhHealthCommand : WhCmdlet
     [Parameter] [ValidateRange(1, long.MaxValue)] public long CronHistoryWarningRows { get; set; } = Defaults.CronHistoryWarningRows;
     [Parameter] [ValidateRange(1, int.MaxValue)] public int CronFailuresCritical { get; set; } = Defaults.CronFailuresCritical;
     [Parameter] [ValidateRange(1, 3650)] public int FreshnessDays { get; set; } = Defaults.FreshnessDays;
+    [Parameter] [ValidateRange(0.001, double.MaxValue)] public double ReplicaLagWarningSeconds { get; set; } = Defaults.ReplicaLagWarningSeconds;
+    [Parameter] [ValidateRange(0.001, double.MaxValue)] public double ReplicaLagCriticalSeconds { get; set; } = Defaults.ReplicaLagCriticalSeconds;
 
     protected override void EndProcessing()
     {
@@ -54,6 +56,8 @@ public sealed class GetWhHealthCommand : WhCmdlet
             CronHistoryWarningRows = CronHistoryWarningRows,
             CronFailuresCritical = CronFailuresCritical,
             FreshnessDays = FreshnessDays,
+            ReplicaLagWarningSeconds = ReplicaLagWarningSeconds,
+            ReplicaLagCriticalSeconds = ReplicaLagCriticalSeconds,
         };
         try
         {

@@ -27,6 +27,9 @@ public sealed class StartWhSandboxCommand : WhAsyncCmdlet
     [ValidateNotNullOrEmpty]
     public string? Path { get; set; }
 
+    [Parameter]
+    public SwitchParameter Replica { get; set; }
+
     protected override void EndProcessing()
     {
         var options = new SandboxOptions
@@ -34,6 +37,7 @@ public sealed class StartWhSandboxCommand : WhAsyncCmdlet
             TenantCount = TenantCount,
             Days = Days,
             Path = Path is null ? null : GetUnresolvedProviderPathFromPSPath(Path),
+            Replica = Replica,
         };
         if (!ShouldProcess("local PostgreSQL sandbox", "Start: " + string.Join("; ", SandboxFactory.Plan(options)))) return;
 
@@ -54,6 +58,8 @@ public sealed class StartWhSandboxCommand : WhAsyncCmdlet
             DefaultConnection.Set(connection);
             SandboxSessions.Add(sandbox, connection);
             WriteVerbose($"Sandbox running at {sandbox.Endpoint}; this session is connected to it as whadmin. Stop-WhSandbox stops it and deletes {sandbox.DataFolder}.");
+            if (sandbox.ReplicaPort is { } replica)
+                WriteVerbose($"Its streaming hot standby listens on {sandbox.Server}:{replica}: BI on a replica is $sandbox.GetReplicaPhoodRoConnectionString().");
             WriteObject(sandbox);
         }
         catch (WarehouseException error)
