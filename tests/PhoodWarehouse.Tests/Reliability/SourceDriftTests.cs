@@ -16,7 +16,6 @@ namespace PhoodWarehouse.Tests.Reliability;
 [Collection(WarehouseCollection.Name)]
 public sealed class SourceDriftTests(PostgresServer server)
 {
-    /// <summary>A template that passes the source's columns through uncast, as many hand-written templates do.</summary>
     private const string PassThrough = "drift_pass";
     private static readonly Once<string> Warehouse = new();
 
@@ -24,14 +23,7 @@ public sealed class SourceDriftTests(PostgresServer server)
     {
         var database = await server.CreateWarehouseAsync();
         await using var wh = await SqlKit.OpenAsync(server, database, "whadmin");
-        await wh.ExecAsync(
-            """
-            INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes)
-            VALUES ($1, 'source columns uncast',
-                    'SELECT f.id, f.logged_time, f.station, f.weight FROM phood_foodlogsum f WHERE f.logged_time >= ''{TARGET_DATE}''::date AND f.logged_time < ''{TARGET_DATE}''::date + 1',
-                    'id bigint, logged_time timestamp, station text, weight numeric',
-                    'CREATE UNIQUE INDEX ON {SCHEMA}.{VIEW_NAME} (id);')
-            """, PassThrough);
+        await PassThroughTemplate.AddAsync(wh, PassThrough);
         return database;
     });
 
