@@ -18,7 +18,7 @@ namespace PhoodWarehouse.Benchmarks;
 /// The performance benchmark of issue 10: starts a throwaway cluster with default PostgreSQL settings (only
 /// durability switched off unless --fsync), installs the warehouse, generates tenant sources, and prints one table
 /// of figures measured side by side in this one run, plus the machine it ran on.
-///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync] [-- --fleet-only] [-- --catalog-only]
+///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync] [-- --fleet-only] [-- --catalog-only] [-- --large-day]
 /// </summary>
 public static class Program
 {
@@ -54,6 +54,10 @@ public static class Program
         else if (args.Contains("--catalog-only"))
         {
             await bench.CatalogAsync(table);
+        }
+        else if (args.Contains("--large-day"))
+        {
+            await bench.LargeDayAsync(table);
         }
         else
         {
@@ -168,13 +172,13 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
 
     // ------------------------------------------------------------------ sources and tenants
 
-    private async Task<string> SourceAsync(int days, int rows, int seed)
+    private async Task<string> SourceAsync(int days, int rows, int seed, DateOnly? firstDay = null)
     {
         var name = $"src_{Interlocked.Increment(ref sourceCounter):00}";
         await SampleTenantSource.CreateAsync(Super("postgres"), new SampleTenantSourceSpec
         {
             Database = name, ReaderUser = "src_reader", ReaderPassword = "bench-src-pw",
-            FirstDay = today.AddDays(-(days - 1)), Days = days, RowsPerDay = rows, Seed = seed,
+            FirstDay = firstDay ?? today.AddDays(-(days - 1)), Days = days, RowsPerDay = rows, Seed = seed,
         });
         return name;
     }
