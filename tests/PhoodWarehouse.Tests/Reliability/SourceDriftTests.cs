@@ -105,6 +105,27 @@ public sealed class SourceDriftTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task A_type_change_hidden_by_a_cast_in_the_template_fails_every_refresh_and_Test_WhTemplate_names_the_column_whose_values_fail()
+    {
+        using var wh = await WarehouseScenario.StartAsync(server, await DatabaseAsync());
+        var drift = await LoadAsync(wh, PostgresServer.UniqueName("drift_cast"), "foodlogstats");
+
+        // foodlogstats reads f.weight::numeric: the result type stays numeric, only the values fail (at the source).
+        await server.ExecuteAsync(drift.Source.Database, "ALTER TABLE phood_foodlogsum ALTER COLUMN weight TYPE text USING weight::text || ' kg'");
+        await AssertRefreshFailsAndKeepsRowsAsync(wh, drift, "22P02", "invalid input syntax for type numeric");
+
+        var test = wh.Run("Test-WhTemplate -Name foodlogstats -Tenant $t", new Dictionary<string, object?> { ["t"] = drift.Tenant })
+            .Single<WhTemplateTest>();
+        Assert.False(test.Success);
+        Assert.False(test.QueryRuns);
+        Assert.True(test.ColumnsMatch);
+        var problem = Assert.Single(test.Problems);
+        Assert.StartsWith("column 8 (weight numeric): its values of ", problem);
+        Assert.Contains("invalid input syntax for type numeric: \"", problem);
+        Assert.Contains(" kg\"", problem);
+    }
+
+    [Fact]
     public async Task A_dropped_column_fails_every_refresh_keeps_the_old_rows_and_Test_WhTemplate_names_it()
     {
         using var wh = await WarehouseScenario.StartAsync(server, await DatabaseAsync());
