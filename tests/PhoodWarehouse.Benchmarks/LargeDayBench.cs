@@ -34,16 +34,7 @@ internal sealed partial class Bench
             await db.OpenAsync();
             var query = await Scalar<string>(db,
                 "SELECT _wh.render_template_text(query_template, 'ld_stream', 'all_rows', @d) FROM _wh.mv_templates WHERE template_name = 'foodlogstats'", ("d", day));
-            await Exec(db, $"""
-                CREATE TABLE ld_stream.all_rows AS
-                SELECT t.*, 'ld_stream'::text AS client
-                FROM public.dblink('wh_ld_stream', {Literal(query)}) AS t(id bigint, logged_time timestamp, location text, station text,
-                     food_name text, waste_reason text, meal_period text, weight numeric, cost numeric);
-                CREATE UNIQUE INDEX ON ld_stream.all_rows (id);
-                CREATE INDEX ON ld_stream.all_rows (logged_time);
-                CREATE INDEX ON ld_stream.all_rows (client);
-                ANALYZE ld_stream.all_rows;
-                """);
+            await StreamIntoOneTableAsync(db, "ld_stream", "all_rows", query);
         });
         var streamed = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM ld_stream.all_rows");
         table.Add("k0", $"limit: one dblink stream of the day into one table + the same 3 indexes + ANALYZE ({streamed:N0} rows)", Seconds(limit));

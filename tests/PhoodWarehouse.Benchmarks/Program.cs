@@ -245,16 +245,7 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
             var query = await Scalar<string>(db,
                 "SELECT replace(replace(query_template, '''{TARGET_DATE}''::date + 1', @to), '{TARGET_DATE}', @from) FROM _wh.mv_templates WHERE template_name = 'foodlogstats'",
                 ("to", $"'{today.AddDays(1):yyyy-MM-dd}'::date"), ("from", from.ToString("yyyy-MM-dd")));
-            await Exec(db, $"""
-                CREATE TABLE tp_stream.all_days AS
-                SELECT t.*, 'tp_stream'::text AS client
-                FROM public.dblink('wh_tp_stream', {Literal(query)}) AS t(id bigint, logged_time timestamp, location text, station text,
-                     food_name text, waste_reason text, meal_period text, weight numeric, cost numeric);
-                CREATE UNIQUE INDEX ON tp_stream.all_days (id);
-                CREATE INDEX ON tp_stream.all_days (logged_time);
-                CREATE INDEX ON tp_stream.all_days (client);
-                ANALYZE tp_stream.all_days;
-                """);
+            await StreamIntoOneTableAsync(db, "tp_stream", "all_days", query);
         }
         limit.Stop();
         var streamed = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM tp_stream.all_days");
@@ -303,6 +294,19 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
         await cleanup.OpenAsync();
         foreach (var t in new[] { "tp_window0", "tp_window", "tp_stream", "tp_module" }) await Exec(cleanup, $"SELECT _wh.remove_tenant('{t}')");
     }
+
+    /// <summary>The limit rows b and k0 compare with: one dblink stream of <paramref name="query"/> (foodlogstats' columns) into
+    /// one table of <paramref name="tenant"/>, then the template's three indexes, then ANALYZE.</summary>
+    private static Task StreamIntoOneTableAsync(NpgsqlConnection db, string tenant, string table, string query) => Exec(db, $"""
+        CREATE TABLE {tenant}.{table} AS
+        SELECT t.*, {Literal(tenant)}::text AS client
+        FROM public.dblink('wh_{tenant}', {Literal(query)}) AS t(id bigint, logged_time timestamp, location text, station text,
+             food_name text, waste_reason text, meal_period text, weight numeric, cost numeric);
+        CREATE UNIQUE INDEX ON {tenant}.{table} (id);
+        CREATE INDEX ON {tenant}.{table} (logged_time);
+        CREATE INDEX ON {tenant}.{table} (client);
+        ANALYZE {tenant}.{table};
+        """);
 
     /// <summary>One call of _wh.update_mv_window_by_template over the range (one transaction), timed.</summary>
     private async Task<(TimeSpan Elapsed, string Note)> WindowAsync(string tenant, DateOnly from)

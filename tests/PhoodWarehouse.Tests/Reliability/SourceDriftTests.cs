@@ -80,21 +80,32 @@ public sealed class SourceDriftTests(PostgresServer server)
             "SELECT error FROM _wh.run_log WHERE tenant_schema = $1 AND action = 'failed' ORDER BY id DESC LIMIT 1", drift.Tenant));
     }
 
+    /// <summary>
+    /// A tenant of <paramref name="template"/> whose source then runs <paramref name="alter"/>: every refresh fails with
+    /// <paramref name="sqlState"/> and keeps the old rows. Returns what Test-WhTemplate says afterwards (before: Success).
+    /// </summary>
+    private async Task<WhTemplateTest> DriftAsync(string template, string alter, string sqlState, string expected)
+    {
+        using var wh = await WarehouseScenario.StartAsync(server, await DatabaseAsync());
+        var drift = await LoadAsync(wh, PostgresServer.UniqueName("drift"), template);
+        WhTemplateTest Test() => wh.Run("Test-WhTemplate -Name $tpl -Tenant $t",
+            new Dictionary<string, object?> { ["t"] = drift.Tenant, ["tpl"] = template }).Single<WhTemplateTest>();
+        Assert.True(Test().Success);
+
+        await server.ExecuteAsync(drift.Source.Database, alter);
+        await AssertRefreshFailsAndKeepsRowsAsync(wh, drift, sqlState, expected);
+        var test = Test();
+        Assert.False(test.Success);
+        return test;
+    }
+
+    /// <summary>The source starts storing the unit with the weight.</summary>
+    private const string WeightBecomesText = "ALTER TABLE phood_foodlogsum ALTER COLUMN weight TYPE text USING weight::text || ' kg'";
+
     [Fact]
     public async Task A_column_that_changes_type_fails_every_refresh_keeps_the_old_rows_and_Test_WhTemplate_names_it_with_both_types()
     {
-        using var wh = await WarehouseScenario.StartAsync(server, await DatabaseAsync());
-        var drift = await LoadAsync(wh, PostgresServer.UniqueName("drift_type"), PassThrough);
-        var clean = wh.Run("Test-WhTemplate -Name $tpl -Tenant $t", new Dictionary<string, object?> { ["t"] = drift.Tenant, ["tpl"] = PassThrough });
-        Assert.True(clean.Single<WhTemplateTest>().Success, string.Join(" | ", clean.Single<WhTemplateTest>().Problems));
-
-        // The source starts storing the unit with the weight.
-        await server.ExecuteAsync(drift.Source.Database, "ALTER TABLE phood_foodlogsum ALTER COLUMN weight TYPE text USING weight::text || ' kg'");
-        await AssertRefreshFailsAndKeepsRowsAsync(wh, drift, "22P02", "invalid input syntax for type numeric");
-
-        var test = wh.Run("Test-WhTemplate -Name $tpl -Tenant $t", new Dictionary<string, object?> { ["t"] = drift.Tenant, ["tpl"] = PassThrough })
-            .Single<WhTemplateTest>();
-        Assert.False(test.Success);
+        var test = await DriftAsync(PassThrough, WeightBecomesText, "22P02", "invalid input syntax for type numeric");
         Assert.True(test.QueryRuns);
         Assert.False(test.ColumnsMatch);
         Assert.Equal(["bigint", "timestamp without time zone", "text", "text"], test.SourceColumnTypes);
@@ -107,16 +118,8 @@ public sealed class SourceDriftTests(PostgresServer server)
     [Fact]
     public async Task A_type_change_hidden_by_a_cast_in_the_template_fails_every_refresh_and_Test_WhTemplate_names_the_column_whose_values_fail()
     {
-        using var wh = await WarehouseScenario.StartAsync(server, await DatabaseAsync());
-        var drift = await LoadAsync(wh, PostgresServer.UniqueName("drift_cast"), "foodlogstats");
-
         // foodlogstats reads f.weight::numeric: the result type stays numeric, only the values fail (at the source).
-        await server.ExecuteAsync(drift.Source.Database, "ALTER TABLE phood_foodlogsum ALTER COLUMN weight TYPE text USING weight::text || ' kg'");
-        await AssertRefreshFailsAndKeepsRowsAsync(wh, drift, "22P02", "invalid input syntax for type numeric");
-
-        var test = wh.Run("Test-WhTemplate -Name foodlogstats -Tenant $t", new Dictionary<string, object?> { ["t"] = drift.Tenant })
-            .Single<WhTemplateTest>();
-        Assert.False(test.Success);
+        var test = await DriftAsync("foodlogstats", WeightBecomesText, "22P02", "invalid input syntax for type numeric");
         Assert.False(test.QueryRuns);
         Assert.True(test.ColumnsMatch);
         var problem = Assert.Single(test.Problems);
@@ -128,15 +131,7 @@ public sealed class SourceDriftTests(PostgresServer server)
     [Fact]
     public async Task A_dropped_column_fails_every_refresh_keeps_the_old_rows_and_Test_WhTemplate_names_it()
     {
-        using var wh = await WarehouseScenario.StartAsync(server, await DatabaseAsync());
-        var drift = await LoadAsync(wh, PostgresServer.UniqueName("drift_drop"), "foodlogstats");
-
-        await server.ExecuteAsync(drift.Source.Database, "ALTER TABLE phood_foodlogsum DROP COLUMN station");
-        await AssertRefreshFailsAndKeepsRowsAsync(wh, drift, "42703", "column f.station does not exist");
-
-        var test = wh.Run("Test-WhTemplate -Name foodlogstats -Tenant $t", new Dictionary<string, object?> { ["t"] = drift.Tenant })
-            .Single<WhTemplateTest>();
-        Assert.False(test.Success);
+        var test = await DriftAsync("foodlogstats", "ALTER TABLE phood_foodlogsum DROP COLUMN station", "42703", "column f.station does not exist");
         Assert.False(test.QueryRuns);
         Assert.Contains(test.Problems, p => p.Contains("column f.station does not exist", StringComparison.Ordinal));
     }
