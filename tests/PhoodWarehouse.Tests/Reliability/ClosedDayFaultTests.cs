@@ -37,9 +37,9 @@ public sealed class ClosedDayFaultTests(PostgresServer server)
     /// <summary>A tenant whose closed days -5..-3 are in the table; -2 is a closed day not loaded yet.</summary>
     private async Task<Tenant> LoadAsync(NpgsqlConnection wh, string template)
     {
-        var source = await server.CreateTenantSourceAsync(days: 6, rowsPerDay: Rows);
-        var tenant = new Tenant(source, PostgresServer.UniqueName("conn"), PostgresServer.UniqueName("cdf"), template,
-            await wh.ScalarAsync<DateOnly>("SELECT _wh.today_in(NULL)"));
+        var today = await wh.ScalarAsync<DateOnly>("SELECT _wh.today_in(NULL)");
+        var source = await server.CreateTenantSourceAsync(days: 6, rowsPerDay: Rows, firstDay: today.AddDays(-5));
+        var tenant = new Tenant(source, PostgresServer.UniqueName("conn"), PostgresServer.UniqueName("cdf"), template, today);
         await wh.AddConnectionAsync(tenant.Connection, source);
         var summary = JsonDocument.Parse(await wh.ScalarAsync<string>(
             "SELECT _wh.update_mv_window_by_template($1, $2, $3, $4, $5)::text", template, tenant.Connection, tenant.Schema,

@@ -28,11 +28,13 @@ public sealed class CompactionRaceTests(PostgresServer server)
     [Fact]
     public async Task Compaction_waiting_on_a_reader_while_a_backfill_the_job_and_readers_run_loses_no_row_deadlocks_nothing_and_hides_no_view()
     {
-        var env = await SharedWarehouse.CreateAsync(server, days: Days, rowsPerDay: Rows);
+        DateOnly today;
+        await using (var clock = await SqlKit.OpenAsync(server, "postgres"))
+            today = await clock.ScalarAsync<DateOnly>("SELECT current_date"); // the server's clock, as _wh.today_in(NULL) reads it
+        var env = await SharedWarehouse.CreateAsync(server, days: Days, rowsPerDay: Rows, firstDay: today.AddDays(-(Days - 1)));
         var schema = PostgresServer.UniqueName("race");
         await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
         await wh.ExecAsync("UPDATE _wh.warehouse_info SET value = '3' WHERE key = 'compact_after_days'");
-        var today = await wh.ScalarAsync<DateOnly>("SELECT _wh.today_in(NULL)");
         DateOnly Day(int offset) => today.AddDays(offset);
         // Three closed days (at the threshold: still materialized views), yesterday and today.
         foreach (var (from, to) in new[] { (-9, -7), (-1, 0) })

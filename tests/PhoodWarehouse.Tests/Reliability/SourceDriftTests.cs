@@ -30,10 +30,10 @@ public sealed class SourceDriftTests(PostgresServer server)
     /// <summary>A tenant with today, yesterday (materialized views) and the day before, compacted into &lt;template&gt;_closed.</summary>
     private async Task<Drift> LoadAsync(WarehouseScenario wh, string tenant, string template)
     {
-        var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 20);
-        wh.AddTenant(tenant, source);
         await using var db = await SqlKit.OpenAsync(server, wh.Database, "whadmin");
-        var today = await db.ScalarAsync<DateOnly>("SELECT _wh.tenant_today($1)", tenant);
+        var today = await db.ScalarAsync<DateOnly>("SELECT _wh.today_in(NULL)"); // the tenant's clock: it has no time zone of its own
+        var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 20, firstDay: today.AddDays(-2));
+        wh.AddTenant(tenant, source);
         var load = wh.Run("Invoke-WhMvBackfill $t -Template $tpl -From $from",
             new Dictionary<string, object?> { ["t"] = tenant, ["tpl"] = template, ["from"] = today.AddDays(-2).ToDateTime(TimeOnly.MinValue) });
         Assert.True(load.Succeeded, string.Join("; ", load.AllErrors));
