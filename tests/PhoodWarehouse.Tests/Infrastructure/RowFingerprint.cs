@@ -11,11 +11,15 @@ namespace PhoodWarehouse.Tests.Infrastructure;
 public static class RowFingerprint
 {
     /// <summary>The fingerprint of <paramref name="relation"/>'s rows (a daily name, a tenant view, a _closed table) that match <paramref name="where"/>.</summary>
-    public static async Task<string> OfWarehouseAsync(NpgsqlConnection warehouse, string template, string relation, string where = "true")
+    public static async Task<string> OfWarehouseAsync(NpgsqlConnection warehouse, string template, string relation, string where = "true") =>
+        await ScalarAsync(warehouse, await WarehouseSqlAsync(warehouse, template, relation, where));
+
+    /// <summary>The statement <see cref="OfWarehouseAsync"/> runs, for a reader that cannot read the template (phood_ro) to run.</summary>
+    public static async Task<string> WarehouseSqlAsync(NpgsqlConnection warehouse, string template, string relation, string where = "true")
     {
         var columns = await ColumnsAsync(warehouse, template);
         var row = string.Join(", ", columns.Select(c => $"t.\"{c.Name}\""));
-        return await ScalarAsync(warehouse, Aggregate($"SELECT ROW({row})::text AS r FROM {relation} t WHERE {where}"));
+        return Aggregate($"SELECT ROW({row})::text AS r FROM {relation} t WHERE {where}");
     }
 
     /// <summary>The fingerprint of what the template's query returns at the source for the days <paramref name="from"/>..<paramref name="to"/>.</summary>

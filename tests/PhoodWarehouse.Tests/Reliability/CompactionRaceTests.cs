@@ -17,7 +17,8 @@ namespace PhoodWarehouse.Tests.Reliability;
 /// (CALL _wh.refresh_recent_by_template) and more BI readers run, and the test asserts from pg_locks that the compaction
 /// was still waiting when each of them had run or was itself waiting. Then the first reader ends and everything must
 /// finish: no error, no deadlock, no lost row (every column of every day against the source), and every reader got
-/// every row of the days it could see, never "relation does not exist".
+/// every row of the days it could see, never "relation does not exist". A reader queued behind the drop of its own
+/// day's materialized view reads the same rows from the plain view that replaced it under the same name.
 /// </summary>
 [Collection(WarehouseCollection.Name)]
 public sealed class CompactionRaceTests(PostgresServer server)
@@ -25,21 +26,35 @@ public sealed class CompactionRaceTests(PostgresServer server)
     private const int Days = 10;
     private const int Rows = 20;
 
+    private static readonly Once<(SharedWarehouse Env, DateOnly Today)> Shared = new();
+
+    /// <summary>A tenant with three closed days (at the threshold: still materialized views), yesterday and today.</summary>
+    private async Task<(SharedWarehouse Env, string Schema, DateOnly Today)> TenantAsync()
+    {
+        var (env, today) = await Shared.Get(async () =>
+        {
+            DateOnly day;
+            await using (var clock = await SqlKit.OpenAsync(server, "postgres"))
+                day = await clock.ScalarAsync<DateOnly>("SELECT current_date"); // the server's clock, as _wh.today_in(NULL) reads it
+            var shared = await SharedWarehouse.CreateAsync(server, days: Days, rowsPerDay: Rows, firstDay: day.AddDays(-(Days - 1)));
+            await using var db = await SqlKit.OpenAsync(server, shared.Database, "whadmin");
+            await db.ExecAsync("UPDATE _wh.warehouse_info SET value = '3' WHERE key = 'compact_after_days'");
+            return (shared, day);
+        });
+        var schema = PostgresServer.UniqueName("race");
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        foreach (var (from, to) in new[] { (-9, -7), (-1, 0) })
+            await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, $2, $3, $4)", env.Connection, schema, today.AddDays(from), today.AddDays(to));
+        Assert.Equal(5L, await wh.ScalarAsync<long>("SELECT count(*) FROM pg_matviews WHERE schemaname = $1", schema));
+        return (env, schema, today);
+    }
+
     [Fact]
     public async Task Compaction_waiting_on_a_reader_while_a_backfill_the_job_and_readers_run_loses_no_row_deadlocks_nothing_and_hides_no_view()
     {
-        DateOnly today;
-        await using (var clock = await SqlKit.OpenAsync(server, "postgres"))
-            today = await clock.ScalarAsync<DateOnly>("SELECT current_date"); // the server's clock, as _wh.today_in(NULL) reads it
-        var env = await SharedWarehouse.CreateAsync(server, days: Days, rowsPerDay: Rows, firstDay: today.AddDays(-(Days - 1)));
-        var schema = PostgresServer.UniqueName("race");
-        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
-        await wh.ExecAsync("UPDATE _wh.warehouse_info SET value = '3' WHERE key = 'compact_after_days'");
+        var (env, schema, today) = await TenantAsync();
         DateOnly Day(int offset) => today.AddDays(offset);
-        // Three closed days (at the threshold: still materialized views), yesterday and today.
-        foreach (var (from, to) in new[] { (-9, -7), (-1, 0) })
-            await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, $2, $3, $4)", env.Connection, schema, Day(from), Day(to));
-        Assert.Equal(5L, await wh.ScalarAsync<long>("SELECT count(*) FROM pg_matviews WHERE schemaname = $1", schema));
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
 
         // The first BI reader: a query on the tenant view, its transaction left open (it holds every day it read).
         await using var reader = await SqlKit.OpenAsync(server, env.Database, "phood_ro", PostgresServer.PhoodRoPassword, "race-reader");
@@ -116,6 +131,44 @@ public sealed class CompactionRaceTests(PostgresServer server)
         Assert.Equal(all, await RowFingerprint.OfWarehouseAsync(wh, "foodlogstats", $"{schema}.foodlogstats"));
         Assert.Equal(all, await RowFingerprint.OfWarehouseAsync(wh, "foodlogstats", "public.foodlogstats", $"client = '{schema}'"));
         Assert.Equal(2L, await wh.ScalarAsync<long>("SELECT count(*) FROM pg_matviews WHERE schemaname = $1", schema));
+    }
+
+    [Fact]
+    public async Task A_reader_queued_behind_the_compaction_of_its_day_reads_the_day_from_the_view_that_replaced_the_materialized_view()
+    {
+        var (env, schema, today) = await TenantAsync();
+        var day = SqlKit.ViewName("foodlogstats", today.AddDays(-9));
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        var expected = await RowFingerprint.OfWarehouseAsync(wh, "foodlogstats", $"{schema}.{day}");
+
+        // The first reader holds one closed day only: the compaction gets past the tenant view and waits to drop that day.
+        await using var reader = await SqlKit.OpenAsync(server, env.Database, "phood_ro", PostgresServer.PhoodRoPassword, "race-day-reader");
+        await reader.ExecAsync("BEGIN");
+        Assert.Equal((long)Rows, await reader.ScalarAsync<long>($"SELECT count(*) FROM {schema}.{day}"));
+        var readerPid = await reader.ScalarAsync<int>("SELECT pg_backend_pid()");
+        await using var compactor = await SqlKit.OpenAsync(server, env.Database, "whadmin", applicationName: "race-day-compact");
+        var compactorPid = await compactor.ScalarAsync<int>("SELECT pg_backend_pid()");
+        var compaction = compactor.ScalarAsync<string>("SELECT _wh.compact_closed_days('foodlogstats', $1)::text", schema);
+        await using var watch = await SqlKit.OpenAsync(server, env.Database);
+        await UntilAsync(async () => await watch.ScalarAsync<bool>(
+            "SELECT $2 = ANY (pg_blocking_pids($1)) AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = $1 AND NOT l.granted AND l.relation = $3::regclass)",
+            compactorPid, readerPid, $"{schema}.{day}"), compaction);
+
+        // Readers of that day's name and of the tenant view queue behind the compaction.
+        await using var dayReader = await SqlKit.OpenAsync(server, env.Database, "phood_ro", PostgresServer.PhoodRoPassword, "race-day-reader-2");
+        var dayRead = dayReader.ScalarAsync<string>(await RowFingerprint.WarehouseSqlAsync(wh, "foodlogstats", $"{schema}.{day}"));
+        await using var tenantReader = await SqlKit.OpenAsync(server, env.Database, "phood_ro", PostgresServer.PhoodRoPassword, "race-day-reader-3");
+        var tenantRead = tenantReader.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlogstats");
+        foreach (var application in new[] { "race-day-reader-2", "race-day-reader-3" })
+            await UntilAsync(async () => await watch.ScalarAsync<bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND cardinality(pg_blocking_pids(pid)) > 0)", application), compaction);
+
+        // The day's name now names a plain view over the table: the queued reader reads it there, with the same rows.
+        await reader.ExecAsync("COMMIT");
+        Assert.Equal(3, JsonDocument.Parse(await compaction).RootElement.GetProperty("compacted").GetInt32());
+        Assert.Equal("v", await wh.ScalarAsync<string>("SELECT _wh.daily_relkind($1, $2)::text", schema, day));
+        Assert.Equal(expected, await dayRead);
+        Assert.Equal(5L * Rows, await tenantRead);
     }
 
     /// <summary>Polls until <paramref name="condition"/> holds; fails if <paramref name="mustNotEnd"/> ends first (the overlap was lost).</summary>
