@@ -18,7 +18,7 @@ namespace PhoodWarehouse.Benchmarks;
 /// The performance benchmark of issue 10: starts a throwaway cluster with default PostgreSQL settings (only
 /// durability switched off unless --fsync), installs the warehouse, generates tenant sources, and prints one table
 /// of figures measured side by side in this one run, plus the machine it ran on.
-///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync] [-- --fleet-only] [-- --catalog-only]
+///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync] [-- --fleet-only] [-- --catalog-only] [-- --large-day]
 /// </summary>
 public static class Program
 {
@@ -54,6 +54,10 @@ public static class Program
         else if (args.Contains("--catalog-only"))
         {
             await bench.CatalogAsync(table);
+        }
+        else if (args.Contains("--large-day"))
+        {
+            await bench.LargeDayAsync(table);
         }
         else
         {
@@ -168,13 +172,13 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
 
     // ------------------------------------------------------------------ sources and tenants
 
-    private async Task<string> SourceAsync(int days, int rows, int seed)
+    private async Task<string> SourceAsync(int days, int rows, int seed, DateOnly? firstDay = null)
     {
         var name = $"src_{Interlocked.Increment(ref sourceCounter):00}";
         await SampleTenantSource.CreateAsync(Super("postgres"), new SampleTenantSourceSpec
         {
             Database = name, ReaderUser = "src_reader", ReaderPassword = "bench-src-pw",
-            FirstDay = today.AddDays(-(days - 1)), Days = days, RowsPerDay = rows, Seed = seed,
+            FirstDay = firstDay ?? today.AddDays(-(days - 1)), Days = days, RowsPerDay = rows, Seed = seed,
         });
         return name;
     }
@@ -241,16 +245,7 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
             var query = await Scalar<string>(db,
                 "SELECT replace(replace(query_template, '''{TARGET_DATE}''::date + 1', @to), '{TARGET_DATE}', @from) FROM _wh.mv_templates WHERE template_name = 'foodlogstats'",
                 ("to", $"'{today.AddDays(1):yyyy-MM-dd}'::date"), ("from", from.ToString("yyyy-MM-dd")));
-            await Exec(db, $"""
-                CREATE TABLE tp_stream.all_days AS
-                SELECT t.*, 'tp_stream'::text AS client
-                FROM public.dblink('wh_tp_stream', {Literal(query)}) AS t(id bigint, logged_time timestamp, location text, station text,
-                     food_name text, waste_reason text, meal_period text, weight numeric, cost numeric);
-                CREATE UNIQUE INDEX ON tp_stream.all_days (id);
-                CREATE INDEX ON tp_stream.all_days (logged_time);
-                CREATE INDEX ON tp_stream.all_days (client);
-                ANALYZE tp_stream.all_days;
-                """);
+            await StreamIntoOneTableAsync(db, "tp_stream", "all_days", query);
         }
         limit.Stop();
         var streamed = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM tp_stream.all_days");
@@ -299,6 +294,19 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
         await cleanup.OpenAsync();
         foreach (var t in new[] { "tp_window0", "tp_window", "tp_stream", "tp_module" }) await Exec(cleanup, $"SELECT _wh.remove_tenant('{t}')");
     }
+
+    /// <summary>The limit rows b and k0 compare with: one dblink stream of <paramref name="query"/> (foodlogstats' columns) into
+    /// one table of <paramref name="tenant"/>, then the template's three indexes, then ANALYZE.</summary>
+    private static Task StreamIntoOneTableAsync(NpgsqlConnection db, string tenant, string table, string query) => Exec(db, $"""
+        CREATE TABLE {tenant}.{table} AS
+        SELECT t.*, {Literal(tenant)}::text AS client
+        FROM public.dblink('wh_{tenant}', {Literal(query)}) AS t(id bigint, logged_time timestamp, location text, station text,
+             food_name text, waste_reason text, meal_period text, weight numeric, cost numeric);
+        CREATE UNIQUE INDEX ON {tenant}.{table} (id);
+        CREATE INDEX ON {tenant}.{table} (logged_time);
+        CREATE INDEX ON {tenant}.{table} (client);
+        ANALYZE {tenant}.{table};
+        """);
 
     /// <summary>One call of _wh.update_mv_window_by_template over the range (one transaction), timed.</summary>
     private async Task<(TimeSpan Elapsed, string Note)> WindowAsync(string tenant, DateOnly from)

@@ -24,7 +24,7 @@ public sealed record TemplateTestRequest
 /// <summary>
 /// Tests a template against a tenant's source without creating anything, and reports rather than throws:
 /// placeholders, column list, the query at the source (LIMIT 0 through dblink: planned and started there, no row
-/// fetched), and the result column types. The types come from the source itself: in one dblink call (one remote
+/// fetched), the result column types, and the day's values computed at the source (counted there, none fetched). The types come from the source itself: in one dblink call (one remote
 /// session, closed at once) the query becomes a TEMP VIEW on the remote and its columns are read from
 /// <c>pg_attribute</c>; the temporary view dies with that session, so nothing is left behind. (PREPARE +
 /// <c>pg_prepared_statements.result_types</c> would avoid the TEMP privilege, but that column only exists from
@@ -75,12 +75,13 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
 
         var queryRuns = false;
         string[] sourceTypes = [];
+        string? rendered = null, server = null;
         if (unknown.Count == 0)
         {
-            var rendered = await Db.ScalarAsync<string>(db, "SELECT _wh.render_template_text(@q, @s, @v, @d)", cancel,
+            rendered = await Db.ScalarAsync<string>(db, "SELECT _wh.render_template_text(@q, @s, @v, @d)", cancel,
                 ("q", query), ("s", request.Tenant), ("v", DailyViewName.For(request.Name, date)), ("d", date));
             rendered = rendered!.TrimEnd().TrimEnd(';').TrimEnd();
-            var server = await Db.ScalarAsync<string>(db, "SELECT _wh.get_tenant_connection_string(@c)", cancel, ("c", connectionName));
+            server = await Db.ScalarAsync<string>(db, "SELECT _wh.get_tenant_connection_string(@c)", cancel, ("c", connectionName));
             logger.LogInformation("Running the query of {Template} at the source of {Tenant} for {Date:yyyy-MM-dd} (LIMIT 0)", request.Name, request.Tenant, date);
             queryRuns = await TryAsync(db, problems, "the query at the source", async () =>
             {
@@ -119,6 +120,9 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
             }
         }
 
+        if (declared is not null && queryRuns && sourceTypes.Length == declared.Count)
+            queryRuns = await ValuesComputeAsync(db, problems, server!, rendered!, declared.Select(d => d.Definition).ToList(), date, cancel);
+
         return new WhTemplateTest
         {
             Template = request.Name,
@@ -132,6 +136,44 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
             SourceColumnTypes = sourceTypes,
             Problems = problems.ToArray(),
         };
+    }
+
+    /// <summary>
+    /// Computes every value of the day's rows at the source (counted there, none fetched): a source column whose type
+    /// drifted under a cast in the query (numeric text that now carries a unit, say) fails only here, not at LIMIT 0.
+    /// On a failure each column is computed alone (the other outputs of the subquery are not evaluated), so the
+    /// problem names the column that fails. False when the rows do not compute.
+    /// </summary>
+    private async Task<bool> ValuesComputeAsync(NpgsqlConnection db, List<string> problems, string server, string rendered,
+        IReadOnlyList<string> columns, DateOnly date, CancellationToken cancel)
+    {
+        var names = string.Join(", ", columns.Select((_, i) => $"c{i + 1}"));
+        async Task<string?> FailureAsync(string counted)
+        {
+            try
+            {
+                await RemoteAsync<long>(db, "SELECT n FROM public.dblink(@srv, @sql) AS t(n bigint)", server,
+                    $"SELECT count({counted}) FROM (\n{rendered}\n) AS wh_row({names})", cancel);
+                return null;
+            }
+            catch (PostgresException error) when (error.SqlState is not "57014")
+            {
+                return error.MessageText;
+            }
+        }
+
+        var failure = await FailureAsync("wh_row");
+        if (failure is null) return true;
+        var failing = new List<string>();
+        for (var i = 0; i < columns.Count; i++)
+            if (await FailureAsync($"wh_row.c{i + 1}") is { } columnFailure)
+                failing.Add($"column {i + 1} ({columns[i]}): its values of {date:yyyy-MM-dd} do not compute at the source: {columnFailure}");
+        // None alone, or all alike (a query whose outputs are all computed anyway: DISTINCT, GROUP BY, UNION): the rows.
+        if (failing.Count == 0 || (failing.Count == columns.Count && columns.Count > 1))
+            problems.Add($"the rows of {date:yyyy-MM-dd} at the source: {failure}");
+        else
+            problems.AddRange(failing);
+        return false;
     }
 
     /// <summary>One dblink call as whadmin (whose user mapping holds the source credentials), in a transaction that is rolled back.</summary>

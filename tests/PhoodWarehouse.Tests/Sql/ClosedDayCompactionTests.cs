@@ -38,9 +38,9 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
         wh.ScalarAsync<string>("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, $2, $3, $4, force => $5)::text",
             env.Connection, schema, from, to, force);
 
-    /// <summary>A fingerprint of a relation's rows (count, sum, ids) without the client column.</summary>
+    /// <summary>Every declared column of every row of a relation (the client column is checked on its own).</summary>
     private static Task<string> RowsOfAsync(NpgsqlConnection db, string relation, string where = "true") =>
-        db.ScalarAsync<string>($"SELECT count(*) || '/' || coalesce(sum(weight), 0) || '/' || md5(coalesce(string_agg(id::text || logged_time::text, ',' ORDER BY id), '')) FROM {relation} WHERE {where}");
+        RowFingerprint.OfWarehouseAsync(db, "foodlogstats", relation, where);
 
     private static async Task<Dictionary<string, string>> KindsAsync(NpgsqlConnection db, string schema) =>
         (await db.RowsAsync("SELECT c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'v', 'm')", schema))
@@ -69,11 +69,12 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
         {
             var day = Day(-offset);
             Assert.True(await wh.ScalarAsync<bool>("SELECT _wh.does_mv_exist($1, $2)", schema, View(day)));
-            Assert.Equal(await RowsOfAsync(source, "phood_foodlogsum", $"logged_time >= '{day:yyyy-MM-dd}' AND logged_time < '{day:yyyy-MM-dd}'::date + 1"),
+            Assert.Equal(await RowFingerprint.OfSourceAsync(wh, source, "foodlogstats", schema, day, day),
                 await RowsOfAsync(wh, $"{schema}.{View(day)}"));
             Assert.Equal(schema, await wh.ScalarAsync<string>($"SELECT DISTINCT client FROM {schema}.{View(day)}"));
         }
-        Assert.Equal(await RowsOfAsync(source, "phood_foodlogsum"), await RowsOfAsync(wh, $"{schema}.foodlogstats"));
+        Assert.Equal(await RowFingerprint.OfSourceAsync(wh, source, "foodlogstats", schema, Day(-(Days - 1)), Day(0)),
+            await RowsOfAsync(wh, $"{schema}.foodlogstats"));
         Assert.Equal((long)Days * Rows, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats WHERE client = $1", schema));
         Assert.True(await wh.ScalarAsync<bool>("SELECT _wh.view_references($1, 'foodlogstats', $1, 'foodlogstats_closed')", schema));
 
@@ -107,6 +108,9 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
         Assert.Equal(4, kinds.Keys.Count(k => k.StartsWith("foodlogstats_2", StringComparison.Ordinal) && kinds[k] == "v"));
         Assert.Equal((long)4 * Rows, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlogstats"));
         Assert.Equal(before, await RowsOfAsync(wh, $"{schema}.foodlogstats", $"logged_time < '{Day(-6):yyyy-MM-dd}'"));
+        await using (var source = await SqlKit.OpenAsync(server, env.Source.Database))
+            Assert.Equal(await RowFingerprint.OfSourceAsync(wh, source, "foodlogstats", schema, Day(-9), Day(-6)),
+                await RowsOfAsync(wh, $"{schema}.foodlogstats"));
 
         // Today stays a materialized view; an explicit call (psql) with nothing closed left does nothing.
         await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $2, $3)", env.Connection, schema, Day(0));
@@ -151,6 +155,9 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
             await reader.ExecAsync("COMMIT");
             Assert.Equal(Rows + 7L, await reader.ScalarAsync<long>($"SELECT count(*) FROM {schema}.{View(target)}"));
             Assert.Equal(Rows + 7L, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlogstats WHERE logged_time::date = $1", target));
+            await using (var source = await SqlKit.OpenAsync(server, env.Source.Database))
+                Assert.Equal(await RowFingerprint.OfSourceAsync(wh, source, "foodlogstats", schema, target, target),
+                    await RowsOfAsync(wh, $"{schema}.{View(target)}"));
             Assert.Equal(otherDays, await RowsOfAsync(wh, $"{schema}.foodlogstats", $"logged_time::date <> '{target:yyyy-MM-dd}'"));
             Assert.Equal("v", (await KindsAsync(wh, schema))[View(target)]);
         }
