@@ -376,8 +376,8 @@ BEGIN
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = target_schema AND c.relkind = 'm'
-      AND CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
-               THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') < _wh.tenant_today(target_schema) - 1 ELSE false END;
+      AND pg_catalog.left(c.relname, -11) = template_name
+      AND coalesce(_wh.daily_name_day(c.relname) < _wh.tenant_today(target_schema) - 1, false);
     IF (candidates = 0 AND (has_table OR coalesce(planned_days, 0) <= _wh.compact_after_days()))
        OR (only_when_due AND NOT has_table AND candidates + coalesce(planned_days, 0) <= _wh.compact_after_days()) THEN
         IF has_table AND analyze_table THEN
@@ -391,8 +391,7 @@ BEGIN
     FOR victim IN
         SELECT d.view_name, d.day
         FROM (SELECT c.relname::text AS view_name,
-                     CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
-                          THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') END AS day
+                     CASE WHEN pg_catalog.left(c.relname, -11) = template_name THEN _wh.daily_name_day(c.relname) END AS day
               FROM pg_catalog.pg_class c
               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = target_schema AND c.relkind = 'm') d

@@ -32,15 +32,11 @@ BEGIN
     SELECT t.connection_name INTO conn FROM _wh.tenants t WHERE t.schema_name = target_schema;
 
     FOR victim IN
-        SELECT d.view_name, d.relkind, d.day
-        FROM (SELECT c.relname::text AS view_name, c.relkind,
-                     CASE WHEN c.relname ~ ('^' || template_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
-                          THEN pg_catalog.to_date(pg_catalog.right(c.relname, 10), 'YYYY_MM_DD') END AS day
-              FROM pg_catalog.pg_class c
-              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = target_schema AND c.relkind IN ('m', 'v')) d
-        WHERE d.day BETWEEN coalesce(start_date, '-infinity'::date) AND coalesce(end_date, 'infinity'::date)
-        ORDER BY d.view_name
+        SELECT v.relation AS view_name, v.kind AS relkind, v.day
+        FROM _wh.daily_views v
+        WHERE v.schema_name = target_schema AND v.template_name = drop_mv_range_by_template.template_name
+          AND v.day BETWEEN coalesce(start_date, '-infinity'::date) AND coalesce(end_date, 'infinity'::date)
+        ORDER BY v.relation
     LOOP
         PERFORM _wh.lock_daily_view(target_schema, victim.view_name);
         victims := victims || victim.view_name;

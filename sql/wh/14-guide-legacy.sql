@@ -57,7 +57,7 @@ BEGIN
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = target_schema AND c.relkind = 'm'
-      AND c.relname ~ ('^' || base_view_name || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$');
+      AND pg_catalog.left(c.relname, -11) = base_view_name AND _wh.daily_name_day(c.relname) IS NOT NULL;
     IF parts IS NULL THEN
         RAISE NOTICE 'no daily views %_YYYY_MM_DD in schema %: view not built', base_view_name, target_schema;
         RETURN NULL;

@@ -35,40 +35,39 @@ $$;
 -- or a compacted closed day (kind 'v', a view over <template>_closed), with what _wh.day_state knows of it.
 -- complete: captured at or after the day ended on the tenant's clock (NULL: capture time unknown, loaded by an
 -- earlier release). Get-WhMv, Get-WhMvFreshness, Get-WhHealth and _wh.freshness read this view.
--- One pass over pg_class, linear in the number of relations: the daily suffix is recognised and parsed once per
--- relation (_wh.daily_name_day) inside a fenced subquery (OFFSET 0: flattened, the planner would repeat the parse in
--- the filter, the output and the day_state join key, three times the cost), the template is the name without it,
--- matched by equality (a hash join, not one regular expression per template and relation), and only relations of
--- registered tenants' schemas are kept. Measured at 50 tenants x 730 days: docs/performance.md, rows j1-j4.
+-- One pass over pg_class, linear in the number of relations: only relations of registered tenants' schemas are kept;
+-- the daily suffix is recognised and parsed by _wh.daily_name_day in a fenced LATERAL subquery (OFFSET 0), once per
+-- relation (flattened, the planner would repeat the parse in the filter, the output and the day_state join key), and
+-- the planner may memoize it by name (tenants share their names: 731 parses for 36,500 days, measured); the template
+-- is the name without the suffix, matched by equality (a hash join, not one regular expression per template and
+-- relation). A filter on schema_name or kind reaches the pg_class scan, so one tenant's days cost that tenant's
+-- relations only. Measured at 50 tenants x 730 days: docs/performance.md, rows j1-j4.
 DROP VIEW IF EXISTS _wh.daily_views;
 DROP FUNCTION IF EXISTS _wh.daily_name_pattern(text);  -- release 2.0.0's matcher, replaced by _wh.daily_name_day
 CREATE VIEW _wh.daily_views AS
-SELECT r.schema_name,
+SELECT n.nspname::text AS schema_name,
        m.template_name,
-       r.day,
-       r.relation,
-       r.relid,
-       r.kind,
-       r.kind = 'v' AS compacted,
+       d.day,
+       c.relname::text AS relation,
+       c.oid AS relid,
+       c.relkind AS kind,
+       c.relkind = 'v' AS compacted,
        s.captured_at,
        s.captured_rows,
-       s.captured_at >= _wh.day_end(r.day, r.time_zone) AS complete,
+       s.captured_at >= _wh.day_end(d.day, t.time_zone) AS complete,
        s.last_checked_at,
        s.check_status,
        s.warehouse_rows,
        s.source_rows,
        s.verified_at,
-       r.time_zone
-FROM (SELECT n.nspname::text AS schema_name, c.relname::text AS relation, c.oid AS relid, c.relkind AS kind, t.time_zone,
-             _wh.daily_name_day(c.relname) AS day, pg_catalog.left(c.relname, -11) AS template_name
-      FROM pg_catalog.pg_class c
-      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      JOIN _wh.tenants t ON t.schema_name = n.nspname
-      WHERE c.relkind IN ('m', 'v')
-      OFFSET 0) r
-JOIN _wh.mv_templates m ON m.template_name = r.template_name
-LEFT JOIN _wh.day_state s ON s.schema_name = r.schema_name AND s.template_name = m.template_name AND s.day = r.day
-WHERE r.day IS NOT NULL;
+       t.time_zone
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN _wh.tenants t ON t.schema_name = n.nspname
+CROSS JOIN LATERAL (SELECT _wh.daily_name_day(c.relname) AS day OFFSET 0) d
+JOIN _wh.mv_templates m ON m.template_name = pg_catalog.left(c.relname, -11)
+LEFT JOIN _wh.day_state s ON s.schema_name = n.nspname AND s.template_name = m.template_name AND s.day = d.day
+WHERE c.relkind IN ('m', 'v') AND d.day IS NOT NULL;
 
 -- THE freshness engine (Get-WhMvFreshness and Get-WhHealth both read it): per registered tenant and template
 -- (that has a tenant view, a daily view or a run-log row) over the window_days days ending on the tenant's today.
@@ -140,29 +139,32 @@ AS $$
                                              AND c.relkind IN ('m', 'v')) AS present LIMIT 1) c
         LEFT JOIN LATERAL (SELECT s.captured_at, s.check_status FROM _wh.day_state s
                            WHERE s.schema_name = p.tenant AND s.template_name = p.template AND s.day = g.day LIMIT 1) s ON true),
+    -- The window's days per pair, in one pass.
+    window_sets AS (
+        SELECT w.tenant, w.template,
+               coalesce(array_agg(w.day ORDER BY w.day) FILTER (WHERE NOT w.present), '{}') AS absent,
+               coalesce(array_agg(w.day ORDER BY w.day) FILTER (WHERE w.present AND w.day <= w.today - 2 AND w.incomplete), '{}') AS partial,
+               coalesce(array_agg(w.day ORDER BY w.day) FILTER (WHERE w.present AND w.check_status = 'Changed'), '{}') AS changed,
+               coalesce(bool_or(NOT w.present AND w.failing), false) AS unresolved
+        FROM window_days w
+        GROUP BY 1, 2),
     facts AS (
         SELECT p.tenant, p.template, p.today, p.window_start, s.first_day, s.latest_day,
                coalesce(s.views, 0) AS views, coalesce(s.compacted, 0) AS compacted,
-               ARRAY(SELECT w.day FROM window_days w
-                     WHERE w.tenant = p.tenant AND w.template = p.template AND NOT w.present AND w.day >= s.first_day
-                     ORDER BY 1) AS missing,
-               ARRAY(SELECT w.day FROM window_days w
-                     WHERE w.tenant = p.tenant AND w.template = p.template AND w.present AND w.day <= w.today - 2 AND w.incomplete
-                     ORDER BY 1) AS partial,
-               ARRAY(SELECT w.day FROM window_days w
-                     WHERE w.tenant = p.tenant AND w.template = p.template AND w.present AND w.check_status = 'Changed'
-                     ORDER BY 1) AS changed,
+               ARRAY(SELECT x FROM unnest(ws.absent) x WHERE x >= s.first_day ORDER BY 1) AS missing,
+               ws.partial,
+               ws.changed,
                l.last_success, l.last_failure,
                (SELECT r.error FROM _wh.run_log r
                 WHERE r.tenant_schema = p.tenant AND r.template_name = p.template AND r.action = 'failed' AND r.logged_at = l.last_failure
                 ORDER BY r.id DESC LIMIT 1) AS last_error,
-               EXISTS (SELECT 1 FROM window_days w
-                       WHERE w.tenant = p.tenant AND w.template = p.template AND NOT w.present AND w.failing) AS unresolved,
+               ws.unresolved,
                vf.last_verified
         FROM pairs p
         LEFT JOIN stats s ON s.schema_name = p.tenant AND s.template_name = p.template
         LEFT JOIN log l ON l.tenant = p.tenant AND l.template = p.template
-        LEFT JOIN verified vf ON vf.schema_name = p.tenant AND vf.template_name = p.template)
+        LEFT JOIN verified vf ON vf.schema_name = p.tenant AND vf.template_name = p.template
+        JOIN window_sets ws ON ws.tenant = p.tenant AND ws.template = p.template)
     SELECT f.tenant, f.template, f.today, f.window_start, f.first_day, f.latest_day, f.views, f.compacted,
            f.missing, f.partial, f.changed, f.last_success, f.last_failure, f.last_error, f.unresolved, f.last_verified,
            CASE WHEN f.latest_day IS NULL THEN 'Empty'

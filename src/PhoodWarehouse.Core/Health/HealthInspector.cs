@@ -331,9 +331,10 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
     {
         var (rows, older, days) = (await ReadAsync(db,
             """
-            SELECT count(*), count(*) FILTER (WHERE logged_at < _wh.now() - make_interval(days => _wh.run_log_retention_days() + 1)),
-                   _wh.run_log_retention_days()
-            FROM _wh.run_log
+            WITH k AS MATERIALIZED (SELECT _wh.run_log_retention_days() AS days,
+                                           _wh.now() - make_interval(days => _wh.run_log_retention_days() + 1) AS cutoff)
+            SELECT (SELECT count(*) FROM _wh.run_log), (SELECT count(*) FROM _wh.run_log r WHERE r.logged_at < k.cutoff), k.days
+            FROM k
             """, r => (r.GetInt64(0), r.GetInt64(1), r.GetInt32(2)), cancel))[0];
         var threshold = $"no row older than {days} days (warehouse_info 'run_log_retention_days')";
         if (older == 0) return [Ok(HealthCheckNames.RunLog, $"{rows} rows", threshold, "Within its retention.")];

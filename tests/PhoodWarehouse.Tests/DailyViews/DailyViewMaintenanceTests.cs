@@ -97,7 +97,7 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         var whatIf = wh.Run("Remove-WhMv -Tenant rt_a -Template foodlogstats -Before ($WarehouseToday.AddDays(-2)) -WhatIf");
         whatIf.AssertSucceeded();
         Assert.Empty(whatIf.Output);
-        string Drop(string tenant, int offset) => $"Drop daily view (tenant view rebuilt without it) | {DailyViewName.Qualified(tenant, "foodlogstats", Today.AddDays(offset))}";
+        string Drop(string tenant, int offset) => $"Drop daily view (its rows leave the tenant view in the same transaction) | {DailyViewName.Qualified(tenant, "foodlogstats", Today.AddDays(offset))}";
         Assert.Equal([Drop("rt_a", -5), Drop("rt_a", -4), Drop("rt_a", -3)], whatIf.WhatIf);
         var piped = wh.Run("Get-WhMv rt_* -To ($WarehouseToday.AddDays(-3)) | Remove-WhMv -WhatIf");
         piped.AssertSucceeded();

@@ -75,9 +75,9 @@ public sealed class WhatIfTests(PostgresServer server)
             new("Update-WhUnionView -Tenant wi_a -Template foodlogstats -WhatIf; Update-WhUnionView -Public -Template foodlogstats -WhatIf",
                 "Rebuild union view | wi_a.foodlogstats", "Rebuild union view | public.foodlogstats"),
             new("Remove-WhMv -Tenant wi_a -Template foodlogstats -Before $d1 -WhatIf",
-                $"Drop daily view (tenant view rebuilt without it) | {Day(2)}"),
+                $"Drop daily view (its rows leave the tenant view in the same transaction) | {Day(2)}"),
             new("Get-WhMv wi_a -From $d1 | Remove-WhMv -WhatIf",
-                $"Drop daily view (tenant view rebuilt without it) | {Day(1)}", $"Drop daily view (tenant view rebuilt without it) | {Day(0)}"),
+                $"Drop daily view (its rows leave the tenant view in the same transaction) | {Day(1)}", $"Drop daily view (its rows leave the tenant view in the same transaction) | {Day(0)}"),
             new("$checks | Repair-WhMv -WhatIf", $"Create from the source (5 rows; the warehouse has no such day) | {Day(3)}"),
             // The range form checks first: under -WhatIf that check records nothing either.
             new("Repair-WhMv -Tenant wi_a -Template foodlogstats -From $d3 -WhatIf", $"Create from the source (5 rows; the warehouse has no such day) | {Day(3)}"),
