@@ -29,17 +29,19 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         var results = new List<WhHealthCheck>();
-        // Freshness and TenantSize are two projections of one reading of the freshness engine (_wh.freshness).
-        List<DailyViews.WhMvFreshness>? freshness = null;
-        async Task<List<DailyViews.WhMvFreshness>> Freshness() =>
-            freshness ??= await DailyViews.DailyViewCatalog.ReadFreshnessAsync(db, limits.FreshnessDays, null, null, cancel);
+        // Freshness and TenantSize are two projections of one reading of the freshness engine (_wh.freshness), read on
+        // a second connection while the other checks run on this one (the run takes the longer of the two, not the sum).
+        Task<List<DailyViews.WhMvFreshness>>? freshness = null;
+        if (wanted.Contains(HealthCheckNames.Freshness) || wanted.Contains(HealthCheckNames.TenantSize))
+            freshness = ReadFreshnessAsync(limits.FreshnessDays, cancel);
+        Task<List<DailyViews.WhMvFreshness>> Freshness() => freshness!;
         foreach (var check in wanted)
         {
             logger.LogInformation("Checking {Check}", check);
             results.AddRange(check switch
             {
                 HealthCheckNames.DatabaseSize => await DatabaseSizeAsync(db, limits, cancel),
-                HealthCheckNames.TenantSize => await TenantSizeAsync(db, await Freshness(), limits, cancel),
+                HealthCheckNames.TenantSize => await TenantSizeAsync(db, Freshness(), limits, cancel),
                 HealthCheckNames.Connections => await ConnectionsAsync(db, limits, cancel),
                 HealthCheckNames.LockHeadroom => await LockHeadroomAsync(db, limits, cancel),
                 HealthCheckNames.DeadTuples => await DeadTuplesAsync(db, limits, cancel),
@@ -54,6 +56,12 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
             });
         }
         return results;
+    }
+
+    private async Task<List<DailyViews.WhMvFreshness>> ReadFreshnessAsync(int days, CancellationToken cancel)
+    {
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        return await DailyViews.DailyViewCatalog.ReadFreshnessAsync(db, days, null, null, cancel);
     }
 
     private static async Task<IEnumerable<WhHealthCheck>> DatabaseSizeAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
@@ -72,18 +80,19 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
     }
 
     /// <summary>Sizes from the tenant's tables and materialized views; its daily views (both kinds) from the freshness engine.</summary>
-    private static async Task<IEnumerable<WhHealthCheck>> TenantSizeAsync(NpgsqlConnection db, IReadOnlyList<DailyViews.WhMvFreshness> freshness,
+    private static async Task<IEnumerable<WhHealthCheck>> TenantSizeAsync(NpgsqlConnection db, Task<List<DailyViews.WhMvFreshness>> freshness,
         HealthThresholds limits, CancellationToken cancel)
     {
-        var views = freshness.GroupBy(f => f.Tenant).ToDictionary(g => g.Key, g => g.Sum(f => f.DailyViewCount));
-        var rows = await ReadAsync(db,
+        var sizes = await ReadAsync(db,
             """
             SELECT t.schema_name, coalesce(sum(pg_table_size(c.oid)), 0)::bigint, coalesce(sum(pg_indexes_size(c.oid)), 0)::bigint
             FROM _wh.tenants t
             LEFT JOIN pg_namespace n ON n.nspname = t.schema_name
             LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('m', 'r')
             GROUP BY t.schema_name ORDER BY t.schema_name
-            """, r => (Tenant: r.GetString(0), Data: r.GetInt64(1), Indexes: r.GetInt64(2), Views: views.GetValueOrDefault(r.GetString(0))), cancel);
+            """, r => (Tenant: r.GetString(0), Data: r.GetInt64(1), Indexes: r.GetInt64(2)), cancel);
+        var views = (await freshness).GroupBy(f => f.Tenant).ToDictionary(g => g.Key, g => g.Sum(f => f.DailyViewCount));
+        var rows = sizes.Select(t => (t.Tenant, t.Data, t.Indexes, Views: views.GetValueOrDefault(t.Tenant))).ToList();
         if (rows.Count == 0)
             return [Ok(HealthCheckNames.TenantSize, "no tenants", $"warning {limits.TenantSizeWarningGB} GB per tenant", "No tenants yet: New-WhTenant adds one.")];
         return rows.Select(t =>
