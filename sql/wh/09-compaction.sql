@@ -142,7 +142,14 @@ BEGIN
     END IF;
     SELECT string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal)
     INTO defs FROM _wh.template_columns(template_name) c;
-    EXECUTE format('CREATE TABLE %I.%I (%s, _wh_day date NOT NULL) WITH (vacuum_truncate = off)', target_schema, table_name, defs);
+    -- Two sessions may both have seen no table: the second waited on the first's advisory lock (the caller's), and an
+    -- advisory lock does not refresh the catalog snapshot to_regclass read, so CREATE finds the table it did not see
+    -- (seen in CI: "relation <template>_recent already exists"). It was made by the other session: nothing to do.
+    BEGIN
+        EXECUTE format('CREATE TABLE %I.%I (%s, _wh_day date NOT NULL) WITH (vacuum_truncate = off)', target_schema, table_name, defs);
+    EXCEPTION WHEN duplicate_table OR unique_violation THEN
+        RETURN false;
+    END;
     FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_days_table.template_name)) ORDER BY ordinal LOOP
         EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, table_name,
                        _wh.render_template_text(idx.index_rest, target_schema, table_name, _wh.tenant_today(target_schema)));
