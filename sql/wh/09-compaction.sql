@@ -334,6 +334,23 @@ BEGIN
 END
 $$;
 
+-- Summarizes the new page ranges of a days table's BRIN index on _wh_day (brin_summarize_new_values), so that a day's
+-- rows are found by their ranges at once after a window loaded many days: autosummarize does it later, in the
+-- background, and until then every unsummarized range is read by each day's lookup (a check of 7 days read the whole
+-- 730,000-row table). Returns how many ranges it summarized.
+CREATE OR REPLACE FUNCTION _wh.summarize_days_index(target_schema text, table_name text)
+RETURNS integer
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(sum(pg_catalog.brin_summarize_new_values(i.indexrelid::regclass)), 0)::integer
+    FROM pg_catalog.pg_index i
+    JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid
+    JOIN pg_catalog.pg_am a ON a.oid = x.relam AND a.amname = 'brin'
+    WHERE i.indrelid = pg_catalog.to_regclass(format('%I.%I', target_schema, table_name))
+$$;
+
 -- Moves a tenant's closed daily materialized views of a template (older than yesterday) into
 -- <schema>.<template>_closed: rows copied, each materialized view replaced by a plain view of
 -- the same name over the table and its rows removed from <template>_recent, all in the
@@ -389,6 +406,7 @@ BEGIN
        OR (only_when_due AND NOT has_table AND candidates + coalesce(planned_days, 0) <= _wh.compact_after_days()) THEN
         IF has_table AND analyze_table THEN
             EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+            PERFORM _wh.summarize_days_index(target_schema, closed);
         END IF;
         RETURN result;
     END IF;
@@ -431,6 +449,7 @@ BEGIN
     END IF;
     IF created OR analyze_table THEN
         EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+        PERFORM _wh.summarize_days_index(target_schema, closed);
     END IF;
     RETURN result || jsonb_build_object('compacted', cardinality(moved), 'created_table', created);
 END
