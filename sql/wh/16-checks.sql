@@ -56,6 +56,16 @@ AS $$
                   CASE WHEN $4 IS NULL THEN '' ELSE 'GROUP BY f.g' END)
 $$;
 
+-- The source's fingerprint query of a rendered template query (its trailing semicolons dropped), its columns named
+-- as the template declares them (aliases) and hashed by hash0 and hash1 (fingerprint_row_expression on the source).
+CREATE OR REPLACE FUNCTION _wh.source_fingerprint_sql(rendered_query text, aliases text, hash0 text, hash1 text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _wh.fingerprint_sql(format('(%s) AS r(%s)', regexp_replace(rendered_query, ';[\s;]*$', ''), aliases), hash0, hash1)
+$$;
+
 -- Compares each day from start_date to end_date of one tenant's template with its source, by fingerprint (row
 -- count + content hash over the template's declared columns, computed on both sides: only fingerprints cross
 -- dblink, over ONE source connection opened for this call; 92 days per round trip, sent asynchronously while the
@@ -138,13 +148,10 @@ BEGIN
     IF tpl.query_template !~ '\{VIEW_NAME\}'
        AND (SELECT count(*) FROM regexp_matches(tpl.query_template, '\{TARGET_DATE\}', 'g'))
          = (SELECT count(*) FROM regexp_matches(tpl.query_template, '''\{TARGET_DATE\}''::date\M', 'gi')) THEN
-        per_day_source := _wh.fingerprint_sql(
-            format('(%s) AS r(%s)',
-                   regexp_replace(_wh.render_template_text(regexp_replace(tpl.query_template, '''\{TARGET_DATE\}''::date\M', '(wh_days.wh_day)', 'gi'),
-                                                           target_schema, _wh.create_mv_name(template_name, start_date), start_date),
-                                  ';[\s;]*$', ''),
-                   aliases),
-            src_hash0, src_hash1);
+        per_day_source := _wh.source_fingerprint_sql(
+            _wh.render_template_text(regexp_replace(tpl.query_template, '''\{TARGET_DATE\}''::date\M', '(wh_days.wh_day)', 'gi'),
+                                     target_schema, _wh.create_mv_name(template_name, start_date), start_date),
+            aliases, src_hash0, src_hash1);
     END IF;
     -- The kind of every day of the window ('m', 'v' or NULL), read once.
     SELECT array_agg(_wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, g::date)) ORDER BY g)
@@ -178,13 +185,9 @@ BEGIN
                 parts := '{}';
                 FOR k IN 0 .. chunk_end - d LOOP
                     parts := parts || format('(SELECT %L::date AS d, fp.n, fp.hash FROM (%s) fp)', d + k,
-                        _wh.fingerprint_sql(
-                            format('(%s) AS r(%s)',
-                                   regexp_replace(_wh.render_template_text(tpl.query_template, target_schema,
-                                                                           _wh.create_mv_name(template_name, d + k), d + k),
-                                                  ';[\s;]*$', ''),
-                                   aliases),
-                            src_hash0, src_hash1));
+                        _wh.source_fingerprint_sql(
+                            _wh.render_template_text(tpl.query_template, target_schema, _wh.create_mv_name(template_name, d + k), d + k),
+                            aliases, src_hash0, src_hash1));
                 END LOOP;
                 PERFORM public.dblink_send_query(conn, array_to_string(parts, E'\nUNION ALL\n'));
             END IF;
