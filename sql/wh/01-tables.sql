@@ -63,6 +63,13 @@ CREATE TABLE IF NOT EXISTS _wh.run_log (
 );
 CREATE INDEX IF NOT EXISTS run_log_tenant_template_date_idx ON _wh.run_log (tenant_schema, template_name, target_date);
 CREATE INDEX IF NOT EXISTS run_log_logged_at_idx ON _wh.run_log (logged_at);
+-- upgrade from < 2.1.1: add the run log's partial indexes of successes and failures (each pair's latest is one probe for _wh.freshness)
+-- Whatever the size of the run log, each pair's latest success and latest failure are one index probe each; a row
+-- enters at most one of the two.
+CREATE INDEX IF NOT EXISTS run_log_latest_success_idx ON _wh.run_log (tenant_schema, template_name, logged_at)
+    WHERE action IN ('created', 'refreshed', 'recreated');
+CREATE INDEX IF NOT EXISTS run_log_latest_failure_idx ON _wh.run_log (tenant_schema, template_name, logged_at)
+    WHERE action = 'failed';
 -- Actions: 'retried' (a transient error that update_mv_day_isolated waited out), 'checked' (a day compared with its
 -- source), 'repaired' (a day re-loaded because it differed).
 -- upgrade from < 2.0.0: widen the run log's actions to retried, checked and repaired (existing rows already fit)

@@ -31,43 +31,57 @@ AS $$
         verified_at = coalesce(EXCLUDED.verified_at, s.verified_at)
 $$;
 
--- THE catalog of daily views: every <template>_YYYY_MM_DD of a registered tenant, a materialized view (kind 'm')
--- or a compacted closed day (kind 'v', a view over <template>_closed), with what _wh.day_state knows of it.
--- complete: captured at or after the day ended on the tenant's clock (NULL: capture time unknown, loaded by an
--- earlier release). Get-WhMv, Get-WhMvFreshness, Get-WhHealth and _wh.freshness read this view.
--- One pass over pg_class, linear in the number of relations: only relations of registered tenants' schemas are kept;
--- the daily suffix is recognised and parsed by _wh.daily_name_day in a fenced LATERAL subquery (OFFSET 0), once per
--- relation (flattened, the planner would repeat the parse in the filter, the output and the day_state join key), and
--- the planner may memoize it by name (tenants share their names: 731 parses for 36,500 days, measured); the template
--- is the name without the suffix, matched by equality (a hash join, not one regular expression per template and
--- relation). A filter on schema_name or kind reaches the pg_class scan, so one tenant's days cost that tenant's
--- relations only. Measured at 50 tenants x 730 days: docs/performance.md, rows j1-j4.
+-- The daily names, before anything is joined: every materialized view or view named <template>_YYYY_MM_DD in any
+-- schema, with the relation's namespace oid, its template (the name without the suffix) and its day. The one place in
+-- SQL that says which relations are daily views (with _wh.daily_name_day, the spelling of the suffix). The suffix is
+-- parsed in a fenced LATERAL subquery (OFFSET 0), once per relation (flattened, the planner would repeat the parse in
+-- the filter, the output and the join keys), and the planner may memoize it by name (tenants share their names: 731
+-- parses for 36,500 days, measured). _wh.freshness aggregates this view before joining anything, so that no estimate
+-- of a join over 36,500 rows can pick its plan.
 DROP VIEW IF EXISTS _wh.daily_views;
+DROP VIEW IF EXISTS _wh.daily_relations;
 DROP FUNCTION IF EXISTS _wh.daily_name_pattern(text);  -- release 2.0.0's matcher, replaced by _wh.daily_name_day
+CREATE VIEW _wh.daily_relations AS
+SELECT c.relnamespace,
+       c.oid AS relid,
+       c.relname,
+       pg_catalog.left(c.relname, -11) AS template_name,
+       d.day,
+       c.relkind AS kind
+FROM pg_catalog.pg_class c
+CROSS JOIN LATERAL (SELECT _wh.daily_name_day(c.relname) AS day OFFSET 0) d
+WHERE c.relkind IN ('m', 'v') AND d.day IS NOT NULL;
+
+-- THE catalog of daily views: every <template>_YYYY_MM_DD of a registered tenant and template, a materialized view
+-- (kind 'm') or a compacted closed day (kind 'v', a view over <template>_closed), with what _wh.day_state knows of it.
+-- complete: captured at or after the day ended on the tenant's clock (NULL: capture time unknown, loaded by an
+-- earlier release). Get-WhMv, Get-WhTenant, Get-WhHealth, compaction and retention read this view.
+-- One pass over pg_class, linear in the number of relations: only relations of registered tenants' schemas are kept;
+-- the template is matched by equality (a hash join, not one regular expression per template and relation). A filter
+-- on schema_name or kind reaches the pg_class scan, so one tenant's days cost that tenant's relations only. Measured
+-- at 50 tenants x 730 days: docs/performance.md, rows j1-j4.
 CREATE VIEW _wh.daily_views AS
 SELECT n.nspname::text AS schema_name,
        m.template_name,
-       d.day,
-       c.relname::text AS relation,
-       c.oid AS relid,
-       c.relkind AS kind,
-       c.relkind = 'v' AS compacted,
+       r.day,
+       r.relname::text AS relation,
+       r.relid,
+       r.kind,
+       r.kind = 'v' AS compacted,
        s.captured_at,
        s.captured_rows,
-       s.captured_at >= _wh.day_end(d.day, t.time_zone) AS complete,
+       s.captured_at >= _wh.day_end(r.day, t.time_zone) AS complete,
        s.last_checked_at,
        s.check_status,
        s.warehouse_rows,
        s.source_rows,
        s.verified_at,
        t.time_zone
-FROM pg_catalog.pg_class c
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+FROM _wh.daily_relations r
+JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
 JOIN _wh.tenants t ON t.schema_name = n.nspname
-CROSS JOIN LATERAL (SELECT _wh.daily_name_day(c.relname) AS day OFFSET 0) d
-JOIN _wh.mv_templates m ON m.template_name = pg_catalog.left(c.relname, -11)
-LEFT JOIN _wh.day_state s ON s.schema_name = n.nspname AND s.template_name = m.template_name AND s.day = d.day
-WHERE c.relkind IN ('m', 'v') AND d.day IS NOT NULL;
+JOIN _wh.mv_templates m ON m.template_name = r.template_name
+LEFT JOIN _wh.day_state s ON s.schema_name = n.nspname AND s.template_name = m.template_name AND s.day = r.day;
 
 -- THE freshness engine (Get-WhMvFreshness and Get-WhHealth both read it): per registered tenant and template
 -- (that has a tenant view, a daily view or a run-log row) over the window_days days ending on the tenant's today.
@@ -89,39 +103,47 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off  -- its estimates over pg_class are large enough to trigger JIT, whose compilation costs more than the query
 AS $$
     WITH ten AS MATERIALIZED (
-        SELECT t.schema_name, t.time_zone, _wh.today_in(t.time_zone) AS today, _wh.today_in(t.time_zone) - ($1 - 1) AS window_start
+        SELECT t.schema_name, t.time_zone, d.today, d.today - ($1 - 1) AS window_start
         FROM _wh.tenants t
+        CROSS JOIN LATERAL (SELECT _wh.today_in(t.time_zone) AS today) d
         WHERE $2 IS NULL OR t.schema_name = ANY ($2)),
     tpl AS MATERIALIZED (SELECT m.template_name FROM _wh.mv_templates m WHERE $3 IS NULL OR m.template_name = ANY ($3)),
-    -- ONE pass over the catalog, plain aggregates only (hashed; no day_state, no arrays): every day of a pair.
+    -- ONE pass over the daily names, aggregated per schema and template BEFORE any join (a few hundred groups): so no
+    -- estimate of a join over every daily name can choose this plan (one did: a nested loop over 36,500 names x 50
+    -- tenants, 430 ms instead of 70). Joined to the asked tenants and templates, it is _wh.daily_views' set of days.
     stats AS MATERIALIZED (
-        SELECT v.schema_name, v.template_name, min(v.day) AS first_day, max(v.day) AS latest_day, count(*)::integer AS views,
-               count(*) FILTER (WHERE v.compacted)::integer AS compacted
-        FROM _wh.daily_views v
-        JOIN ten ON ten.schema_name = v.schema_name
-        JOIN tpl ON tpl.template_name = v.template_name
-        GROUP BY 1, 2),
+        SELECT n.nspname::text AS schema_name, g.template_name, g.first_day, g.latest_day, g.views, g.compacted
+        FROM (SELECT r.relnamespace, r.template_name, min(r.day) AS first_day, max(r.day) AS latest_day,
+                     count(*)::integer AS views, count(*) FILTER (WHERE r.kind = 'v')::integer AS compacted
+              FROM _wh.daily_relations r
+              GROUP BY 1, 2) g
+        JOIN pg_catalog.pg_namespace n ON n.oid = g.relnamespace
+        JOIN ten ON ten.schema_name = n.nspname
+        JOIN tpl ON tpl.template_name = g.template_name),
+    -- The latest verification per pair: one pass over the day state, aggregated before any join.
     verified AS MATERIALIZED (
         SELECT s.schema_name, s.template_name, max(s.verified_at) AS last_verified
         FROM _wh.day_state s
-        JOIN ten ON ten.schema_name = s.schema_name
-        JOIN tpl ON tpl.template_name = s.template_name
+        WHERE ($2 IS NULL OR s.schema_name = ANY ($2)) AND ($3 IS NULL OR s.template_name = ANY ($3))
         GROUP BY 1, 2),
-    -- The run log per pair: the latest success and failure, and the latest failure's error.
-    log AS MATERIALIZED (
-        SELECT r.tenant_schema AS tenant, r.template_name AS template,
-               max(r.logged_at) FILTER (WHERE r.action IN ('created', 'refreshed', 'recreated')) AS last_success,
-               max(r.logged_at) FILTER (WHERE r.action = 'failed') AS last_failure
-        FROM _wh.run_log r
-        JOIN ten ON ten.schema_name = r.tenant_schema
-        JOIN tpl ON tpl.template_name = r.template_name
-        GROUP BY 1, 2),
+    -- Every asked tenant and template, with the run log's latest success and latest failure: one probe each of a
+    -- partial index (run_log_latest_success_idx, run_log_latest_failure_idx), whatever the size of the log.
+    candidates AS MATERIALIZED (
+        SELECT ten.schema_name AS tenant, tpl.template_name AS template, ten.time_zone, ten.today, ten.window_start,
+               (SELECT max(r.logged_at) FROM _wh.run_log r
+                WHERE r.tenant_schema = ten.schema_name AND r.template_name = tpl.template_name
+                  AND r.action IN ('created', 'refreshed', 'recreated')) AS last_success,
+               (SELECT max(r.logged_at) FROM _wh.run_log r
+                WHERE r.tenant_schema = ten.schema_name AND r.template_name = tpl.template_name AND r.action = 'failed') AS last_failure
+        FROM ten CROSS JOIN tpl),
+    -- The pairs reported: those with a tenant view, a daily view or any run-log row.
     pairs AS MATERIALIZED (
-        SELECT ten.schema_name AS tenant, tpl.template_name AS template, ten.time_zone, ten.today, ten.window_start
-        FROM ten CROSS JOIN tpl
-        WHERE to_regclass(format('%I.%I', ten.schema_name, tpl.template_name)) IS NOT NULL
-           OR EXISTS (SELECT 1 FROM stats s WHERE s.schema_name = ten.schema_name AND s.template_name = tpl.template_name)
-           OR EXISTS (SELECT 1 FROM log l WHERE l.tenant = ten.schema_name AND l.template = tpl.template_name)),
+        SELECT c.tenant, c.template, c.time_zone, c.today, c.window_start, c.last_success, c.last_failure
+        FROM candidates c
+        WHERE c.last_success IS NOT NULL OR c.last_failure IS NOT NULL
+           OR to_regclass(format('%I.%I', c.tenant, c.template)) IS NOT NULL
+           OR EXISTS (SELECT 1 FROM stats s WHERE s.schema_name = c.tenant AND s.template_name = c.template)
+           OR EXISTS (SELECT 1 FROM _wh.run_log r WHERE r.tenant_schema = c.tenant AND r.template_name = c.template)),
     -- Each day of each pair's window, looked up by name (pg_class's index), with its state and its run log: the cost
     -- follows pairs x window_days, not the number of days the warehouse holds.
     window_days AS MATERIALIZED (
@@ -154,15 +176,14 @@ AS $$
                ARRAY(SELECT x FROM unnest(ws.absent) x WHERE x >= s.first_day ORDER BY 1) AS missing,
                ws.partial,
                ws.changed,
-               l.last_success, l.last_failure,
+               p.last_success, p.last_failure,
                (SELECT r.error FROM _wh.run_log r
-                WHERE r.tenant_schema = p.tenant AND r.template_name = p.template AND r.action = 'failed' AND r.logged_at = l.last_failure
+                WHERE r.tenant_schema = p.tenant AND r.template_name = p.template AND r.action = 'failed' AND r.logged_at = p.last_failure
                 ORDER BY r.id DESC LIMIT 1) AS last_error,
                ws.unresolved,
                vf.last_verified
         FROM pairs p
         LEFT JOIN stats s ON s.schema_name = p.tenant AND s.template_name = p.template
-        LEFT JOIN log l ON l.tenant = p.tenant AND l.template = p.template
         LEFT JOIN verified vf ON vf.schema_name = p.tenant AND vf.template_name = p.template
         JOIN window_sets ws ON ws.tenant = p.tenant AND ws.template = p.template)
     SELECT f.tenant, f.template, f.today, f.window_start, f.first_day, f.latest_day, f.views, f.compacted,

@@ -8,7 +8,7 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA _wh FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA _wh FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES FOR ROLE whadmin REVOKE EXECUTE ON ROUTINES FROM PUBLIC;
 
-INSERT INTO _wh.warehouse_info (key, value) VALUES ('schema_version', '2.1.0')
+INSERT INTO _wh.warehouse_info (key, value) VALUES ('schema_version', '2.1.1')
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 -- Closed days are compacted once a tenant has more than this many closed daily materialized views
 -- of a template (wh/09-compaction.sql). An existing value (set by a DBA) is kept.

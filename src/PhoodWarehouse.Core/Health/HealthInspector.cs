@@ -28,33 +28,38 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
                 $"The warehouse is not installed in {connection.Target}. Run Install-WhWarehouse (as a superuser), or connect to the warehouse database.", connection.Target);
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        var results = new List<WhHealthCheck>();
         // Freshness and TenantSize are two projections of one reading of the freshness engine (_wh.freshness), read on
-        // a second connection while the other checks run on this one (the run takes the longer of the two, not the sum).
+        // a second connection while the other checks run on this one, in order; the checks that need the engine's rows
+        // are finished at the end, so the run takes the longer of the two connections' work, not their sum.
         Task<List<DailyViews.WhMvFreshness>>? freshness = null;
         if (wanted.Contains(HealthCheckNames.Freshness) || wanted.Contains(HealthCheckNames.TenantSize))
             freshness = ReadFreshnessAsync(limits.FreshnessDays, cancel);
-        Task<List<DailyViews.WhMvFreshness>> Freshness() => freshness!;
+        var pending = new List<Task<IEnumerable<WhHealthCheck>>>();
         foreach (var check in wanted)
         {
             logger.LogInformation("Checking {Check}", check);
-            results.AddRange(check switch
+            pending.Add(check switch
             {
-                HealthCheckNames.DatabaseSize => await DatabaseSizeAsync(db, limits, cancel),
-                HealthCheckNames.TenantSize => await TenantSizeAsync(db, Freshness(), limits, cancel),
-                HealthCheckNames.Connections => await ConnectionsAsync(db, limits, cancel),
-                HealthCheckNames.LockHeadroom => await LockHeadroomAsync(db, limits, cancel),
-                HealthCheckNames.DeadTuples => await DeadTuplesAsync(db, limits, cancel),
-                HealthCheckNames.SlowStatements => await SlowStatementsAsync(db, limits, cancel),
-                HealthCheckNames.CronHistory => await CronAsync(db, limits, history: true, cancel),
-                HealthCheckNames.CronFailures => await CronAsync(db, limits, history: false, cancel),
-                HealthCheckNames.Freshness => FreshnessChecks(await Freshness(), limits),
-                HealthCheckNames.NeverAnalyzed => await NeverAnalyzedAsync(db, cancel),
-                HealthCheckNames.RunLog => await RunLogAsync(db, cancel),
-                HealthCheckNames.Replicas => await ReplicasAsync(db, limits, cancel),
-                _ => [],
+                HealthCheckNames.TenantSize => TenantSizeChecksAsync(await TenantSizesAsync(db, cancel), freshness!, limits),
+                HealthCheckNames.Freshness => FreshnessChecksAsync(freshness!, limits),
+                _ => Task.FromResult(check switch
+                {
+                    HealthCheckNames.DatabaseSize => await DatabaseSizeAsync(db, limits, cancel),
+                    HealthCheckNames.Connections => await ConnectionsAsync(db, limits, cancel),
+                    HealthCheckNames.LockHeadroom => await LockHeadroomAsync(db, limits, cancel),
+                    HealthCheckNames.DeadTuples => await DeadTuplesAsync(db, limits, cancel),
+                    HealthCheckNames.SlowStatements => await SlowStatementsAsync(db, limits, cancel),
+                    HealthCheckNames.CronHistory => await CronAsync(db, limits, history: true, cancel),
+                    HealthCheckNames.CronFailures => await CronAsync(db, limits, history: false, cancel),
+                    HealthCheckNames.NeverAnalyzed => await NeverAnalyzedAsync(db, cancel),
+                    HealthCheckNames.RunLog => await RunLogAsync(db, cancel),
+                    HealthCheckNames.Replicas => await ReplicasAsync(db, limits, cancel),
+                    _ => [],
+                }),
             });
         }
+        var results = new List<WhHealthCheck>();
+        foreach (var part in pending) results.AddRange(await part);
         return results;
     }
 
@@ -79,11 +84,9 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
         }];
     }
 
-    /// <summary>Sizes from the tenant's tables and materialized views; its daily views (both kinds) from the freshness engine.</summary>
-    private static async Task<IEnumerable<WhHealthCheck>> TenantSizeAsync(NpgsqlConnection db, Task<List<DailyViews.WhMvFreshness>> freshness,
-        HealthThresholds limits, CancellationToken cancel)
-    {
-        var sizes = await ReadAsync(db,
+    /// <summary>Each tenant's data and index sizes, from its tables and materialized views (daily views over the compacted table take no space).</summary>
+    private static Task<List<(string Tenant, long Data, long Indexes)>> TenantSizesAsync(NpgsqlConnection db, CancellationToken cancel) =>
+        ReadAsync(db,
             """
             SELECT t.schema_name, coalesce(sum(pg_table_size(c.oid)), 0)::bigint, coalesce(sum(pg_indexes_size(c.oid)), 0)::bigint
             FROM _wh.tenants t
@@ -91,6 +94,11 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
             LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('m', 'r')
             GROUP BY t.schema_name ORDER BY t.schema_name
             """, r => (Tenant: r.GetString(0), Data: r.GetInt64(1), Indexes: r.GetInt64(2)), cancel);
+
+    /// <summary>The sizes, with each tenant's daily views (both kinds) counted by the freshness engine.</summary>
+    private static async Task<IEnumerable<WhHealthCheck>> TenantSizeChecksAsync(List<(string Tenant, long Data, long Indexes)> sizes,
+        Task<List<DailyViews.WhMvFreshness>> freshness, HealthThresholds limits)
+    {
         var views = (await freshness).GroupBy(f => f.Tenant).ToDictionary(g => g.Key, g => g.Sum(f => f.DailyViewCount));
         var rows = sizes.Select(t => (t.Tenant, t.Data, t.Indexes, Views: views.GetValueOrDefault(t.Tenant))).ToList();
         if (rows.Count == 0)
@@ -288,6 +296,9 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
     /// set of status rules, each tenant on its clock). Failing, Stale and Empty are Critical; Changed, Partial and Gaps
     /// a Warning.
     /// </summary>
+    private static async Task<IEnumerable<WhHealthCheck>> FreshnessChecksAsync(Task<List<DailyViews.WhMvFreshness>> rows, HealthThresholds limits) =>
+        FreshnessChecks(await rows, limits);
+
     private static IEnumerable<WhHealthCheck> FreshnessChecks(IReadOnlyList<DailyViews.WhMvFreshness> rows, HealthThresholds limits)
     {
         var threshold = $"latest day ≥ yesterday; no missing, partial or changed day in the last {limits.FreshnessDays} days; no failure after the last success";
@@ -411,9 +422,10 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
     {
         var views = await ReadAsync(db,
             """
-            SELECT format('%I.%I', v.schema_name, v.relation)
-            FROM _wh.daily_views v
-            WHERE v.kind = 'm' AND pg_stat_get_last_analyze_time(v.relid) IS NULL AND pg_stat_get_last_autoanalyze_time(v.relid) IS NULL
+            WITH m AS MATERIALIZED (SELECT v.schema_name, v.relation, v.relid FROM _wh.daily_views v WHERE v.kind = 'm')
+            SELECT format('%I.%I', m.schema_name, m.relation)
+            FROM m  -- (materialized first: otherwise the statistics are asked for every daily name, views included)
+            WHERE pg_stat_get_last_analyze_time(m.relid) IS NULL AND pg_stat_get_last_autoanalyze_time(m.relid) IS NULL
             ORDER BY 1
             """, r => r.GetString(0), cancel);
         if (views.Count == 0)
