@@ -1,6 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
-
 namespace PhoodWarehouse.Core;
 
 /// <summary>Small helpers for the SQL the client sends: commands with parameters, and transactions of warehouse work.</summary>

@@ -1,6 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
-
 namespace PhoodWarehouse.Core;
 
 /// <summary>What can be named in a command, for tab completion.</summary>

@@ -1,8 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.DailyViews;
 using PhoodWarehouse.Core.Health;
-using PhoodWarehouse.Core.Tenants;
 
 namespace PhoodWarehouse.Benchmarks;
 

@@ -1,8 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
-using PhoodWarehouse.Core.DailyViews;
 
 namespace PhoodWarehouse.Benchmarks;
 

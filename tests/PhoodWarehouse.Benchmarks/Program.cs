@@ -1,16 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Text.Json;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.Connections;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Core.Local;
-using PhoodWarehouse.Core.Tenants;
 
 namespace PhoodWarehouse.Benchmarks;
 

@@ -1,9 +1,3 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Core.Local;
 using PhoodWarehouse.Tests.Upgrade;
 
 namespace PhoodWarehouse.Benchmarks;

@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace PhoodWarehouse.Core.Connections;
 
 /// <summary>How to reach a warehouse: a connection string, or server/port/database/user/password.</summary>

@@ -1,6 +1,3 @@
-using Microsoft.Extensions.Logging;
-using Npgsql;
-
 namespace PhoodWarehouse.Core.Connections;
 
 /// <summary>Opens a connection to a warehouse database and checks it before anyone relies on it.</summary>

@@ -3,9 +3,6 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Channels;
-using Microsoft.Extensions.Logging;
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
 using PhoodWarehouse.Core.Tenants;
 
 namespace PhoodWarehouse.Core.DailyViews;

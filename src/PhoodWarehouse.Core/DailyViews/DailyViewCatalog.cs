@@ -1,7 +1,3 @@
-using Microsoft.Extensions.Logging;
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
-
 namespace PhoodWarehouse.Core.DailyViews;
 
 /// <summary>

@@ -1,6 +1,4 @@
 using System.Text.Json;
-using Microsoft.Extensions.Logging;
-using PhoodWarehouse.Core.Connections;
 
 namespace PhoodWarehouse.Core.DailyViews;
 

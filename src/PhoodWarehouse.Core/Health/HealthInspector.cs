@@ -1,8 +1,5 @@
 using System.Globalization;
-using Microsoft.Extensions.Logging;
-using Npgsql;
 using PhoodWarehouse.Core.Warehouse;
-using PhoodWarehouse.Core.Connections;
 using PhoodWarehouse.Core.DailyViews;
 
 namespace PhoodWarehouse.Core.Health;

@@ -1,5 +1,4 @@
 using System.Reflection;
-using PhoodWarehouse.Core.Connections;
 
 namespace PhoodWarehouse.Core.Install;
 

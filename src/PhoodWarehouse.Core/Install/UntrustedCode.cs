@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Npgsql;
 
 namespace PhoodWarehouse.Core.Install;
 

@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace PhoodWarehouse.Core.Local;
 
 /// <summary>A tenant source database to generate: days × rows of food-waste logs, and a read-only login.</summary>

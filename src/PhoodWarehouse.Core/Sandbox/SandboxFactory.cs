@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security;
 using System.Security.Cryptography;
-using Microsoft.Extensions.Logging;
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
 using PhoodWarehouse.Core.Install;
 using PhoodWarehouse.Core.Local;
 

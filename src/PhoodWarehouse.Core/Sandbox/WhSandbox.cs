@@ -1,5 +1,4 @@
 using System.Security;
-using Npgsql;
 using PhoodWarehouse.Core.Local;
 
 namespace PhoodWarehouse.Core.Sandbox;

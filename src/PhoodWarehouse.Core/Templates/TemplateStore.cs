@@ -1,7 +1,4 @@
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.Logging;
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
 using PhoodWarehouse.Core.DailyViews;
 
 namespace PhoodWarehouse.Core.Templates;

@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace PhoodWarehouse.Core.Tenants;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using Microsoft.Extensions.Logging;
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
 using PhoodWarehouse.Core.Schedules;
 
 namespace PhoodWarehouse.Core.Tenants;

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging;
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
 
 namespace PhoodWarehouse.Core.Tenants;
 

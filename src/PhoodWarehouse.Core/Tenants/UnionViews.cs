@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace PhoodWarehouse.Core.Tenants;
 
 /// <summary>The tenant and public UNION ALL views, rebuilt by the SQL layer's functions (the same ones psql and pg_cron use).</summary>

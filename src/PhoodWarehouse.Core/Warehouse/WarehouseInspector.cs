@@ -1,6 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
-
 namespace PhoodWarehouse.Core.Warehouse;
 
 /// <summary>

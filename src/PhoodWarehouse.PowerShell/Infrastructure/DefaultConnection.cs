@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Management.Automation.Runspaces;
-using PhoodWarehouse.Core.Connections;
 
 namespace PhoodWarehouse.PowerShell.Infrastructure;
 

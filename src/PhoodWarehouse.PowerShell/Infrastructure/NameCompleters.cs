@@ -1,9 +1,6 @@
 using System.Collections;
 using System.Collections.Concurrent;
-using System.Management.Automation;
 using System.Management.Automation.Language;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.Connections;
 
 namespace PhoodWarehouse.PowerShell.Infrastructure;
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Management.Automation;
 using Microsoft.Extensions.Logging;
 
 namespace PhoodWarehouse.PowerShell.Infrastructure;

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using System.Management.Automation;
 using System.Management.Automation.Runspaces;
-using PhoodWarehouse.Core.Connections;
 using PhoodWarehouse.Core.Sandbox;
 
 namespace PhoodWarehouse.PowerShell.Infrastructure;

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using System.Management.Automation;
 using Microsoft.Extensions.Logging;
-using PhoodWarehouse.Core;
 
 namespace PhoodWarehouse.PowerShell.Infrastructure;
 

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Management.Automation;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.DailyViews;
 
 namespace PhoodWarehouse.PowerShell.Infrastructure;
 

@@ -1,7 +1,3 @@
-using System.Management.Automation;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.Connections;
-
 namespace PhoodWarehouse.PowerShell.Infrastructure;
 
 /// <summary>

@@ -1,8 +1,4 @@
-using Npgsql;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Tests.Infrastructure;
 using PhoodWarehouse.Tests.Reliability;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.DailyViews;
 

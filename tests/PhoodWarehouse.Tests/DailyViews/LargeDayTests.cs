@@ -1,8 +1,3 @@
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Tests.Infrastructure;
-using PhoodWarehouse.Tests.Sql;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.DailyViews;
 
 /// <summary>

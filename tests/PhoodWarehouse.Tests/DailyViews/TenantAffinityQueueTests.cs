@@ -1,6 +1,3 @@
-using PhoodWarehouse.Core.DailyViews;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.DailyViews;
 
 /// <summary>How backfill days are handed to workers: a worker stays with its tenant (its kept source connection).</summary>

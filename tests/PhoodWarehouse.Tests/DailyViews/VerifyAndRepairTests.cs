@@ -1,8 +1,4 @@
-using PhoodWarehouse.Core.DailyViews;
 using PhoodWarehouse.Core.Health;
-using PhoodWarehouse.Core.Tenants;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.DailyViews;
 

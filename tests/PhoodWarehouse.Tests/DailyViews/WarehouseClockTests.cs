@@ -1,7 +1,4 @@
-using PhoodWarehouse.Core.DailyViews;
 using PhoodWarehouse.Core.Templates;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.DailyViews;
 

@@ -1,11 +1,4 @@
-using System.Text.Json;
-using Npgsql;
 using PhoodWarehouse.Core.Configuration;
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Core.Local;
-using PhoodWarehouse.Core.Tenants;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Health;
 

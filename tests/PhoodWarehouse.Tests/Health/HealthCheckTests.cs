@@ -1,8 +1,4 @@
-using Npgsql;
 using PhoodWarehouse.Core.Health;
-using PhoodWarehouse.Core.Local;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Health;
 

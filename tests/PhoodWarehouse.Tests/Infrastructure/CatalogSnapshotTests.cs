@@ -1,6 +1,3 @@
-using Npgsql;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Infrastructure;
 
 /// <summary>

@@ -2,7 +2,6 @@ using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using System.Text;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Infrastructure;
 

@@ -1,12 +1,6 @@
 using DotNet.Testcontainers.Builders;
 using DotNet.Testcontainers.Images;
-using Npgsql;
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Core.Connections;
-using PhoodWarehouse.Core.Local;
-using Microsoft.Extensions.Logging.Abstractions;
 using Testcontainers.PostgreSql;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Infrastructure;
 

@@ -1,6 +1,5 @@
 using System.Management.Automation;
 using System.Net;
-using Npgsql;
 
 namespace PhoodWarehouse.Tests.Infrastructure;
 

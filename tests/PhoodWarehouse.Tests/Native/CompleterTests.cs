@@ -1,6 +1,4 @@
 using System.Management.Automation;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Native;
 

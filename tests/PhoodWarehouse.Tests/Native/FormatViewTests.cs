@@ -1,7 +1,5 @@
 using System.Management.Automation.Runspaces;
 using System.Xml.Linq;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Native;
 

@@ -1,6 +1,5 @@
 using System.Xml.Linq;
 using PhoodWarehouse.HelpGenerator;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Native;
 

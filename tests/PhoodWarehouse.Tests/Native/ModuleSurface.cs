@@ -1,6 +1,4 @@
 using System.Text.RegularExpressions;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Native;
 

@@ -1,8 +1,5 @@
 using System.Management.Automation;
-using Npgsql;
 using PhoodWarehouse.Core.Sandbox;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Native;
 

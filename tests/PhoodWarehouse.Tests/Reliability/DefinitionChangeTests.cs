@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using Npgsql;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Reliability;
 

@@ -1,7 +1,4 @@
-using PhoodWarehouse.Core.Local;
 using PhoodWarehouse.Core.Warehouse;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Reliability;
 

@@ -1,6 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Tests.Sql;
-
 namespace PhoodWarehouse.Tests.Reliability;
 
 /// <summary>

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Reliability;
 

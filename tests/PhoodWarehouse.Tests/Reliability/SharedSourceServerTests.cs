@@ -1,9 +1,4 @@
 using System.Diagnostics;
-using Npgsql;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Core.Local;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 using Xunit.Abstractions;
 
 namespace PhoodWarehouse.Tests.Reliability;

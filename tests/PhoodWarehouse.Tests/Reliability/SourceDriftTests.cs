@@ -1,9 +1,4 @@
-using Npgsql;
-using PhoodWarehouse.Core.DailyViews;
 using PhoodWarehouse.Core.Templates;
-using PhoodWarehouse.Tests.Infrastructure;
-using PhoodWarehouse.Tests.Sql;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Reliability;
 

@@ -1,9 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Core.Local;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Reliability;
 
 /// <summary>What goes wrong at the tenant's side: the source stops mid-backfill, or answers slowly.</summary>

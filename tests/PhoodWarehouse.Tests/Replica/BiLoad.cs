@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Npgsql;
 
 namespace PhoodWarehouse.Tests.Replica;
 

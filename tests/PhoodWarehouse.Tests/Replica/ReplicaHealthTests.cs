@@ -1,7 +1,4 @@
 using PhoodWarehouse.Core.Health;
-using PhoodWarehouse.Core.Local;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Replica;
 

@@ -1,7 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Core.Local;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Replica;
 
 /// <summary>

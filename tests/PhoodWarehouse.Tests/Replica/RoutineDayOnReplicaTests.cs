@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using Npgsql;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 using Xunit.Abstractions;
 
 namespace PhoodWarehouse.Tests.Replica;

@@ -1,6 +1,4 @@
-using PhoodWarehouse.Core;
 using PhoodWarehouse.Core.Schedules;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Schedules;
 

@@ -1,8 +1,5 @@
 using System.Management.Automation;
-using Npgsql;
 using PhoodWarehouse.Core.Schedules;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Schedules;
 

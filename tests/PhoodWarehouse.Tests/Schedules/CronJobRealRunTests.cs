@@ -1,11 +1,6 @@
 using System.Diagnostics;
 using System.Management.Automation;
-using Npgsql;
-using PhoodWarehouse.Core.Local;
 using PhoodWarehouse.Core.Schedules;
-using PhoodWarehouse.Core.Tenants;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Schedules;
 

@@ -1,9 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Core.Tenants;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Security;
 
 /// <summary>

@@ -1,9 +1,4 @@
-using Npgsql;
-using PhoodWarehouse.Core.Install;
 using PhoodWarehouse.Core.Warehouse;
-using PhoodWarehouse.Tests.Infrastructure;
-using PhoodWarehouse.Tests.Sql;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Security;
 

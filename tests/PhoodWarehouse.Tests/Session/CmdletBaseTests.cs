@@ -1,7 +1,5 @@
 using System.Management.Automation;
-using PhoodWarehouse.Tests.Infrastructure;
 using PhoodWarehouse.Tests.Native;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Session;
 

@@ -1,8 +1,5 @@
 using System.Management.Automation;
 using System.Net;
-using PhoodWarehouse.Core.Connections;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Session;
 

@@ -1,12 +1,3 @@
-using System.Text.Json;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.Connections;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Sql;
 
 /// <summary>

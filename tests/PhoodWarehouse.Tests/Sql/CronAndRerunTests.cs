@@ -1,7 +1,3 @@
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Sql;
 
 /// <summary>

@@ -1,8 +1,4 @@
-using System.Text.Json;
-using Npgsql;
-using PhoodWarehouse.Tests.Infrastructure;
 using PhoodWarehouse.Tests.Reliability;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Sql;
 

@@ -1,7 +1,4 @@
-using Npgsql;
-using PhoodWarehouse.Tests.Infrastructure;
 using PhoodWarehouse.Tests.Reliability;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Sql;
 

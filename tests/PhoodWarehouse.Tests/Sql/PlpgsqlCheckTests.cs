@@ -1,7 +1,4 @@
 using System.Text.RegularExpressions;
-using Npgsql;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Sql;
 

@@ -1,6 +1,3 @@
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Sql;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Sql;
 
 /// <summary>

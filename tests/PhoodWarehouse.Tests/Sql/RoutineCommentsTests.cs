@@ -1,8 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Sql;
 
 /// <summary>

@@ -1,8 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Npgsql;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Sql;
 

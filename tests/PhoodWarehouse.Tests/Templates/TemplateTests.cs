@@ -1,8 +1,4 @@
-using Npgsql;
-using PhoodWarehouse.Core.DailyViews;
 using PhoodWarehouse.Core.Templates;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Templates;
 

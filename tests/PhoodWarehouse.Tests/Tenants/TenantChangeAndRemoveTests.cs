@@ -1,9 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Core.Tenants;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Tenants;
 
 [Collection(WarehouseCollection.Name)]

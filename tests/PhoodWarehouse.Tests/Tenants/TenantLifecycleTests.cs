@@ -1,7 +1,3 @@
-using PhoodWarehouse.Core.Tenants;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
-
 namespace PhoodWarehouse.Tests.Tenants;
 
 [Collection(WarehouseCollection.Name)]

@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace PhoodWarehouse.Tests.Upgrade;
 
 /// <summary>

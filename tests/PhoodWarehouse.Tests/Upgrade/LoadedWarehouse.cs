@@ -1,11 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Core.Connections;
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Core.Local;
-using PhoodWarehouse.Tests.Infrastructure;
-using PhoodWarehouse.Tests.Sql;
-using Microsoft.Extensions.Logging.Abstractions;
-
 namespace PhoodWarehouse.Tests.Upgrade;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using Npgsql;
-using PhoodWarehouse.Tests.Infrastructure;
-
 namespace PhoodWarehouse.Tests.Upgrade;
 
 /// <summary>

@@ -1,11 +1,4 @@
-using Npgsql;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Core.Local;
 using PhoodWarehouse.Core.Warehouse;
-using PhoodWarehouse.Tests.Infrastructure;
-using PhoodWarehouse.Tests.Sql;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Upgrade;
 

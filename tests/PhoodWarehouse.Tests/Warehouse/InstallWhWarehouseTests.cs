@@ -1,8 +1,4 @@
-using PhoodWarehouse.Core.Install;
-using PhoodWarehouse.Core.Local;
 using PhoodWarehouse.Core.Warehouse;
-using PhoodWarehouse.Tests.Infrastructure;
-using Xunit;
 
 namespace PhoodWarehouse.Tests.Warehouse;
 

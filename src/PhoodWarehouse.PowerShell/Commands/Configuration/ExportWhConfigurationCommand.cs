@@ -1,7 +1,4 @@
-using System.Management.Automation;
-using PhoodWarehouse.Core;
 using PhoodWarehouse.Core.Configuration;
-using PhoodWarehouse.PowerShell.Infrastructure;
 
 namespace PhoodWarehouse.PowerShell.Commands.Configuration;
 

@@ -1,10 +1,5 @@
 using System.Collections;
-using System.Management.Automation;
-using PhoodWarehouse.Core;
 using PhoodWarehouse.Core.Configuration;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Core.Tenants;
-using PhoodWarehouse.PowerShell.Infrastructure;
 
 namespace PhoodWarehouse.PowerShell.Commands.Configuration;
 

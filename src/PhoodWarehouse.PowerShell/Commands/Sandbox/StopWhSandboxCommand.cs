@@ -1,6 +1,4 @@
-using System.Management.Automation;
 using PhoodWarehouse.Core.Sandbox;
-using PhoodWarehouse.PowerShell.Infrastructure;
 
 namespace PhoodWarehouse.PowerShell.Commands.Sandbox;
 

@@ -1,6 +1,3 @@
-using System.Management.Automation;
-using PhoodWarehouse.Core.Schedules;
-
 namespace PhoodWarehouse.PowerShell.Commands.Schedules;
 
 /// <summary>Pauses cron jobs (cron.alter_job ... active => false) without removing them, and writes them back.</summary>

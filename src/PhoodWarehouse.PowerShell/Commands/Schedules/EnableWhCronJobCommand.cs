@@ -1,6 +1,3 @@
-using System.Management.Automation;
-using PhoodWarehouse.Core.Schedules;
-
 namespace PhoodWarehouse.PowerShell.Commands.Schedules;
 
 /// <summary>Resumes paused cron jobs (cron.alter_job ... active => true) and writes them back.</summary>

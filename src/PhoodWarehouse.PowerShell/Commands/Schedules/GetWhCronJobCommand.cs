@@ -1,8 +1,3 @@
-using System.Management.Automation;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.Schedules;
-using PhoodWarehouse.PowerShell.Infrastructure;
-
 namespace PhoodWarehouse.PowerShell.Commands.Schedules;
 
 /// <summary>The warehouse's refresh jobs (or every pg_cron job you can see, with -All), with their next run time.</summary>

@@ -1,6 +1,3 @@
-using System.Management.Automation;
-using PhoodWarehouse.Core.Schedules;
-
 namespace PhoodWarehouse.PowerShell.Commands.Schedules;
 
 /// <summary>Removes cron jobs (cron.unschedule). Their run history stays until Clear-WhCronJobRun.</summary>

@@ -1,8 +1,3 @@
-using System.Management.Automation;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.Connections;
-using PhoodWarehouse.PowerShell.Infrastructure;
-
 namespace PhoodWarehouse.PowerShell.Commands.Session;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using System.Management.Automation;
-using PhoodWarehouse.PowerShell.Infrastructure;
-
 namespace PhoodWarehouse.PowerShell.Commands.Session;
 
 /// <summary>Closes a warehouse connection (the session default unless -Connection is given) and its pooled sessions.</summary>

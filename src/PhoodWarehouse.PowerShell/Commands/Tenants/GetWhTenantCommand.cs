@@ -1,8 +1,3 @@
-using System.Management.Automation;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.Tenants;
-using PhoodWarehouse.PowerShell.Infrastructure;
-
 namespace PhoodWarehouse.PowerShell.Commands.Tenants;
 
 /// <summary>Lists tenants (wildcards allowed) with their source and what the warehouse holds of them, in one query.</summary>

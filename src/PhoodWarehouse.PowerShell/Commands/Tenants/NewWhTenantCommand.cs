@@ -1,9 +1,3 @@
-using System.Management.Automation;
-using PhoodWarehouse.Core;
-using PhoodWarehouse.Core.DailyViews;
-using PhoodWarehouse.Core.Tenants;
-using PhoodWarehouse.PowerShell.Infrastructure;
-
 namespace PhoodWarehouse.PowerShell.Commands.Tenants;
 
 /// <summary>
