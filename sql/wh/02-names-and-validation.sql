@@ -107,6 +107,24 @@ AS $$
           AND tn.nspname = ref_schema AND t.relname = ref_name)
 $$;
 
+-- Raises unless value is a name of lower-case letters, digits and underscores that starts with a letter or an
+-- underscore and has at most max_length characters: THE rule for tenant schemas, connections and templates (each
+-- with its own length, so that the names built from it fit PostgreSQL's 63 bytes). kind names the input in the
+-- message ('tenant schema', 'connection', 'template'); sqlstate is the error's condition name.
+CREATE OR REPLACE FUNCTION _wh.assert_lower_name(kind text, value text, max_length integer, sqlstate text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF value IS NULL OR value !~ ('^[a-z_][a-z0-9_]{0,' || (max_length - 1) || '}$') THEN
+        RAISE EXCEPTION 'invalid % name %', kind, coalesce(quote_literal(value), 'NULL')
+            USING ERRCODE = sqlstate,
+                  HINT = format('Use lower-case letters, digits and underscores, starting with a letter or underscore, at most %s characters.', max_length);
+    END IF;
+END
+$$;
+
 -- Raises unless target_schema is a valid, non-reserved tenant schema name.
 CREATE OR REPLACE FUNCTION _wh.assert_tenant_schema(target_schema text)
 RETURNS void
@@ -114,11 +132,7 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF target_schema IS NULL OR target_schema !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid tenant schema name %', coalesce(quote_literal(target_schema), 'NULL')
-            USING ERRCODE = 'invalid_schema_name',
-                  HINT = 'Use lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters.';
-    END IF;
+    PERFORM _wh.assert_lower_name('tenant schema', target_schema, 63, 'invalid_schema_name');
     IF target_schema IN ('_wh', 'public', 'cron', 'information_schema') OR target_schema LIKE 'pg\_%' THEN
         RAISE EXCEPTION 'schema % is reserved and cannot hold tenant data', target_schema
             USING ERRCODE = 'reserved_name';
@@ -129,32 +143,16 @@ $$;
 -- Raises unless tenant_name is a valid connection name (the server name must fit 63 bytes).
 CREATE OR REPLACE FUNCTION _wh.assert_connection_name(tenant_name text)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF tenant_name IS NULL OR tenant_name !~ '^[a-z_][a-z0-9_]{0,59}$' THEN
-        RAISE EXCEPTION 'invalid connection name %', coalesce(quote_literal(tenant_name), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use lower-case letters, digits and underscores, starting with a letter or underscore, at most 60 characters.';
-    END IF;
-END
-$$;
+AS $$ SELECT _wh.assert_lower_name('connection', tenant_name, 60, 'invalid_parameter_value') $$;
 
 -- Raises unless template_name is a valid template name (name_YYYY_MM_DD must fit 63 bytes).
 CREATE OR REPLACE FUNCTION _wh.assert_template_name(template_name text)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF template_name IS NULL OR template_name !~ '^[a-z_][a-z0-9_]{0,51}$' THEN
-        RAISE EXCEPTION 'invalid template name %', coalesce(quote_literal(template_name), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use lower-case letters, digits and underscores, starting with a letter or underscore, at most 52 characters.';
-    END IF;
-END
-$$;
+AS $$ SELECT _wh.assert_lower_name('template', template_name, 52, 'invalid_parameter_value') $$;
 
 -- Raises unless template_name names an existing template.
 CREATE OR REPLACE FUNCTION _wh.assert_template_exists(template_name text)

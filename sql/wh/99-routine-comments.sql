@@ -9,6 +9,7 @@ COMMENT ON FUNCTION _wh.does_mv_exist IS 'True when the daily view target_schema
 COMMENT ON FUNCTION _wh.daily_relkind IS 'The kind of a daily name: ''m'' (materialized view), ''v'' (day view over the compacted table) or NULL.';
 COMMENT ON FUNCTION _wh.does_view_exist IS 'True when a (non-materialized) view target_schema.view_name exists.';
 COMMENT ON FUNCTION _wh.view_references IS 'True when view view_schema.view_name references relation ref_schema.ref_name directly.';
+COMMENT ON FUNCTION _wh.assert_lower_name IS 'Raises unless value is a name of lower-case letters, digits and underscores that starts with a letter or an underscore and has at most max_length characters: THE rule for tenant schemas, connections and templates (each with its own length, so that the names built from it fit PostgreSQL''s 63 bytes). kind names the input in the message (''tenant schema'', ''connection'', ''template''); sqlstate is the error''s condition name.';
 COMMENT ON FUNCTION _wh.assert_tenant_schema IS 'Raises unless target_schema is a valid, non-reserved tenant schema name.';
 COMMENT ON FUNCTION _wh.assert_connection_name IS 'Raises unless tenant_name is a valid connection name (the server name must fit 63 bytes).';
 COMMENT ON FUNCTION _wh.assert_template_name IS 'Raises unless template_name is a valid template name (name_YYYY_MM_DD must fit 63 bytes).';
