@@ -288,14 +288,15 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
         }];
     }
 
+    /// <summary>The freshness checks, once the engine's rows (read on the second connection) are in.</summary>
+    private static async Task<IEnumerable<WhHealthCheck>> FreshnessChecksAsync(Task<List<DailyViews.WhMvFreshness>> rows, HealthThresholds limits) =>
+        FreshnessChecks(await rows, limits);
+
     /// <summary>
     /// Freshness of every tenant and template from the SQL engine Get-WhMvFreshness reads too (<c>_wh.freshness</c>: one
     /// set of status rules, each tenant on its clock). Failing, Stale and Empty are Critical; Changed, Partial and Gaps
     /// a Warning.
     /// </summary>
-    private static async Task<IEnumerable<WhHealthCheck>> FreshnessChecksAsync(Task<List<DailyViews.WhMvFreshness>> rows, HealthThresholds limits) =>
-        FreshnessChecks(await rows, limits);
-
     private static IEnumerable<WhHealthCheck> FreshnessChecks(IReadOnlyList<DailyViews.WhMvFreshness> rows, HealthThresholds limits)
     {
         var threshold = $"latest day ≥ yesterday; no missing, partial or changed day in the last {limits.FreshnessDays} days; no failure after the last success";
