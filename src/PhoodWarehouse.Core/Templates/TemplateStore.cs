@@ -32,17 +32,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var command = Db.Command(db, ListSql, ("names", DailyViewCatalog.ExactNames(patterns)));
         command.Parameters["names"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text;
-        var all = await DailyViewCatalog.ReadAllAsync(command, r => new WhTemplate
-        {
-            Name = r.GetString(0),
-            Description = r.IsDBNull(1) ? null : r.GetString(1),
-            QueryTemplate = r.GetString(2),
-            Columns = r.GetFieldValue<string[]>(3),
-            Indexes = SplitIndexes(r.GetString(4)),
-            CreatedAt = r.IsDBNull(5) ? null : r.GetDateTime(5).ToLocalTime(),
-            UpdatedAt = r.IsDBNull(6) ? null : r.GetDateTime(6).ToLocalTime(),
-            DailyViewCount = r.GetInt32(7),
-        }, cancel);
+        var all = await DailyViewCatalog.ReadAllAsync(command, TemplateFrom, cancel);
         return all.Where(t => NamePattern.AnyMatch(patterns, t.Name)).ToList();
     }
 
@@ -262,20 +252,23 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
         new("TemplateNotFound", WhErrorKind.ObjectNotFound,
             $"There is no template named '{name}'. Get-WhTemplate lists them; Set-WhTemplate adds one.", name);
 
+    /// <summary>One row of <see cref="ListSql"/>.</summary>
+    private static WhTemplate TemplateFrom(NpgsqlDataReader r) => new()
+    {
+        Name = r.GetString(0),
+        Description = r.IsDBNull(1) ? null : r.GetString(1),
+        QueryTemplate = r.GetString(2),
+        Columns = r.GetFieldValue<string[]>(3),
+        Indexes = SplitIndexes(r.GetString(4)),
+        CreatedAt = r.IsDBNull(5) ? null : r.GetDateTime(5).ToLocalTime(),
+        UpdatedAt = r.IsDBNull(6) ? null : r.GetDateTime(6).ToLocalTime(),
+        DailyViewCount = r.GetInt32(7),
+    };
+
     private async Task<WhTemplate> ReadAsync(NpgsqlConnection db, string name, CancellationToken cancel)
     {
         await using var command = Db.Command(db, ListSql, ("names", new[] { name }));
-        return (await DailyViewCatalog.ReadAllAsync(command, r => new WhTemplate
-        {
-            Name = r.GetString(0),
-            Description = r.IsDBNull(1) ? null : r.GetString(1),
-            QueryTemplate = r.GetString(2),
-            Columns = r.GetFieldValue<string[]>(3),
-            Indexes = SplitIndexes(r.GetString(4)),
-            CreatedAt = r.IsDBNull(5) ? null : r.GetDateTime(5).ToLocalTime(),
-            UpdatedAt = r.IsDBNull(6) ? null : r.GetDateTime(6).ToLocalTime(),
-            DailyViewCount = r.GetInt32(7),
-        }, cancel)).Single();
+        return (await DailyViewCatalog.ReadAllAsync(command, TemplateFrom, cancel)).Single();
     }
 
     private void OnNotice(object sender, NpgsqlNoticeEventArgs e)
