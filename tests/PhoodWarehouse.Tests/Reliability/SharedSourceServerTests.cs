@@ -48,7 +48,7 @@ public sealed class SharedSourceServerTests(PostgresServer server, ITestOutputHe
         // Workers + the pipeline's own connection; the hosted shell's session default adds none while idle in the pool.
         Assert.InRange(warehouseMax, 1, throttle + 1);
         // The workers closed their kept source connections before handing their sessions back to the pool.
-        Assert.Equal(0, await ScalarAsync<int>(source.ConnectionString(), "SELECT count(*)::int FROM pg_stat_activity WHERE usename = 'load_reader'"));
+        Assert.Equal(0, await SqlKit.ScalarAsync<int>(source.ConnectionString(), "SELECT count(*)::int FROM pg_stat_activity WHERE usename = 'load_reader'"));
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class SharedSourceServerTests(PostgresServer server, ITestOutputHe
         Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*)::int FROM _wh.run_log WHERE action = 'failed'"));
         Assert.Equal(5L, await wh.ScalarAsync<long>("SELECT count(*) FROM sqlretry_01.foodlogstats_" + Today.AddDays(-1).ToString("yyyy_MM_dd")));
 
-        await ExecAsync(source.ConnectionString(specs[0].Database), "REVOKE SELECT ON phood_foodlogsum FROM sqlretry_reader");
+        await SqlKit.ExecAsync(source.ConnectionString(specs[0].Database), "REVOKE SELECT ON phood_foodlogsum FROM sqlretry_reader");
         await using (var db = await server.OpenAsync(wh.Database, "whadmin"))
         await using (var command = new NpgsqlCommand(day, db))
         {
@@ -178,7 +178,7 @@ public sealed class SharedSourceServerTests(PostgresServer server, ITestOutputHe
         var specs = await CreateSourcesAsync(source, "denied", 1, 2, 5);
         using var wh = await WarehouseScenario.StartAsync(server);
         AddTenants(wh, source, specs);
-        await ExecAsync(source.ConnectionString(specs[0].Database), "REVOKE SELECT ON phood_foodlogsum FROM denied_reader");
+        await SqlKit.ExecAsync(source.ConnectionString(specs[0].Database), "REVOKE SELECT ON phood_foodlogsum FROM denied_reader");
 
         var result = wh.Run("Get-WhTenant | Invoke-WhMvBackfill -Template foodlogstats -From ($WarehouseToday.AddDays(-1)) -Verbose");
 
@@ -284,7 +284,7 @@ public sealed class SharedSourceServerTests(PostgresServer server, ITestOutputHe
     /// </summary>
     private static async Task<ConnectionFiller> FillSlotsAsync(LocalPostgresCluster source, int free)
     {
-        await ExecAsync(source.ConnectionString(),
+        await SqlKit.ExecAsync(source.ConnectionString(),
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'filler') THEN CREATE ROLE filler LOGIN PASSWORD 'filler pw'; END IF; END $$");
         var filler = new ConnectionFiller();
         var builder = new NpgsqlConnectionStringBuilder(source.ConnectionString()) { Username = "filler", Password = "filler pw", Pooling = false };
@@ -346,21 +346,5 @@ public sealed class SharedSourceServerTests(PostgresServer server, ITestOutputHe
             try { await Task.Delay(5, stop); } catch (OperationCanceledException) { }
         }
         return (max, samples);
-    }
-
-    private static async Task ExecAsync(string connectionString, string sql)
-    {
-        await using var db = new NpgsqlConnection(connectionString);
-        await db.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, db);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<T> ScalarAsync<T>(string connectionString, string sql)
-    {
-        await using var db = new NpgsqlConnection(connectionString);
-        await db.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, db);
-        return (T)(await command.ExecuteScalarAsync())!;
     }
 }

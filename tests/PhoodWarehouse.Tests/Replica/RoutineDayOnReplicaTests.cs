@@ -23,7 +23,7 @@ public sealed class RoutineDayOnReplicaTests(ReplicatedServer server, ITestOutpu
         using var wh = await WarehouseScenario.StartAsync(server);
         today = await wh.TodayAsync();
         // Closed days are compacted from the third on, so that the routine day compacts a tenant that already has its table.
-        await ExecAsync(server.ConnectionString(wh.Database, "whadmin"), "UPDATE _wh.warehouse_info SET value = '2' WHERE key = 'compact_after_days'");
+        await SqlKit.ExecAsync(server.ConnectionString(wh.Database, "whadmin"), "UPDATE _wh.warehouse_info SET value = '2' WHERE key = 'compact_after_days'");
         var sources = new Dictionary<string, TenantSource>();
         foreach (var tenant in new[] { "rep_a", "rep_b" })
         {
@@ -32,14 +32,14 @@ public sealed class RoutineDayOnReplicaTests(ReplicatedServer server, ITestOutpu
             Ok(wh.Run($"Invoke-WhMvBackfill {tenant} -Template foodlogstats -From '{Date(-7)}' -To '{Date(-1)}'"));
         }
         // A closed day left as a materialized view (the guide's create_mv_from_template), for the routine's compaction to move.
-        await ExecAsync(server.ConnectionString(wh.Database, "whadmin"),
+        await SqlKit.ExecAsync(server.ConnectionString(wh.Database, "whadmin"),
             $"""
              SELECT _wh.drop_mv_range_by_template('foodlogstats', 'rep_a', '{Date(-3)}', '{Date(-3)}');
              SELECT _wh.create_mv_from_template('foodlogstats', (SELECT connection_name FROM _wh.tenants WHERE schema_name = 'rep_a'), 'rep_a', '{Date(-3)}');
              """);
         Assert.Equal("m", await wh.ScalarAsync<string>($"SELECT _wh.daily_relkind('rep_a', 'foodlogstats_{Date(-3).Replace('-', '_')}')::text"));
         // A corrected row in a compacted day of the source, for the check to find and the repair to load again.
-        await ExecAsync(server.ConnectionString(sources["rep_a"].Database),
+        await SqlKit.ExecAsync(server.ConnectionString(sources["rep_a"].Database),
             $"UPDATE phood_foodlogsum SET weight = weight + 1 WHERE id = (SELECT min(id) FROM phood_foodlogsum WHERE logged_time::date = '{Date(-5)}')");
         await server.Cluster!.WaitForReplayAsync(server.Standby, TimeSpan.FromSeconds(60));
         var conflictsBefore = await ConflictsAsync(wh.Database);
@@ -74,7 +74,7 @@ public sealed class RoutineDayOnReplicaTests(ReplicatedServer server, ITestOutpu
         var worstLag = await lags;
 
         var conflicts = await ConflictsAsync(wh.Database) - conflictsBefore;
-        var feedback = await ScalarAsync<string>(server.StandbyConnectionString(wh.Database), "SELECT current_setting('hot_standby_feedback')");
+        var feedback = await SqlKit.ScalarAsync<string>(server.StandbyConnectionString(wh.Database), "SELECT current_setting('hot_standby_feedback')");
         output.WriteLine(string.Join("\n", steps.Select(s => $"{s.Step}: {s.Took.TotalMilliseconds:0} ms")));
         output.WriteLine(primary.ToString());
         output.WriteLine(standby.ToString());
@@ -92,19 +92,19 @@ public sealed class RoutineDayOnReplicaTests(ReplicatedServer server, ITestOutpu
         // and the standby shows the primary's rows.
         Assert.Equal("v", await wh.ScalarAsync<string>($"SELECT _wh.daily_relkind('rep_a', 'foodlogstats_{Date(-3).Replace('-', '_')}')::text"));
         Assert.Null(await wh.ScalarAsync<string>($"SELECT _wh.daily_relkind('rep_a', 'foodlogstats_{Date(-7).Replace('-', '_')}')::text"));
-        Assert.Equal(await ScalarAsync<string>(server.ConnectionString(sources["rep_a"].Database),
+        Assert.Equal(await SqlKit.ScalarAsync<string>(server.ConnectionString(sources["rep_a"].Database),
                 $"SELECT count(*) || '/' || sum(weight) FROM phood_foodlogsum WHERE logged_time::date = '{Date(-5)}'"),
             await wh.ScalarAsync<string>($"SELECT count(*) || '/' || sum(weight) FROM rep_a.foodlogstats WHERE logged_time::date = '{Date(-5)}'"));
         const string Fingerprint = "SELECT count(*) || '/' || coalesce(sum(weight), 0) FROM public.foodlogstats";
-        Assert.Equal(await ScalarAsync<string>(server.ConnectionString(wh.Database, "phood_ro"), Fingerprint),
-            await ScalarAsync<string>(server.StandbyConnectionString(wh.Database, "phood_ro"), Fingerprint));
+        Assert.Equal(await SqlKit.ScalarAsync<string>(server.ConnectionString(wh.Database, "phood_ro"), Fingerprint),
+            await SqlKit.ScalarAsync<string>(server.StandbyConnectionString(wh.Database, "phood_ro"), Fingerprint));
     }
 
     private static void Ok(ScriptResult result) => Assert.True(result.Succeeded, string.Join("; ", result.AllErrors));
 
     /// <summary>Every kind of recovery conflict the standby counted in the database (cancelled queries).</summary>
     private Task<long> ConflictsAsync(string database) =>
-        ScalarAsync<long>(server.StandbyConnectionString(database),
+        SqlKit.ScalarAsync<long>(server.StandbyConnectionString(database),
             "SELECT confl_tablespace + confl_lock + confl_snapshot + confl_bufferpin + confl_deadlock FROM pg_stat_database_conflicts WHERE datname = current_database()");
 
     private async Task<TimeSpan> WorstReplayLagAsync(CancellationToken stop)
@@ -120,21 +120,5 @@ public sealed class RoutineDayOnReplicaTests(ReplicatedServer server, ITestOutpu
             try { await Task.Delay(100, stop); } catch (OperationCanceledException) { }
         }
         return worst;
-    }
-
-    private static async Task ExecAsync(string connectionString, string sql)
-    {
-        await using var db = new NpgsqlConnection(connectionString);
-        await db.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, db);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<T> ScalarAsync<T>(string connectionString, string sql)
-    {
-        await using var db = new NpgsqlConnection(connectionString);
-        await db.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, db);
-        return (T)Convert.ChangeType((await command.ExecuteScalarAsync())!, typeof(T));
     }
 }

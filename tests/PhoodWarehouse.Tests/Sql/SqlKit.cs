@@ -27,6 +27,25 @@ internal static class SqlKit
         return command;
     }
 
+    /// <summary>Runs a statement on a connection of its own (pooled or not, as the connection string says).</summary>
+    public static async Task ExecAsync(string connectionString, string sql, int timeoutSeconds = 120)
+    {
+        await using var db = new NpgsqlConnection(connectionString);
+        await db.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, db) { CommandTimeout = timeoutSeconds };
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The first value of a query run on a connection of its own, converted to <typeparamref name="T"/>.</summary>
+    public static async Task<T> ScalarAsync<T>(string connectionString, string sql)
+    {
+        await using var db = new NpgsqlConnection(connectionString);
+        await db.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, db);
+        var value = (await command.ExecuteScalarAsync())!;
+        return value is T typed ? typed : (T)Convert.ChangeType(value, typeof(T));
+    }
+
     /// <summary>Runs a statement; positional parameters are $1, $2, …</summary>
     public static async Task ExecAsync(this NpgsqlConnection db, string sql, params object?[] args)
     {

@@ -28,8 +28,8 @@ internal sealed class LoadedWarehouse
 
     public static async Task<LoadedWarehouse> CreateAsync(LocalPostgresCluster cluster, FrozenRelease release, string database, bool withCronJobs)
     {
-        await ExecuteAsync(cluster.ConnectionString(), $"CREATE DATABASE {database}");
-        var today = await ScalarAsync<DateOnly>(cluster.ConnectionString(), "SELECT current_date");
+        await SqlKit.ExecAsync(cluster.ConnectionString(), $"CREATE DATABASE {database}");
+        var today = await SqlKit.ScalarAsync<DateOnly>(cluster.ConnectionString(), "SELECT current_date");
         var warehouse = new LoadedWarehouse(cluster, database, today);
         await release.InstallAsync(warehouse.Superuser, warehouse.Whadmin, PostgresServer.WhadminPassword, PostgresServer.PhoodRoPassword);
 
@@ -98,7 +98,7 @@ internal sealed class LoadedWarehouse
         return (long)command.ExecuteScalar()! > 0;
     }
 
-    public Task<long> CountAsync(string sql) => ScalarAsync<long>(Superuser, sql);
+    public Task<long> CountAsync(string sql) => SqlKit.ScalarAsync<long>(Superuser, sql);
 
     /// <summary>"name command" of every cron job, by name.</summary>
     public async Task<List<string>> CronCommandsAsync()
@@ -116,7 +116,7 @@ internal sealed class LoadedWarehouse
 
     /// <summary>Rows of one day as BI sees it: the daily name, read as phood_ro.</summary>
     public Task<long> WarehouseRowsAsync(string tenant, DateOnly day) =>
-        ScalarAsync<long>(cluster.ConnectionString(DatabaseName, "phood_ro", PostgresServer.PhoodRoPassword),
+        SqlKit.ScalarAsync<long>(cluster.ConnectionString(DatabaseName, "phood_ro", PostgresServer.PhoodRoPassword),
             $"SELECT count(*) FROM {tenant}.foodlogstats_{day:yyyy_MM_dd}");
 
     private async Task<NpgsqlConnection> OpenWhadminAsync()
@@ -124,20 +124,5 @@ internal sealed class LoadedWarehouse
         var db = new NpgsqlConnection(Whadmin);
         await db.OpenAsync();
         return db;
-    }
-
-    private static async Task ExecuteAsync(string connectionString, string sql)
-    {
-        await using var db = new NpgsqlConnection(connectionString);
-        await db.OpenAsync();
-        await db.ExecAsync(sql);
-    }
-
-    private static async Task<T> ScalarAsync<T>(string connectionString, string sql)
-    {
-        await using var db = new NpgsqlConnection(connectionString);
-        await db.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, db);
-        return (T)(await command.ExecuteScalarAsync())!;
     }
 }
