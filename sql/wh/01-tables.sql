@@ -65,7 +65,8 @@ CREATE INDEX IF NOT EXISTS run_log_tenant_template_date_idx ON _wh.run_log (tena
 CREATE INDEX IF NOT EXISTS run_log_logged_at_idx ON _wh.run_log (logged_at);
 -- upgrade from < 2.1.1: add the run log's partial indexes of successes and failures (each pair's latest is one probe for _wh.freshness)
 -- Whatever the size of the run log, each pair's latest success and latest failure are one index probe each; a row
--- enters at most one of the two.
+-- enters at most one of the two. The planner uses them only for a query that names the same actions: the success and
+-- failure actions of _wh.freshness (wh/15-catalog-and-freshness.sql) must stay these.
 CREATE INDEX IF NOT EXISTS run_log_latest_success_idx ON _wh.run_log (tenant_schema, template_name, logged_at)
     WHERE action IN ('created', 'refreshed', 'recreated');
 CREATE INDEX IF NOT EXISTS run_log_latest_failure_idx ON _wh.run_log (tenant_schema, template_name, logged_at)

@@ -140,8 +140,7 @@ AS $$
     pairs AS MATERIALIZED (
         SELECT c.tenant, c.template, c.time_zone, c.today, c.window_start, c.last_success, c.last_failure
         FROM candidates c
-        WHERE c.last_success IS NOT NULL OR c.last_failure IS NOT NULL
-           OR to_regclass(format('%I.%I', c.tenant, c.template)) IS NOT NULL
+        WHERE to_regclass(format('%I.%I', c.tenant, c.template)) IS NOT NULL
            OR EXISTS (SELECT 1 FROM stats s WHERE s.schema_name = c.tenant AND s.template_name = c.template)
            OR EXISTS (SELECT 1 FROM _wh.run_log r WHERE r.tenant_schema = c.tenant AND r.template_name = c.template)),
     -- Each day of each pair's window, looked up by name (pg_class's index), with its state and its run log: the cost

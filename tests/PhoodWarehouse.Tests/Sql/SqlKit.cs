@@ -28,12 +28,11 @@ internal static class SqlKit
     }
 
     /// <summary>Runs a statement on a connection of its own (pooled or not, as the connection string says).</summary>
-    public static async Task ExecAsync(string connectionString, string sql, int timeoutSeconds = 120)
+    public static async Task ExecAsync(string connectionString, string sql)
     {
         await using var db = new NpgsqlConnection(connectionString);
         await db.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, db) { CommandTimeout = timeoutSeconds };
-        await command.ExecuteNonQueryAsync();
+        await db.ExecAsync(sql);
     }
 
     /// <summary>The first value of a query run on a connection of its own, converted to <typeparamref name="T"/>.</summary>
