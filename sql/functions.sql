@@ -22,20 +22,24 @@
 
 DO $guard$
 BEGIN
-    IF current_user <> 'whadmin' THEN
-        RAISE EXCEPTION 'functions.sql must run as whadmin (current_user is %)', current_user
-            USING HINT = 'Connect as whadmin: \c phood_warehouse whadmin';
+    -- session_user, not only current_user: SET ROLE whadmin in an admin's session is no boundary (whadmin's code
+    -- could RESET ROLE), and the admin needs no membership in whadmin at all.
+    IF session_user OPERATOR(pg_catalog.<>) 'whadmin' OR current_user OPERATOR(pg_catalog.<>) 'whadmin' THEN
+        RAISE EXCEPTION 'functions.sql must run over a session authenticated as whadmin (session user %, current user %)', session_user, current_user
+            USING HINT = 'Connect as whadmin: \c phood_warehouse whadmin (SET ROLE is no boundary: whadmin''s code could RESET ROLE, docs/security.md)';
     END IF;
-    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user) THEN
-        RAISE EXCEPTION 'functions.sql must run over a session authenticated as whadmin, not as superuser % after SET ROLE', session_user
-            USING HINT = 'SET ROLE is no boundary: whadmin''s code could RESET ROLE. Connect as whadmin: \c phood_warehouse whadmin (docs/security.md)';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '_wh') THEN
-        RAISE EXCEPTION 'schema _wh does not exist'
-            USING HINT = 'Run sql/create.sql (or sql/setup-database.sql) as a superuser first.';
+    IF NOT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')
+       OR pg_catalog.to_regprocedure('public.dblink_connect(text,text)') IS NULL
+       OR NOT pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('public.dblink_connect(text,text)'), 'EXECUTE') THEN
+        RAISE EXCEPTION 'the admin''s part of the install is missing in database % (dblink, whadmin''s CREATE on the database)', pg_catalog.current_database()
+            USING HINT = 'Run sql/create.sql (or sql/setup-database.sql) as a superuser or the managed server''s admin first.';
     END IF;
 END
 $guard$;
+
+-- whadmin's own schema (setup-database.sql gives it CREATE on the database: the admin needs no membership in whadmin).
+CREATE SCHEMA IF NOT EXISTS _wh;
+
 
 
 -- The parts, one file per concern, in dependency order (psql includes them relative to this file; Install-WhWarehouse

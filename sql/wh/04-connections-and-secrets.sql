@@ -206,6 +206,8 @@ BEGIN
     END IF;
 
     PERFORM _wh.assert_connection_name(NEW.tenant_name);
+    -- An IPv6 literal as a URL writes it ([::1]) is libpq's ::1: stored as libpq reads it.
+    NEW.host := regexp_replace(NEW.host, '^\[([0-9A-Fa-f:.]+(%[^]]+)?)\]$', '\1');
     IF TG_OP = 'UPDATE' AND NEW.tenant_name <> OLD.tenant_name THEN
         RAISE EXCEPTION 'a connection cannot be renamed (% -> %): daily views refer to its server by name', OLD.tenant_name, NEW.tenant_name
             USING ERRCODE = 'feature_not_supported',

@@ -7,7 +7,21 @@ REVOKE ALL ON ALL TABLES IN SCHEMA _wh FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA _wh FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA _wh FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES FOR ROLE whadmin REVOKE EXECUTE ON ROUTINES FROM PUBLIC;
+-- Views and tables whadmin creates in public (the cross-tenant views) are readable by phood_ro. whadmin sets its own
+-- default privileges (an admin could only with membership in whadmin).
+ALTER DEFAULT PRIVILEGES FOR ROLE whadmin IN SCHEMA public GRANT SELECT ON TABLES TO phood_ro;
+-- The module's statements are catalog reads and DDL whose cost estimates cross jit_above_cost, and JIT compilation
+-- then costs ~0.4 s per statement: off for whadmin's sessions in this database (pg_cron's jobs included), as a role
+-- setting, because a startup parameter does not pass a connection pooler (docs/deployment.md).
+DO $jit$
+BEGIN
+    EXECUTE pg_catalog.format('ALTER ROLE whadmin IN DATABASE %I SET jit = off', pg_catalog.current_database());
+END
+$jit$;
 
+-- Install-WhWarehouse records the checksum of the scripts it ran after this file; a psql run has none (so that the
+-- module sees a psql install of this release as up to date, and a changed script as an upgrade).
+DELETE FROM _wh.warehouse_info WHERE key = 'installed_checksum';
 INSERT INTO _wh.warehouse_info (key, value) VALUES ('schema_version', '2.1.1')
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 -- Closed days are compacted once a tenant has more than this many closed daily materialized views

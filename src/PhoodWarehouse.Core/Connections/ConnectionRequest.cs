@@ -39,11 +39,9 @@ public sealed record ConnectionRequest
         if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = ApplicationName;
         if (ConnectionString is null || !ConnectionString.Contains("timeout", StringComparison.OrdinalIgnoreCase))
             builder.Timeout = ConnectTimeoutSeconds;
-        // The module's own statements are catalog reads and DDL: their cost estimates (regex joins over pg_class)
-        // cross jit_above_cost, and JIT compilation then costs ~0.4 s per statement (Get-WhTenant: 0.55 s instead of
-        // 15 ms, measured by the benchmark). Off for the module's sessions only; BI sessions keep the server's setting.
-        if (builder.Options is null || !builder.Options.Contains("jit", StringComparison.OrdinalIgnoreCase))
-            builder.Options = string.IsNullOrEmpty(builder.Options) ? "-c jit=off" : builder.Options + " -c jit=off";
+        // No startup parameter (Options): a connection pooler refuses them (PgBouncer: "unsupported startup parameter:
+        // options"). Settings the module needs are set for the transaction that needs them, or are whadmin's role
+        // settings (jit = off, sql/wh/19-privileges-and-version.sql); see docs/deployment.md.
         // Days run in parallel: keep enough pooled connections for a throttle of up to 16 plus the coordinator.
         if (builder.MaxPoolSize < 20) builder.MaxPoolSize = 20;
         return builder;

@@ -13,11 +13,13 @@ public static class WarehouseConnector
         var dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
         try
         {
-            await using var connection = await dataSource.OpenConnectionAsync(cancel);
+            // Pinned before the first query: this may be an admin session, which resolves no name where whadmin writes.
+            await using var session = await CatalogSession.OpenAsync(dataSource, cancel);
+            var connection = session.Db;
             await using var command = new NpgsqlCommand(
                 $"""
                 SELECT current_user,
-                       current_setting('server_version'),
+                       pg_catalog.current_setting('server_version'),
                        {CatalogSql.IsSuperuser},
                        {CatalogSql.WarehouseReadable}
                 """, connection);

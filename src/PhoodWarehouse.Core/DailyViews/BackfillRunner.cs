@@ -336,17 +336,18 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     /// <summary>One attempt at one day over the worker's session (opened when it has none).</summary>
     private async Task<(MvAction Action, long? Rows)> LoadDayAsync(BackfillDay day, BackfillRequest request, WorkerSession session, CancellationToken cancel)
     {
-        if (session.Db is null)
-        {
-            session.Db = await connection.DataSource.OpenConnectionAsync(cancel);
-            if (request.DayTimeout is { } timeout)
-                await Db.ExecuteAsync(session.Db, "SELECT set_config('statement_timeout', @t, false)", cancel,
-                    ("t", $"{(int)timeout.TotalMilliseconds}ms"));
-        }
+        session.Db ??= await connection.DataSource.OpenConnectionAsync(cancel);
+        // -DayTimeout holds for this day's transaction only (set_config's is_local): through a pooler in transaction
+        // mode, a session setting would stay on the server connection and cancel another client's statement.
+        await using var transaction = await session.Db.BeginTransactionAsync(cancel);
+        if (request.DayTimeout is { } timeout)
+            await Db.ExecuteAsync(session.Db, "SELECT pg_catalog.set_config('statement_timeout', @t, true)", cancel,
+                ("t", $"{(int)timeout.TotalMilliseconds}ms"));
         var json = await Db.ScalarAsync<string>(session.Db,
             "SELECT _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text",
             cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),
             ("date", day.Date), ("force", request.Force && day.Exists));
+        await transaction.CommitAsync(cancel);
         return ParseOutcome(json);
     }
 

@@ -4,14 +4,16 @@ namespace PhoodWarehouse.Core.Install;
 
 /// <summary>
 /// What a superuser install would run or fire that the scripts do not define (docs/security.md, finding 1):
-/// triggers, rules and policies on <c>_wh</c> relations, routines in <c>_wh</c>, event triggers, and, when an
-/// extension script is about to run in schema public, routines and operators there owned by a non-superuser.
+/// triggers, rules and policies on <c>_wh</c> relations, routines in <c>_wh</c>, event triggers over a non-superuser's
+/// function, and what a default search path would find: routines, operators and conversions in public and casts, owned
+/// by a role that is neither a superuser nor the installing admin. The admin's sessions pin their search path anyway
+/// (<see cref="CatalogSession"/>); an extension script does not, and whadmin may create in public.
 /// Read from pg_catalog only: a superuser session never reads a <c>_wh</c> relation or calls a <c>_wh</c> function.
 /// </summary>
 internal static class UntrustedCode
 {
     /// <summary>Each object that is not the scripts', described for the error message; empty when there is none.</summary>
-    public static async Task<IReadOnlyList<string>> FindAsync(NpgsqlConnection db, bool extensionWillBeCreated, CancellationToken cancel)
+    public static async Task<IReadOnlyList<string>> FindAsync(NpgsqlConnection db, CancellationToken cancel)
     {
         var scripts = string.Join("\n", new[] { SqlScripts.Functions }.Concat(SqlScripts.TemplateFiles()).Select(SqlScripts.Read));
         var routines = Names(scripts, @"create\s+or\s+replace\s+(?:function|procedure)\s+_wh\.([a-z0-9_]+)");
@@ -46,21 +48,37 @@ internal static class UntrustedCode
                 WHERE p.pronamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '_wh')
                   AND NOT p.proname = ANY (@routines)
                 UNION ALL
-                SELECT 5, format('event trigger %I (function %s)', e.evtname, e.evtfoid::regprocedure)
-                FROM pg_catalog.pg_event_trigger e WHERE e.evtenabled <> 'D'
+                -- event triggers fire in every session: trusted only over a superuser's function that resolves no name in a
+                -- schema others write (its search_path pinned to pg_catalog: a managed server's provider's, say)
+                SELECT 5, format('event trigger %I (function %s owned by %I)', e.evtname, e.evtfoid::regprocedure, pg_catalog.pg_get_userbyid(p.proowner))
+                FROM pg_catalog.pg_event_trigger e JOIN pg_catalog.pg_proc p ON p.oid = e.evtfoid
+                WHERE e.evtenabled <> 'D'
+                  AND NOT ((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = p.proowner)
+                           AND coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false))
                 UNION ALL
+                -- what a default search path ("$user", public) finds: routines, operators and conversions in public, and casts,
+                -- of a role that is neither a superuser nor the installing role (nor one it is a member of)
                 SELECT 6, format('routine %s owned by %I', p.oid::regprocedure, pg_catalog.pg_get_userbyid(p.proowner))
                 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
-                WHERE @extension AND p.pronamespace = 'public'::regnamespace AND NOT o.rolsuper
+                WHERE p.pronamespace = 'public'::regnamespace AND NOT o.rolsuper AND NOT pg_catalog.pg_has_role(current_user, o.oid, 'MEMBER')
+                  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
                 UNION ALL
                 SELECT 7, format('operator %s owned by %I', o.oid::regoperator, pg_catalog.pg_get_userbyid(o.oprowner))
                 FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_roles r ON r.oid = o.oprowner
-                WHERE @extension AND o.oprnamespace = 'public'::regnamespace AND NOT r.rolsuper
+                WHERE o.oprnamespace = 'public'::regnamespace AND NOT r.rolsuper AND NOT pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
+                UNION ALL
+                SELECT 8, format('conversion %I owned by %I', c.conname, pg_catalog.pg_get_userbyid(c.conowner))
+                FROM pg_catalog.pg_conversion c JOIN pg_catalog.pg_roles r ON r.oid = c.conowner
+                WHERE c.connamespace = 'public'::regnamespace AND NOT r.rolsuper AND NOT pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
+                UNION ALL
+                SELECT 9, format('cast (%s AS %s) with function %s owned by %I', c.castsource::regtype, c.casttarget::regtype,
+                                 c.castfunc::regprocedure, pg_catalog.pg_get_userbyid(p.proowner))
+                FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
+                WHERE NOT r.rolsuper AND NOT pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
             ) found ORDER BY k, what
             """, db);
         command.Parameters.AddWithValue("triggers", triggers);
         command.Parameters.AddWithValue("routines", routines);
-        command.Parameters.AddWithValue("extension", extensionWillBeCreated);
         var found = new List<string>();
         await using var reader = await command.ExecuteReaderAsync(cancel);
         while (await reader.ReadAsync(cancel)) found.Add(reader.GetString(0));

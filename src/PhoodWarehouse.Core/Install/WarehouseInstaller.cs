@@ -34,17 +34,23 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
 
     private async Task<InstallPlan> PlanSuperuserAsync(CancellationToken cancel)
     {
-        await using var db = await connection.CatalogDataSource.OpenConnectionAsync(cancel);
+        await using var session = await CatalogSession.OpenAsync(connection.CatalogDataSource, cancel);
+        var db = session.Db;
         var state = await SuperuserState.ReadAsync(db, connection.Database, cancel);
         RequireDblink(state.DblinkAvailable || state.DblinkInstalled);
-        var untrusted = await UntrustedCode.FindAsync(db, state.ExtensionWillBeCreated, cancel);
+        var untrusted = await UntrustedCode.FindAsync(db, cancel);
         if (untrusted.Count > 0) throw UntrustedCode.Refusal(connection.Target, untrusted);
 
         var steps = new List<string>();
         var notes = new List<string>();
         if (!state.InPlace) steps.Add($"create roles, extensions and grants as {connection.User} ({SqlScripts.SetupDatabase})");
-        var setPassword = WhadminPassword is not null && state.WhadminHasPassword == false;
-        if (setPassword) steps.Add("set whadmin's password from -WhadminCredential (whadmin has none yet)");
+        // whadmin gets the password of -WhadminCredential when the install creates it, or when it has none (a superuser
+        // reads pg_authid; a managed admin cannot, and learns it from whadmin's login below).
+        var setPassword = WhadminPassword is not null && (!state.WhadminExists || state.WhadminHasPassword == false);
+        if (setPassword)
+            steps.Add(state.WhadminExists
+                ? "set whadmin's password from -WhadminCredential (whadmin has none yet)"
+                : "create whadmin with the password of -WhadminCredential");
         if (!state.PgCronReady) notes.Add(PgCronNote(state.PgCronAvailable));
 
         if (whadminLogin is null)
@@ -60,8 +66,8 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
         InstallPlan? whadmin = null;
         if (state.WhSchemaExists && !setPassword)
         {
-            using var session = await WarehouseConnector.ConnectAsync(whadminLogin, logger, cancel);
-            whadmin = await new WarehouseInstaller(session, logger).PlanAsync(cancel);
+            using var whadminSession = await WarehouseConnector.ConnectAsync(whadminLogin, logger, cancel);
+            whadmin = await new WarehouseInstaller(whadminSession, logger).PlanAsync(cancel);
         }
         if (whadmin is null)
         {
@@ -82,12 +88,11 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
     {
         if (plan.SuperuserPart || plan.SetWhadminPassword)
         {
-            await using var db = await connection.CatalogDataSource.OpenConnectionAsync(cancel);
-            await using var transaction = await db.BeginTransactionAsync(cancel);
             // Names resolve in pg_catalog only: no function or operator someone put in public is picked up.
-            await Db.ExecuteAsync(db, "SET LOCAL search_path = pg_catalog, pg_temp", cancel);
+            await using var session = await CatalogSession.OpenAsync(connection.CatalogDataSource, cancel);
+            var db = session.Db;
             var state = await SuperuserState.ReadAsync(db, connection.Database, cancel);
-            var untrusted = await UntrustedCode.FindAsync(db, state.ExtensionWillBeCreated, cancel);
+            var untrusted = await UntrustedCode.FindAsync(db, cancel);
             if (untrusted.Count > 0) throw UntrustedCode.Refusal(connection.Target, untrusted);
             if (plan.SuperuserPart)
             {
@@ -97,15 +102,9 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
             if (plan.SetWhadminPassword)
             {
                 logger.LogInformation("Setting whadmin's password from -WhadminCredential");
-                // The password travels as a parameter and is set inside a DO block: the logged statement holds no secret.
-                await Db.ExecuteAsync(db, "SELECT pg_catalog.set_config('phood.install_whadmin_password', @p, true)", cancel,
-                    ("p", WhadminPassword));
-                await Db.ExecuteAsync(db,
-                    "DO $$ BEGIN EXECUTE pg_catalog.format('ALTER ROLE whadmin PASSWORD %L', pg_catalog.current_setting('phood.install_whadmin_password')); END $$",
-                    cancel);
-                await Db.ExecuteAsync(db, "SELECT pg_catalog.set_config('phood.install_whadmin_password', '', true)", cancel);
+                await SetWhadminPasswordAsync(db, cancel);
             }
-            await transaction.CommitAsync(cancel);
+            await session.CommitAsync(cancel);
         }
 
         if (!plan.WhadminPart)
@@ -123,6 +122,39 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
         return result with { Action = action, Steps = plan.Steps, Notes = plan.Notes };
     }
 
+    /// <summary>
+    /// Sets whadmin's password from -WhadminCredential. It travels as a bind parameter and is set inside a DO block whose
+    /// failure is re-raised without the statement: neither the logged statement nor an error's context holds the
+    /// secret. A superuser also turns statement logging off for the transaction (a managed admin may not).
+    /// </summary>
+    private async Task SetWhadminPasswordAsync(NpgsqlConnection db, CancellationToken cancel)
+    {
+        var password = WhadminPassword;
+        if (string.IsNullOrEmpty(password) || Regex.IsMatch(password, "^STUB_[A-Z_]+_PASSWORD$"))
+            throw new WarehouseException("InvalidPassword", WhErrorKind.InvalidArgument,
+                "-WhadminCredential holds an empty password or a stub of sql/create.sql: give whadmin a secure password. Nothing was changed.",
+                connection.Target);
+        await Db.ExecuteAsync(db,
+            """
+            DO $$ BEGIN
+                IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user) THEN
+                    SET LOCAL log_statement = 'none';
+                    SET LOCAL log_min_error_statement = 'panic';
+                END IF;
+            END $$
+            """, cancel);
+        await Db.ExecuteAsync(db, "SELECT pg_catalog.set_config('phood.install_whadmin_password', @p, true)", cancel, ("p", password));
+        await Db.ExecuteAsync(db,
+            """
+            DO $$ BEGIN
+                EXECUTE pg_catalog.format('ALTER ROLE whadmin WITH LOGIN PASSWORD %L', pg_catalog.current_setting('phood.install_whadmin_password'));
+                PERFORM pg_catalog.set_config('phood.install_whadmin_password', '', true);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE EXCEPTION 'could not set the password of whadmin: %', SQLERRM USING ERRCODE = SQLSTATE;
+            END $$
+            """, cancel);
+    }
+
     // ---- whadmin part ------------------------------------------------------------------------------------
 
     private async Task<InstallPlan> PlanWhadminAsync(CancellationToken cancel)
@@ -135,15 +167,16 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
             throw new WarehouseException("InstallPermissionDenied", WhErrorKind.PermissionDenied,
                 $"Install-WhWarehouse must run as a superuser (the superuser part) or as whadmin (the _wh part); you are connected as '{user}'. Connect as postgres or whadmin and run it again.",
                 connection.Target);
-        if (!state.DblinkInstalled || !state.WhSchemaExists)
+        if (!state.DblinkInstalled || !state.WhadminCanCreateSchema)
             throw new WarehouseException("SuperuserRequired", WhErrorKind.PermissionDenied,
-                $"The superuser part of the install is missing on {connection.Target} (dblink extension, _wh schema, grants). " +
-                "Run sql/create.sql as postgres (see docs/operations.md), or run Install-WhWarehouse connected as a superuser.",
+                $"The admin's part of the install is missing on {connection.Target} (dblink extension, grants). " +
+                "Run sql/create.sql as postgres or the managed server's admin (see docs/deployment.md), or run Install-WhWarehouse connected as one.",
                 connection.Target);
 
         var (version, checksum) = await ReadInstalledAsync(db, cancel);
         var targetVersion = TargetVersion();
-        var upToDate = checksum == SqlScripts.Checksum() && version == targetVersion;
+        // No checksum: functions.sql ran from psql (it clears the installer's), from the release of that version.
+        var upToDate = version == targetVersion && (checksum is null || checksum == SqlScripts.Checksum());
         var steps = new List<string>();
         if (!upToDate)
         {

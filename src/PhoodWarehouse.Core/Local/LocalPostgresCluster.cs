@@ -15,6 +15,8 @@ public sealed record LocalClusterOptions
     public string CronDatabase { get; init; } = "phood_warehouse";
     /// <summary>Extra postgresql.conf lines, e.g. "max_locks_per_transaction = 32".</summary>
     public IReadOnlyList<string> ExtraSettings { get; init; } = [];
+    /// <summary>The server programs to run; those <see cref="PostgresBinaries.Find"/> finds when null.</summary>
+    public PostgresBinaries? Binaries { get; init; }
 }
 
 /// <summary>Settings for a streaming hot standby of a throwaway cluster (<see cref="LocalPostgresCluster.StartStandby"/>).</summary>
@@ -91,7 +93,7 @@ public sealed class LocalPostgresCluster : IDisposable
     public static LocalPostgresCluster Start(LocalClusterOptions? options = null)
     {
         options ??= new LocalClusterOptions();
-        var binaries = PostgresBinaries.Find() ?? throw new WarehouseException("PostgresNotFound", WhErrorKind.NotInstalled,
+        var binaries = options.Binaries ?? PostgresBinaries.Find() ?? throw new WarehouseException("PostgresNotFound", WhErrorKind.NotInstalled,
             "No PostgreSQL server programs (initdb, pg_ctl) were found on PATH or under /usr/lib/postgresql/*/bin. " +
             "Install them (Debian: apt-get install postgresql), or set PHOOD_TEST_PG to a superuser connection string.");
         CleanUpAbandoned();

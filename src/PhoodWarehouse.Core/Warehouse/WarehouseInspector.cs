@@ -8,7 +8,8 @@ public sealed class WarehouseInspector(WhConnection connection)
 {
     public async Task<WhWarehouse> InspectAsync(CancellationToken cancel)
     {
-        await using var db = await connection.CatalogDataSource.OpenConnectionAsync(cancel);
+        await using var session = await CatalogSession.OpenAsync(connection.CatalogDataSource, cancel);
+        var db = session.Db;
         await using var command = new NpgsqlCommand(
             $"""
             SELECT current_setting('server_version'),
