@@ -230,7 +230,9 @@ RETURNS timestamptz
 LANGUAGE sql STABLE
 AS $$ SELECT CASE WHEN time_zone IS NULL THEN (day + 1)::timestamp::timestamptz ELSE (day + 1)::timestamp AT TIME ZONE time_zone END $$;
 
--- Raises unless target_date is a date not after today (_wh.now() in the session's TimeZone).
+-- Raises unless target_date is a day the warehouse can hold: not null, finite, not before 2000-01-01 (there is no
+-- food-waste data that old, and a window from -infinity or a BC date would build days without end: the module refuses
+-- the same), and not after today (_wh.now() in the session's TimeZone).
 CREATE OR REPLACE FUNCTION _wh.assert_target_date(target_date date)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -240,6 +242,11 @@ BEGIN
     IF target_date IS NULL THEN
         RAISE EXCEPTION 'target date is required' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF NOT isfinite(target_date) OR target_date < DATE '2000-01-01' THEN
+        RAISE EXCEPTION 'target date % is before 2000-01-01 (or not a finite date): there is no data that old', target_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give a date from 2000-01-01 to today, as YYYY-MM-DD.';
+    END IF;
     IF target_date > _wh.today_in(NULL) THEN
         RAISE EXCEPTION 'target date % is in the future (today is %)', target_date, _wh.today_in(NULL)
             USING ERRCODE = 'invalid_parameter_value';
@@ -247,7 +254,8 @@ BEGIN
 END
 $$;
 
--- Raises unless target_date is a date not after the tenant's today (_wh.tenant_today).
+-- Raises unless target_date is a day the warehouse can hold (not null, finite, not before 2000-01-01) and not after
+-- the tenant's today (_wh.tenant_today).
 CREATE OR REPLACE FUNCTION _wh.assert_target_date(target_date date, target_schema text)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -258,6 +266,11 @@ DECLARE
 BEGIN
     IF target_date IS NULL THEN
         RAISE EXCEPTION 'target date is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT isfinite(target_date) OR target_date < DATE '2000-01-01' THEN
+        RAISE EXCEPTION 'target date % is before 2000-01-01 (or not a finite date): there is no data that old', target_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give a date from 2000-01-01 to today, as YYYY-MM-DD.';
     END IF;
     IF target_date > today THEN
         RAISE EXCEPTION 'target date % is in the future (today is % for tenant %)', target_date, today, target_schema

@@ -1,10 +1,12 @@
 -- sql/wh/04-connections-and-secrets.sql: Tenant connections: foreign servers and user mappings (the secrets), timeouts, the union-view rebuild they trigger.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
--- TLS settings of a source connection (libpq's sslmode and channel_binding; NULL: libpq's
+-- TLS settings of a source connection (libpq's sslmode, channel_binding and sslrootcert, the
+-- CA file: an absolute path on the warehouse server, read by its server process; NULL: libpq's
 -- default). They go into the foreign server's options (docs/security.md, finding 2).
 ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS sslmode text;
 ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS channel_binding text;
+ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS sslrootcert text;
 
 -- Bounded waits (docs/security.md, finding 3). An existing value (set by a DBA) is kept.
 --   source_statement_timeout: how long one statement may run at a source (every foreign
@@ -61,9 +63,16 @@ BEGIN
         RAISE EXCEPTION 'connection %: channel_binding % is not one of disable, prefer, require', c.tenant_name, quote_literal(c.channel_binding)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- libpq reads a relative sslrootcert from the server process's working directory (the data
+    -- directory): refused.
+    IF c.sslrootcert IS NOT NULL AND c.sslrootcert !~ '^(/|[A-Za-z]:[\\/])' THEN
+        RAISE EXCEPTION 'connection %: sslrootcert % is not an absolute path', c.tenant_name, quote_literal(c.sslrootcert)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give the full path of the CA file on the warehouse server (e.g. /etc/postgresql/source-ca.crt); the postgres OS user must be able to read it.';
+    END IF;
     RETURN QUERY VALUES
         ('host', c.host), ('port', c.port::text), ('dbname', c.dbname),
-        ('sslmode', c.sslmode), ('channel_binding', c.channel_binding),
+        ('sslmode', c.sslmode), ('channel_binding', c.channel_binding), ('sslrootcert', c.sslrootcert),
         ('options', format('-c default_transaction_read_only=on -c statement_timeout=%s',
                            _wh.timeout_ms('source_statement_timeout', '10min')));
 END
@@ -166,10 +175,11 @@ END
 $$;
 
 -- Trigger: keeps the foreign server 'wh_<tenant_name>' (dblink_fdw; host, port, dbname,
--- sslmode, channel_binding, and read-only, bounded sessions: _wh.server_options) and its user
--- mapping FOR whadmin (user, password) in step with the row. The password goes into the
--- mapping and NULL is stored; an UPDATE with a NULL password keeps the mapping's, unless the
--- source moves (host, port, dbname, sslmode, channel_binding): that is refused.
+-- sslmode, channel_binding, sslrootcert, and read-only, bounded sessions: _wh.server_options)
+-- and its user mapping FOR whadmin (user, password) in step with the row. The password goes
+-- into the mapping and NULL is stored; an UPDATE with a NULL password keeps the mapping's,
+-- unless the source moves (host, port, dbname, sslmode, channel_binding, sslrootcert): that is
+-- refused.
 -- DELETE drops server and mapping, refusing while a tenant schema still uses the connection.
 -- Servers and mappings are owned by whadmin whoever changes the table.
 CREATE OR REPLACE FUNCTION _wh.tenant_connections_sync()
@@ -220,8 +230,8 @@ BEGIN
     -- A password goes only where it was given (docs/security.md, finding 2): the mapping's
     -- password is not sent to a new host, port, database or weaker TLS.
     IF TG_OP = 'UPDATE' AND NEW.password IS NULL
-       AND (NEW.host, NEW.port, NEW.dbname, NEW.sslmode, NEW.channel_binding)
-           IS DISTINCT FROM (OLD.host, OLD.port, OLD.dbname, OLD.sslmode, OLD.channel_binding) THEN
+       AND (NEW.host, NEW.port, NEW.dbname, NEW.sslmode, NEW.channel_binding, NEW.sslrootcert)
+           IS DISTINCT FROM (OLD.host, OLD.port, OLD.dbname, OLD.sslmode, OLD.channel_binding, OLD.sslrootcert) THEN
         RAISE EXCEPTION 'connection %: the source moves (% -> %) but no new password was given', NEW.tenant_name,
             format('%s:%s/%s sslmode=%s', OLD.host, OLD.port, OLD.dbname, coalesce(OLD.sslmode, 'default')),
             format('%s:%s/%s sslmode=%s', NEW.host, NEW.port, NEW.dbname, coalesce(NEW.sslmode, 'default'))

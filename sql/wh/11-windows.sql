@@ -100,6 +100,7 @@ BEGIN
         RAISE EXCEPTION 'reversed date range: start_date % is after end_date %', start_date, end_date
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM _wh.assert_target_date(start_date, target_schema);
     PERFORM _wh.assert_target_date(end_date, target_schema);
     PERFORM _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
     -- A window of more than compact_after_days() closed days loads them straight into the compacted table.

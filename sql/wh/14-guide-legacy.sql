@@ -206,6 +206,7 @@ BEGIN
     IF start_date IS NULL OR end_date IS NULL OR start_date > end_date THEN
         RAISE EXCEPTION 'invalid date range % .. %', start_date, end_date USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM _wh.assert_target_date(start_date);
     PERFORM _wh.assert_target_date(end_date);
 
     d := start_date;

@@ -133,6 +133,7 @@ BEGIN
         RAISE EXCEPTION 'schema % is registered for connection %, not %', target_schema, registered, tenant_connection_name
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM _wh.assert_target_date(start_date, target_schema);
     PERFORM _wh.assert_target_date(end_date, target_schema);
     srv := _wh.get_tenant_connection_string(tenant_connection_name);
     SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = check_mv_window_by_template.template_name;

@@ -19,9 +19,8 @@ BEGIN
 END
 $jit$;
 
--- Install-WhWarehouse records the checksum of the scripts it ran after this file; a psql run has none (so that the
--- module sees a psql install of this release as up to date, and a changed script as an upgrade).
-DELETE FROM _wh.warehouse_info WHERE key = 'installed_checksum';
+-- Install-WhWarehouse records the checksum of the scripts it ran after this file ('installed_checksum'); a psql install
+-- records none, and the module reads a psql install of this release (no checksum, this version) as up to date.
 INSERT INTO _wh.warehouse_info (key, value) VALUES ('schema_version', '2.1.1')
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 -- Closed days are compacted once a tenant has more than this many closed daily materialized views

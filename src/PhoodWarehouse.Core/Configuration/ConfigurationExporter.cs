@@ -49,6 +49,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                 SourceUser = tenant.SourceUser,
                 SourceSslMode = tenant.SourceSslMode,
                 SourceChannelBinding = tenant.SourceChannelBinding,
+                SourceSslRootCert = tenant.SourceSslRootCert,
                 SourcePassword = passwords.GetValueOrDefault(tenant.ConnectionName),
                 Templates = tenant.Templates,
                 TimeZone = tenant.TimeZone,

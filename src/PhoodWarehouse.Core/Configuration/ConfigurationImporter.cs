@@ -130,6 +130,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
                 SourceDatabase = tenant.SourceDatabase,
                 SourceSslMode = tenant.SourceSslMode,
                 SourceChannelBinding = tenant.SourceChannelBinding,
+                SourceSslRootCert = tenant.SourceSslRootCert,
                 SourceUser = credential.User,
                 SourcePassword = credential.Password,
                 Templates = tenant.Templates,
@@ -237,6 +238,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
         Compare("user", current.SourceUser, file.SourceUser);
         Compare("sslmode", current.SourceSslMode, file.SourceSslMode);
         Compare("channel_binding", current.SourceChannelBinding, file.SourceChannelBinding);
+        Compare("sslrootcert", current.SourceSslRootCert, file.SourceSslRootCert);
         Compare("time zone", current.TimeZone, file.TimeZone);
         return string.Join("; ", parts);
     }

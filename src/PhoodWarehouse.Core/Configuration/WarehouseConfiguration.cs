@@ -77,6 +77,8 @@ public sealed record TenantConfiguration
     public string? SourceSslMode { get; init; }
     /// <summary>libpq's channel_binding for the source; null: libpq's default.</summary>
     public string? SourceChannelBinding { get; init; }
+    /// <summary>libpq's sslrootcert for the source (a path on the warehouse server); null (older files too): libpq's default.</summary>
+    public string? SourceSslRootCert { get; init; }
     /// <summary>Only with Export-WhConfiguration -IncludePassword: the file then holds a secret.</summary>
     public string? SourcePassword { get; init; }
     /// <summary>The templates the tenant has views of.</summary>

@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Net.Sockets;
 
 namespace PhoodWarehouse.Core.Connections;
@@ -8,11 +9,22 @@ namespace PhoodWarehouse.Core.Connections;
 /// </summary>
 internal static class ConnectionErrors
 {
-    public static WarehouseException Translate(Exception error, string server, int port, string database, string? user)
+    public static WarehouseException Translate(Exception error, string server, int port, string database, string? user,
+        SslPolicyErrors? certificate = null)
     {
         var where = $"{server}:{port}";
         switch (error)
         {
+            case var _ when certificate is { } errors && errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch):
+                return new WarehouseException("CertificateHostMismatch", WhErrorKind.AuthenticationError,
+                    $"The certificate of {where} is not issued for the host name '{server}' (VerifyFull checks it). Connect with " +
+                    "-Server set to a name the certificate lists (an IP address only if it lists that address).",
+                    where, error);
+            case var _ when certificate is { } errors && errors != SslPolicyErrors.None:
+                return new WarehouseException("CertificateUntrusted", WhErrorKind.AuthenticationError,
+                    $"The certificate of {where} is not signed by the CA it is checked against. Give the server's CA with " +
+                    "-RootCertificate (a PEM file on this machine; on RDS, global-bundle.pem), or check -SslMode.",
+                    where, error);
             case PostgresException pg when pg.SqlState is "28P01" or "28000":
                 return new WarehouseException("LoginRefused", WhErrorKind.AuthenticationError,
                     $"The server {where} refused the login of user '{user}' ({pg.MessageText}). Check the user name and password, and pg_hba.conf on the server.",

@@ -10,6 +10,10 @@ public sealed record ConnectionRequest
     public string? User { get; init; }
     public string? Password { get; init; }
     public string ApplicationName { get; init; } = "PhoodWarehouse";
+    /// <summary>TLS to the warehouse (null: Npgsql's default, Prefer).</summary>
+    public SslMode? SslMode { get; init; }
+    /// <summary>The CA file VerifyCA and VerifyFull check the warehouse's certificate against.</summary>
+    public string? RootCertificate { get; init; }
     public int ConnectTimeoutSeconds { get; init; } = 10;
 
     /// <summary>
@@ -31,6 +35,8 @@ public sealed record ConnectionRequest
             builder.Database = Database;
             builder.Username = User;
             builder.Password = Password;
+            if (SslMode is { } mode) builder.SslMode = mode;
+            if (RootCertificate is not null) builder.RootCertificate = RootCertificate;
         }
         if (ConnectionString is null || !ConnectionString.Contains("command timeout", StringComparison.OrdinalIgnoreCase))
             builder.CommandTimeout = CommandTimeoutSeconds;

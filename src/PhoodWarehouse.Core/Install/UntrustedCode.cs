@@ -25,6 +25,11 @@ internal static class UntrustedCode
 
         await using var command = new NpgsqlCommand(
             """
+            WITH me AS (SELECT r.oid, r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user),
+            -- roles whose code an admin session may run: superusers, the installing admin, and roles it is a member of
+            -- (pg_has_role is true for every role when asked for a superuser: not used for one)
+            trusted AS (SELECT r.oid FROM pg_catalog.pg_roles r, me
+                        WHERE r.rolsuper OR r.oid = me.oid OR (NOT me.rolsuper AND pg_catalog.pg_has_role(me.oid, r.oid, 'MEMBER')))
             SELECT what FROM (
                 SELECT 1 AS k, format('trigger %I on _wh.%I (function %s)', t.tgname, c.relname, t.tgfoid::regprocedure) AS what
                 FROM pg_catalog.pg_trigger t
@@ -60,21 +65,21 @@ internal static class UntrustedCode
                 -- of a role that is neither a superuser nor the installing role (nor one it is a member of)
                 SELECT 6, format('routine %s owned by %I', p.oid::regprocedure, pg_catalog.pg_get_userbyid(p.proowner))
                 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
-                WHERE p.pronamespace = 'public'::regnamespace AND NOT o.rolsuper AND NOT pg_catalog.pg_has_role(current_user, o.oid, 'MEMBER')
+                WHERE p.pronamespace = 'public'::regnamespace AND o.oid NOT IN (SELECT oid FROM trusted)
                   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
                 UNION ALL
                 SELECT 7, format('operator %s owned by %I', o.oid::regoperator, pg_catalog.pg_get_userbyid(o.oprowner))
                 FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_roles r ON r.oid = o.oprowner
-                WHERE o.oprnamespace = 'public'::regnamespace AND NOT r.rolsuper AND NOT pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
+                WHERE o.oprnamespace = 'public'::regnamespace AND r.oid NOT IN (SELECT oid FROM trusted)
                 UNION ALL
                 SELECT 8, format('conversion %I owned by %I', c.conname, pg_catalog.pg_get_userbyid(c.conowner))
                 FROM pg_catalog.pg_conversion c JOIN pg_catalog.pg_roles r ON r.oid = c.conowner
-                WHERE c.connamespace = 'public'::regnamespace AND NOT r.rolsuper AND NOT pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
+                WHERE c.connamespace = 'public'::regnamespace AND r.oid NOT IN (SELECT oid FROM trusted)
                 UNION ALL
                 SELECT 9, format('cast (%s AS %s) with function %s owned by %I', c.castsource::regtype, c.casttarget::regtype,
                                  c.castfunc::regprocedure, pg_catalog.pg_get_userbyid(p.proowner))
                 FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
-                WHERE NOT r.rolsuper AND NOT pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
+                WHERE r.oid NOT IN (SELECT oid FROM trusted)
             ) found ORDER BY k, what
             """, db);
         command.Parameters.AddWithValue("triggers", triggers);

@@ -175,7 +175,7 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
 
         var (version, checksum) = await ReadInstalledAsync(db, cancel);
         var targetVersion = TargetVersion();
-        // No checksum: functions.sql ran from psql (it clears the installer's), from the release of that version.
+        // No checksum: functions.sql ran from psql, from the release of that version.
         var upToDate = version == targetVersion && (checksum is null || checksum == SqlScripts.Checksum());
         var steps = new List<string>();
         if (!upToDate)

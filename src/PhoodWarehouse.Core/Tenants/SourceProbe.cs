@@ -58,6 +58,8 @@ internal static class SourceProbe
                 || detail.Contains("password is required", StringComparison.OrdinalIgnoreCase))
                 return new WarehouseException("SourceLoginRefused", WhErrorKind.AuthenticationError,
                     $"The source of tenant '{tenant}' refused the login: {detail}. Check the user and password (-SourceCredential); Set-WhTenant changes them.", tenant, error);
+            if (CertificateProblem(detail, tenant, error) is { } certificate)
+                return certificate;
             if (pg.SqlState.StartsWith("08", StringComparison.Ordinal))
                 return new WarehouseException("SourceUnreachable", WhErrorKind.ConnectionError,
                     $"The warehouse cannot reach the source of tenant '{tenant}': {detail}. Check -SourceServer and -SourcePort, and that the warehouse host may connect to it.", tenant, error);
@@ -66,5 +68,30 @@ internal static class SourceProbe
                     $"The source of tenant '{tenant}' lacks a table or column the template reads: {detail}.", tenant, error);
         }
         return DatabaseErrors.Translate(error, tenant);
+    }
+
+    /// <summary>
+    /// libpq's certificate checks (sslmode verify-ca / verify-full) as what to fix: the host name the certificate is for, or
+    /// the CA file (sslrootcert), which libpq opens on the warehouse server, not here. Null when the message is about neither.
+    /// </summary>
+    private static WarehouseException? CertificateProblem(string detail, string tenant, Exception error)
+    {
+        if (detail.Contains("does not match host name", StringComparison.OrdinalIgnoreCase)
+            || (detail.Contains("server certificate for", StringComparison.OrdinalIgnoreCase)
+                && detail.Contains("does not match", StringComparison.OrdinalIgnoreCase)))
+            return new WarehouseException("SourceCertificateHostMismatch", WhErrorKind.ConnectionError,
+                $"The source of tenant '{tenant}' presented a certificate whose host name does not match the server name: {detail}. " +
+                "Check that -SourceServer is the name the certificate is issued for (with -SourceSslMode verify-full an IP address matches only " +
+                "a certificate that lists it); Set-WhTenant changes it.", tenant, error);
+        if (detail.Contains("root certificate file", StringComparison.OrdinalIgnoreCase))
+            return new WarehouseException("SourceCertificateAuthorityUnreadable", WhErrorKind.ConnectionError,
+                $"The warehouse server cannot read the CA file of tenant '{tenant}': {detail}. Check -SourceSslRootCert: it is a path on the " +
+                "warehouse server (not this machine), and the server's OS user (postgres) must be able to read it; or check -SourceSslMode " +
+                "(verify-ca and verify-full need a CA file).", tenant, error);
+        if (detail.Contains("certificate verify failed", StringComparison.OrdinalIgnoreCase))
+            return new WarehouseException("SourceCertificateUntrusted", WhErrorKind.ConnectionError,
+                $"The source of tenant '{tenant}' presented a certificate the CA file does not vouch for: {detail}. Check -SourceSslRootCert " +
+                "(a path on the warehouse server): it must hold the CA that issued the source's certificate; and check -SourceSslMode.", tenant, error);
+        return null;
     }
 }

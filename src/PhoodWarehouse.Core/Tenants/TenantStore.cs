@@ -13,7 +13,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
     // read in one pass for every tenant.
     private const string ListSql =
         """
-        SELECT t.schema_name, t.connection_name, t.client_name, c.host, c.port, c.dbname, c.username, c.sslmode, c.channel_binding,
+        SELECT t.schema_name, t.connection_name, t.client_name, c.host, c.port, c.dbname, c.username, c.sslmode, c.channel_binding, c.sslrootcert,
                ARRAY(SELECT m.template_name FROM _wh.mv_templates m
                      WHERE to_regclass(format('%I.%I', t.schema_name, m.template_name)) IS NOT NULL
                         OR m.template_name = ANY (v.templates)
@@ -50,12 +50,13 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 SourceUser = reader.IsDBNull(6) ? null : reader.GetString(6),
                 SourceSslMode = reader.IsDBNull(7) ? null : reader.GetString(7),
                 SourceChannelBinding = reader.IsDBNull(8) ? null : reader.GetString(8),
-                Templates = reader.GetFieldValue<string[]>(9),
-                DailyViewCount = reader.GetInt32(10),
-                FirstDate = reader.IsDBNull(11) ? null : reader.GetDateTime(11),
-                LatestDate = reader.IsDBNull(12) ? null : reader.GetDateTime(12),
-                TimeZone = reader.IsDBNull(13) ? null : reader.GetString(13),
-                Today = reader.GetDateTime(14),
+                SourceSslRootCert = reader.IsDBNull(9) ? null : reader.GetString(9),
+                Templates = reader.GetFieldValue<string[]>(10),
+                DailyViewCount = reader.GetInt32(11),
+                FirstDate = reader.IsDBNull(12) ? null : reader.GetDateTime(12),
+                LatestDate = reader.IsDBNull(13) ? null : reader.GetDateTime(13),
+                TimeZone = reader.IsDBNull(14) ? null : reader.GetString(14),
+                Today = reader.GetDateTime(15),
             });
         }
         return tenants;
@@ -94,10 +95,10 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
         logger.LogInformation("Adding connection {Connection} → {Server}:{Port}/{Database} as {User}",
             request.ConnectionName, request.SourceServer, request.SourcePort, request.SourceDatabase, request.SourceUser);
         await Db.ExecuteAsync(db,
-            "INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password, sslmode, channel_binding) VALUES (@c, @h, @p, @d, @u, @pw, @ssl, @cb)",
+            "INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password, sslmode, channel_binding, sslrootcert) VALUES (@c, @h, @p, @d, @u, @pw, @ssl, @cb, @ca)",
             cancel, ("c", request.ConnectionName), ("h", request.SourceServer), ("p", request.SourcePort),
             ("d", request.SourceDatabase), ("u", request.SourceUser), ("pw", request.SourcePassword), ("ssl", request.SourceSslMode),
-            ("cb", request.SourceChannelBinding));
+            ("cb", request.SourceChannelBinding), ("ca", request.SourceSslRootCert));
 
         var templates = await KnownTemplatesAsync(db, request.Templates, cancel);
         if (request.TestConnection)
@@ -148,12 +149,12 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 UPDATE _wh.tenant_connections
                 SET host = coalesce(@h, host), port = coalesce(@p, port), dbname = coalesce(@d, dbname),
                     username = coalesce(@u, username), password = @pw, sslmode = coalesce(@ssl, sslmode),
-                    channel_binding = coalesce(@cb, channel_binding)
+                    channel_binding = coalesce(@cb, channel_binding), sslrootcert = coalesce(@ca, sslrootcert)
                 WHERE tenant_name = @c
                 """,
                 cancel, ("c", tenant.ConnectionName), ("h", changes.SourceServer), ("p", changes.SourcePort),
                 ("d", changes.SourceDatabase), ("u", changes.SourceUser), ("pw", changes.SourcePassword), ("ssl", changes.SourceSslMode),
-                ("cb", changes.SourceChannelBinding));
+                ("cb", changes.SourceChannelBinding), ("ca", changes.SourceSslRootCert));
         }
         if (changes.ClientName is not null)
         {

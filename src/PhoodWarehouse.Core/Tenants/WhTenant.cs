@@ -16,6 +16,8 @@ public sealed record WhTenant
     public string? SourceSslMode { get; init; }
     /// <summary>libpq's channel_binding for the source (require: the server must prove it holds the SCRAM secret); null: libpq's default.</summary>
     public string? SourceChannelBinding { get; init; }
+    /// <summary>libpq's sslrootcert for the source: the CA file, a path on the warehouse server; null: libpq's default (~/.postgresql/root.crt of the server's OS user).</summary>
+    public string? SourceSslRootCert { get; init; }
     public IReadOnlyList<string> Templates { get; init; } = [];
     public int DailyViewCount { get; init; }
     public DateTime? FirstDate { get; init; }
@@ -46,6 +48,8 @@ public sealed record NewTenantRequest
     public string? SourceSslMode { get; init; }
     /// <summary>libpq's channel_binding for the source; null: libpq's default.</summary>
     public string? SourceChannelBinding { get; init; }
+    /// <summary>libpq's sslrootcert for the source (an absolute path on the warehouse server); null: libpq's default.</summary>
+    public string? SourceSslRootCert { get; init; }
     public IReadOnlyList<string> Templates { get; init; } = [];
     public bool TestConnection { get; init; } = true;
     /// <summary>IANA time zone of the tenant's days; null: the warehouse's.</summary>
@@ -62,19 +66,21 @@ public sealed record TenantChanges
     public string? SourcePassword { get; init; }
     public string? SourceSslMode { get; init; }
     public string? SourceChannelBinding { get; init; }
+    public string? SourceSslRootCert { get; init; }
     public string? ClientName { get; init; }
     /// <summary>IANA time zone; "" removes it (the tenant's days follow the warehouse's clock again).</summary>
     public string? TimeZone { get; init; }
 
     public bool ChangesConnection => SourceServer is not null || SourcePort is not null || SourceDatabase is not null
-        || SourceUser is not null || SourcePassword is not null || SourceSslMode is not null || SourceChannelBinding is not null;
+        || SourceUser is not null || SourcePassword is not null || SourceSslMode is not null || SourceChannelBinding is not null
+        || SourceSslRootCert is not null;
 
     /// <summary>Whether anything of the connection differs from <paramref name="current"/> (values piped back in are no change).</summary>
     public bool ChangesConnectionOf(WhTenant current) =>
         SourcePassword is not null || (SourceUser is not null && SourceUser != current.SourceUser) || MovesSource(current);
 
     /// <summary>
-    /// Whether the source moves away from <paramref name="current"/> (server, port, database, SSL mode or channel binding): then a new
+    /// Whether the source moves away from <paramref name="current"/> (server, port, database, SSL mode, channel binding or CA file): then a new
     /// password is required, so that the stored one goes only where it was given (docs/security.md, finding 2).
     /// </summary>
     public bool MovesSource(WhTenant current) =>
@@ -82,7 +88,8 @@ public sealed record TenantChanges
         || (SourcePort is not null && SourcePort != current.SourcePort)
         || (SourceDatabase is not null && SourceDatabase != current.SourceDatabase)
         || (SourceSslMode is not null && SourceSslMode != current.SourceSslMode)
-        || (SourceChannelBinding is not null && SourceChannelBinding != current.SourceChannelBinding);
+        || (SourceChannelBinding is not null && SourceChannelBinding != current.SourceChannelBinding)
+        || (SourceSslRootCert is not null && SourceSslRootCert != current.SourceSslRootCert);
 
     /// <summary>What will change, for -WhatIf and -Verbose: names the fields, never the password.</summary>
     public string Describe()
@@ -94,6 +101,7 @@ public sealed record TenantChanges
         if (SourceUser is not null) parts.Add($"source user → {SourceUser}");
         if (SourceSslMode is not null) parts.Add($"source sslmode → {SourceSslMode}");
         if (SourceChannelBinding is not null) parts.Add($"source channel_binding → {SourceChannelBinding}");
+        if (SourceSslRootCert is not null) parts.Add($"source sslrootcert → {SourceSslRootCert}");
         if (SourcePassword is not null) parts.Add("source password (user mapping)");
         if (ClientName is not null) parts.Add($"client name → {ClientName} (tenant and public views rebuilt)");
         if (TimeZone is not null) parts.Add(TimeZone.Length == 0 ? "time zone → none (the warehouse's)" : $"time zone → {TimeZone}");

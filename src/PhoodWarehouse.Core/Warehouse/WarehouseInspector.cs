@@ -36,7 +36,8 @@ public sealed class WarehouseInspector(WhConnection connection)
 
         string? version = null;
         int tenants = 0, templates = 0, dailyViews = 0;
-        if (installed && connection.IsSuperuser)
+        // An admin session may not read _wh (a managed admin has no USAGE on it): the version comes from pg_catalog.
+        if (connection.IsSuperuser)
         {
             version = await Db.ScalarAsync<string>(db,
                 "SELECT substring(pg_catalog.obj_description(n.oid, 'pg_namespace') FROM 'schema version ([0-9A-Za-z.+-]+)') FROM pg_catalog.pg_namespace n WHERE n.nspname = '_wh'",

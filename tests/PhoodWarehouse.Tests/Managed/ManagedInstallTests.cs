@@ -7,7 +7,9 @@ namespace PhoodWarehouse.Tests.Managed;
 
 /// <summary>
 /// Issue 25: on a managed server (<see cref="ManagedPostgresServer"/>: an admin that is not a superuser), the admin
-/// installs with Install-WhWarehouse, needing no membership in whadmin, and whadmin then runs the main journeys.
+/// installs with Install-WhWarehouse, needing no membership in whadmin, and whadmin then runs the main journeys:
+/// a tenant, a backfill, a check and a repair, Get-WhHealth (Replicas with the provider's read replica), an export and
+/// its import into a new database, a real pg_cron run, the tenant's removal.
 /// </summary>
 public sealed class ManagedInstallTests(ManagedPostgresServer server) : IClassFixture<ManagedPostgresServer>
 {
@@ -71,12 +73,44 @@ public sealed class ManagedInstallTests(ManagedPostgresServer server) : IClassFi
         Assert.True(health.Succeeded, string.Join("; ", health.AllErrors));
         Assert.NotEmpty(health.All<WhHealthCheck>());
 
+        // The provider's read replica: whadmin sees it through public.wh_streaming_replicas(), the admin's function.
+        using (var standby = server.Cluster!.StartStandby())
+        {
+            IReadOnlyList<WhHealthCheck> replicas = [];
+            for (var attempt = 0; attempt < 150 && !replicas.Any(r => r.Value.Contains("hot_standby_feedback on")); attempt++)
+            {
+                if (attempt > 0) await Task.Delay(200);
+                var result = wh.Run("Get-WhHealth -Check Replicas");
+                Assert.True(result.Succeeded, string.Join("; ", result.AllErrors));
+                replicas = result.All<WhHealthCheck>();
+            }
+            var replica = Assert.Single(replicas);
+            Assert.Equal(WhHealthStatus.Ok, replica.Status);
+            Assert.Equal($"standby_{standby.Port}", replica.Target);
+        }
+
+        // Export, then a restore into a new database the admin prepares and whadmin imports into.
         var file = Path.Combine(Path.GetTempPath(), PostgresServer.UniqueName("managed") + ".json");
         try
         {
             var export = wh.Run("Export-WhConfiguration -Path $p", new Dictionary<string, object?> { ["p"] = file });
             Assert.True(export.Succeeded, string.Join("; ", export.AllErrors));
             Assert.Contains("mgd_a", File.ReadAllText(file));
+
+            var restore = await server.AdminCreateDatabaseAsync("phood_restore");
+            var prepared = shell.Run("Connect-WhWarehouse -ConnectionString $r | Out-Null; Install-WhWarehouse -Confirm:$false",
+                new Dictionary<string, object?> { ["r"] = server.AdminConnectionString(restore) });
+            Assert.True(prepared.Succeeded, string.Join("; ", prepared.AllErrors));
+            Assert.Equal("Prepared", prepared.Single<WhInstallResult>().Action);
+            using var restored = new HostedPowerShell();
+            var variables = WarehouseScenario.SourceVariables(source);
+            variables["cs"] = server.ConnectionString(restore, "whadmin");
+            variables["p"] = file;
+            var import = restored.Run(
+                "Connect-WhWarehouse -ConnectionString $cs | Out-Null; Import-WhConfiguration -Path $p -SourceCredential $c -Confirm:$false | Out-Null; Get-WhTenant",
+                variables);
+            Assert.True(import.Succeeded, string.Join("; ", import.AllErrors));
+            Assert.Equal(["mgd_a"], import.All<WhTenant>().Select(t => t.Name));
         }
         finally
         {

@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace PhoodWarehouse.PowerShell.Commands.Session;
 
 /// <summary>
@@ -31,6 +33,15 @@ public sealed class ConnectWhWarehouseCommand : WhAsyncCmdlet
     [Credential]
     public PSCredential? Credential { get; set; }
 
+    /// <summary>TLS to the warehouse: Disable, Allow, Prefer (Npgsql's default), Require, VerifyCA or VerifyFull.</summary>
+    [Parameter(ParameterSetName = ByServer)]
+    public SslMode? SslMode { get; set; }
+
+    /// <summary>The CA certificate (PEM file on this machine) that VerifyCA and VerifyFull check the warehouse's certificate against.</summary>
+    [Parameter(ParameterSetName = ByServer)]
+    [ValidateNotNullOrEmpty]
+    public string? RootCertificate { get; set; }
+
     /// <summary>
     /// Seconds one statement may run before the module cancels it (default 1800: a day's build fits many times over);
     /// 0 waits forever. A connection string's own Command Timeout wins.
@@ -55,6 +66,8 @@ public sealed class ConnectWhWarehouseCommand : WhAsyncCmdlet
                 User = Credential?.UserName ?? Environment.UserName,
                 Password = Credential?.GetNetworkCredential().Password,
                 CommandTimeoutSeconds = CommandTimeout,
+                SslMode = SslMode,
+                RootCertificate = RootCertificate is null ? null : GetUnresolvedProviderPathFromPSPath(RootCertificate),
             };
         try
         {

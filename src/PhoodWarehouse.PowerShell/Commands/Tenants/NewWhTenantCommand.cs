@@ -49,6 +49,14 @@ public sealed class NewWhTenantCommand : WhCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? SourceChannelBinding { get; set; }
 
+    /// <summary>
+    /// libpq's sslrootcert for the source: the CA file that verify-ca and verify-full check the source's certificate against.
+    /// An absolute path on the warehouse server (dblink connects from the server process, so its OS user, postgres, must be
+    /// able to read it), not on this machine. Default: libpq's (~/.postgresql/root.crt of that user). Checked by the SQL layer.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceSslRootCert { get; set; }
+
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string[] Template { get; set; } = [];
 
@@ -78,6 +86,7 @@ public sealed class NewWhTenantCommand : WhCmdlet
             SourcePassword = SourceCredential.GetNetworkCredential().Password,
             SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
             SourceChannelBinding = string.IsNullOrEmpty(SourceChannelBinding) ? null : SourceChannelBinding,
+            SourceSslRootCert = string.IsNullOrEmpty(SourceSslRootCert) ? null : SourceSslRootCert,
             Templates = Template,
             TestConnection = !SkipConnectionTest,
             TimeZone = string.IsNullOrEmpty(TimeZone) ? null : TimeZone,

@@ -42,6 +42,14 @@ public sealed class SetWhTenantCommand : WhCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? SourceChannelBinding { get; set; }
 
+    /// <summary>
+    /// libpq's sslrootcert for the source: the CA file that verify-ca and verify-full check the source's certificate against.
+    /// An absolute path on the warehouse server (dblink connects from the server process, so its OS user, postgres, must be
+    /// able to read it), not on this machine. Default: libpq's (~/.postgresql/root.crt of that user). Checked by the SQL layer.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? SourceSslRootCert { get; set; }
+
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
@@ -65,6 +73,7 @@ public sealed class SetWhTenantCommand : WhCmdlet
             SourcePassword = SourceCredential?.GetNetworkCredential().Password,
             SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
             SourceChannelBinding = string.IsNullOrEmpty(SourceChannelBinding) ? null : SourceChannelBinding,
+            SourceSslRootCert = string.IsNullOrEmpty(SourceSslRootCert) ? null : SourceSslRootCert,
             ClientName = ClientName,
             TimeZone = TimeZone,
         };
@@ -72,7 +81,7 @@ public sealed class SetWhTenantCommand : WhCmdlet
         if (description.Length == 0)
         {
             WriteWhError(new WarehouseException("NothingToChange", WhErrorKind.InvalidArgument,
-                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceChannelBinding, -SourceCredential, -ClientName or -TimeZone.", Name));
+                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceChannelBinding, -SourceSslRootCert, -SourceCredential, -ClientName or -TimeZone.", Name));
             return;
         }
         if (!ShouldProcess(Name, "Change tenant: " + description)) return;
