@@ -171,15 +171,26 @@ END
 $$;
 
 -- THE clock of the SQL layer: now(), unless the session sets phood.now (SET phood.now = '2026-12-02 00:30',
--- read as a timestamptz in the session's TimeZone). Every "now", "today", "yesterday" and "has this day ended"
--- of the _wh functions goes through it, so a test can stand on either side of midnight (moving TimeZone moves
--- CURRENT_DATE, not now()). It only moves what this session considers to be now: it reads and writes nothing
--- a plain SET could not already change, and only whadmin can call the functions that use it (docs/sql-layer.md).
+-- read as a timestamptz in the session's TimeZone) in a warehouse its installer marked for tests (ALTER DATABASE
+-- ... SET phood.test_clock = 'on', which only the database's owner or a superuser can do: whadmin cannot mark a
+-- production warehouse, and there SET phood.now changes nothing). Every "now", "today", "yesterday" and "has this
+-- day ended" of the _wh functions goes through it, so a test can stand on either side of midnight (moving TimeZone
+-- moves CURRENT_DATE, not now()). The marker is read only when phood.now is set.
 CREATE OR REPLACE FUNCTION _wh.now()
 RETURNS timestamptz
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(nullif(current_setting('phood.now', true), '')::timestamptz, now()) $$;
+AS $$
+    SELECT CASE
+        WHEN nullif(current_setting('phood.now', true), '') IS NULL THEN now()
+        WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s
+                     WHERE s.setrole = 0
+                       AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
+                       AND 'phood.test_clock=on' = ANY (s.setconfig))
+            THEN current_setting('phood.now', true)::timestamptz
+        ELSE now()
+    END
+$$;
 
 -- Raises unless time_zone is a name PostgreSQL knows (pg_timezone_names), e.g. 'America/Los_Angeles'.
 CREATE OR REPLACE FUNCTION _wh.assert_time_zone(time_zone text)

@@ -148,6 +148,10 @@ BEGIN
         changes := changes || format('%s password %L', CASE WHEN has_password THEN 'SET' ELSE 'ADD' END, password);
     END IF;
     EXECUTE format('ALTER USER MAPPING FOR whadmin SERVER %I OPTIONS (%s)', server_name, array_to_string(changes, ', '));
+EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- The statement holds the password, and an error's context quotes it into the server log (a rotation that waits
+    -- behind a lock and is cancelled, say): re-raised with the message and SQLSTATE only.
+    RAISE EXCEPTION USING ERRCODE = SQLSTATE, MESSAGE = format('could not set the user mapping of server %s: %s', server_name, SQLERRM);
 END
 $$;
 
@@ -216,6 +220,12 @@ BEGIN
     END IF;
 
     PERFORM _wh.assert_connection_name(NEW.tenant_name);
+    -- An INSERT of a name that exists changes no server: it fails on the key, is skipped (ON CONFLICT DO NOTHING), or
+    -- becomes an UPDATE (ON CONFLICT DO UPDATE, which comes back here with the new values). Otherwise its server would
+    -- point elsewhere, with the old password, while the row still showed the old source.
+    IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM _wh.tenant_connections c WHERE c.tenant_name = NEW.tenant_name) THEN
+        RETURN NEW;
+    END IF;
     -- An IPv6 literal as a URL writes it ([::1]) is libpq's ::1: stored as libpq reads it.
     NEW.host := regexp_replace(NEW.host, '^\[([0-9A-Fa-f:.]+(%[^]]+)?)\]$', '\1');
     IF TG_OP = 'UPDATE' AND NEW.tenant_name <> OLD.tenant_name THEN
@@ -258,6 +268,24 @@ $$;
 CREATE OR REPLACE TRIGGER tenant_connections_sync
     BEFORE INSERT OR UPDATE OR DELETE ON _wh.tenant_connections
     FOR EACH ROW EXECUTE FUNCTION _wh.tenant_connections_sync();
+
+-- Trigger: TRUNCATE of _wh.tenant_connections is refused: it fires no row trigger, so every server and user mapping,
+-- passwords included, would stay behind without a row. DELETE removes each with its server and mapping.
+CREATE OR REPLACE FUNCTION _wh.tenant_connections_no_truncate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'TRUNCATE of _wh.tenant_connections is refused: it would leave every foreign server and its password behind'
+        USING ERRCODE = 'feature_not_supported',
+              HINT = 'Remove tenants with _wh.remove_tenant(''<schema>'') (or Remove-WhTenant), or DELETE FROM _wh.tenant_connections, which drops each server and mapping.';
+END
+$$;
+
+CREATE OR REPLACE TRIGGER tenant_connections_no_truncate
+    BEFORE TRUNCATE ON _wh.tenant_connections
+    FOR EACH STATEMENT EXECUTE FUNCTION _wh.tenant_connections_no_truncate();
 
 -- Upgrade: rows written before this trigger existed (plain-text passwords, no server) are
 -- moved into servers and mappings now.

@@ -51,6 +51,7 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
                     HealthCheckNames.NeverAnalyzed => await NeverAnalyzedAsync(db, cancel),
                     HealthCheckNames.RunLog => await RunLogAsync(db, cancel),
                     HealthCheckNames.Replicas => await ReplicasAsync(db, limits, cancel),
+                    HealthCheckNames.FutureTimes => await FutureTimesAsync(db, cancel),
                     _ => [],
                 }),
             });
@@ -345,6 +346,30 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
     /// The run log keeps run_log_retention_days (warehouse_info, default 90); the scheduled refresh prunes it once a
     /// day. Rows older than that mean nothing prunes it (no job, or jobs failing): a Warning.
     /// </summary>
+    /// <summary>
+    /// Captures, checks, verifications and run-log rows stamped after the server's clock: a session that moved the SQL
+    /// layer's clock (phood.now, honoured only in a warehouse marked for tests) or a server clock that went back. Every
+    /// freshness and verification answer read from them would be wrong.
+    /// </summary>
+    private static async Task<IEnumerable<WhHealthCheck>> FutureTimesAsync(NpgsqlConnection db, CancellationToken cancel)
+    {
+        var (days, runs) = (await ReadAsync(db,
+            """
+            SELECT (SELECT count(*) FROM _wh.day_state s
+                    WHERE greatest(s.captured_at, s.last_checked_at, s.verified_at) > now() + interval '1 minute'),
+                   (SELECT count(*) FROM _wh.run_log r WHERE r.logged_at > now() + interval '1 minute')
+            """, r => (r.GetInt64(0), r.GetInt64(1)), cancel))[0];
+        const string threshold = "no capture, check or run after the server's clock (now())";
+        if (days == 0 && runs == 0) return [Ok(HealthCheckNames.FutureTimes, "none", threshold, "Every recorded time is in the past.")];
+        return [new WhHealthCheck
+        {
+            Check = HealthCheckNames.FutureTimes, Status = WhHealthStatus.Warning, Value = $"{days} days, {runs} run-log rows", Threshold = threshold,
+            Message = "Times after the server's clock are recorded: the server's clock went back, or a session moved the warehouse's clock " +
+                      "(SET phood.now, honoured only in a warehouse marked for tests). Freshness and LastVerified read from them are wrong: " +
+                      "check SELECT now() on the server, then load and check the days again (Invoke-WhMvBackfill -Force, Test-WhMv).",
+        }];
+    }
+
     private static async Task<IEnumerable<WhHealthCheck>> RunLogAsync(NpgsqlConnection db, CancellationToken cancel)
     {
         var (rows, older, days) = (await ReadAsync(db,

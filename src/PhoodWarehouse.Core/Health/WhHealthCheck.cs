@@ -67,7 +67,8 @@ public static class HealthCheckNames
     public const string NeverAnalyzed = nameof(NeverAnalyzed);
     public const string RunLog = nameof(RunLog);
     public const string Replicas = nameof(Replicas);
+    public const string FutureTimes = nameof(FutureTimes);
 
     public static readonly IReadOnlyList<string> All =
-        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed, RunLog, Replicas];
+        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed, RunLog, Replicas, FutureTimes];
 }

@@ -6,7 +6,7 @@ namespace PhoodWarehouse.Core.Install;
 /// </summary>
 internal sealed record SuperuserState(
     bool DblinkAvailable, bool DblinkInstalled, bool PgCronAvailable, bool PgCronReady, bool PgCronInstalled,
-    bool WhSchemaExists, bool InPlace, bool? WhadminHasPassword, string? InstalledVersion, bool WhadminExists, bool WhadminCanCreateSchema)
+    bool WhSchemaExists, bool InPlace, bool? WhadminHasPassword, string? InstalledVersion, bool WhadminExists, bool WhadminCanCreateSchema, bool AdminInWhadmin)
 {
     public static async Task<SuperuserState> ReadAsync(NpgsqlConnection db, string database, CancellationToken cancel)
     {
@@ -49,7 +49,12 @@ internal sealed record SuperuserState(
                    pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT'),
                    substring(pg_catalog.obj_description(wh, 'pg_namespace') FROM 'schema version ([0-9A-Za-z.+-]+)'),
                    whadmin,
-                   whadmin AND pg_catalog.has_database_privilege('whadmin', pg_catalog.current_database(), 'CREATE')
+                   whadmin AND pg_catalog.has_database_privilege('whadmin', pg_catalog.current_database(), 'CREATE'),
+                   -- a managed admin that is a member of whadmin (what releases before 2.2 needed): not a superuser, who is
+                   -- a member of every role by definition
+                   whadmin AND NOT su AND EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                                                  WHERE m.roleid OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'whadmin')
+                                                    AND m.member OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user))
             FROM s
             """, db);
         command.Parameters.AddWithValue("db", database);
@@ -59,7 +64,7 @@ internal sealed record SuperuserState(
         var cronInstalled = reader.GetBoolean(4);
         var state = new SuperuserState(reader.GetBoolean(0), reader.GetBoolean(1), reader.GetBoolean(2), cronReady, cronInstalled,
             reader.GetBoolean(5), reader.GetBoolean(6) && (!cronReady || cronInstalled), null, reader.IsDBNull(8) ? null : reader.GetString(8),
-            reader.GetBoolean(9), reader.GetBoolean(10));
+            reader.GetBoolean(9), reader.GetBoolean(10), reader.GetBoolean(11));
         var authidReadable = reader.GetBoolean(7);
         await reader.DisposeAsync();
         // Only a real superuser reads pg_authid (not RDS's master user): elsewhere whether whadmin has a password is unknown.

@@ -34,6 +34,10 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
 
     private async Task<InstallPlan> PlanSuperuserAsync(CancellationToken cancel)
     {
+        if (whadminLogin is not null && (string.IsNullOrEmpty(WhadminPassword) || Regex.IsMatch(WhadminPassword, "^STUB_[A-Z_]+_PASSWORD$")))
+            throw new WarehouseException("InvalidPassword", WhErrorKind.InvalidArgument,
+                "-WhadminCredential holds an empty password or a stub of sql/create.sql (STUB_WHADMIN_PASSWORD): give whadmin a secure password. Nothing was changed.",
+                connection.Target);
         await using var session = await CatalogSession.OpenAsync(connection.CatalogDataSource, cancel);
         var db = session.Db;
         var state = await SuperuserState.ReadAsync(db, connection.Database, cancel);
@@ -52,6 +56,9 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
                 ? "set whadmin's password from -WhadminCredential (whadmin has none yet)"
                 : "create whadmin with the password of -WhadminCredential");
         if (!state.PgCronReady) notes.Add(PgCronNote(state.PgCronAvailable));
+        if (state.AdminInWhadmin)
+            notes.Add($"{connection.User} is a member of whadmin, which this release does not need (whadmin creates its own schema): " +
+                      $"REVOKE whadmin FROM {connection.User}; a member of whadmin runs whadmin's code with its own rights (docs/security.md).");
 
         if (whadminLogin is null)
         {
@@ -130,10 +137,6 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
     private async Task SetWhadminPasswordAsync(NpgsqlConnection db, CancellationToken cancel)
     {
         var password = WhadminPassword;
-        if (string.IsNullOrEmpty(password) || Regex.IsMatch(password, "^STUB_[A-Z_]+_PASSWORD$"))
-            throw new WarehouseException("InvalidPassword", WhErrorKind.InvalidArgument,
-                "-WhadminCredential holds an empty password or a stub of sql/create.sql: give whadmin a secure password. Nothing was changed.",
-                connection.Target);
         await Db.ExecuteAsync(db,
             """
             DO $$ BEGIN

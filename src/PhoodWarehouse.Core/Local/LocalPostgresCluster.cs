@@ -36,7 +36,7 @@ public sealed record LocalStandbyOptions
 /// <summary>
 /// A throwaway PostgreSQL cluster in a folder of its own, on a free port: TCP with scram-sha-256 (so that
 /// dblink as a non-superuser works, architecture fact 5), local socket with trust (so that pg_cron's jobs
-/// connect, fact 8). Runs as the postgres OS user when the process is root. Stopped and deleted on dispose;
+/// connect, fact 8) that only the cluster's OS user can open (unix_socket_permissions 0700). Runs as the postgres OS user when the process is root. Stopped and deleted on dispose;
 /// a cluster left behind by a killed process is cleaned up by the next start.
 /// Used by the tests, the benchmark and Start-WhSandbox. <see cref="StartStandby"/> adds a streaming hot standby
 /// (pg_basebackup -R -X stream over the socket), which is stopped and deleted with it.
@@ -214,6 +214,8 @@ public sealed class LocalPostgresCluster : IDisposable
             $"port = {Port}",
             "listen_addresses = '127.0.0.1'",
             $"unix_socket_directories = '{SocketDirectory}'",
+            // The socket trusts whoever reaches it (pg_cron's jobs log in through it): only the cluster's own OS user may.
+            "unix_socket_permissions = 0700",
             // A throwaway cluster: durability buys nothing here, and costs seconds per test run.
             "fsync = off",
             "synchronous_commit = off",

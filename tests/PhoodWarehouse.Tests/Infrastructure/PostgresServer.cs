@@ -131,6 +131,7 @@ public class PostgresServer : IAsyncLifetime
             new ConnectionRequest { ConnectionString = ConnectionString(database, "whadmin") });
         await installer.InstallAsync(await installer.PlanAsync(default), default);
         await SetRolePasswordsAsync();
+        await MarkForTestsAsync(database);
         return database;
     }
 
@@ -141,6 +142,17 @@ public class PostgresServer : IAsyncLifetime
         if (!(bool)(await Scalar(admin, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'phood_warehouse')"))!)
             await using (var create = new NpgsqlCommand("CREATE DATABASE phood_warehouse", admin)) await create.ExecuteNonQueryAsync();
         return await CreateWarehouseAsync("phood_warehouse");
+    }
+
+    /// <summary>
+    /// Marks a warehouse for tests, as only its installer can (a database setting: whadmin cannot): there _wh.now()
+    /// honours a session's phood.now, so a test can move the clock across midnight.
+    /// </summary>
+    public async Task MarkForTestsAsync(string database)
+    {
+        await using var admin = await OpenAsync("postgres");
+        await using var mark = new NpgsqlCommand($"ALTER DATABASE \"{database}\" SET phood.test_clock = 'on'", admin);
+        await mark.ExecuteNonQueryAsync();
     }
 
     public async Task SetRolePasswordsAsync()

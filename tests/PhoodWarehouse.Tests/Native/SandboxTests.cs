@@ -36,6 +36,7 @@ public sealed class SandboxTests
         {
             Assert.True(Directory.Exists(folder));
             Assert.Equal(folder, sandbox.DataFolder);
+            AnotherOsUserCannotUseTheSocket(sandbox);
             Assert.Equal(["north_campus", "city_hospital"], sandbox.Tenants.Select(t => t.Name));
             // Passwords are behind methods: no property, so no view, export or property dump shows them.
             var whadminPassword = new NpgsqlConnectionStringBuilder(sandbox.GetConnectionString()).Password!;
@@ -149,5 +150,26 @@ public sealed class SandboxTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Issue 26, item 7: the socket trusts whoever opens it (pg_cron's jobs log in through it), so only the cluster's own
+    /// OS user may open it: another local user (nobody) is refused before PostgreSQL sees a login. The tests run as root,
+    /// which is the one machine where another OS user can be tried.
+    /// </summary>
+    private static void AnotherOsUserCannotUseTheSocket(WhSandbox sandbox)
+    {
+        Assert.True(Environment.IsPrivilegedProcess, "the socket test needs root to run psql as another OS user (CI runs as root)");
+        var start = new System.Diagnostics.ProcessStartInfo("runuser",
+            ["-u", "nobody", "--", "/usr/bin/psql", "-X", "-w", "-h", sandbox.DataFolder, "-p", sandbox.Port.ToString(), "-U", "postgres", "-d", "postgres", "-c", "SELECT 1"])
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true,
+        };
+        using var psql = System.Diagnostics.Process.Start(start)!;
+        var error = psql.StandardError.ReadToEnd();
+        psql.StandardOutput.ReadToEnd();
+        psql.WaitForExit();
+        Assert.NotEqual(0, psql.ExitCode);
+        Assert.Contains("Permission denied", error);
     }
 }

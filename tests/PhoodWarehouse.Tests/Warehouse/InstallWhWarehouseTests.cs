@@ -217,4 +217,23 @@ public sealed class InstallWhWarehouseTests(PostgresServer server)
         await using var db = await server.OpenAsync(database);
         return (long)(await PostgresServer.Scalar(db, sql))!;
     }
+
+    [Fact]
+    public async Task A_stub_or_empty_whadmin_password_is_refused_by_WhatIf_and_by_the_install_before_anything_changes()
+    {
+        var database = await server.CreateDatabaseAsync();
+        var superuser = server.ConnectionString(database);
+        var before = await CatalogSnapshot.TakeAsync(superuser);
+        using var shell = new HostedPowerShell();
+        var variables = Cs(superuser);
+        variables["stub"] = WarehouseScenario.Credential("whadmin", "STUB_WHADMIN_PASSWORD");
+        Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", variables).Succeeded);
+        foreach (var install in new[] { "Install-WhWarehouse -WhatIf -WhadminCredential $stub", "Install-WhWarehouse -Confirm:$false -WhadminCredential $stub" })
+        {
+            var refused = shell.Run(install, variables);
+            refused.AssertError("InvalidPassword");
+            Assert.Contains("STUB_WHADMIN_PASSWORD", refused.FirstError!.ToString());
+        }
+        Assert.Equal(before, await CatalogSnapshot.TakeAsync(superuser));
+    }
 }
