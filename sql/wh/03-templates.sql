@@ -172,6 +172,14 @@ BEGIN
 END
 $$;
 
+-- True when ch continues an identifier for the server's lexer (ident_cont: letters, digits, _, $, and every non-ASCII
+-- character), so that a $ after it is part of the name (é$a$), not the start of a dollar quote.
+CREATE OR REPLACE FUNCTION _wh.is_identifier_char(ch text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ch ~ '^[A-Za-z0-9_$]$' OR ascii(ch) > 127 $$;
+
 -- Raises unless query is ONE statement that reads: SELECT, WITH, VALUES or TABLE (after
 -- leading comments and parentheses), with nothing after its end but whitespace, comments and
 -- semicolons. Quotes, double quotes, dollar quotes, E'' strings and comments are skipped, so a
@@ -193,6 +201,7 @@ DECLARE
     body     text := '';
     close_at integer;
     e_string boolean;
+    parens   integer := 0;
 BEGIN
     WHILE i <= n LOOP
         ch := substr(query, i, 1);
@@ -229,7 +238,7 @@ BEGIN
         END IF;
         IF ch = '''' THEN
             -- E'...' strings know backslash escapes; other strings only ''.
-            e_string := i > 1 AND lower(substr(query, i - 1, 1)) = 'e' AND (i = 2 OR substr(query, i - 2, 1) !~ '[A-Za-z0-9_$]');
+            e_string := i > 1 AND lower(substr(query, i - 1, 1)) = 'e' AND (i = 2 OR NOT _wh.is_identifier_char(substr(query, i - 2, 1)));
             i := i + 1;
             LOOP
                 EXIT WHEN i > n;
@@ -259,8 +268,9 @@ BEGIN
             i := i + 1;
             body := body || ' "q" ';
             CONTINUE;
-        ELSIF ch = '$' AND (i = 1 OR substr(query, i - 1, 1) !~ '[A-Za-z0-9_]') THEN
-            tag := substring(substr(query, i) FROM '^(\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$)');
+        ELSIF ch = '$' AND (i = 1 OR NOT _wh.is_identifier_char(substr(query, i - 1, 1))) THEN
+            -- A tag is empty or a name as the server's lexer reads one (its letters include every non-ASCII character).
+            tag := substring(substr(query, i) FROM '^(\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$)');
             IF tag IS NOT NULL THEN
                 close_at := strpos(substr(query, i + length(tag)), tag);
                 i := CASE WHEN close_at = 0 THEN n + 1 ELSE i + length(tag) + close_at - 1 + length(tag) END;
@@ -268,9 +278,24 @@ BEGIN
                 CONTINUE;
             END IF;
         END IF;
+        IF ch = '(' THEN
+            parens := parens + 1;
+        ELSIF ch = ')' THEN
+            parens := parens - 1;
+            IF parens < 0 THEN
+                RAISE EXCEPTION '% closes a parenthesis it did not open (at %)', what, quote_literal(left(substr(query, i), 40))
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'A template''s query runs inside the warehouse''s own parentheses at the source: it must be one SELECT with balanced parentheses.';
+            END IF;
+        END IF;
         body := body || ch;
         i := i + 1;
     END LOOP;
+    IF parens <> 0 THEN
+        RAISE EXCEPTION '% leaves % parenthesis(es) open', what, parens
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A template''s query is one SELECT with balanced parentheses.';
+    END IF;
     IF ltrim(btrim(body), '( ') !~* '^(select|with|values|table)\M' THEN
         RAISE EXCEPTION '% must be a query (SELECT, WITH, VALUES or TABLE), not %', what, quote_literal(left(btrim(body), 40))
             USING ERRCODE = 'invalid_parameter_value',

@@ -22,6 +22,43 @@ AfterAll {
     if ($sandbox) { Stop-WhSandbox -Sandbox $sandbox }
 }
 
+Describe 'Scripts run as pwsh -File' {
+    It 'writes -Debug, verbose and warning text without prompting (Update-WhMv and Test-WhMv -Debug)' {
+        # PowerShell makes a compiled cmdlet's verbose and warning messages Inquire under -Debug; in pwsh -File that prompt
+        # died with a NullReferenceException (issue 26). The script is a DBA's file run as a scheduled job runs it.
+        $script = Join-Path ([System.IO.Path]::GetTempPath()) "debug-$PID.ps1"
+        $tenant = $sandbox.Tenants[0].Name
+        Set-Content -Path $script -Value @"
+Import-Module '$ModuleManifest'
+Connect-WhWarehouse -ConnectionString `$env:PHOOD_WH | Out-Null
+Update-WhMv -Tenant $tenant -Template foodlogstats -Date ([datetime]::Today.AddDays(-1)) -Force -Confirm:`$false -Debug | Out-Null
+'updated'
+Test-WhMv -Tenant $tenant -Template foodlogstats -From ([datetime]::Today.AddDays(-2)) -Debug | Out-Null
+'tested'
+"@
+        try {
+            $start = [System.Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+            if ([System.IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') { $start.ArgumentList.Add([System.IO.Path]::Combine($PSHOME, 'pwsh.dll')) }
+            foreach ($argument in '-NoLogo', '-NoProfile', '-File', $script) { $start.ArgumentList.Add($argument) }
+            $start.RedirectStandardOutput = $true; $start.RedirectStandardError = $true; $start.RedirectStandardInput = $true
+            $start.Environment['NO_COLOR'] = '1'; $start.Environment['PHOOD_WH'] = $sandbox.GetConnectionString()
+            $process = [System.Diagnostics.Process]::Start($start)
+            $process.StandardInput.Close()
+            $errors = $process.StandardError.ReadToEndAsync()
+            $output = $process.StandardOutput.ReadToEnd()
+            $process.WaitForExit()
+        } finally {
+            Remove-Item $script
+        }
+        $errors.Result | Should -Not -Match 'NullReferenceException|Object reference'
+        $output | Should -Not -Match 'Continue with this operation'
+        $output | Should -Match 'updated'
+        $output | Should -Match 'tested'
+        $output | Should -Match "VERBOSE: $tenant/foodlogstats: 3 of 3 day\(s\) match"
+        $process.ExitCode | Should -Be 0 -Because $errors.Result
+    }
+}
+
 Describe 'Connections and install' {
     It 'connects a second, non-default connection and closes it' {
         $second = Connect-WhWarehouse -ConnectionString $sandbox.GetConnectionString() -NoDefault | Keep

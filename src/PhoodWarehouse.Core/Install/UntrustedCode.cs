@@ -80,6 +80,13 @@ internal static class UntrustedCode
                                  c.castfunc::regprocedure, pg_catalog.pg_get_userbyid(p.proowner))
                 FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
                 WHERE r.oid NOT IN (SELECT oid FROM trusted)
+                UNION ALL
+                -- a schema cron that is not pg_cron's: the admin grants on it and pg_cron's CREATE EXTENSION would meet it
+                SELECT 10, format('schema cron owned by %I, not by the pg_cron extension', pg_catalog.pg_get_userbyid(n.nspowner))
+                FROM pg_catalog.pg_namespace n
+                WHERE n.nspname = 'cron' AND n.nspowner NOT IN (SELECT oid FROM trusted)
+                  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+                                  WHERE d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e' AND e.extname = 'pg_cron')
             ) found ORDER BY k, what
             """, db);
         command.Parameters.AddWithValue("triggers", triggers);

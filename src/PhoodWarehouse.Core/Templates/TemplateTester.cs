@@ -70,10 +70,18 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
         });
         await TryAsync(db, problems, "indexes", () => Db.ExecuteAsync(db, "SELECT count(*) FROM _wh.parse_index_definitions(@i)", cancel, ("i", indexes)));
 
+        // One statement, by the same rule the template table's trigger applies, before anything reaches the source: the
+        // probes below wrap the query in parentheses and in a read-write transaction of their own there.
+        var oneStatement = await TryAsync(db, problems, "the query", async () =>
+        {
+            await Db.ExecuteAsync(db, "SELECT _wh.assert_single_select(@q, 'the query')", cancel, ("q", query));
+            return true;
+        });
+
         var queryRuns = false;
         string[] sourceTypes = [];
         string? rendered = null, server = null;
-        if (unknown.Count == 0)
+        if (unknown.Count == 0 && oneStatement)
         {
             rendered = await Db.ScalarAsync<string>(db, "SELECT _wh.render_template_text(@q, @s, @v, @d)", cancel,
                 ("q", query), ("s", request.Tenant), ("v", DailyViewName.For(request.Name, date)), ("d", date));

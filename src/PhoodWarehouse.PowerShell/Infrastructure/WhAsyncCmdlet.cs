@@ -18,7 +18,34 @@ public abstract class WhAsyncCmdlet : PSCmdlet
     protected ILogger Logger => logger;
 
     /// <summary>Reads which streams the caller listens to (-Verbose, -Debug, the preference variables) before any work.</summary>
-    protected override void BeginProcessing() => logger.ListenLike(this);
+    protected override void BeginProcessing()
+    {
+        MessagesDoNotPromptUnderDebug();
+        logger.ListenLike(this);
+    }
+
+    /// <summary>
+    /// PowerShell 7 still turns a compiled cmdlet's verbose messages and warnings into Inquire under -Debug (its
+    /// DebugPreference becomes Continue, its VerbosePreference and WarningPreference Inquire): every message then asks
+    /// "Continue with this operation?", and under <c>pwsh -File</c> that prompt dies with a NullReferenceException. A DBA
+    /// who asks for -Debug asks for the text, not for prompts: unless -Verbose or -WarningAction says otherwise, both are
+    /// written and the command goes on. The runtime's setters are internal (the -Verbose and -WarningAction bindings use
+    /// them); where a PowerShell has none, nothing changes (the Pester test in a new pwsh -File says so).
+    /// </summary>
+    private void MessagesDoNotPromptUnderDebug()
+    {
+        var bound = MyInvocation.BoundParameters;
+        if (!bound.TryGetValue("Debug", out var debug) || !LanguagePrimitives.IsTrue(debug)) return;
+        // What -Verbose and -WarningAction Continue would set: the Verbose flag, and the warning preference.
+        if (!bound.ContainsKey("Verbose")) SetRuntime("Verbose", true);
+        if (!bound.ContainsKey("WarningAction")) SetRuntime("WarningPreference", ActionPreference.Continue);
+    }
+
+    private void SetRuntime(string property, object value)
+    {
+        var setter = CommandRuntime.GetType().GetProperty(property, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
+        if (setter is { CanWrite: true }) setter.SetValue(CommandRuntime, value);
+    }
 
     protected override void StopProcessing() => stopping.Cancel();
 

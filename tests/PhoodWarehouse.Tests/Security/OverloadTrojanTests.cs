@@ -163,3 +163,36 @@ public sealed class ManagedOverloadTrojanTests(ManagedPostgresServer server) : I
         Assert.Equal(clean, await OverloadTrojan.WhadminRightsAsync(observer));
     }
 }
+
+/// <summary>Issue 26, item 11: a schema cron whadmin made before pg_cron (with a trojan where pg_cron's function would be) is named, and nothing runs.</summary>
+[Collection(WarehouseCollection.Name)]
+public sealed class PrecreatedCronSchemaTests(PostgresServer server)
+{
+    [Fact]
+    public async Task A_cron_schema_whadmin_made_is_refused_by_the_installer_by_name()
+    {
+        var database = await server.CreateWarehouseAsync();
+        var superuser = server.ConnectionString(database);
+        await using (var wh = await server.OpenAsync(database, "whadmin"))
+        await using (var plant = new NpgsqlCommand(
+            """
+            CREATE SCHEMA cron;
+            CREATE FUNCTION cron.schedule_in_database(a text, b text, c text, d text, e text DEFAULT NULL, f boolean DEFAULT true)
+            RETURNS bigint LANGUAGE plpgsql AS $f$ BEGIN ALTER ROLE whadmin SUPERUSER; RETURN 1; END $f$;
+            """, wh))
+            await plant.ExecuteNonQueryAsync();
+        var clean = await OverloadTrojan.WhadminRightsAsync(superuser);
+        var before = await CatalogSnapshot.TakeAsync(superuser);
+        using var shell = new HostedPowerShell();
+        var variables = new Dictionary<string, object?>
+        {
+            ["cs"] = superuser, ["wc"] = WarehouseScenario.Credential("whadmin", PostgresServer.WhadminPassword),
+        };
+        shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", variables).AssertSucceeded();
+        var refused = shell.Run("Install-WhWarehouse -Confirm:$false -WhadminCredential $wc", variables);
+        refused.AssertError("UntrustedCode");
+        Assert.Contains("schema cron owned by whadmin", refused.FirstError!.ToString());
+        Assert.Equal(before, await CatalogSnapshot.TakeAsync(superuser));
+        Assert.Equal(clean, await OverloadTrojan.WhadminRightsAsync(superuser));
+    }
+}
