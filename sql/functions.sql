@@ -6,8 +6,9 @@
 -- over a session authenticated as whadmin (Install-WhWarehouse executes this file as one
 -- script). Never from a superuser session, not even after SET ROLE whadmin: whadmin owns
 -- this code, and it would run with the superuser's rights (docs/security.md).
--- Plain SQL only, no top-level COMMIT; the one psql meta-command is \ir, which includes the parts below
--- (sql/wh/*.sql, one file per concern). Install-WhWarehouse expands the same lines (SqlScripts.Read).
+-- Plain SQL in one transaction (BEGIN after the guard, COMMIT at the end); the one psql meta-command is \ir, which
+-- includes the parts below (sql/wh/*.sql, one file per concern). Install-WhWarehouse expands the same lines
+-- (SqlScripts.Read) and runs them in its own transaction (SqlScripts.WithoutOwnTransaction).
 --
 -- Re-running upgrades in place and keeps all data: tables use IF NOT EXISTS and
 -- ADD COLUMN IF NOT EXISTS, functions CREATE OR REPLACE, triggers CREATE OR REPLACE.
@@ -37,6 +38,11 @@ BEGIN
 END
 $guard$;
 
+-- One transaction: an upgrade that fails or is interrupted midway (an error, a crash, Ctrl+C) leaves the old release
+-- whole, and a run again finishes it. psql runs the parts in it (an error aborts it, and the COMMIT at the end then
+-- rolls it back); Install-WhWarehouse runs this text inside a transaction of its own, without these two lines.
+BEGIN;
+
 -- whadmin's own schema (setup-database.sql gives it CREATE on the database: the admin needs no membership in whadmin).
 CREATE SCHEMA IF NOT EXISTS _wh;
 
@@ -64,3 +70,5 @@ CREATE SCHEMA IF NOT EXISTS _wh;
 \ir wh/18-upgrades.sql
 \ir wh/19-privileges-and-version.sql
 \ir wh/99-routine-comments.sql
+
+COMMIT;

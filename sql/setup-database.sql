@@ -130,6 +130,10 @@ BEGIN
 END
 $db$;
 
+-- BI reads public only: no "$user" in phood_ro's search_path, so no schema named like a role (a tenant, say) is ever
+-- searched before public (a tenant named phood_ro would otherwise shadow every cross-tenant view).
+ALTER ROLE phood_ro SET search_path = public;
+
 GRANT CREATE, USAGE ON SCHEMA public TO whadmin;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO phood_ro;

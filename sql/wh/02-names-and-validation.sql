@@ -125,6 +125,31 @@ BEGIN
 END
 $$;
 
+-- Raises when a NEW tenant schema, connection or template would take a name that shadows or needs quoting: an SQL
+-- keyword that must be quoted (select, user, ...: every query would need "..."), the name of a role (a schema named
+-- after a role is what "$user" in a search_path finds first: phood_ro's foodlogstats would read one tenant), or a name
+-- of this product's or PostgreSQL's schemas. Names in use already are left alone (their objects exist).
+CREATE OR REPLACE FUNCTION _wh.assert_new_name(kind text, value text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF quote_ident(value) <> value THEN
+        RAISE EXCEPTION '% name % is an SQL keyword: every query would have to quote it', kind, quote_literal(value)
+            USING ERRCODE = 'reserved_name', HINT = 'Choose another name (add a prefix or suffix, e.g. ' || value || '_site).';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = value) THEN
+        RAISE EXCEPTION '% name % is the name of a role: a schema of that name is what "$user" in its search_path finds first', kind, quote_literal(value)
+            USING ERRCODE = 'reserved_name', HINT = 'Choose another name.';
+    END IF;
+    IF value IN ('_wh', 'public', 'cron', 'information_schema') OR value LIKE 'pg\_%' THEN
+        RAISE EXCEPTION '% name % is reserved', kind, quote_literal(value)
+            USING ERRCODE = 'reserved_name', HINT = 'Choose another name.';
+    END IF;
+END
+$$;
+
 -- Raises unless target_schema is a valid, non-reserved tenant schema name.
 CREATE OR REPLACE FUNCTION _wh.assert_tenant_schema(target_schema text)
 RETURNS void

@@ -314,6 +314,9 @@ DECLARE
     unknown text;
 BEGIN
     PERFORM _wh.assert_template_name(NEW.template_name);
+    IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT 1 FROM _wh.mv_templates t WHERE t.template_name = NEW.template_name) THEN
+        PERFORM _wh.assert_new_name('template', NEW.template_name);
+    END IF;
     IF TG_OP = 'UPDATE' AND NEW.template_name <> OLD.template_name THEN
         RAISE EXCEPTION 'a template cannot be renamed (% -> %): insert a new one', OLD.template_name, NEW.template_name
             USING ERRCODE = 'feature_not_supported';

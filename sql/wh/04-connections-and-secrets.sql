@@ -15,7 +15,12 @@ ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS sslrootcert text;
 --   lock_timeout: how long tenant removal and view changes wait for a lock (a BI query or a
 --     refresh holding the view) before they give up with nothing changed. Those functions
 --     declare SET lock_timeout FROM CURRENT, so the setting ends when they return.
-INSERT INTO _wh.warehouse_info (key, value) VALUES ('source_statement_timeout', '10min'), ('lock_timeout', '10s')
+--   source_connect_timeout: how long opening a session at a source may take (libpq's connect_timeout, whole seconds,
+--     at least 2): a source that stops answering is given up after it, named, and the other tenants go on.
+--   source_tcp_user_timeout: how long sent data may stay unacknowledged before the connection is dropped (libpq's
+--     tcp_user_timeout): a network path that is gone ends the wait, which dblink on PostgreSQL 15 cannot interrupt.
+INSERT INTO _wh.warehouse_info (key, value) VALUES ('source_statement_timeout', '10min'), ('lock_timeout', '10s'),
+    ('source_connect_timeout', '10s'), ('source_tcp_user_timeout', '60s')
 ON CONFLICT (key) DO NOTHING;
 
 -- A duration from _wh.warehouse_info in milliseconds (fallback when unset), e.g. '10min' -> 600000.
@@ -70,11 +75,20 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Give the full path of the CA file on the warehouse server (e.g. /etc/postgresql/source-ca.crt); the postgres OS user must be able to read it.';
     END IF;
+    -- A source that stops answering costs a bounded time: connect_timeout bounds the connection (a frozen postmaster
+    -- accepts the TCP connection and never answers), keepalives and tcp_user_timeout bound a connection whose network
+    -- path is gone (PostgreSQL 15's dblink cannot be interrupted while it waits: only the socket can end the wait).
     RETURN QUERY VALUES
         ('host', c.host), ('port', c.port::text), ('dbname', c.dbname),
         ('sslmode', c.sslmode), ('channel_binding', c.channel_binding), ('sslrootcert', c.sslrootcert),
         ('options', format('-c default_transaction_read_only=on -c statement_timeout=%s',
-                           _wh.timeout_ms('source_statement_timeout', '10min')));
+                           _wh.timeout_ms('source_statement_timeout', '10min'))),
+        ('connect_timeout', greatest(2, ceil(_wh.timeout_ms('source_connect_timeout', '10s') / 1000.0))::bigint::text),
+        ('keepalives', '1'),
+        ('keepalives_idle', '30'),
+        ('keepalives_interval', '10'),
+        ('keepalives_count', '3'),
+        ('tcp_user_timeout', _wh.timeout_ms('source_tcp_user_timeout', '60s')::text);
 END
 $$;
 
@@ -226,6 +240,9 @@ BEGIN
     IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM _wh.tenant_connections c WHERE c.tenant_name = NEW.tenant_name) THEN
         RETURN NEW;
     END IF;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM _wh.assert_new_name('connection', NEW.tenant_name);
+    END IF;
     -- An IPv6 literal as a URL writes it ([::1]) is libpq's ::1: stored as libpq reads it.
     NEW.host := regexp_replace(NEW.host, '^\[([0-9A-Fa-f:.]+(%[^]]+)?)\]$', '\1');
     IF TG_OP = 'UPDATE' AND NEW.tenant_name <> OLD.tenant_name THEN
@@ -295,7 +312,8 @@ WHERE c.password IS NOT NULL
    OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = _wh.server_name(c.tenant_name));
 
 -- Brings every foreign server's options in step with its row and the settings (read-only,
--- statement_timeout): run after changing source_statement_timeout. Returns how many changed.
+-- statement_timeout, connect_timeout, tcp_user_timeout): run after changing source_statement_timeout,
+-- source_connect_timeout or source_tcp_user_timeout. Returns how many changed.
 -- Also the upgrade of servers created before these options existed (re-running this file).
 CREATE OR REPLACE FUNCTION _wh.sync_foreign_servers()
 RETURNS integer

@@ -14,6 +14,7 @@ BEGIN
     PERFORM _wh.assert_tenant_schema(target_schema);
     PERFORM pg_advisory_xact_lock(hashtext('_wh.schema'), hashtext(target_schema));
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
+        PERFORM _wh.assert_new_name('tenant schema', target_schema);
         EXECUTE format('CREATE SCHEMA %I', target_schema);
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO phood_ro', target_schema);
         EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE whadmin IN SCHEMA %I GRANT SELECT ON TABLES TO phood_ro', target_schema);

@@ -162,3 +162,58 @@ BEGIN
     END IF;
 END
 $$;
+
+-- True when a pg_cron job's target (cron.job's nodename, nodeport: where pg_cron connects to run it) is this server: its
+-- port, and, when the session may read cron.host (a superuser, pg_read_all_settings), that host. A warehouse restored
+-- from a dump onto another server keeps its jobs' old targets, and they would run against the old warehouse.
+CREATE OR REPLACE FUNCTION _wh.cron_job_targets_here(nodename text, nodeport integer)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT nodeport = current_setting('port')::integer
+       AND (NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+                 AND NOT pg_catalog.pg_has_role(current_user, 'pg_read_all_settings', 'MEMBER')
+            OR nodename IS NOT DISTINCT FROM coalesce(current_setting('cron.host', true), 'localhost'))
+$$;
+
+-- Schedules again, on this server, every pg_cron job of the current user whose target is another server (a restore, a
+-- move): same name, schedule, command, database and paused state; pg_cron 1.4 cannot change a job's target, so the job
+-- is unscheduled and scheduled again (a new job id; its run history stays). Called by every run of functions.sql and by
+-- Register-WhCronJob. Returns the names of the jobs moved. Nothing to do without pg_cron.
+CREATE OR REPLACE FUNCTION _wh.retarget_cron_jobs()
+RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job_id   bigint;
+    job_name text;
+    schedule text;
+    command  text;
+    database text;
+    active   boolean;
+    new_id   bigint;
+    moved    text[] := ARRAY[]::text[];
+BEGIN
+    IF pg_catalog.to_regclass('cron.job') IS NULL
+       OR pg_catalog.to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL
+       OR NOT pg_catalog.has_function_privilege('cron.schedule_in_database(text,text,text,text,text,boolean)', 'EXECUTE') THEN
+        RETURN moved;
+    END IF;
+    -- pg_cron's objects named through format: they exist only where pg_cron does (plpgsql_check reads constant strings).
+    FOR job_id, job_name, schedule, command, database, active IN EXECUTE pg_catalog.format(
+        'SELECT j.jobid, j.jobname, j.schedule, j.command, j.database, j.active FROM %I.%I j
+         WHERE j.username = current_user AND j.jobname IS NOT NULL AND NOT _wh.cron_job_targets_here(j.nodename, j.nodeport) ORDER BY j.jobid',
+        'cron', 'job')
+    LOOP
+        EXECUTE pg_catalog.format('SELECT %I.unschedule($1::bigint)', 'cron') USING job_id;
+        EXECUTE pg_catalog.format('SELECT %I.schedule_in_database($1, $2, $3, $4)', 'cron') INTO new_id USING job_name, schedule, command, database;
+        IF NOT active THEN
+            EXECUTE pg_catalog.format('SELECT %I.alter_job($1, active => false)', 'cron') USING new_id;
+        END IF;
+        moved := moved || job_name;
+    END LOOP;
+    RETURN moved;
+END
+$$;

@@ -43,3 +43,7 @@ BEGIN
     END LOOP;
 END
 $fixed_members$;
+
+-- Every run: the current user's pg_cron jobs that target another server (a warehouse restored from a dump onto a new
+-- server keeps its jobs' old host and port) are scheduled again on this one (_wh.retarget_cron_jobs).
+DO $retarget$ BEGIN PERFORM _wh.retarget_cron_jobs(); END $retarget$;

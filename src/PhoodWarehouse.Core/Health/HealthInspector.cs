@@ -271,6 +271,19 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
                     : "Within limits.",
             }];
         }
+        var elsewhere = await ReadAsync(db,
+            """
+            SELECT j.jobname || ' (' || j.nodename || ':' || j.nodeport || ')' FROM cron.job j
+            WHERE j.username = current_user AND NOT _wh.cron_job_targets_here(j.nodename, j.nodeport) ORDER BY j.jobname
+            """, r => r.GetString(0), cancel);
+        if (elsewhere.Count > 0)
+            return [new WhHealthCheck
+            {
+                Check = check, Status = WhHealthStatus.Critical, Value = $"{elsewhere.Count} job(s) run against another server", Threshold = "every job targets this server",
+                Message = $"{string.Join(", ", elsewhere.Take(5))}: these jobs connect to another server (a restore or a move kept their old host and port), " +
+                          "so they refresh another warehouse and this one goes stale. Schedule them here: Register-WhCronJob with the same name, " +
+                          "or SELECT _wh.retarget_cron_jobs(); (Install-WhWarehouse does it too).",
+            }];
         var failures = await ReadAsync(db,
             """
             SELECT coalesce(j.jobname, 'job ' || r.jobid), r.start_time, coalesce(r.return_message, '')

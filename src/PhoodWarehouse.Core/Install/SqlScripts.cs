@@ -31,6 +31,14 @@ public static class SqlScripts
             Read(directory.Length == 0 ? include.Groups["path"].Value : directory + "/" + include.Groups["path"].Value).TrimEnd('\n'));
     }
 
+    private static readonly Regex TransactionControlLine = new(@"^(BEGIN|COMMIT);[ \t]*\n?", RegexOptions.Multiline);
+
+    /// <summary>
+    /// A script's text without its own <c>BEGIN;</c> and <c>COMMIT;</c> lines (functions.sql runs in one transaction
+    /// under psql): for the installer, which runs it inside a transaction of its own together with the templates.
+    /// </summary>
+    public static string WithoutOwnTransaction(string text) => TransactionControlLine.Replace(text, "");
+
     /// <summary>The template files (<c>template-*.sql</c>), by name, in a stable order.</summary>
     public static IReadOnlyList<string> TemplateFiles() =>
         Assembly.GetManifestResourceNames()

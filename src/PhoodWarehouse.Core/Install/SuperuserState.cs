@@ -38,6 +38,10 @@ internal sealed record SuperuserState(
                      AND pg_catalog.has_database_privilege('whadmin', pg_catalog.current_database(), 'CONNECT')
                      AND pg_catalog.has_database_privilege('phood_ro', pg_catalog.current_database(), 'CONNECT')
                      AND NOT pg_catalog.has_database_privilege('public', pg_catalog.current_database(), 'CONNECT')
+                     AND EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting rs
+                                 WHERE rs.setdatabase OPERATOR(pg_catalog.=) 0
+                                   AND rs.setrole OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'phood_ro')
+                                   AND 'search_path=public' OPERATOR(pg_catalog.=) ANY (rs.setconfig))
                      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
                                      WHERE p.oid IN (pg_catalog.to_regprocedure('public.dblink_connect_u(text)'), pg_catalog.to_regprocedure('public.dblink_connect_u(text,text)'))
                                        AND pg_catalog.has_function_privilege('whadmin', p.oid, 'EXECUTE'))

@@ -207,7 +207,7 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var transaction = await db.BeginTransactionAsync(cancel);
         logger.LogInformation("Running {Script} as whadmin", SqlScripts.Functions);
-        await Db.ExecuteAsync(db, SqlScripts.Read(SqlScripts.Functions), cancel);
+        await Db.ExecuteAsync(db, SqlScripts.WithoutOwnTransaction(SqlScripts.Read(SqlScripts.Functions)), cancel);
         foreach (var file in SqlScripts.TemplateFiles())
         {
             logger.LogInformation("Loading {Script}", file);

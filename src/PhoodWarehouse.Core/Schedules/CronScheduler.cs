@@ -86,7 +86,12 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
             ("n", plan.Name), ("s", plan.Schedule.Text), ("c", plan.Command), ("u", state.IsSuperuser ? "whadmin" : null));
         logger.LogInformation("{Action} cron job {Name} (job {JobId}) at '{Schedule}': {Command}",
             plan.IsUpdate ? "Updated" : "Scheduled", plan.Name, jobId, plan.Schedule.Text, plan.Command);
-        return (await ReadJobsAsync(db, state, "jobid = @id", cancel, ("id", jobId))).Single();
+        // pg_cron's upsert keeps a job's old target (a warehouse restored onto another server): the SQL layer schedules
+        // such jobs again here, under a new id.
+        var moved = await Db.ScalarAsync<string[]>(db, "SELECT _wh.retarget_cron_jobs()", cancel) ?? [];
+        foreach (var job in moved)
+            logger.LogWarning("The cron job {Name} ran against another server (a restore or a move kept its old host and port): scheduled again on this one.", job);
+        return (await ReadJobsAsync(db, state, "jobname = @n AND username = 'whadmin'", cancel, ("n", plan.Name))).Single();
     }
 
     /// <summary>The warehouse's refresh jobs (or, with <see cref="CronJobQuery.All"/>, every visible job), by name.</summary>

@@ -60,6 +60,12 @@ internal static class SourceProbe
                     $"The source of tenant '{tenant}' refused the login: {detail}. Check the user and password (-SourceCredential); Set-WhTenant changes them.", tenant, error);
             if (CertificateProblem(detail, tenant, error) is { } certificate)
                 return certificate;
+            if (pg.SqlState.StartsWith("08", StringComparison.Ordinal)
+                && (detail.Contains("timeout expired", StringComparison.OrdinalIgnoreCase) || detail.Contains("timed out", StringComparison.OrdinalIgnoreCase)))
+                return new WarehouseException("SourceNotAnswering", WhErrorKind.ConnectionError,
+                    $"The source of tenant '{tenant}' does not answer: {detail}. Its server accepted no session within source_connect_timeout " +
+                    "(_wh.warehouse_info, default 10 s) or its network path is gone: check that the source server runs and answers " +
+                    "(psql from the warehouse host), then try again.", tenant, error);
             if (pg.SqlState.StartsWith("08", StringComparison.Ordinal))
                 return new WarehouseException("SourceUnreachable", WhErrorKind.ConnectionError,
                     $"The warehouse cannot reach the source of tenant '{tenant}': {detail}. Check -SourceServer and -SourcePort, and that the warehouse host may connect to it.", tenant, error);
