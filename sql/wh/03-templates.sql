@@ -296,6 +296,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A template''s query is one SELECT with balanced parentheses.';
     END IF;
+    -- A data-modifying WITH (WITH d AS (DELETE ...) SELECT ...) is one statement that writes: refused, not left to the
+    -- source's grants and read-only session.
+    IF body ~* '\mas\s*(not\s+)?(materialized\s+)?\(\s*(insert|update|delete|merge)\M' THEN
+        RAISE EXCEPTION '% holds a data-modifying WITH (INSERT, UPDATE, DELETE or MERGE): a template only reads', what
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A template''s query runs at the source on every refresh: it must read only.';
+    END IF;
     IF ltrim(btrim(body), '( ') !~* '^(select|with|values|table)\M' THEN
         RAISE EXCEPTION '% must be a query (SELECT, WITH, VALUES or TABLE), not %', what, quote_literal(left(btrim(body), 40))
             USING ERRCODE = 'invalid_parameter_value',

@@ -351,3 +351,56 @@ BEGIN
     RETURN srv;
 END
 $$;
+
+-- The warehouse's settings: the _wh.warehouse_info keys a DBA may set (the one list: Export-WhConfiguration carries
+-- exactly these, Import-WhConfiguration and _wh.set_setting accept exactly these), with their defaults.
+CREATE OR REPLACE FUNCTION _wh.settings()
+RETURNS TABLE (key text, default_value text)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES ('check_statement_timeout', '10min'), ('compact_after_days', '31'), ('job_lock_timeout', '10s'),
+           ('lock_timeout', '10s'), ('run_log_retention_days', '90'), ('source_connect_timeout', '10s'),
+           ('source_statement_timeout', '10min'), ('source_tcp_user_timeout', '60s')
+$$;
+
+-- Sets one of _wh.settings() after checking its value (a duration for *_timeout, a whole number of days otherwise),
+-- and brings every foreign server in step when it is a source_* setting. Raises, changing nothing, for an unknown key
+-- or a value of the wrong kind. Returns true when the value changed.
+CREATE OR REPLACE FUNCTION _wh.set_setting(setting_key text, setting_value text)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    old_value text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM _wh.settings() s WHERE s.key = setting_key) THEN
+        RAISE EXCEPTION 'unknown warehouse setting %', coalesce(quote_literal(setting_key), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The settings: ' || (SELECT string_agg(s.key, ', ' ORDER BY s.key) FROM _wh.settings() s) || '.';
+    END IF;
+    IF setting_key LIKE '%\_timeout' THEN
+        BEGIN
+            PERFORM setting_value::interval;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE EXCEPTION 'warehouse setting %: % is not a duration', setting_key, coalesce(quote_literal(setting_value), 'NULL')
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Give a duration such as ''30s'' or ''10min''.';
+        END;
+    ELSIF setting_value IS NULL OR setting_value !~ '^[0-9]{1,6}$' THEN
+        RAISE EXCEPTION 'warehouse setting %: % is not a whole number of days', setting_key, coalesce(quote_literal(setting_value), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT i.value INTO old_value FROM _wh.warehouse_info i WHERE i.key = setting_key;
+    IF old_value IS NOT DISTINCT FROM setting_value THEN
+        RETURN false;
+    END IF;
+    INSERT INTO _wh.warehouse_info (key, value) VALUES (setting_key, setting_value)
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+    IF setting_key LIKE 'source\_%' THEN
+        PERFORM _wh.sync_foreign_servers();
+    END IF;
+    RETURN true;
+END
+$$;

@@ -56,9 +56,10 @@ $$;
 --   2. yesterday is refreshed once after it has ended: whenever it is missing or its last capture
 --      (_wh.day_state.captured_at) was before its midnight;
 --   3. at most once a day per tenant and template (warehouse_info 'lookback_checked:<schema>.<template>'), the
---      lookback_days closed days before yesterday are checked against the source (check_mv_window_by_template)
---      and only the days that differ are loaded again (force: readers see the old rows or the new, never none),
---      each logged 'repaired'; lookback_days = 0 turns the check off;
+--      lookback_days closed days before yesterday are checked against the source (check_mv_window_by_template,
+--      which records each day's status in _wh.day_state); then, on every run, every closed day known to differ
+--      (however old, a repair left busy or interrupted included) is loaded again (force: readers see the old rows
+--      or the new, never none), each logged 'repaired'; lookback_days = 0 turns both off;
 --   4. once a day the run log is pruned (prune_run_log), then the tenant and public views are made to include
 --      the days (finish_window, which also compacts closed days when due).
 -- Never waits on a day another session holds (skipped, "busy" in the run log). Each step runs under
@@ -79,7 +80,6 @@ DECLARE
     check_key text := 'lookback_checked:' || target_schema || '.' || template_name;
     lock_wait text;
     differing date[] := '{}'::date[];
-    r         record;
     result    jsonb;
     msg       text;
     d         date;
@@ -112,16 +112,13 @@ BEGIN
         COMMIT;
     END IF;
 
-    -- 3. Once a day: the closed days of the lookback window against the source.
+    -- 3. Once a day: the closed days of the lookback window against the source; each day's result is recorded in
+    -- _wh.day_state (check_status), which is what step 3b repairs from.
     IF lookback_days > 0 AND (SELECT i.value FROM _wh.warehouse_info i WHERE i.key = check_key) IS DISTINCT FROM today::text THEN
         BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
-            FOR r IN SELECT * FROM _wh.check_mv_window_by_template(template_name, tenant_connection_name, target_schema,
-                                                                   yesterday - lookback_days, yesterday - 1) LOOP
-                IF r.status <> 'Match' THEN
-                    differing := differing || r.day;
-                END IF;
-            END LOOP;
+            PERFORM pg_catalog.count(*) FROM _wh.check_mv_window_by_template(template_name, tenant_connection_name, target_schema,
+                                                                             yesterday - lookback_days, yesterday - 1);
             INSERT INTO _wh.warehouse_info (key, value) VALUES (check_key, today::text)
             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
         EXCEPTION WHEN OTHERS THEN
@@ -132,6 +129,16 @@ BEGIN
                            pg_catalog.jsonb_build_object('date', NULL, 'error', 'daily check: ' || msg)));
         END;
         COMMIT;
+    END IF;
+
+    -- 3b. Every run: every closed day known to differ from its source is loaded again, however old (a day that left the
+    -- lookback window before its repair included), and a day left busy or interrupted by a crash stays known until
+    -- a run repairs it: the load's capture clears the day's check status (record_capture), nothing else does.
+    IF lookback_days > 0 THEN
+        SELECT coalesce(pg_catalog.array_agg(s.day ORDER BY s.day), '{}'::date[]) INTO differing
+        FROM _wh.day_state s
+        WHERE s.schema_name = target_schema AND s.template_name = refresh_recent_by_template.template_name
+          AND s.check_status IN ('Changed', 'Missing') AND s.day < yesterday;
         FOREACH d IN ARRAY differing LOOP
             PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
             result := _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, d, true);

@@ -3,7 +3,7 @@ using PhoodWarehouse.Core.Tenants;
 
 namespace PhoodWarehouse.Core.Configuration;
 
-/// <summary>Reads the warehouse's configuration (templates, tenants, cron jobs); passwords only when asked for.</summary>
+/// <summary>Reads the warehouse's configuration (settings, templates, tenants, cron jobs); passwords only when asked for.</summary>
 public sealed class ConfigurationExporter(WhConnection connection, ILogger logger)
 {
     public async Task<WarehouseConfiguration> ExportAsync(bool includePassword, CancellationToken cancel)
@@ -26,6 +26,12 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                     Columns = reader.GetString(3),
                     Indexes = reader.IsDBNull(4) ? null : reader.GetString(4),
                 });
+
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        await using (var command = Db.Command(db,
+                         "SELECT s.key, coalesce(i.value, s.default_value) FROM _wh.settings() s LEFT JOIN _wh.warehouse_info i ON i.key = s.key"))
+        await using (var reader = await command.ExecuteReaderAsync(cancel))
+            while (await reader.ReadAsync(cancel)) settings[reader.GetString(0)] = reader.GetString(1);
 
         var passwords = includePassword ? await PasswordsAsync(db, cancel) : new Dictionary<string, string>();
         var tenants = new List<TenantConfiguration>();
@@ -85,6 +91,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
             Templates = templates,
             Tenants = tenants,
             CronJobs = jobs.OrderBy(j => j.Name, StringComparer.Ordinal).ToList(),
+            Settings = settings,
         };
     }
 

@@ -45,6 +45,47 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
             });
     }
 
+    /// <summary>
+    /// The warehouse's settings as the file has them (timeouts, retention, compaction: <c>_wh.settings()</c>), one step
+    /// per setting that differs, applied through <c>_wh.set_setting</c> (which checks the value). A file of an older
+    /// export has none: nothing to do.
+    /// </summary>
+    public async Task<IReadOnlyList<ImportStep>> PlanSettingsAsync(WarehouseConfiguration configuration, CancellationToken cancel)
+    {
+        if (configuration.Settings is not { Count: > 0 } wanted) return [];
+        // A database still to be installed (a -WhatIf before a restore) will start from the install's defaults.
+        var current = new Dictionary<string, string>(Install.SqlScripts.SettingDefaults(), StringComparer.Ordinal);
+        await using (var db = await connection.DataSource.OpenConnectionAsync(cancel))
+            if (await InstalledAsync(db, cancel))
+            {
+                await using var command = Db.Command(db,
+                    "SELECT s.key, coalesce(i.value, s.default_value) FROM _wh.settings() s LEFT JOIN _wh.warehouse_info i ON i.key = s.key");
+                await using var reader = await command.ExecuteReaderAsync(cancel);
+                while (await reader.ReadAsync(cancel)) current[reader.GetString(0)] = reader.GetString(1);
+            }
+
+        var steps = new List<ImportStep>();
+        foreach (var (key, value) in wanted)
+        {
+            // A setting that matches is no news (a new warehouse has most at their defaults): only changes are listed.
+            var now = current.GetValueOrDefault(key);
+            if (now == value) continue;
+            var message = now is null ? $"set to {value}" : $"{now} -> {value}";
+            steps.Add(new ImportStep(new WhImportResult("Setting", key, ImportAction.Updated, message),
+                $"set warehouse setting {key}: {message}",
+                async token =>
+                {
+                    await using var write = await connection.DataSource.OpenConnectionAsync(token);
+                    await using var transaction = await Db.BeginAsWhadminAsync(write, connection, token);
+                    await Db.ExecuteAsync(write, "SELECT _wh.set_setting(@k, @v)", token, ("k", key), ("v", value));
+                    await transaction.CommitAsync(token);
+                    logger.LogInformation("Setting {Key}: {Message}", key, message);
+                    return new WhImportResult("Setting", key, ImportAction.Updated, message);
+                }));
+        }
+        return steps;
+    }
+
     public async Task<IReadOnlyList<ImportStep>> PlanTemplatesAsync(WarehouseConfiguration configuration, CancellationToken cancel)
     {
         var existing = new Dictionary<string, TemplateConfiguration>();

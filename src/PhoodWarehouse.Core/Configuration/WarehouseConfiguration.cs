@@ -21,6 +21,8 @@ public sealed record WarehouseConfiguration
     public IReadOnlyList<TemplateConfiguration> Templates { get; init; } = [];
     public IReadOnlyList<TenantConfiguration> Tenants { get; init; } = [];
     public IReadOnlyList<CronJobConfiguration> CronJobs { get; init; } = [];
+    /// <summary>The warehouse's settings (<c>_wh.settings()</c>: timeouts, retention, compaction), by key; null in files of older exports.</summary>
+    public SortedDictionary<string, string>? Settings { get; init; }
 
     private static readonly JsonSerializerOptions Options = new()
     {

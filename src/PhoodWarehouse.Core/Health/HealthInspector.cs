@@ -461,7 +461,11 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
             WITH m AS MATERIALIZED (SELECT v.schema_name, v.relation, v.relid FROM _wh.daily_views v WHERE v.kind = 'm')
             SELECT format('%I.%I', m.schema_name, m.relation)
             FROM m  -- (materialized first: otherwise the statistics are asked for every daily name, views included)
-            WHERE pg_stat_get_last_analyze_time(m.relid) IS NULL AND pg_stat_get_last_autoanalyze_time(m.relid) IS NULL
+            JOIN pg_class c ON c.oid = m.relid
+            -- The statistics themselves (pg_stats; reltuples -1: never analyzed), not the activity counters, which a crash
+            -- or pg_stat_reset() empties while the statistics stay.
+            WHERE c.reltuples < 0
+               OR (c.reltuples > 0 AND NOT EXISTS (SELECT 1 FROM pg_stats s WHERE s.schemaname = m.schema_name AND s.tablename = m.relation))
             ORDER BY 1
             """, r => r.GetString(0), cancel);
         if (views.Count == 0)
@@ -471,7 +475,7 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
             Check = HealthCheckNames.NeverAnalyzed, Status = WhHealthStatus.Warning, Value = $"{views.Count} daily view(s)",
             Threshold = "any daily view without statistics",
             Message = $"No planner statistics for {string.Join(", ", views.Take(5))}{(views.Count > 5 ? ", …" : "")}: BI plans on them are guesses. " +
-                      $"Run ANALYZE {string.Join(", ", views.Take(5))}; (or a plain ANALYZE; as whadmin). After pg_stat_reset() every view shows here until autovacuum analyzes it.",
+                      $"Run ANALYZE {string.Join(", ", views.Take(5))}; (or a plain ANALYZE; as whadmin).",
         }];
     }
 

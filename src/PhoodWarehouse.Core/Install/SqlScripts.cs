@@ -39,6 +39,19 @@ public static class SqlScripts
     /// </summary>
     public static string WithoutOwnTransaction(string text) => TransactionControlLine.Replace(text, "");
 
+    /// <summary>
+    /// The warehouse's settings and their defaults as <c>_wh.settings()</c> in functions.sql declares them: what a new
+    /// install starts with, for a -WhatIf of an import into a database that is not installed yet.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> SettingDefaults()
+    {
+        var text = Read(Functions);
+        var start = text.IndexOf("FUNCTION _wh.settings()", StringComparison.Ordinal);
+        if (start < 0) return new Dictionary<string, string>();
+        var body = text[start..text.IndexOf("$$;", start, StringComparison.Ordinal)];
+        return Regex.Matches(body, @"\('([a-z_]+)', '([^']*)'\)").ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value, StringComparer.Ordinal);
+    }
+
     /// <summary>The template files (<c>template-*.sql</c>), by name, in a stable order.</summary>
     public static IReadOnlyList<string> TemplateFiles() =>
         Assembly.GetManifestResourceNames()

@@ -20,13 +20,18 @@ public sealed class TemplatePayloadTests(PostgresServer server)
         var escalate = $"ALTER ROLE \"{source.ReaderUser}\" SET work_mem = '7MB'";
         var hiddenInName = $"SELECT 1 AS x, 0 AS é$a$; COMMIT; BEGIN READ WRITE; {escalate}; COMMIT; SELECT 1 AS x, 0 AS é$a$ WHERE '{{TARGET_DATE}}'::date IS NOT NULL";
         var closesWrapper = $"SELECT 1 AS x, 0 AS y WHERE '{{TARGET_DATE}}'::date IS NOT NULL) wh_query LIMIT 0) wh_none; {escalate}; SELECT (SELECT 1";
-        var variables = new Dictionary<string, object?> { ["one"] = hiddenInName, ["two"] = closesWrapper, ["cols"] = new[] { "x integer", "y integer" } };
+        // Issue 27, item 7: one statement that writes.
+        var writes = "WITH d AS MATERIALIZED (DELETE FROM phood_foodlogsum RETURNING 1 AS x, 2 AS y) SELECT x, y FROM d WHERE '{TARGET_DATE}'::date IS NOT NULL";
+        var variables = new Dictionary<string, object?>
+        {
+            ["one"] = hiddenInName, ["two"] = closesWrapper, ["three"] = writes, ["cols"] = new[] { "x integer", "y integer" },
+        };
 
-        foreach (var payload in new[] { "$one", "$two" })
+        foreach (var payload in new[] { "$one", "$two", "$three" })
         {
             var saved = wh.Run($"Set-WhTemplate payload_t -Query {payload} -Columns $cols -Confirm:$false", variables);
             Assert.False(saved.Succeeded);
-            Assert.Matches("more than one statement|parenthesis", saved.FirstError!.ToString());
+            Assert.Matches("more than one statement|parenthesis|data-modifying", saved.FirstError!.ToString());
 
             var tested = wh.Run($"Test-WhTemplate payload_t payload_a -Query {payload} -Columns $cols", variables);
             Assert.True(tested.Succeeded, string.Join("; ", tested.AllErrors));

@@ -66,6 +66,7 @@ public sealed class ImportWhConfigurationCommand : WhCmdlet
         {
             var install = Run(cancel => importer.PlanInstallAsync(configuration, cancel));
             if (!Apply(install, terminating: true)) return;
+            foreach (var step in Run(cancel => importer.PlanSettingsAsync(configuration, cancel))) Apply(step);
             foreach (var step in Run(cancel => importer.PlanTemplatesAsync(configuration, cancel))) Apply(step);
             foreach (var step in Run(cancel => importer.PlanTenantsAsync(configuration, Login, cancel))) Apply(step);
             foreach (var step in Run(cancel => importer.PlanCronJobsAsync(configuration, cancel))) Apply(step);
