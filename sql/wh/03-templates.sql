@@ -303,6 +303,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A template''s query runs at the source on every refresh: it must read only.';
     END IF;
+    -- A SELECT can still change its session (set_config): at the source it could turn the read-only default off for the
+    -- kept connection's next statements. Refused.
+    IF body ~* '\mset_config\s*\(' THEN
+        RAISE EXCEPTION '% calls set_config: a template may not change the settings of its source session', what
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A template''s query runs at the source in a read-only session that it must leave as it is.';
+    END IF;
     IF ltrim(btrim(body), '( ') !~* '^(select|with|values|table)\M' THEN
         RAISE EXCEPTION '% must be a query (SELECT, WITH, VALUES or TABLE), not %', what, quote_literal(left(btrim(body), 40))
             USING ERRCODE = 'invalid_parameter_value',

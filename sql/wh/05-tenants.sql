@@ -118,17 +118,31 @@ CREATE OR REPLACE TRIGGER tenants_validate
     BEFORE INSERT OR UPDATE OF time_zone ON _wh.tenants
     FOR EACH ROW EXECUTE FUNCTION _wh.tenants_validate();
 
--- Sets (or with NULL clears) the time zone of a registered tenant; raises for an unknown tenant or zone.
--- Returns {"schema","time_zone","today"}.
+-- Sets (or with NULL clears) the time zone of a registered tenant; raises for an unknown tenant or zone, and for a zone
+-- in which a day already loaded would still be in the future. Returns {"schema","time_zone","today"}.
 CREATE OR REPLACE FUNCTION _wh.set_tenant_time_zone(target_schema text, time_zone text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    new_today date;
+    ahead     date;
 BEGIN
     IF time_zone IS NOT NULL THEN
         PERFORM _wh.assert_time_zone(time_zone);
+    END IF;
+    -- A zone to the west can make the tenant's today earlier than a day already loaded: that day would be in the
+    -- tenant's future (never checked, "Behind -1"). Refused until the tenant's clock reaches it.
+    new_today := _wh.today_in(time_zone);
+    SELECT max(s.day) INTO ahead FROM _wh.day_state s
+    WHERE s.schema_name = target_schema AND s.captured_at IS NOT NULL AND s.day > new_today;
+    IF ahead IS NOT NULL THEN
+        RAISE EXCEPTION 'tenant %: in time zone % today is %, but day % is already loaded', target_schema,
+            coalesce(time_zone, current_setting('TimeZone')), new_today, ahead
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Change the zone once that day has begun in it, or drop the day first (Remove-WhMv).';
     END IF;
     UPDATE _wh.tenants t SET time_zone = set_tenant_time_zone.time_zone WHERE t.schema_name = target_schema;
     IF NOT FOUND THEN

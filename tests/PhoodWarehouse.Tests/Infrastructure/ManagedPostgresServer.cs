@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace PhoodWarehouse.Tests.Infrastructure;
 
 /// <summary>
@@ -122,16 +120,16 @@ public class ManagedPostgresServer : PostgresServer
         {
             var real = PostgresBinaries.Find() ?? throw new InvalidOperationException("No PostgreSQL server programs for the managed-server emulation.");
             var pgConfig = Path.Combine(real.BinDirectory, "pg_config");
-            var share = Run(pgConfig, "--sharedir").Trim();
-            var lib = Run(pgConfig, "--pkglibdir").Trim();
+            var share = TestProgram.Run(pgConfig, ["--sharedir"]).Succeeded("pg_config").Trim();
+            var lib = TestProgram.Run(pgConfig, ["--pkglibdir"]).Succeeded("pg_config").Trim();
             var root = Path.Combine(Path.GetTempPath(), "phoodwh-provider-" + Guid.NewGuid().ToString("N")[..8]);
             Directory.CreateDirectory(root);
             File.WriteAllText(Path.Combine(root, "owner.pid"), Environment.ProcessId.ToString());
             string Under(string path) => Path.Combine(root, path.TrimStart('/'));
             Directory.CreateDirectory(Path.GetDirectoryName(Under(real.BinDirectory))!);
             Directory.CreateDirectory(Path.GetDirectoryName(Under(share))!);
-            Run("cp", "-a", real.BinDirectory, Under(real.BinDirectory));
-            Run("cp", "-a", share, Under(share));
+            TestProgram.Run("cp", ["-a", real.BinDirectory, Under(real.BinDirectory)]).Succeeded("cp");
+            TestProgram.Run("cp", ["-a", share, Under(share)]).Succeeded("cp");
             if (!Directory.Exists(Under(lib))) File.CreateSymbolicLink(Under(lib), lib);
             foreach (var extension in new[] { "dblink", "pg_cron" })
             {
@@ -139,16 +137,6 @@ public class ManagedPostgresServer : PostgresServer
                 if (File.Exists(control)) File.AppendAllText(control, "\ntrusted = true\n");
             }
             return new PostgresBinaries(Under(real.BinDirectory));
-        }
-
-        private static string Run(string program, params string[] arguments)
-        {
-            using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            var output = process.StandardOutput.ReadToEnd();
-            var error = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0) throw new InvalidOperationException($"{program} {string.Join(' ', arguments)}: {error}");
-            return output;
         }
     }
 }

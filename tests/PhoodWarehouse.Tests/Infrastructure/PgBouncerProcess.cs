@@ -54,7 +54,7 @@ public sealed class PgBouncerProcess : IDisposable
         File.WriteAllLines(config, settings);
 
         var root = Environment.IsPrivilegedProcess;
-        if (root) Run("chown", "-R", "postgres:postgres", folder);
+        if (root) TestProgram.Run("chown", ["-R", "postgres:postgres", folder]).Succeeded("chown");
         var start = root
             ? new ProcessStartInfo("runuser", ["-u", "postgres", "--", Program, config])
             : new ProcessStartInfo(Program, [config]);
@@ -102,12 +102,6 @@ public sealed class PgBouncerProcess : IDisposable
         try { if (!process.HasExited) process.Kill(entireProcessTree: true); process.WaitForExit(5000); } catch (InvalidOperationException) { }
         process.Dispose();
         try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-
-    private static void Run(string program, params string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardError = true })!;
-        process.WaitForExit();
     }
 
     private static int FreePort()

@@ -7,6 +7,20 @@ public static class RepositoryPaths
 
     public static string ModuleManifest => Path.Combine(Root, "out", "PhoodWarehouse", "PhoodWarehouse.psd1");
 
+    /// <summary>
+    /// <see cref="CopySqlTree"/>, then create.sql's password stubs replaced with the test passwords of whadmin and
+    /// phood_ro, as the guide's step 1 asks a DBA to do; returns the sql folder.
+    /// </summary>
+    public static string CopySqlTreeWithPasswords(string work)
+    {
+        var target = CopySqlTree(work);
+        var create = Path.Combine(target, "create.sql");
+        File.WriteAllText(create, File.ReadAllText(create)
+            .Replace("STUB_WHADMIN_PASSWORD", PostgresServer.WhadminPassword.Replace("'", "''"))
+            .Replace("STUB_PHOOD_RO_PASSWORD", PostgresServer.PhoodRoPassword.Replace("'", "''")));
+        return target;
+    }
+
     /// <summary>Copies the repository's sql/ tree (functions.sql's parts in sql/wh/ too) into <paramref name="work"/>/sql, as a
     /// DBA has it beside psql; returns that folder.</summary>
     public static string CopySqlTree(string work)

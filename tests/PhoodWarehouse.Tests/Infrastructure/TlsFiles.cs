@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace PhoodWarehouse.Tests.Infrastructure;
 
 /// <summary>A CA, a server certificate for localhost from it, and a second, unrelated CA; in a folder the postgres OS user owns.</summary>
@@ -44,18 +42,8 @@ public sealed class TlsFiles : IDisposable
 
     private static void OpenSsl(string folder, string arguments) => Run("openssl", arguments, folder);
 
-    private static void Run(string program, string arguments, string folder)
-    {
-        var start = new ProcessStartInfo(program, arguments)
-        {
-            WorkingDirectory = folder, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"{program} {arguments} failed: {error.Result}");
-    }
+    private static void Run(string program, string arguments, string folder) =>
+        TestProgram.Run(program, arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries), folder).Succeeded($"{program} {arguments}");
 
     /// <summary>A throwaway cluster that accepts TLS only over TCP (hostssl, this folder's server certificate); its superuser keeps the socket.</summary>
     public LocalPostgresCluster StartTlsOnlyCluster()

@@ -29,8 +29,7 @@ public sealed class ManagedPsqlRouteTests(ManagedPostgresServer server) : IClass
     [Fact]
     public async Task The_guides_psql_route_runs_twice_as_the_admin_and_Install_WhWarehouse_then_says_UpToDate()
     {
-        var sql = RepositoryPaths.CopySqlTree(work);
-        var create = Path.Combine(sql, "create.sql");
+        RepositoryPaths.CopySqlTree(work);
 
         // Unedited: refused by name before the database exists.
         var refused = await SqlKit.PsqlAsync(server, work, "template1", ManagedPostgresServer.Admin, GuideStep1, Passwords);
@@ -38,9 +37,7 @@ public sealed class ManagedPsqlRouteTests(ManagedPostgresServer server) : IClass
         Assert.Contains("password stub", refused.Errors);
         Assert.False(await DatabaseExistsAsync("phood_warehouse"));
 
-        File.WriteAllText(create, File.ReadAllText(create)
-            .Replace("STUB_WHADMIN_PASSWORD", PostgresServer.WhadminPassword.Replace("'", "''"))
-            .Replace("STUB_PHOOD_RO_PASSWORD", PostgresServer.PhoodRoPassword.Replace("'", "''")));
+        RepositoryPaths.CopySqlTreeWithPasswords(work);
         for (var run = 1; run <= 2; run++)
             (await SqlKit.PsqlAsync(server, work, "template1", ManagedPostgresServer.Admin, GuideStep1, Passwords)).AssertSucceeded();
 

@@ -160,16 +160,9 @@ public sealed class SandboxTests
     private static void AnotherOsUserCannotUseTheSocket(WhSandbox sandbox)
     {
         Assert.True(Environment.IsPrivilegedProcess, "the socket test needs root to run psql as another OS user (CI runs as root)");
-        var start = new System.Diagnostics.ProcessStartInfo("runuser",
-            ["-u", "nobody", "--", "/usr/bin/psql", "-X", "-w", "-h", sandbox.DataFolder, "-p", sandbox.Port.ToString(), "-U", "postgres", "-d", "postgres", "-c", "SELECT 1"])
-        {
-            RedirectStandardError = true, RedirectStandardOutput = true,
-        };
-        using var psql = System.Diagnostics.Process.Start(start)!;
-        var error = psql.StandardError.ReadToEnd();
-        psql.StandardOutput.ReadToEnd();
-        psql.WaitForExit();
+        var psql = TestProgram.Run("runuser",
+            ["-u", "nobody", "--", "/usr/bin/psql", "-X", "-w", "-h", sandbox.DataFolder, "-p", sandbox.Port.ToString(), "-U", "postgres", "-d", "postgres", "-c", "SELECT 1"]);
         Assert.NotEqual(0, psql.ExitCode);
-        Assert.Contains("Permission denied", error);
+        Assert.Contains("Permission denied", psql.Errors);
     }
 }

@@ -73,10 +73,6 @@ public sealed class FrozenSourceTests(PostgresServer server)
         }
     }
 
-    private static void Signal(string signal, int pid)
-    {
-        using var kill = Process.Start(new ProcessStartInfo("kill", [$"-{signal}", pid.ToString()]))!;
-        kill.WaitForExit();
-        Assert.Equal(0, kill.ExitCode);
-    }
+    private static void Signal(string signal, int pid) =>
+        TestProgram.Run("kill", [$"-{signal}", pid.ToString()]).Succeeded("kill");
 }

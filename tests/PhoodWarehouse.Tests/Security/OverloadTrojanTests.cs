@@ -117,11 +117,7 @@ public sealed class OverloadTrojanTests(PostgresServer server) : IDisposable
             OverloadTrojan.DriveAdminCmdlets(superuser);
             Assert.Equal(clean, await OverloadTrojan.WhadminRightsAsync(superuser));
 
-            var target = RepositoryPaths.CopySqlTree(work);
-            var create = Path.Combine(target, "create.sql");
-            File.WriteAllText(create, File.ReadAllText(create)
-                .Replace("STUB_WHADMIN_PASSWORD", PostgresServer.WhadminPassword.Replace("'", "''"))
-                .Replace("STUB_PHOOD_RO_PASSWORD", PostgresServer.PhoodRoPassword.Replace("'", "''")));
+            RepositoryPaths.CopySqlTreeWithPasswords(work);
             var passwords = new Dictionary<string, string> { ["postgres"] = server.Cluster!.SuperuserPassword };
             (await SqlKit.PsqlAsync(server, work, "template1", "postgres", @"\i sql/create.sql", passwords)).AssertSucceeded();
             Assert.Equal(clean, await OverloadTrojan.WhadminRightsAsync(superuser));

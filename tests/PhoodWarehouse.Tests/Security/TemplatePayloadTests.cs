@@ -25,13 +25,15 @@ public sealed class TemplatePayloadTests(PostgresServer server)
         var variables = new Dictionary<string, object?>
         {
             ["one"] = hiddenInName, ["two"] = closesWrapper, ["three"] = writes, ["cols"] = new[] { "x integer", "y integer" },
+            // One SELECT that would turn the kept source session's read-only default off for the statements after it.
+            ["four"] = "SELECT 1 AS x, pg_catalog.set_config('default_transaction_read_only', 'off', false)::int AS y WHERE '{TARGET_DATE}'::date IS NOT NULL",
         };
 
-        foreach (var payload in new[] { "$one", "$two", "$three" })
+        foreach (var payload in new[] { "$one", "$two", "$three", "$four" })
         {
             var saved = wh.Run($"Set-WhTemplate payload_t -Query {payload} -Columns $cols -Confirm:$false", variables);
             Assert.False(saved.Succeeded);
-            Assert.Matches("more than one statement|parenthesis|data-modifying", saved.FirstError!.ToString());
+            Assert.Matches("more than one statement|parenthesis|data-modifying|set_config", saved.FirstError!.ToString());
 
             var tested = wh.Run($"Test-WhTemplate payload_t payload_a -Query {payload} -Columns $cols", variables);
             Assert.True(tested.Succeeded, string.Join("; ", tested.AllErrors));

@@ -135,7 +135,7 @@ public sealed class WhadminStaysWhadminTests(PostgresServer server) : IDisposabl
                 ["postgres"] = server.Cluster!.SuperuserPassword, ["whadmin"] = PostgresServer.WhadminPassword,
                 ["phood_ro"] = PostgresServer.PhoodRoPassword,
             };
-            CopySqlFolder();
+            RepositoryPaths.CopySqlTreeWithPasswords(work);
             (await SqlKit.PsqlAsync(server, work, "template1", "postgres", @"\i sql/create.sql", passwords)).AssertSucceeded();
             Assert.False(await WhadminIsSuperuserAsync());
 
@@ -167,14 +167,5 @@ public sealed class WhadminStaysWhadminTests(PostgresServer server) : IDisposabl
         await using (var check = new NpgsqlCommand("SELECT rolsuper FROM pg_roles WHERE rolname = 'whadmin'", db, transaction))
             Assert.True((bool)(await check.ExecuteScalarAsync())!, "the planted trigger should make whadmin a superuser when a superuser session fires it");
         await transaction.RollbackAsync();
-    }
-
-    private void CopySqlFolder()
-    {
-        var target = RepositoryPaths.CopySqlTree(work);
-        var create = Path.Combine(target, "create.sql");
-        File.WriteAllText(create, File.ReadAllText(create)
-            .Replace("STUB_WHADMIN_PASSWORD", PostgresServer.WhadminPassword.Replace("'", "''"))
-            .Replace("STUB_PHOOD_RO_PASSWORD", PostgresServer.PhoodRoPassword.Replace("'", "''")));
     }
 }

@@ -24,14 +24,10 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
     /// <summary>A copy of sql/ with the password stubs of create.sql replaced, as the guide's Step 1 asks.</summary>
     private void CopySqlFolder()
     {
-        var target = RepositoryPaths.CopySqlTree(work);
-        var create = Path.Combine(target, "create.sql");
-        var text = File.ReadAllText(create);
-        Assert.Contains("STUB_WHADMIN_PASSWORD", text);
-        Assert.Contains("STUB_PHOOD_RO_PASSWORD", text);
-        File.WriteAllText(create, text
-            .Replace("STUB_WHADMIN_PASSWORD", SqlLiteralBody(PostgresServer.WhadminPassword))
-            .Replace("STUB_PHOOD_RO_PASSWORD", SqlLiteralBody(PostgresServer.PhoodRoPassword)));
+        var create = File.ReadAllText(Path.Combine(RepositoryPaths.CopySqlTree(work), "create.sql"));
+        Assert.Contains("STUB_WHADMIN_PASSWORD", create);
+        Assert.Contains("STUB_PHOOD_RO_PASSWORD", create);
+        RepositoryPaths.CopySqlTreeWithPasswords(work);
     }
 
     private Dictionary<string, string> Passwords => new()

@@ -1,0 +1,108 @@
+namespace PhoodWarehouse.Tests.Reliability;
+
+/// <summary>A cluster of its own with durability on (fsync, synchronous commits, full pages), which the crash tests stop hard.</summary>
+public sealed class DurableServer : PostgresServer
+{
+    protected override LocalPostgresCluster? StartOwnCluster() => LocalPostgresCluster.Start(new LocalClusterOptions
+    {
+        PreloadPgCron = false,
+        // Later lines win over the throwaway cluster's fsync = off.
+        ExtraSettings = ["fsync = on", "synchronous_commit = on", "full_page_writes = on"],
+    });
+}
+
+/// <summary>
+/// Issue 27, item 10: the warehouse crashes (pg_ctl -m immediate, fsync on) in the middle of a backfill and of a psql
+/// upgrade. After the restart nothing is partial: every day there equals its source, the views read, no run-log row
+/// is stuck, an upgrade is either the old release whole or the new one; and a re-run finishes with every day Match.
+/// </summary>
+public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServer>, IDisposable
+{
+    private readonly string work = Directory.CreateTempSubdirectory("phood-crash-").FullName;
+
+    public void Dispose() => Directory.Delete(work, recursive: true);
+
+    [Fact]
+    public async Task A_crash_in_the_middle_of_a_backfill_leaves_every_day_whole_and_a_rerun_finishes()
+    {
+        var source = await server.CreateTenantSourceAsync(days: 40, rowsPerDay: 200);
+        var database = await server.CreateWarehouseAsync();
+        var from = source.FirstDay.ToDateTime(TimeOnly.MinValue);
+        using (var shell = new HostedPowerShell())
+        {
+            var variables = WarehouseScenario.SourceVariables(source);
+            variables["cs"] = server.ConnectionString(database, "whadmin");
+            variables["from"] = from;
+            shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", variables).AssertSucceeded();
+            Assert.True(shell.Run("New-WhTenant -Name crash_a -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c -Confirm:$false", variables).Succeeded);
+            var running = shell.Start("Invoke-WhMvBackfill -Tenant crash_a -Template foodlogstats -From $from -ThrottleLimit 2 -ErrorAction SilentlyContinue", variables);
+            // Crash once some days are in, while others are being built.
+            for (var i = 0; i < 300 && await CountAsync(database, "SELECT count(*) FROM _wh.run_log WHERE tenant_schema = 'crash_a' AND action IN ('created', 'refreshed')") < 5; i++)
+                await Task.Delay(20);
+            server.Cluster!.Stop();
+            await running.Result;
+        }
+        NpgsqlConnection.ClearAllPools();
+        server.Cluster!.Restart();
+
+        using var wh = await WarehouseScenario.StartAsync(server, database);
+        var window = new Dictionary<string, object?> { ["f"] = from };
+        var after = wh.Run("Test-WhMv -Tenant crash_a -Template foodlogstats -From $f", window);
+        Assert.True(after.Succeeded, string.Join("; ", after.AllErrors));
+        var checks = after.All<WhMvCheck>();
+        Assert.Contains(checks, c => c.Status == MvCheckStatus.Match);
+        // A day is there whole or not at all: never Changed (a partial day).
+        Assert.DoesNotContain(checks, c => c.Status == MvCheckStatus.Changed);
+        Assert.True(await CountAsync(database, "SELECT count(*) FROM public.foodlogstats WHERE client = 'crash_a'") > 0);
+
+        var rerun = wh.Run("Invoke-WhMvBackfill -Tenant crash_a -Template foodlogstats -From $f", window);
+        Assert.True(rerun.Succeeded, string.Join("; ", rerun.AllErrors));
+        var final = wh.Run("Test-WhMv -Tenant crash_a -Template foodlogstats -From $f", window).All<WhMvCheck>();
+        Assert.Equal(40, final.Count);
+        Assert.All(final, c => Assert.Equal(MvCheckStatus.Match, c.Status));
+    }
+
+    [Fact]
+    public async Task A_crash_during_a_psql_upgrade_leaves_one_release_whole_and_a_rerun_finishes()
+    {
+        var database = await server.CreateDatabaseAsync("crashup");
+        var release = new Upgrade.FrozenRelease("0.1.0");
+        await release.InstallAsync(server.ConnectionString(database), server.ConnectionString(database, "whadmin"),
+            PostgresServer.WhadminPassword, PostgresServer.PhoodRoPassword);
+        await server.SetRolePasswordsAsync();
+        RepositoryPaths.CopySqlTree(work);
+        var passwords = new Dictionary<string, string> { ["whadmin"] = PostgresServer.WhadminPassword };
+
+        var upgrade = SqlKit.PsqlAsync(server, work, database, "whadmin", @"\i sql/functions.sql", passwords);
+        // Crash while the upgrade's transaction is open (its first part creates tables; the whole script takes a while).
+        for (var i = 0; i < 200 && await CountAsync(database,
+                 "SELECT count(*) FROM pg_stat_activity WHERE usename = 'whadmin' AND application_name = 'psql' AND state <> 'idle'") == 0; i++)
+            await Task.Delay(5);
+        server.Cluster!.Stop();
+        await upgrade;
+        NpgsqlConnection.ClearAllPools();
+        server.Cluster!.Restart();
+
+        var version = await SqlKit.ScalarAsync<string>(server.ConnectionString(database), "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'");
+        var routines = await CountAsync(database, "SELECT count(*) FROM pg_proc WHERE pronamespace = '_wh'::regnamespace AND proname = 'retarget_cron_jobs'");
+        // One release whole: 0.1.0 without the new routines, or the new release with them.
+        Assert.True((version == release.SchemaVersion && routines == 0) || (version == WarehouseInstaller.TargetVersion() && routines == 1),
+            $"version {version} with {routines} new routine(s)");
+
+        (await SqlKit.PsqlAsync(server, work, database, "whadmin", @"\i sql/functions.sql", passwords)).AssertSucceeded();
+        Assert.Equal(WarehouseInstaller.TargetVersion(),
+            await SqlKit.ScalarAsync<string>(server.ConnectionString(database), "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'"));
+    }
+
+    private async Task<long> CountAsync(string database, string sql)
+    {
+        try
+        {
+            return await SqlKit.ScalarAsync<long>(server.ConnectionString(database), sql);
+        }
+        catch (NpgsqlException)
+        {
+            return 0;
+        }
+    }
+}
