@@ -201,6 +201,8 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         try
         {
             await foreach (var result in results.Reader.ReadAllAsync(cancel)) yield return result;
+            // The warehouse itself went away: one error for the run, not one per day left.
+            if (warehouseLost is { } lost) throw lost;
         }
         finally
         {
@@ -269,6 +271,8 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     private sealed class WorkerSession
     {
         public NpgsqlConnection? Db;
+        /// <summary>now() of the current day's transaction, once it began.</summary>
+        public DateTime? TransactionStart;
 
         public bool IsOpen => Db?.State == System.Data.ConnectionState.Open;
 
@@ -285,10 +289,54 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         }
     }
 
+    /// <summary>
+    /// Sources that did not answer in this run (connection name -> why): their remaining days fail at once, naming
+    /// it, instead of each waiting out the connect timeout again and holding a warehouse connection while it does.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, string> notAnswering = new(StringComparer.Ordinal);
+
+    /// <summary>Set when the warehouse connection was lost (a crash, a restart): the workers stop and the run ends with it.</summary>
+    private WarehouseException? warehouseLost;
+
+    /// <summary>
+    /// The warehouse connection itself broke (not a source's: dblink reports those as a server error on a session that
+    /// stays open): an I/O error, or the server shutting down or crashing.
+    /// </summary>
+    private static bool IsWarehouseLost(Exception error, WorkerSession session) =>
+        error is PostgresException { SqlState: "57P01" or "57P02" }
+        || (error is NpgsqlException and not PostgresException && !session.IsOpen);
+
+    /// <summary>
+    /// Whether a day whose connection broke was committed all the same (its capture carries this attempt's transaction
+    /// start): asked on a new connection; null when the warehouse cannot be asked.
+    /// </summary>
+    private async Task<bool?> CommittedDuringAsync(BackfillDay day, DateTime? transactionStart)
+    {
+        try
+        {
+            using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await using var db = await connection.DataSource.OpenConnectionAsync(bounded.Token);
+            // The capture is stamped with its transaction's now(): equal to this attempt's start only if it committed.
+            return transactionStart is { } start && await Db.ScalarAsync<bool>(db,
+                """
+                SELECT coalesce((SELECT s.captured_at = @start
+                                 FROM _wh.day_state s WHERE s.schema_name = @s AND s.template_name = @t AND s.day = @d), false)
+                """, bounded.Token, ("start", start), ("s", day.Tenant), ("t", day.Template), ("d", day.Date));
+        }
+        catch (Exception error) when (error is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            return null;
+        }
+    }
+
     private async Task<WhMvResult?> RunDayAsync(BackfillDay day, BackfillRequest request, WorkerSession session, CancellationToken cancel)
     {
         var watch = Stopwatch.StartNew();
         var view = DailyViewName.Qualified(day.Tenant, day.Template, day.Date);
+        if (notAnswering.TryGetValue(day.ConnectionName, out var why))
+            return Result(day, MvAction.Failed, null, watch.Elapsed,
+                $"Not loaded: the source of tenant '{day.Tenant}' (connection {day.ConnectionName}) did not answer earlier in this run ({why}). " +
+                "Check that it runs and answers, then run the backfill again: it loads only what is missing.");
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -307,6 +355,22 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                 // A server error leaves the connection usable; anything else (a killed backend, a network error) does not.
                 if (error is not PostgresException || !session.IsOpen)
                     await session.CloseAsync();
+                if (IsWarehouseLost(error, session) && !TransientErrors.IsTransient(error))
+                {
+                    // Its commit may have gone through before the connection broke: the warehouse says.
+                    switch (await CommittedDuringAsync(day, session.TransactionStart))
+                    {
+                        case true:
+                            logger.LogWarning("{View}: the connection to the warehouse broke after the day was committed: it is loaded", view);
+                            return Result(day, day.Exists ? (request.Force ? MvAction.Recreated : MvAction.Refreshed) : MvAction.Created, null, watch.Elapsed, null);
+                        case null:
+                            Interlocked.CompareExchange(ref warehouseLost, new WarehouseException("WarehouseLost", WhErrorKind.ConnectionError,
+                                $"The connection to the warehouse {connection.Target} was lost during the backfill ({error.Message}), and it does not answer. " +
+                                "Every day already reported is committed; the days in flight were rolled back. When the warehouse is back, run the same command again: it loads only what is missing.",
+                                connection.Target, error), null);
+                            return null;
+                    }
+                }
                 var message = DatabaseErrors.Translate(error, view).Message;
                 if (TransientErrors.IsTransient(error) && attempt < TransientErrors.Attempts)
                 {
@@ -323,6 +387,9 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                     }
                     continue;
                 }
+                if (Tenants.SourceProbe.IsNotAnswering(error) && notAnswering.TryAdd(day.ConnectionName, message))
+                    logger.LogWarning("The source of tenant {Tenant} (connection {Connection}) does not answer: its other days in this run are not tried. {Error}",
+                        day.Tenant, day.ConnectionName, message);
                 if (error is PostgresException { SqlState: "57014" } && request.DayTimeout is { } limit)
                     message = $"The day took longer than the per-day timeout ({limit.TotalSeconds:0.#} s) and was cancelled: {message}";
                 if (attempt > 1) message += $" ({attempt} attempts)";
@@ -340,9 +407,12 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         // -DayTimeout holds for this day's transaction only (set_config's is_local): through a pooler in transaction
         // mode, a session setting would stay on the server connection and cancel another client's statement.
         await using var transaction = await session.Db.BeginTransactionAsync(cancel);
-        if (request.DayTimeout is { } timeout)
-            await Db.ExecuteAsync(session.Db, "SELECT pg_catalog.set_config('statement_timeout', @t, true)", cancel,
-                ("t", $"{(int)timeout.TotalMilliseconds}ms"));
+        // The transaction's start on the warehouse's clock: the day's capture is stamped with it (_wh.now()), which is
+        // how a day whose connection broke at its commit is known to be committed all the same.
+        session.TransactionStart = null;
+        session.TransactionStart = await Db.ScalarAsync<DateTime>(session.Db,
+            "SELECT pg_catalog.now(), CASE WHEN @t::text IS NOT NULL THEN pg_catalog.set_config('statement_timeout', @t, true) END", cancel,
+            ("t", request.DayTimeout is { } timeout ? $"{(int)timeout.TotalMilliseconds}ms" : null));
         var json = await Db.ScalarAsync<string>(session.Db,
             "SELECT _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text",
             cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),

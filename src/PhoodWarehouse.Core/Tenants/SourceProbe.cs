@@ -48,6 +48,20 @@ internal static class SourceProbe
         }
     }
 
+    /// <summary>
+    /// A source that does not answer (libpq's connect_timeout or tcp_user_timeout ran out: the foreign server's bounds),
+    /// as opposed to one that answered "no": its other days would wait as long again.
+    /// </summary>
+    public static bool IsNotAnswering(Exception error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+            if (e is PostgresException pg)
+                return pg.SqlState.StartsWith("08", StringComparison.Ordinal)
+                       && ($"{pg.MessageText} {pg.Detail}".Contains("timeout expired", StringComparison.OrdinalIgnoreCase)
+                           || $"{pg.MessageText} {pg.Detail}".Contains("timed out", StringComparison.OrdinalIgnoreCase));
+        return false;
+    }
+
     public static WarehouseException Translate(Exception error, string tenant)
     {
         if (error is PostgresException pg)
@@ -60,8 +74,7 @@ internal static class SourceProbe
                     $"The source of tenant '{tenant}' refused the login: {detail}. Check the user and password (-SourceCredential); Set-WhTenant changes them.", tenant, error);
             if (CertificateProblem(detail, tenant, error) is { } certificate)
                 return certificate;
-            if (pg.SqlState.StartsWith("08", StringComparison.Ordinal)
-                && (detail.Contains("timeout expired", StringComparison.OrdinalIgnoreCase) || detail.Contains("timed out", StringComparison.OrdinalIgnoreCase)))
+            if (IsNotAnswering(pg))
                 return new WarehouseException("SourceNotAnswering", WhErrorKind.ConnectionError,
                     $"The source of tenant '{tenant}' does not answer: {detail}. Its server accepted no session within source_connect_timeout " +
                     "(_wh.warehouse_info, default 10 s) or its network path is gone: check that the source server runs and answers " +

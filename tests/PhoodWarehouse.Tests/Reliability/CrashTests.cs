@@ -15,6 +15,7 @@ public sealed class DurableServer : PostgresServer
 /// Issue 27, item 10: the warehouse crashes (pg_ctl -m immediate, fsync on) in the middle of a backfill and of a psql
 /// upgrade. After the restart nothing is partial: every day there equals its source, the views read, no run-log row
 /// is stuck, an upgrade is either the old release whole or the new one; and a re-run finishes with every day Match.
+/// The backfill ends with one terminating error (WarehouseLost), not an error per day left.
 /// </summary>
 public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServer>, IDisposable
 {
@@ -25,9 +26,10 @@ public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServ
     [Fact]
     public async Task A_crash_in_the_middle_of_a_backfill_leaves_every_day_whole_and_a_rerun_finishes()
     {
-        var source = await server.CreateTenantSourceAsync(days: 40, rowsPerDay: 200);
+        var source = await server.CreateTenantSourceAsync(days: 40, rowsPerDay: 2000);
         var database = await server.CreateWarehouseAsync();
         var from = source.FirstDay.ToDateTime(TimeOnly.MinValue);
+        ScriptResult crashed;
         using (var shell = new HostedPowerShell())
         {
             var variables = WarehouseScenario.SourceVariables(source);
@@ -35,15 +37,30 @@ public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServ
             variables["from"] = from;
             shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", variables).AssertSucceeded();
             Assert.True(shell.Run("New-WhTenant -Name crash_a -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c -Confirm:$false", variables).Succeeded);
-            var running = shell.Start("Invoke-WhMvBackfill -Tenant crash_a -Template foodlogstats -From $from -ThrottleLimit 2 -ErrorAction SilentlyContinue", variables);
-            // Crash once some days are in, while others are being built.
-            for (var i = 0; i < 300 && await CountAsync(database, "SELECT count(*) FROM _wh.run_log WHERE tenant_schema = 'crash_a' AND action IN ('created', 'refreshed')") < 5; i++)
-                await Task.Delay(20);
-            server.Cluster!.Stop();
-            await running.Result;
+            var running = shell.Start("Invoke-WhMvBackfill -Tenant crash_a -Template foodlogstats -From $from -ThrottleLimit 2", variables);
+            try
+            {
+                // Crash once some days are in, while others are being built.
+                for (var i = 0; i < 500 && await CountAsync(database, "SELECT count(*) FROM _wh.run_log WHERE tenant_schema = 'crash_a' AND action IN ('created', 'refreshed')") < 3; i++)
+                    await Task.Delay(10);
+                server.Cluster!.Stop();
+                crashed = await running.Result;
+            }
+            finally
+            {
+                NpgsqlConnection.ClearAllPools();
+                server.Cluster!.Restart();
+            }
         }
-        NpgsqlConnection.ClearAllPools();
-        server.Cluster!.Restart();
+        // One terminating error for the run, not one per day left; no day reported Failed for the crash.
+        var done = crashed.All<WhMvResult>();
+        Assert.True(done.Count < 40, "the crash came after the backfill had finished: nothing was tested");
+        var errors = crashed.AllErrors.ToList();
+        Assert.True(errors.Count == 1 && errors[0].FullyQualifiedErrorId.StartsWith("WarehouseLost", StringComparison.Ordinal),
+            $"{done.Count} results ({string.Join(", ", done.GroupBy(r => r.Action).Select(g => $"{g.Count()} {g.Key}"))}); " +
+            $"errors: {string.Join(" | ", errors.Select(e => e.FullyQualifiedErrorId))}");
+        Assert.Contains("run the same command again", errors[0].ToString());
+        Assert.DoesNotContain(done, r => r.Action == MvAction.Failed);
 
         using var wh = await WarehouseScenario.StartAsync(server, database);
         var window = new Dictionary<string, object?> { ["f"] = from };

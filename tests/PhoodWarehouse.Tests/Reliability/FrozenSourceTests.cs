@@ -6,7 +6,8 @@ namespace PhoodWarehouse.Tests.Reliability;
 /// Issue 27, item 1: a source that stops answering (its postmaster frozen with SIGSTOP: the kernel still accepts the TCP
 /// connection, nothing answers) costs its own tenant a bounded time and is named: Test-WhTenantConnection answers
 /// within source_connect_timeout with "does not answer", and a backfill of a healthy and a frozen tenant loads the
-/// healthy one and reports the other's days failed, instead of waiting for the command timeout.
+/// healthy one and reports the other's days failed, instead of waiting for the command timeout; once its source did not
+/// answer, the tenant's other days are not tried.
 /// </summary>
 [Collection(WarehouseCollection.Name)]
 public sealed class FrozenSourceTests(PostgresServer server)
@@ -19,10 +20,10 @@ public sealed class FrozenSourceTests(PostgresServer server)
         var spec = new SampleTenantSourceSpec
         {
             Database = "frozen_src", ReaderUser = "frozen_reader", ReaderPassword = PostgresServer.SourceReaderPassword,
-            FirstDay = today.AddDays(-1), Days = 2, RowsPerDay = 5,
+            FirstDay = today.AddDays(-5), Days = 6, RowsPerDay = 5,
         };
         await SampleTenantSource.CreateAsync(frozenCluster.ConnectionString(), spec);
-        var healthy = await server.CreateTenantSourceAsync(days: 2, rowsPerDay: 5);
+        var healthy = await server.CreateTenantSourceAsync(days: 6, rowsPerDay: 5);
 
         var database = await server.CreateWarehouseAsync();
         await using (var wh = await SqlKit.OpenAsync(server, database, "whadmin"))
@@ -35,7 +36,7 @@ public sealed class FrozenSourceTests(PostgresServer server)
         {
             // A finite command timeout, so that a module that waited for the frozen source would fail here, not hang.
             ["cs"] = server.ConnectionString(database, "whadmin"),
-            ["from"] = today.AddDays(-1).ToDateTime(TimeOnly.MinValue),
+            ["from"] = today.AddDays(-5).ToDateTime(TimeOnly.MinValue),
         };
         shell.Run("Connect-WhWarehouse -ConnectionString $cs -CommandTimeout 60 | Out-Null", variables).AssertSucceeded();
         Assert.True(shell.Run("New-WhTenant -Name healthy_a -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c -Confirm:$false",
@@ -64,8 +65,14 @@ public sealed class FrozenSourceTests(PostgresServer server)
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"the backfill took {clock.Elapsed}");
             var results = backfill.All<WhMvResult>();
             Assert.All(results.Where(r => r.Tenant == "healthy_a"), r => Assert.Equal(MvAction.Created, r.Action));
-            Assert.Equal(2, results.Count(r => r.Tenant == "healthy_a"));
-            Assert.All(results.Where(r => r.Tenant == "frozen_a"), r => Assert.Equal(MvAction.Failed, r.Action));
+            Assert.Equal(6, results.Count(r => r.Tenant == "healthy_a"));
+            var frozen = results.Where(r => r.Tenant == "frozen_a").ToList();
+            Assert.Equal(6, frozen.Count);
+            Assert.All(frozen, r => Assert.Equal(MvAction.Failed, r.Action));
+            // Once it did not answer, its other days are not tried (each would wait the connect timeout again).
+            Assert.True(frozen.Count(r => r.Error!.Contains("did not answer earlier in this run")) >= 2,
+                string.Join(" | ", frozen.Select(r => r.Error)));
+            Assert.Contains(backfill.Warnings, w => w.Message.Contains("frozen_a") && w.Message.Contains("does not answer"));
         }
         finally
         {

@@ -71,10 +71,18 @@ public sealed class InvokeWhMvBackfillCommand : WhCmdlet
             : $"Load {missing} missing day(s) of {string.Join(", ", plan.Request.Templates)} and refresh today/yesterday where they exist";
         if (!ShouldProcess(string.Join(", ", plan.Request.Tenants), $"{action}, {plan.Request.From:yyyy-MM-dd} .. {plan.Request.To:yyyy-MM-dd}")) return;
 
-        foreach (var day in RunBackfill(plan))
+        try
         {
-            WriteObject(day);
-            if (day.Action == MvAction.Failed) WriteError(DayFailed(day));
+            foreach (var day in RunBackfill(plan))
+            {
+                WriteObject(day);
+                if (day.Action == MvAction.Failed) WriteError(DayFailed(day));
+            }
+        }
+        catch (WarehouseException error)
+        {
+            // The warehouse went away: one terminating error for the run (WarehouseLost), not one per day left.
+            ThrowWhError(error);
         }
         base.EndProcessing();
     }
