@@ -12,9 +12,9 @@ public sealed class DurableServer : PostgresServer
 }
 
 /// <summary>
-/// Issue 27, item 10: the warehouse crashes (pg_ctl -m immediate, fsync on) in the middle of a backfill and of a psql
-/// upgrade. After the restart nothing is partial: every day there equals its source, the views read, no run-log row
-/// is stuck, an upgrade is either the old release whole or the new one; and a re-run finishes with every day Match.
+/// Issue 27, item 10: the warehouse crashes (pg_ctl -m immediate, fsync on) in the middle of a backfill, the scheduled
+/// refresh, a psql upgrade and an Install-WhWarehouse upgrade. After the restart nothing is partial: every day there
+/// equals its source, the views read, an upgrade is either the old release whole or the new one; and a re-run finishes.
 /// The backfill ends with one terminating error (WarehouseLost), not an error per day left.
 /// </summary>
 public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServer>, IDisposable
@@ -107,6 +107,80 @@ public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServ
             $"version {version} with {routines} new routine(s)");
 
         (await SqlKit.PsqlAsync(server, work, database, "whadmin", @"\i sql/functions.sql", passwords)).AssertSucceeded();
+        Assert.Equal(WarehouseInstaller.TargetVersion(),
+            await SqlKit.ScalarAsync<string>(server.ConnectionString(database), "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'"));
+    }
+
+    [Fact]
+    public async Task A_crash_during_the_scheduled_refresh_keeps_the_old_rows_and_the_next_run_finishes()
+    {
+        var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 10);
+        var database = await server.CreateWarehouseAsync();
+        var connection = PostgresServer.UniqueName("crash_conn");
+        await using (var wh = await SqlKit.OpenAsync(server, database, "whadmin"))
+        {
+            await wh.AddConnectionAsync(connection, source);
+            await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, 'crash_job', $2, $3)", connection, source.FirstDay, source.FirstDay.AddDays(2));
+        }
+        var sourceCs = server.ConnectionString(source.Database);
+        await SqlKit.AddSourceRowsAsync(sourceCs, source.FirstDay.AddDays(2), 5);
+        await SlowSource.MakeSlowAsync(sourceCs, source.ReaderUser, 30);
+        var before = await CountAsync(database, "SELECT count(*) FROM crash_job.foodlogstats");
+
+        var job = SqlKit.ExecAsync(server.ConnectionString(database, "whadmin"), "CALL _wh.refresh_recent_by_template('foodlogstats', '" + connection + "', 'crash_job', 7)");
+        try
+        {
+            for (var i = 0; i < 300 && await CountAsync(database,
+                     "SELECT count(*) FROM pg_stat_activity WHERE usename = 'whadmin' AND query LIKE 'CALL _wh.refresh_recent_by_template%' AND state = 'active'") == 0; i++)
+                await Task.Delay(10);
+            await Task.Delay(300);
+            server.Cluster!.Stop();
+            await Assert.ThrowsAnyAsync<Exception>(() => job);
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            server.Cluster!.Restart();
+        }
+
+        // The old rows, readable; no run-log row left "running"; the next run finishes the day.
+        Assert.Equal(before, await CountAsync(database, "SELECT count(*) FROM crash_job.foodlogstats"));
+        await SlowSource.RestoreAsync(sourceCs);
+        await SqlKit.ExecAsync(server.ConnectionString(database, "whadmin"), "CALL _wh.refresh_recent_by_template('foodlogstats', '" + connection + "', 'crash_job', 7)");
+        Assert.Equal(before + 5, await CountAsync(database, "SELECT count(*) FROM crash_job.foodlogstats"));
+    }
+
+    [Fact]
+    public async Task A_crash_during_an_Install_WhWarehouse_upgrade_leaves_one_release_whole_and_a_rerun_finishes()
+    {
+        var database = await server.CreateDatabaseAsync("crashinst");
+        var release = new Upgrade.FrozenRelease("0.1.0");
+        await release.InstallAsync(server.ConnectionString(database), server.ConnectionString(database, "whadmin"),
+            PostgresServer.WhadminPassword, PostgresServer.PhoodRoPassword);
+        await server.SetRolePasswordsAsync();
+
+        Task<WhInstallResult> Upgrade() => Task.Run(async () =>
+        {
+            using var whadmin = await WarehouseConnector.ConnectAsync(
+                new ConnectionRequest { ConnectionString = server.ConnectionString(database, "whadmin") }, NullLogger.Instance, default);
+            var installer = new WarehouseInstaller(whadmin, NullLogger.Instance);
+            return await installer.InstallAsync(await installer.PlanAsync(default), default);
+        });
+        var upgrade = Upgrade();
+        for (var i = 0; i < 200 && await CountAsync(database,
+                 "SELECT count(*) FROM pg_stat_activity WHERE usename = 'whadmin' AND state = 'active' AND query LIKE '%_wh%'") == 0; i++)
+            await Task.Delay(5);
+        server.Cluster!.Stop();
+        try { await upgrade; } catch (Exception) { /* the crash */ }
+        NpgsqlConnection.ClearAllPools();
+        server.Cluster!.Restart();
+
+        var version = await SqlKit.ScalarAsync<string>(server.ConnectionString(database), "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'");
+        var routines = await CountAsync(database, "SELECT count(*) FROM pg_proc WHERE pronamespace = '_wh'::regnamespace AND proname = 'retarget_cron_jobs'");
+        Assert.True((version == release.SchemaVersion && routines == 0) || (version == WarehouseInstaller.TargetVersion() && routines == 1),
+            $"version {version} with {routines} new routine(s)");
+        var finished = await Upgrade();
+        Assert.Contains(finished.Action, new[] { "Upgraded", "UpToDate" });
         Assert.Equal(WarehouseInstaller.TargetVersion(),
             await SqlKit.ScalarAsync<string>(server.ConnectionString(database), "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'"));
     }
