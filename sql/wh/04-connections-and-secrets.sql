@@ -323,6 +323,7 @@ AS $$
     SELECT count(*)::integer FROM _wh.tenant_connections c WHERE _wh.sync_foreign_server(c);
 $$;
 
+-- upgrade from < 2.2.0: every foreign server gets connect_timeout, keepalives and tcp_user_timeout, so a source that stops answering is given up in bounded time
 DO $sync$ BEGIN PERFORM _wh.sync_foreign_servers(); END $sync$;
 
 -- What dblink needs to reach a tenant: the name of its foreign server (dblink accepts a

@@ -44,6 +44,7 @@ BEGIN
 END
 $fixed_members$;
 
+-- upgrade from < 2.2.0: whadmin's pg_cron jobs that target another server (a restore kept their old host and port) are scheduled again on this one
 -- Every run: the current user's pg_cron jobs that target another server (a warehouse restored from a dump onto a new
 -- server keeps its jobs' old host and port) are scheduled again on this one (_wh.retarget_cron_jobs).
 DO $retarget$ BEGIN PERFORM _wh.retarget_cron_jobs(); END $retarget$;

@@ -95,7 +95,7 @@ public sealed class ConfigurationRoundTripTests(PostgresServer server)
             Assert.DoesNotContain(JsonSerializer.Serialize(PostgresServer.SourceReaderPassword).Trim('"'), text);
             Assert.DoesNotContain("sourcePassword", text);
             var file = WarehouseConfiguration.FromJson(text, plain);
-            Assert.Equal("2.1.1", file.SchemaVersion);
+            Assert.Equal(WarehouseInstaller.TargetVersion(), file.SchemaVersion);
             Assert.Equal(["foodlogstats"], file.Templates.Select(t => t.Name));
             Assert.Equal("Edited after install: 'quoted', ü", file.Templates[0].Description);
             Assert.Contains("Edited after install: 'quoted', ü", text);

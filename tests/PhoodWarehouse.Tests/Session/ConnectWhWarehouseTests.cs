@@ -28,7 +28,7 @@ public sealed class ConnectWhWarehouseTests(PostgresServer server)
         Assert.Equal("whadmin", connection.User);
         Assert.Equal(server.Port, connection.Port);
         Assert.StartsWith("15", connection.ServerVersion);
-        Assert.Equal("2.1.1", connection.WarehouseVersion);
+        Assert.Equal(WarehouseInstaller.TargetVersion(), connection.WarehouseVersion);
         Assert.False(connection.IsSuperuser);
         Assert.Equal(database, ((PhoodWarehouse.Core.Warehouse.WhWarehouse)result.Output[1].BaseObject).Database);
         Assert.DoesNotContain(PostgresServer.WhadminPassword, result.AllText());

@@ -81,7 +81,7 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
         // Extensions, template, version, owner: what "This will:" promises.
         Assert.Equal(2L, await wh.ScalarAsync<long>("SELECT count(*) FROM pg_extension WHERE extname IN ('dblink', 'pg_cron')"));
         Assert.Equal("foodlogstats", await wh.ScalarAsync<string>("SELECT string_agg(template_name, ',') FROM _wh.mv_templates"));
-        Assert.Equal("2.1.1", await wh.ScalarAsync<string>("SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'"));
+        Assert.Equal(WarehouseInstaller.TargetVersion(), await wh.ScalarAsync<string>("SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'"));
         Assert.Equal("whadmin", await wh.ScalarAsync<string>("SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = '_wh'"));
 
         // The stub passwords were replaced: both roles log in with them (quote, backslash, ';', '=', non-ASCII).
