@@ -172,6 +172,21 @@ BEGIN
 END
 $$;
 
+-- Raises, naming the template, when a day's load met columns that do not match the template's column list (dblink:
+-- "remote query result rowtype does not match the specified FROM clause rowtype"): the template is what to fix, not
+-- the day. Called from the day paths' exception handlers (a view, a closed day).
+CREATE OR REPLACE FUNCTION _wh.raise_template_columns_mismatch(template_name text, detail text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'template %: its query does not return the columns its column list declares (%)', template_name, detail
+        USING ERRCODE = 'datatype_mismatch',
+              HINT = format('Test-WhTemplate %s <tenant> shows which; fix the query or the column list (Set-WhTemplate %s), then load the day again.', template_name, template_name);
+END
+$$;
+
 -- True when ch continues an identifier for the server's lexer (ident_cont: letters, digits, _, $, and every non-ASCII
 -- character), so that a $ after it is part of the name (é$a$), not the start of a dollar quote.
 CREATE OR REPLACE FUNCTION _wh.is_identifier_char(ch text)

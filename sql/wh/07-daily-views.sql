@@ -35,12 +35,16 @@ BEGIN
     -- The view's definition names the server, so it opens a connection of its own: the session's
     -- kept one goes first (at most one source connection per session).
     PERFORM _wh.close_session_dblinks();
-    EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT %s%s FROM public.dblink(%L, %L) AS t(%s)',
-                   target_schema, view_name, select_list,
-                   CASE WHEN has_client THEN '' ELSE format(', %L::text AS client', client_name) END,
-                   srv,
-                   _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date),
-                   column_defs);
+    BEGIN
+        EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT %s%s FROM public.dblink(%L, %L) AS t(%s)',
+                       target_schema, view_name, select_list,
+                       CASE WHEN has_client THEN '' ELSE format(', %L::text AS client', client_name) END,
+                       srv,
+                       _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date),
+                       column_defs);
+    EXCEPTION WHEN datatype_mismatch THEN
+        PERFORM _wh.raise_template_columns_mismatch(template_name, SQLERRM);
+    END;
 
     FOR idx IN SELECT * FROM _wh.parse_index_definitions(tpl.indexes) ORDER BY ordinal LOOP
         EXECUTE format('CREATE %sINDEX ON %I.%I %s',

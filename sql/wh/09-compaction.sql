@@ -318,11 +318,17 @@ BEGIN
     conn := _wh.session_dblink(srv);
     BEGIN
         EXECUTE stmt USING conn, query, target_date, client_name;
-    EXCEPTION WHEN OTHERS THEN
+    EXCEPTION WHEN datatype_mismatch THEN
+        PERFORM _wh.raise_template_columns_mismatch(template_name, SQLERRM);
+    WHEN OTHERS THEN
         -- The kept connection may have died (source restarted, idle timeout): once more over a new one.
         -- A real error (bad query, missing table) fails again and is raised from there.
         conn := _wh.session_dblink(srv, true);
-        EXECUTE stmt USING conn, query, target_date, client_name;
+        BEGIN
+            EXECUTE stmt USING conn, query, target_date, client_name;
+        EXCEPTION WHEN datatype_mismatch THEN
+            PERFORM _wh.raise_template_columns_mismatch(template_name, SQLERRM);
+        END;
     END;
     GET DIAGNOSTICS n = ROW_COUNT;
     IF _wh.daily_relkind(target_schema, view_name) IS NULL THEN

@@ -39,6 +39,27 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
     public async Task<WhTemplate?> FindAsync(string name, CancellationToken cancel) =>
         (await ListAsync([new NamePattern(name)], cancel)).FirstOrDefault(t => t.Name == name);
 
+    /// <summary>
+    /// Refuses a definition that does not fit <paramref name="tenant"/>'s source (Set-WhTemplate -Tenant), before anything
+    /// is saved: Test-WhTemplate's checks of the definition as it would be stored (the given parts over the stored ones).
+    /// </summary>
+    public async Task EnsureFitsSourceAsync(TemplateDefinition definition, string tenant, CancellationToken cancel)
+    {
+        var stored = await FindAsync(definition.Name, cancel);
+        var test = await new TemplateTester(connection, logger).TestAsync(new TemplateTestRequest
+        {
+            Name = definition.Name,
+            Tenant = tenant,
+            Query = definition.Query ?? stored?.QueryTemplate,
+            Columns = definition.Columns ?? (stored is null ? null : string.Join(",\n", stored.Columns)),
+            Indexes = definition.Indexes ?? (stored is null ? null : string.Join(";\n", stored.Indexes)),
+        }, cancel);
+        if (!test.Success)
+            throw new WarehouseException("TemplateDoesNotFitSource", WhErrorKind.InvalidArgument,
+                $"Template '{definition.Name}' does not fit the source of tenant '{tenant}': {string.Join("; ", test.Problems)}. " +
+                "Fix the query or the column list; nothing was saved.", definition.Name);
+    }
+
     /// <summary>True when a template of that name exists (for -WhatIf messages).</summary>
     public async Task<bool> ExistsAsync(string name, CancellationToken cancel)
     {

@@ -35,6 +35,12 @@ public sealed class SetWhTemplateCommand : WhCmdlet
     [Parameter(ParameterSetName = "Fields", ValueFromPipelineByPropertyName = true)]
     public string? Description { get; set; }
 
+    /// <summary>A tenant whose source the template is checked against before it is saved (Test-WhTemplate's checks).</summary>
+    [Parameter(ParameterSetName = "Fields")]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TenantNameCompleter))]
+    public string? Tenant { get; set; }
+
     protected override void ProcessRecord()
     {
         var warehouse = Warehouse;
@@ -61,6 +67,7 @@ public sealed class SetWhTemplateCommand : WhCmdlet
                 Indexes = Indexes is null ? null : string.Join(";\n", Indexes),
             };
             Run(cancel => store.SetAsync(definition, commit: false, cancel)); // validates: a refused template fails before ShouldProcess
+            if (Tenant is { } tenant) Run(async cancel => { await store.EnsureFitsSourceAsync(definition, tenant, cancel); return true; });
             var exists = Run(cancel => store.ExistsAsync(Name, cancel));
             if (!ShouldProcess(Name, exists ? "Update template (existing daily views keep their definition until re-created)" : "Add template")) return;
             WriteObject(Run(cancel => store.SetAsync(definition, commit: true, cancel)));
