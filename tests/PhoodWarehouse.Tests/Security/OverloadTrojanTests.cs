@@ -157,6 +157,15 @@ public sealed class ManagedOverloadTrojanTests(ManagedPostgresServer server) : I
         await OverloadTrojan.ProveItWorksAsync(admin);
         OverloadTrojan.DriveAdminCmdlets(admin);
         Assert.Equal(clean, await OverloadTrojan.WhadminRightsAsync(observer));
+
+        // The admin does no warehouse work: every work cmdlet refuses its session, as a superuser's.
+        using var adminShell = new HostedPowerShell();
+        adminShell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null", new Dictionary<string, object?> { ["cs"] = admin }).AssertSucceeded();
+        foreach (var command in new[] { "Get-WhTenant", "Get-WhMvFreshness", "Get-WhHealth", "Get-WhCronJob", "Export-WhConfiguration -Path ./never.json" })
+        {
+            adminShell.Run(command).AssertError("SuperuserSession");
+            Assert.Equal(clean, await OverloadTrojan.WhadminRightsAsync(observer));
+        }
     }
 }
 
