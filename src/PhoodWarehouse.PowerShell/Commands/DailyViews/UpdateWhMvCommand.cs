@@ -8,7 +8,9 @@ namespace PhoodWarehouse.PowerShell.Commands.DailyViews;
 [OutputType(typeof(WhMvResult))]
 public sealed class UpdateWhMvCommand : WhCmdlet
 {
+    /// <summary>The tenant; Get-WhTenant's objects bind by their Name, Get-WhMv's by their Tenant.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
     [ArgumentCompleter(typeof(TenantNameCompleter))]
     public string Tenant { get; set; } = "";
 

@@ -1,0 +1,36 @@
+namespace PhoodWarehouse.Tests.Native;
+
+/// <summary>
+/// Issue 29, item 5 (in part): Get-WhTenant's objects pipe into Update-WhMv and Remove-WhMv (they failed with
+/// PowerShell's generic binding error), and Get-WhMv's objects still bind by their Tenant, not their view Name.
+/// </summary>
+[Collection(WarehouseCollection.Name)]
+public sealed class PipelineBindingTests(PostgresServer server)
+{
+    [Fact]
+    public async Task Get_WhTenant_pipes_into_Update_WhMv_and_Remove_WhMv_and_Get_WhMv_still_binds_by_tenant()
+    {
+        var source = await server.CreateTenantSourceAsync(days: 3, rowsPerDay: 4);
+        using var wh = await WarehouseScenario.StartAsync(server);
+        wh.AddTenant("pipe_a", source, "-BackfillFrom ($WarehouseToday.AddDays(-2))");
+        var today = await wh.TodayAsync("pipe_a");
+        var variables = new Dictionary<string, object?>
+        {
+            ["today"] = today.ToDateTime(TimeOnly.MinValue), ["old"] = today.AddDays(-2).ToDateTime(TimeOnly.MinValue),
+        };
+
+        var update = wh.Run("Get-WhTenant pipe_a | Update-WhMv -Template foodlogstats -Date $today -Confirm:$false", variables);
+        Assert.True(update.Succeeded, string.Join("; ", update.AllErrors));
+        Assert.Equal("pipe_a", update.Single<WhMvResult>().Tenant);
+
+        var remove = wh.Run("Get-WhTenant pipe_a | Remove-WhMv -Template foodlogstats -Date $old -Confirm:$false", variables);
+        Assert.True(remove.Succeeded, string.Join("; ", remove.AllErrors));
+        Assert.Equal(0L, await wh.ScalarAsync<long>(
+            $"SELECT count(*) FROM _wh.daily_views WHERE schema_name = 'pipe_a' AND day = '{today.AddDays(-2):yyyy-MM-dd}'"));
+
+        // A daily view's Name is its view name: its Tenant is what binds.
+        var again = wh.Run("Get-WhMv -Tenant pipe_a -Template foodlogstats -From $today | Update-WhMv -Confirm:$false", variables);
+        Assert.True(again.Succeeded, string.Join("; ", again.AllErrors));
+        Assert.Equal("pipe_a", again.Single<WhMvResult>().Tenant);
+    }
+}
