@@ -33,4 +33,23 @@ public sealed class PipelineBindingTests(PostgresServer server)
         Assert.True(again.Succeeded, string.Join("; ", again.AllErrors));
         Assert.Equal("pipe_a", again.Single<WhMvResult>().Tenant);
     }
+
+    [Fact]
+    public async Task Test_WhMv_and_so_Repair_WhMv_leave_alone_a_template_the_tenant_does_not_use()
+    {
+        var source = await server.CreateTenantSourceAsync(days: 2, rowsPerDay: 4);
+        using var wh = await WarehouseScenario.StartAsync(server);
+        wh.AddTenant("pipe_b", source, "-Template foodlogstats -BackfillFrom ($WarehouseToday.AddDays(-1))");
+        var query = await wh.ScalarAsync<string>("SELECT query_template FROM _wh.mv_templates WHERE template_name = 'foodlogstats'");
+        var columns = await wh.ScalarAsync<string>("SELECT column_definitions FROM _wh.mv_templates WHERE template_name = 'foodlogstats'");
+        Assert.True(wh.Run("Set-WhTemplate other_t -Query $q -Columns $c -Confirm:$false",
+            new Dictionary<string, object?> { ["q"] = query, ["c"] = new[] { columns } }).Succeeded);
+
+        // Before: every day of other_t reported Missing, and | Repair-WhMv loaded other_t into the tenant.
+        var check = wh.Run("Test-WhMv -Tenant pipe_b -Template other_t -From ($WarehouseToday.AddDays(-1)) -Verbose | Repair-WhMv -Confirm:$false");
+        Assert.True(check.Succeeded, string.Join("; ", check.AllErrors));
+        Assert.Empty(check.Output);
+        Assert.Contains(check.Verbose, v => v.Message.Contains("does not use template other_t"));
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.daily_views WHERE schema_name = 'pipe_b' AND template_name = 'other_t'"));
+    }
 }

@@ -76,16 +76,19 @@ public sealed class TestWhMvCommand : WhCmdlet
     /// <summary>One window per tenant and template: the days piped in for it merged into one range.</summary>
     private List<CheckWindow> Windows(Core.Connections.WhConnection warehouse)
     {
+        // Only the templates a tenant uses: -Template X for a tenant without X would report every day Missing, and
+        // Repair-WhMv would then load X into it.
         var templatesOf = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        if (wanted.Any(w => w.Template is null))
-            foreach (var tenant in Run(cancel => new TenantStore(warehouse, Logger).ListAsync([], cancel)))
-                templatesOf[tenant.Name] = tenant.Templates;
+        foreach (var tenant in Run(cancel => new TenantStore(warehouse, Logger).ListAsync(
+                     wanted.Select(w => w.Tenant).Distinct().Select(t => new NamePattern(t)).ToList(), cancel)))
+            templatesOf[tenant.Name] = tenant.Templates;
         var pairs = new List<(string Tenant, string Template, DateOnly From, DateOnly? To)>();
         foreach (var w in wanted)
         {
-            if (w.Template is not null) { pairs.Add((w.Tenant, w.Template, w.From, w.To)); continue; }
             if (!templatesOf.TryGetValue(w.Tenant, out var templates)) throw TenantStore.NotFound(w.Tenant);
-            pairs.AddRange(templates.Select(t => (w.Tenant, t, w.From, w.To)));
+            if (w.Template is null) { pairs.AddRange(templates.Select(t => (w.Tenant, t, w.From, w.To))); continue; }
+            if (templates.Contains(w.Template)) pairs.Add((w.Tenant, w.Template, w.From, w.To));
+            else WriteVerbose($"Tenant {w.Tenant} does not use template {w.Template}: not checked.");
         }
         return pairs.GroupBy(p => (p.Tenant, p.Template))
             .Select(g => new CheckWindow(g.Key.Tenant, g.Key.Template, g.Min(p => p.From),
