@@ -155,6 +155,12 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 cancel, ("c", tenant.ConnectionName), ("h", changes.SourceServer), ("p", changes.SourcePort),
                 ("d", changes.SourceDatabase), ("u", changes.SourceUser), ("pw", changes.SourcePassword), ("ssl", changes.SourceSslMode),
                 ("cb", changes.SourceChannelBinding), ("ca", changes.SourceSslRootCert));
+            if (changes.TestConnection)
+            {
+                // Through the changed server and mapping, inside this transaction: a source that refuses rolls it back.
+                logger.LogInformation("Testing the changed source of {Tenant} through dblink", name);
+                await SourceProbe.CheckReachableAsync(db, tenant.ConnectionName, name, cancel);
+            }
         }
         if (changes.ClientName is not null)
         {

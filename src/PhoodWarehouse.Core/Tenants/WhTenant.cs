@@ -70,6 +70,8 @@ public sealed record TenantChanges
     public string? ClientName { get; init; }
     /// <summary>IANA time zone; "" removes it (the tenant's days follow the warehouse's clock again).</summary>
     public string? TimeZone { get; init; }
+    /// <summary>Test the changed source through dblink before committing (as New-WhTenant does); Set-WhTenant -SkipConnectionTest turns it off.</summary>
+    public bool TestConnection { get; init; } = true;
 
     public bool ChangesConnection => SourceServer is not null || SourcePort is not null || SourceDatabase is not null
         || SourceUser is not null || SourcePassword is not null || SourceSslMode is not null || SourceChannelBinding is not null

@@ -52,4 +52,21 @@ public sealed class PipelineBindingTests(PostgresServer server)
         Assert.Contains(check.Verbose, v => v.Message.Contains("does not use template other_t"));
         Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.daily_views WHERE schema_name = 'pipe_b' AND template_name = 'other_t'"));
     }
+
+    [Fact]
+    public async Task Set_WhTenant_tests_a_changed_source_and_a_refusing_one_changes_nothing()
+    {
+        // Issue 29, item 7: Set-WhTenant accepted a wrong password or port without testing it.
+        var source = await server.CreateTenantSourceAsync(days: 1, rowsPerDay: 2);
+        using var wh = await WarehouseScenario.StartAsync(server);
+        wh.AddTenant("set_a", source);
+        var before = await wh.SnapshotAsync();
+        var wrong = new Dictionary<string, object?> { ["c"] = WarehouseScenario.Credential(source.ReaderUser, "not the password") };
+        var refused = wh.Run("Set-WhTenant set_a -SourceCredential $c -Confirm:$false", wrong);
+        refused.AssertError("SourceLoginRefused");
+        Assert.Equal(before, await wh.SnapshotAsync());
+
+        Assert.True(wh.Run("Set-WhTenant set_a -SourceCredential $c -SkipConnectionTest -Confirm:$false", wrong).Succeeded);
+        Assert.False(wh.Run("Test-WhTenantConnection set_a").Single<WhTenantConnectionTest>().Success);
+    }
 }

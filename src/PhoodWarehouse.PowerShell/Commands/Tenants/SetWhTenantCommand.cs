@@ -61,6 +61,10 @@ public sealed class SetWhTenantCommand : WhCmdlet
     [ArgumentCompleter(typeof(TimeZoneCompleter))]
     public string? TimeZone { get; set; }
 
+    /// <summary>Store a changed source without testing it through dblink first (by default a source that refuses changes nothing).</summary>
+    [Parameter]
+    public SwitchParameter SkipConnectionTest { get; set; }
+
     protected override void ProcessRecord()
     {
         var warehouse = Warehouse;
@@ -76,6 +80,7 @@ public sealed class SetWhTenantCommand : WhCmdlet
             SourceSslRootCert = string.IsNullOrEmpty(SourceSslRootCert) ? null : SourceSslRootCert,
             ClientName = ClientName,
             TimeZone = TimeZone,
+            TestConnection = !SkipConnectionTest,
         };
         var description = changes.Describe();
         if (description.Length == 0)
