@@ -68,7 +68,8 @@ public static class HealthCheckNames
     public const string RunLog = nameof(RunLog);
     public const string Replicas = nameof(Replicas);
     public const string FutureTimes = nameof(FutureTimes);
+    public const string Views = nameof(Views);
 
     public static readonly IReadOnlyList<string> All =
-        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed, RunLog, Replicas, FutureTimes];
+        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed, RunLog, Replicas, FutureTimes, Views];
 }

@@ -14,7 +14,7 @@ public sealed class GetWhHealthCommand : WhCmdlet
     [Parameter(Position = 0)]
     [ValidateSet(HealthCheckNames.DatabaseSize, HealthCheckNames.TenantSize, HealthCheckNames.Connections, HealthCheckNames.LockHeadroom,
         HealthCheckNames.DeadTuples, HealthCheckNames.SlowStatements, HealthCheckNames.CronHistory, HealthCheckNames.CronFailures,
-        HealthCheckNames.Freshness, HealthCheckNames.NeverAnalyzed, HealthCheckNames.RunLog, HealthCheckNames.Replicas, HealthCheckNames.FutureTimes)]
+        HealthCheckNames.Freshness, HealthCheckNames.NeverAnalyzed, HealthCheckNames.RunLog, HealthCheckNames.Replicas, HealthCheckNames.FutureTimes, HealthCheckNames.Views)]
     public string[] Check { get; set; } = [];
 
     private static readonly HealthThresholds Defaults = new();
