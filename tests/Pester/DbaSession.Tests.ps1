@@ -174,6 +174,23 @@ Describe 'Health and configuration' {
         $checks | Where-Object Status -eq 'Failed' | Should -BeNullOrEmpty
     }
 
+    It 'finds every view the tenants need, and no time in the future (Views, FutureTimes)' {
+        $checks = @(Get-WhHealth -Check Views, FutureTimes)
+        $checks.Check | Sort-Object -Unique | Should -Be @('FutureTimes', 'Views')
+        $checks | Where-Object Status -ne 'Ok' | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a source change the source refuses, and -SkipConnectionTest stores it' {
+        $tenant = $sandbox.Tenants[1].Name
+        $wrong = [pscredential]::new($sandbox.SourceUser, (ConvertTo-SecureString 'not the password' -AsPlainText -Force))
+        { Set-WhTenant -Name $tenant -SourceCredential $wrong -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'SourceLoginRefused*'
+        (Test-WhTenantConnection -Name $tenant).Success | Should -BeTrue
+        Set-WhTenant -Name $tenant -SourceCredential $wrong -SkipConnectionTest -Confirm:$false | Out-Null
+        (Test-WhTenantConnection -Name $tenant).Success | Should -BeFalse
+        Set-WhTenant -Name $tenant -SourceCredential $sandbox.SourceCredential -Confirm:$false | Out-Null
+        (Test-WhTenantConnection -Name $tenant).Success | Should -BeTrue
+    }
+
     It 'exports the configuration without a password and imports it back as unchanged' {
         $file = Join-Path ([System.IO.Path]::GetTempPath()) "phoodwh-config-$PID.json"
         try {
