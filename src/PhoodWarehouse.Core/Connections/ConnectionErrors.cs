@@ -46,7 +46,8 @@ internal static class ConnectionErrors
         }
     }
 
-    private static Exception Innermost(Exception error)
+    /// <summary>The exception at the bottom of <paramref name="error"/>'s chain (a socket's, a TLS handshake's).</summary>
+    internal static Exception Innermost(Exception error)
     {
         while (error.InnerException is not null) error = error.InnerException;
         return error;

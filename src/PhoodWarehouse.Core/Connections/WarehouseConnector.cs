@@ -3,12 +3,6 @@ namespace PhoodWarehouse.Core.Connections;
 /// <summary>Opens a connection to a warehouse database and checks it before anyone relies on it.</summary>
 public static class WarehouseConnector
 {
-    private static Exception Innermost(Exception error)
-    {
-        while (error.InnerException is not null) error = error.InnerException;
-        return error;
-    }
-
     public static async Task<WhConnection> ConnectAsync(ConnectionRequest request, ILogger logger, CancellationToken cancel)
     {
         var builder = request.ToBuilder();
@@ -48,7 +42,7 @@ public static class WarehouseConnector
         catch (Exception error) when (error is not OperationCanceledException)
         {
             await dataSource.DisposeAsync();
-            var certificate = Innermost(error) is System.Security.Authentication.AuthenticationException
+            var certificate = ConnectionErrors.Innermost(error) is System.Security.Authentication.AuthenticationException
                 ? await TlsDiagnosis.ProbeAsync(builder, cancel)
                 : null;
             throw ConnectionErrors.Translate(error, server, builder.Port, database, builder.Username, certificate);
