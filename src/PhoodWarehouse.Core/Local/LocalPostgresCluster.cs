@@ -17,6 +17,8 @@ public sealed record LocalClusterOptions
     public IReadOnlyList<string> ExtraSettings { get; init; } = [];
     /// <summary>The server programs to run; those <see cref="PostgresBinaries.Find"/> finds when null.</summary>
     public PostgresBinaries? Binaries { get; init; }
+    /// <summary>The TCP port to listen on (127.0.0.1); a free one when null. One in use is refused (PortInUse) before anything starts.</summary>
+    public int? Port { get; init; }
 }
 
 /// <summary>Settings for a streaming hot standby of a throwaway cluster (<see cref="LocalPostgresCluster.StartStandby"/>).</summary>
@@ -97,13 +99,16 @@ public sealed class LocalPostgresCluster : IDisposable
             "No PostgreSQL server programs (initdb, pg_ctl) were found on PATH or under /usr/lib/postgresql/*/bin. " +
             "Install them (Debian: apt-get install postgresql), or set PHOOD_TEST_PG to a superuser connection string.");
         CleanUpAbandoned();
+        if (options.Port is { } wanted && !PortIsFree(wanted))
+            throw new WarehouseException("PortInUse", WhErrorKind.ResourceExists,
+                $"Port {wanted} on 127.0.0.1 is in use. Give another -Port, or leave it out for a free one. Nothing was started.", wanted);
 
         var folder = options.Path ?? System.IO.Path.Combine(System.IO.Path.GetTempPath(), FolderPrefix + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(folder);
         File.WriteAllText(System.IO.Path.Combine(folder, OwnerFile), Environment.ProcessId.ToString());
         var osUser = Environment.IsPrivilegedProcess ? "postgres" : null;
         var password = "pw-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(12)).ToLowerInvariant();
-        var port = FreePort();
+        var port = options.Port ?? FreePort();
         var pgCron = options.PreloadPgCron && binaries.HasPgCron;
         var cluster = new LocalPostgresCluster(binaries, folder, port, password, pgCron, osUser);
         try
@@ -275,6 +280,20 @@ public sealed class LocalPostgresCluster : IDisposable
         if (result.ExitCode != 0)
             throw new WarehouseException("LocalClusterFailed", WhErrorKind.OperationFailed,
                 $"Could not give {path} to the '{user}' OS user: {result.StandardError.Trim()}", path);
+    }
+
+    private static bool PortIsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     private static int FreePort()

@@ -16,6 +16,8 @@ public sealed record SandboxOptions
     public string? Path { get; init; }
     /// <summary>Also start a streaming hot standby beside the sandbox (hot_standby_feedback on), for BI on a replica.</summary>
     public bool Replica { get; init; }
+    /// <summary>The port the sandbox listens on (127.0.0.1); a free one when null.</summary>
+    public int? Port { get; init; }
     public const string Database = "phood_warehouse";
     public const string SourceUser = "sample_reader";
 }
@@ -39,7 +41,7 @@ public static class SandboxFactory
         var first = FirstDay(options.Days);
         return
         [
-            $"start a throwaway PostgreSQL cluster in {options.Path ?? "a new temporary folder"} (pg_cron preloaded when installed)",
+            $"start a throwaway PostgreSQL cluster in {options.Path ?? "a new temporary folder"} on {(options.Port is { } port ? $"port {port}" : "a free port")} (pg_cron preloaded when installed)",
             $"create the database {SandboxOptions.Database} and install the warehouse {WarehouseInstaller.TargetVersion()} (the superuser part as the superuser, the _wh part as whadmin)",
             "give whadmin and phood_ro random passwords",
             $"create {names.Count} tenant source database(s) ({string.Join(", ", names.Select(n => "src_" + n))}) with {options.Days} day(s) of data from {first:yyyy-MM-dd}, read by '{SandboxOptions.SourceUser}'",
@@ -64,7 +66,7 @@ public static class SandboxFactory
         }
 
         logger.LogInformation("Starting a throwaway PostgreSQL cluster");
-        var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { Path = path, CronDatabase = SandboxOptions.Database });
+        var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { Path = path, CronDatabase = SandboxOptions.Database, Port = options.Port });
         try
         {
             logger.LogInformation("Cluster running on {Host}:{Port} in {Folder}; pg_cron {PgCron}", cluster.Host, cluster.Port, cluster.Folder,

@@ -165,4 +165,33 @@ public sealed class SandboxTests
         Assert.NotEqual(0, psql.ExitCode);
         Assert.Contains("Permission denied", psql.Errors);
     }
+
+    [Fact]
+    public void Start_WhSandbox_listens_on_the_port_asked_for_and_refuses_one_in_use()
+    {
+        // Issue 29, item 10: -Port.
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        using var shell = new HostedPowerShell();
+        var folder = NewFolder();
+        var started = shell.Run("Start-WhSandbox -TenantCount 1 -Days 1 -Port $port -Path $p", new Dictionary<string, object?> { ["port"] = port, ["p"] = folder });
+        var sandbox = started.Single<WhSandbox>();
+        try
+        {
+            Assert.Equal(port, sandbox.Port);
+            var other = NewFolder();
+            var refused = shell.Run("Start-WhSandbox -TenantCount 1 -Days 1 -Port $port -Path $p", new Dictionary<string, object?> { ["port"] = port, ["p"] = other });
+            refused.AssertError("PortInUse");
+            Assert.False(Directory.Exists(other) && Directory.EnumerateFileSystemEntries(other).Any(), "a refused start left files behind");
+        }
+        finally
+        {
+            shell.Run("Stop-WhSandbox");
+        }
+        Assert.False(Directory.Exists(folder));
+    }
 }

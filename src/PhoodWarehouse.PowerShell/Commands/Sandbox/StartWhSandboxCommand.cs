@@ -26,6 +26,11 @@ public sealed class StartWhSandboxCommand : WhAsyncCmdlet
     [Parameter]
     public SwitchParameter Replica { get; set; }
 
+    /// <summary>The TCP port the sandbox listens on (127.0.0.1); a free one when left out.</summary>
+    [Parameter]
+    [ValidateRange(1024, 65535)]
+    public int? Port { get; set; }
+
     protected override void EndProcessing()
     {
         var options = new SandboxOptions
@@ -34,6 +39,7 @@ public sealed class StartWhSandboxCommand : WhAsyncCmdlet
             Days = Days,
             Path = Path is null ? null : GetUnresolvedProviderPathFromPSPath(Path),
             Replica = Replica,
+            Port = Port,
         };
         if (!ShouldProcess("local PostgreSQL sandbox", "Start: " + string.Join("; ", SandboxFactory.Plan(options)))) return;
 
