@@ -27,11 +27,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                     Indexes = reader.IsDBNull(4) ? null : reader.GetString(4),
                 });
 
-        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        await using (var command = Db.Command(db,
-                         "SELECT s.key, coalesce(i.value, s.default_value) FROM _wh.settings() s LEFT JOIN _wh.warehouse_info i ON i.key = s.key"))
-        await using (var reader = await command.ExecuteReaderAsync(cancel))
-            while (await reader.ReadAsync(cancel)) settings[reader.GetString(0)] = reader.GetString(1);
+        var settings = await WarehouseSettings.ReadAsync(db, cancel);
 
         var passwords = includePassword ? await PasswordsAsync(db, cancel) : new Dictionary<string, string>();
         var tenants = new List<TenantConfiguration>();

@@ -57,12 +57,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
         var current = new Dictionary<string, string>(Install.SqlScripts.SettingDefaults(), StringComparer.Ordinal);
         await using (var db = await connection.DataSource.OpenConnectionAsync(cancel))
             if (await InstalledAsync(db, cancel))
-            {
-                await using var command = Db.Command(db,
-                    "SELECT s.key, coalesce(i.value, s.default_value) FROM _wh.settings() s LEFT JOIN _wh.warehouse_info i ON i.key = s.key");
-                await using var reader = await command.ExecuteReaderAsync(cancel);
-                while (await reader.ReadAsync(cancel)) current[reader.GetString(0)] = reader.GetString(1);
-            }
+                foreach (var (key, value) in await WarehouseSettings.ReadAsync(db, cancel)) current[key] = value;
 
         var steps = new List<ImportStep>();
         foreach (var (key, value) in wanted)

@@ -110,3 +110,17 @@ public sealed record WhImportResult(string Kind, string Name, ImportAction Actio
 {
     public override string ToString() => $"{Kind} {Name}: {Action}";
 }
+
+/// <summary>The warehouse's settings as it has them now (<c>_wh.settings()</c>, each with its value or its default), by key.</summary>
+internal static class WarehouseSettings
+{
+    public static async Task<SortedDictionary<string, string>> ReadAsync(NpgsqlConnection db, CancellationToken cancel)
+    {
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        await using var command = Db.Command(db,
+            "SELECT s.key, coalesce(i.value, s.default_value) FROM _wh.settings() s LEFT JOIN _wh.warehouse_info i ON i.key = s.key");
+        await using var reader = await command.ExecuteReaderAsync(cancel);
+        while (await reader.ReadAsync(cancel)) settings[reader.GetString(0)] = reader.GetString(1);
+        return settings;
+    }
+}

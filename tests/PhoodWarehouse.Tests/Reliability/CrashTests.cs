@@ -83,10 +83,7 @@ public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServ
     public async Task A_crash_during_a_psql_upgrade_leaves_one_release_whole_and_a_rerun_finishes()
     {
         var database = await server.CreateDatabaseAsync("crashup");
-        var release = new Upgrade.FrozenRelease("0.1.0");
-        await release.InstallAsync(server.ConnectionString(database), server.ConnectionString(database, "whadmin"),
-            PostgresServer.WhadminPassword, PostgresServer.PhoodRoPassword);
-        await server.SetRolePasswordsAsync();
+        var release = await InstallReleaseAsync(database, "0.1.0");
         RepositoryPaths.CopySqlTree(work);
         var passwords = new Dictionary<string, string> { ["whadmin"] = PostgresServer.WhadminPassword };
 
@@ -100,11 +97,7 @@ public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServ
         NpgsqlConnection.ClearAllPools();
         server.Cluster!.Restart();
 
-        var version = await SqlKit.ScalarAsync<string>(server.ConnectionString(database), "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'");
-        var routines = await CountAsync(database, "SELECT count(*) FROM pg_proc WHERE pronamespace = '_wh'::regnamespace AND proname = 'retarget_cron_jobs'");
-        // One release whole: 0.1.0 without the new routines, or the new release with them.
-        Assert.True((version == release.SchemaVersion && routines == 0) || (version == WarehouseInstaller.TargetVersion() && routines == 1),
-            $"version {version} with {routines} new routine(s)");
+        await AssertOneReleaseWholeAsync(database, release);
 
         (await SqlKit.PsqlAsync(server, work, database, "whadmin", @"\i sql/functions.sql", passwords)).AssertSucceeded();
         Assert.Equal(WarehouseInstaller.TargetVersion(),
@@ -154,10 +147,7 @@ public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServ
     public async Task A_crash_during_an_Install_WhWarehouse_upgrade_leaves_one_release_whole_and_a_rerun_finishes()
     {
         var database = await server.CreateDatabaseAsync("crashinst");
-        var release = new Upgrade.FrozenRelease("0.1.0");
-        await release.InstallAsync(server.ConnectionString(database), server.ConnectionString(database, "whadmin"),
-            PostgresServer.WhadminPassword, PostgresServer.PhoodRoPassword);
-        await server.SetRolePasswordsAsync();
+        var release = await InstallReleaseAsync(database, "0.1.0");
 
         Task<WhInstallResult> Upgrade() => Task.Run(async () =>
         {
@@ -175,14 +165,30 @@ public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServ
         NpgsqlConnection.ClearAllPools();
         server.Cluster!.Restart();
 
-        var version = await SqlKit.ScalarAsync<string>(server.ConnectionString(database), "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'");
-        var routines = await CountAsync(database, "SELECT count(*) FROM pg_proc WHERE pronamespace = '_wh'::regnamespace AND proname = 'retarget_cron_jobs'");
-        Assert.True((version == release.SchemaVersion && routines == 0) || (version == WarehouseInstaller.TargetVersion() && routines == 1),
-            $"version {version} with {routines} new routine(s)");
+        await AssertOneReleaseWholeAsync(database, release);
         var finished = await Upgrade();
         Assert.Contains(finished.Action, new[] { "Upgraded", "UpToDate" });
         Assert.Equal(WarehouseInstaller.TargetVersion(),
             await SqlKit.ScalarAsync<string>(server.ConnectionString(database), "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'"));
+    }
+
+    /// <summary>A frozen release installed the way it did it, and the test passwords set.</summary>
+    private async Task<Upgrade.FrozenRelease> InstallReleaseAsync(string database, string version)
+    {
+        var release = new Upgrade.FrozenRelease(version);
+        await release.InstallAsync(server.ConnectionString(database), server.ConnectionString(database, "whadmin"),
+            PostgresServer.WhadminPassword, PostgresServer.PhoodRoPassword);
+        await server.SetRolePasswordsAsync();
+        return release;
+    }
+
+    /// <summary>One release whole after a crashed upgrade: the old one without the new routines, or the new one with them.</summary>
+    private async Task AssertOneReleaseWholeAsync(string database, Upgrade.FrozenRelease old)
+    {
+        var version = await SqlKit.ScalarAsync<string>(server.ConnectionString(database), "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'");
+        var routines = await CountAsync(database, "SELECT count(*) FROM pg_proc WHERE pronamespace = '_wh'::regnamespace AND proname = 'retarget_cron_jobs'");
+        Assert.True((version == old.SchemaVersion && routines == 0) || (version == WarehouseInstaller.TargetVersion() && routines == 1),
+            $"version {version} with {routines} new routine(s)");
     }
 
     private async Task<long> CountAsync(string database, string sql)
