@@ -341,7 +341,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM _wh.tenant_connections c WHERE c.tenant_name = tenant_connection_name) THEN
         RAISE EXCEPTION 'tenant connection % does not exist', coalesce(quote_literal(tenant_connection_name), 'NULL')
             USING ERRCODE = 'undefined_object',
-                  HINT = 'INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password) VALUES (...)';
+                  HINT = 'If its tenant was removed (Remove-WhTenant, _wh.remove_tenant), there is nothing to load. Otherwise add the connection: New-WhTenant, or INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password) VALUES (...)';
     END IF;
     srv := _wh.server_name(tenant_connection_name);
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = srv) THEN

@@ -23,8 +23,15 @@ BEGIN
     PERFORM _wh.assert_tenant_schema(target_schema);
     -- Waits at most lock_timeout behind a refresh or a BI query, then fails with nothing done.
     PERFORM set_config('lock_timeout', _wh.timeout_ms('lock_timeout', '10s')::text, true);
-    DELETE FROM _wh.tenants t WHERE t.schema_name = target_schema RETURNING t.connection_name INTO conn;
-    unregistered := FOUND;
+    BEGIN
+        DELETE FROM _wh.tenants t WHERE t.schema_name = target_schema RETURNING t.connection_name INTO conn;
+        unregistered := FOUND;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'tenant %: one of its days is being loaded (a backfill holds its registration): waited lock_timeout (%); nothing was changed',
+                        target_schema, current_setting('lock_timeout')
+            USING ERRCODE = 'lock_not_available',
+                  HINT = 'Run it again in a moment, or stop the backfill first: the backfill loads no more of its days once it is removed.';
+    END;
     DELETE FROM _wh.day_state s WHERE s.schema_name = target_schema;
     rebuilt := _wh.rebuild_public_views(target_schema);
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
