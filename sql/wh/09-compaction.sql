@@ -461,8 +461,10 @@ BEGIN
             PERFORM _wh.sync_recent_day(template_name, target_schema, moved[i], days[i]);
         END LOOP;
     END IF;
-    IF created OR cardinality(moved) > 0 THEN
+    IF cardinality(moved) > 0 OR (created AND _wh.does_view_exist(target_schema, template_name)) THEN
         -- The tenant view reads the table from its creation on: its definition changes once per tenant and template.
+        -- A tenant without the view yet (a first window, which made the table at its start) gets it when the window
+        -- ends with a day to show (finish_window), not before.
         PERFORM _wh.ensure_views_include(template_name, target_schema, NULL);
     END IF;
     IF created OR analyze_table THEN

@@ -337,20 +337,23 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
                     $"{t.PartialDates.Length} closed day(s) were last read before they ended ({Days(t.PartialDates)}): Test-WhMv -Tenant {t.Tenant} -Template {template} -From {t.PartialDates.Min():yyyy-MM-dd} | Repair-WhMv",
                 FreshnessStatus.Gaps =>
                     $"{gaps} day(s) missing in the last {limits.FreshnessDays}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {today.AddDays(-(limits.FreshnessDays - 1)):yyyy-MM-dd} loads only the missing ones",
-                _ => "Up to date.",
+                FreshnessStatus.Fresh => "Up to date.",
+                // Every status is named: a new one must say its advice and severity here, not fall into another's.
+                _ => throw new System.Diagnostics.UnreachableException($"freshness status {t.Status} has no advice"),
             };
             var status = t.Status switch
             {
                 FreshnessStatus.Fresh => WhHealthStatus.Ok,
                 FreshnessStatus.Changed or FreshnessStatus.Partial or FreshnessStatus.Gaps => WhHealthStatus.Warning,
-                _ => WhHealthStatus.Critical,
+                FreshnessStatus.Failing or FreshnessStatus.Stale or FreshnessStatus.Empty => WhHealthStatus.Critical,
+                _ => throw new System.Diagnostics.UnreachableException($"freshness status {t.Status} has no severity"),
             };
             var verified = t.LastVerified is { } v ? $", verified {v:yyyy-MM-dd HH:mm}" : "";
             return new WhHealthCheck
             {
                 Check = HealthCheckNames.Freshness, Target = target, Status = status,
                 Value = $"{t.Status}" + (latest is { } d ? $" (latest {d:yyyy-MM-dd}, {t.DailyViewCount} daily views{verified})" : ""),
-                Threshold = threshold,
+                Threshold = $"{threshold} (since {t.WindowStart:yyyy-MM-dd})",
                 Message = status == WhHealthStatus.Ok ? "Up to date." : advice + ".",
             };
         }).ToList();

@@ -142,6 +142,33 @@ public sealed class HealthCheckTests(PostgresServer server)
         Assert.Contains($"{freshness.DailyViewCount} daily views", One(health, HealthCheckNames.TenantSize, "h_compact").Value);
     }
 
+    /// <summary>
+    /// Issue 29, item 1: one freshness truth. A day removed 20 days back: Get-WhHealth said Fresh (it looked back 7 days)
+    /// while Get-WhMvFreshness said Gaps (30). With their defaults both say Gaps now, over the same window, and each shows it.
+    /// </summary>
+    [Fact]
+    public async Task Get_WhHealth_and_Get_WhMvFreshness_give_the_same_status_with_their_defaults_and_show_the_window()
+    {
+        using var wh = await WarehouseScenario.StartAsync(server);
+        var today = DateOnly.Parse((await wh.ScalarAsync<string>("SELECT _wh.now()::date::text"))!, System.Globalization.CultureInfo.InvariantCulture);
+        var source = await server.CreateTenantSourceAsync(days: 25, rowsPerDay: 3, firstDay: today.AddDays(-24));
+        wh.AddTenant("h_window", source, $"-BackfillFrom {today.AddDays(-24):yyyy-MM-dd}").AssertSucceeded();
+        var gap = today.AddDays(-20);
+        wh.Run($"Remove-WhMv h_window foodlogstats -Date {gap:yyyy-MM-dd} -Confirm:$false").AssertSucceeded();
+
+        var freshness = wh.Run("Get-WhMvFreshness h_window").Single<PhoodWarehouse.Core.DailyViews.WhMvFreshness>();
+        Assert.Equal(PhoodWarehouse.Core.DailyViews.FreshnessStatus.Gaps, freshness.Status);
+        Assert.Equal([gap.ToDateTime(TimeOnly.MinValue)], freshness.MissingDates);
+        var check = One(Health(wh, "-Check Freshness"), HealthCheckNames.Freshness, "h_window/foodlogstats");
+        Assert.Equal(WhHealthStatus.Warning, check.Status);
+        Assert.StartsWith("Gaps", check.Value);
+        Assert.EndsWith($"in the last {PhoodWarehouse.Core.DailyViews.FreshnessWindow.DefaultDays} days; no failure after the last success (since {freshness.WindowStart:yyyy-MM-dd})", check.Threshold);
+        // A narrower window, asked of both, agrees too.
+        Assert.Equal(PhoodWarehouse.Core.DailyViews.FreshnessStatus.Fresh,
+            wh.Run("Get-WhMvFreshness h_window -Days 7").Single<PhoodWarehouse.Core.DailyViews.WhMvFreshness>().Status);
+        Assert.Equal(WhHealthStatus.Ok, One(Health(wh, "-Check Freshness -FreshnessDays 7"), HealthCheckNames.Freshness, "h_window/foodlogstats").Status);
+    }
+
     [Fact]
     public async Task Failed_pg_cron_runs_in_the_last_24_hours_and_a_large_history_are_reported()
     {
