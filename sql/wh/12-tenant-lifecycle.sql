@@ -37,7 +37,13 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
         BEGIN
             EXECUTE format('DROP SCHEMA %I CASCADE', target_schema);
-        EXCEPTION WHEN lock_not_available THEN
+        EXCEPTION WHEN insufficient_privilege THEN
+            -- A schema made by hand by another role (the guide's SQL as a superuser): its owner must hand it over.
+            RAISE EXCEPTION 'tenant %: schema % is owned by %, and only its owner can drop it; nothing was changed', target_schema, target_schema,
+                            (SELECT pg_catalog.pg_get_userbyid(n.nspowner) FROM pg_catalog.pg_namespace n WHERE n.nspname = target_schema)
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = format('As its owner or the admin: ALTER SCHEMA %I OWNER TO whadmin; then remove the tenant again (Remove-WhTenant, or SELECT _wh.remove_tenant(%L)).', target_schema, target_schema);
+        WHEN lock_not_available THEN
             RAISE EXCEPTION 'tenant %: its views are in use (a refresh or a long query): waited lock_timeout (%) to drop them; nothing was changed',
                             target_schema, current_setting('lock_timeout')
                 USING ERRCODE = 'lock_not_available',

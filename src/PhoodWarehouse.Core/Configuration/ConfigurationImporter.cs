@@ -133,11 +133,15 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
     {
         var store = new TenantStore(connection, logger);
         var existing = new Dictionary<string, WhTenant>();
+        bool installed;
         await using (var db = await connection.DataSource.OpenConnectionAsync(cancel))
-            if (await InstalledAsync(db, cancel))
-                foreach (var tenant in await store.ListAsync([], cancel)) existing[tenant.Name] = tenant;
+            installed = await InstalledAsync(db, cancel);
+        if (installed)
+            foreach (var tenant in await store.ListAsync([], cancel)) existing[tenant.Name] = tenant;
 
         var steps = new List<ImportStep>();
+        // Connections this import creates, by name: a later tenant of the file on the same one shares it.
+        var planned = new Dictionary<string, (string Source, string Tenant)>(StringComparer.Ordinal);
         foreach (var tenant in configuration.Tenants)
         {
             if (existing.TryGetValue(tenant.Name, out var current))
@@ -174,8 +178,27 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
             };
             var userNote = credential.User == tenant.SourceUser ? "" : $" (as {credential.User}, the credential's user; the file says {tenant.SourceUser})";
             var message = $"created: {tenant.SourceServer}:{tenant.SourcePort}/{tenant.SourceDatabase}{userNote}";
+            // What New-WhTenant would do, or the refusal it would meet, known before anything changes (-WhatIf says it).
+            var source = $"{request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} as {request.SourceUser}";
+            IReadOnlyList<string> plan;
+            try
+            {
+                if (planned.TryGetValue(tenant.ConnectionName, out var first) && first.Source != source)
+                    throw new WarehouseException("ConnectionExists", WhErrorKind.ResourceExists,
+                        $"the file gives connection '{tenant.ConnectionName}' another source than tenant {first.Tenant} does ({first.Source}): fix the file", tenant.Name);
+                // A database still to be installed holds nothing yet.
+                plan = planned.TryGetValue(tenant.ConnectionName, out var sharing)
+                    ? TenantStore.Steps(request, new TenantStore.ExistingParts(false, true, sharing.Tenant))
+                    : installed ? await store.PlanCreateAsync(request, cancel) : TenantStore.Steps(request, new TenantStore.ExistingParts(false, false, null));
+            }
+            catch (WarehouseException refused)
+            {
+                steps.Add(Done("Tenant", tenant.Name, ImportAction.Skipped, $"not created: {refused.Message}"));
+                continue;
+            }
+            planned.TryAdd(tenant.ConnectionName, (source, tenant.Name));
             steps.Add(new ImportStep(new WhImportResult("Tenant", tenant.Name, ImportAction.Created, message),
-                string.Join("; ", store.PlanCreate(request)),
+                string.Join("; ", plan),
                 async token =>
                 {
                     await store.CreateAsync(request, token);

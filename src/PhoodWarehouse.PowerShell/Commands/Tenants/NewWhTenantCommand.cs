@@ -94,7 +94,7 @@ public sealed class NewWhTenantCommand : WhCmdlet
         var store = new TenantStore(warehouse, Logger);
         try
         {
-            var steps = store.PlanCreate(request).ToList();
+            var steps = Run(cancel => store.PlanCreateAsync(request, cancel)).ToList();
             if (BackfillFrom is { } from) steps.Add($"load every day from {from:yyyy-MM-dd} to today of the tenant's templates");
             if (!ShouldProcess(Name, "New tenant: " + string.Join("; ", steps))) return;
 
