@@ -318,7 +318,9 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
         if (templates.Count == 0)
         {
             var all = new List<string>();
-            await using var command = Db.Command(db, "SELECT template_name FROM _wh.mv_templates ORDER BY 1");
+            // Without -Template: the templates marked default (Set-WhTemplate -Default), not every template: one made for
+            // a single tenant would otherwise be asked of every new tenant's source.
+            await using var command = Db.Command(db, "SELECT template_name FROM _wh.mv_templates WHERE is_default ORDER BY 1");
             await using var reader = await command.ExecuteReaderAsync(cancel);
             while (await reader.ReadAsync(cancel)) all.Add(reader.GetString(0));
             return all;
