@@ -345,9 +345,9 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
                     ? $"the latest day is {last:yyyy-MM-dd}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {last.AddDays(1):yyyy-MM-dd}, and check its schedule (Get-WhCronJob -Tenant {t.Tenant})"
                     : $"no day loaded yet: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From <first day>",
                 FreshnessStatus.Changed =>
-                    $"{t.ChangedDates.Length} day(s) differ from the source ({Days(t.ChangedDates)}): Repair-WhMv -Tenant {t.Tenant} -Template {template} -From {t.ChangedDates.Min():yyyy-MM-dd} re-loads them",
+                    $"{t.ChangedDates.Count} day(s) differ from the source ({Days(t.ChangedDates)}): Repair-WhMv -Tenant {t.Tenant} -Template {template} -From {t.ChangedDates.Min():yyyy-MM-dd} re-loads them",
                 FreshnessStatus.Partial =>
-                    $"{t.PartialDates.Length} closed day(s) were last read before they ended ({Days(t.PartialDates)}): Test-WhMv -Tenant {t.Tenant} -Template {template} -From {t.PartialDates.Min():yyyy-MM-dd} | Repair-WhMv",
+                    $"{t.PartialDates.Count} closed day(s) were last read before they ended ({Days(t.PartialDates)}): Test-WhMv -Tenant {t.Tenant} -Template {template} -From {t.PartialDates.Min():yyyy-MM-dd} | Repair-WhMv",
                 FreshnessStatus.Gaps =>
                     $"{gaps} day(s) missing in the last {limits.FreshnessDays}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {today.AddDays(-(limits.FreshnessDays - 1)):yyyy-MM-dd} loads only the missing ones",
                 FreshnessStatus.Fresh => "Up to date.",

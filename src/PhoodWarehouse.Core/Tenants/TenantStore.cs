@@ -51,7 +51,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 SourceSslMode = reader.IsDBNull(7) ? null : reader.GetString(7),
                 SourceChannelBinding = reader.IsDBNull(8) ? null : reader.GetString(8),
                 SourceSslRootCert = reader.IsDBNull(9) ? null : reader.GetString(9),
-                Templates = reader.GetFieldValue<string[]>(10),
+                Templates = new ReadableList<string>(reader.GetFieldValue<string[]>(10)),
                 DailyViewCount = reader.GetInt32(11),
                 FirstDate = reader.IsDBNull(12) ? null : reader.GetDateTime(12),
                 LatestDate = reader.IsDBNull(13) ? null : reader.GetDateTime(13),
