@@ -37,9 +37,7 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
 
     public async Task<IReadOnlyList<WhMv>> ListAsync(DailyViewQuery query, CancellationToken cancel)
     {
-        if (query.From is { } from && query.To is { } to && from > to)
-            throw new WarehouseException("InvalidDateRange", WhErrorKind.InvalidArgument,
-                $"-From {from:yyyy-MM-dd} is after -To {to:yyyy-MM-dd}. Swap them.", query);
+        if (query.From is { } from) DateRange.EnsureOrdered(from, query.To);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var command = Db.Command(db, ListSql,
             ("tenants", ExactNames(query.Tenants)), ("templates", ExactNames(query.Templates)),

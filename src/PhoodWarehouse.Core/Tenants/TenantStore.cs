@@ -327,8 +327,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
         }
         foreach (var template in templates)
             if (!await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @t)", cancel, ("t", template)))
-                throw new WarehouseException("TemplateNotFound", WhErrorKind.ObjectNotFound,
-                    $"There is no template named '{template}'. Get-WhTemplate lists them; Set-WhTemplate adds one.", template);
+                throw Templates.TemplateStore.NotFound(template);
         return templates.Distinct().ToList();
     }
 
