@@ -1,0 +1,125 @@
+namespace PhoodWarehouse.Core.DailyViews;
+
+/// <summary>
+/// The status of every day of a window, per tenant and template: the freshness picture's cells. One SQL statement
+/// (over the catalog <c>_wh.daily_views</c>, <c>_wh.day_state</c> through it, and the run log), whatever the number of
+/// tenants and days.
+/// </summary>
+/// <remarks>
+/// The day-level rules are those <c>_wh.freshness</c> applies to a window's days (sql/wh/15-catalog-and-freshness.sql),
+/// so that a cell agrees with <see cref="WhMvFreshness.MissingDates"/>, <see cref="WhMvFreshness.PartialDates"/> and
+/// <see cref="WhMvFreshness.ChangedDates"/>; the first that holds: Failed (the day's latest failure is newer than its
+/// latest success), NoData (no view, before the first loaded day), Missing (no view), Changed (the last check found it
+/// different), Partial (before yesterday, captured before it ended), Open (today or yesterday, not finished yet), Fresh.
+/// Late comes from the pair: when <c>_wh.freshness</c> calls a pair Late (its yesterday is unfinished past the SLA),
+/// yesterday's Missing or Open cell is Late.
+/// </remarks>
+public sealed class FreshnessCalendar(WhConnection connection, ILogger logger)
+{
+    // The pairs' days of both kinds come from the one catalog (a filter on schema_name reaches its pg_class scan); each
+    // window day is one probe of the run log's (tenant_schema, template_name, target_date) index.
+    private const string DaysSql =
+        """
+        WITH pairs AS MATERIALIZED (
+            SELECT p.tenant, p.template, d.today, d.today - (@days - 1) AS window_start
+            FROM unnest(@tenants::text[], @templates::text[]) AS p(tenant, template)
+            JOIN _wh.tenants t ON t.schema_name = p.tenant
+            CROSS JOIN LATERAL (SELECT _wh.today_in(t.time_zone) AS today) d),
+        held AS MATERIALIZED (
+            SELECT v.schema_name, v.template_name, v.day, v.compacted, v.captured_at, v.captured_rows, v.complete,
+                   v.check_status, v.last_checked_at, v.warehouse_rows, v.source_rows, v.verified_at
+            FROM _wh.daily_views v
+            JOIN pairs p ON p.tenant = v.schema_name AND p.template = v.template_name
+            WHERE v.schema_name = ANY (@tenants)),
+        firsts AS (SELECT h.schema_name, h.template_name, min(h.day) AS first_day FROM held h GROUP BY 1, 2)
+        SELECT p.tenant, p.template, g.day, p.today, f.first_day, h.day IS NOT NULL AS present, coalesce(h.compacted, false),
+               h.captured_at, h.captured_rows, h.complete, h.check_status, h.last_checked_at, h.warehouse_rows, h.source_rows,
+               h.verified_at, l.last_success, l.last_failure, l.last_error
+        FROM pairs p
+        CROSS JOIN LATERAL (SELECT s::date AS day FROM generate_series(p.window_start, p.today, interval '1 day') s) g
+        LEFT JOIN firsts f ON f.schema_name = p.tenant AND f.template_name = p.template
+        LEFT JOIN held h ON h.schema_name = p.tenant AND h.template_name = p.template AND h.day = g.day
+        LEFT JOIN LATERAL (
+            SELECT max(r.logged_at) FILTER (WHERE r.action IN ('created', 'refreshed', 'recreated')) AS last_success,
+                   max(r.logged_at) FILTER (WHERE r.action = 'failed') AS last_failure,
+                   (array_agg(r.error ORDER BY r.logged_at DESC, r.id DESC) FILTER (WHERE r.action = 'failed'))[1] AS last_error
+            FROM _wh.run_log r
+            WHERE r.tenant_schema = p.tenant AND r.template_name = p.template AND r.target_date = g.day) l ON true
+        ORDER BY 1, 2, 3
+        """;
+
+    // Late is a status _wh.freshness gains with the per-tenant freshness SLA (issue 30); until then no pair has it.
+    private static readonly FreshnessStatus? LateStatus = Enum.TryParse<FreshnessStatus>("Late", out var late) ? late : null;
+
+    /// <summary>
+    /// Every day of each pair's window (its <see cref="WhMvFreshness.WindowStart"/> .. <see cref="WhMvFreshness.Today"/>
+    /// length, on the tenant's clock), ordered by tenant, template and day. Pairs whose tenant is gone are left out.
+    /// </summary>
+    public async Task<IReadOnlyList<WhDayFreshness>> ReadAsync(IReadOnlyList<WhMvFreshness> pairs, CancellationToken cancel)
+    {
+        var asked = pairs.Where(p => p.Template.Length > 0).DistinctBy(p => (p.Tenant, p.Template)).ToList();
+        if (asked.Count == 0) return [];
+        var days = asked.Max(p => (int)(p.Today - p.WindowStart).TotalDays + 1);
+        var late = asked.Where(p => LateStatus is { } l && p.Status == l).Select(p => (p.Tenant, p.Template)).ToHashSet();
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        await using var command = Db.Command(db, DaysSql,
+            ("days", days), ("tenants", asked.Select(p => p.Tenant).ToArray()), ("templates", asked.Select(p => p.Template).ToArray()));
+        var result = await DailyViewCatalog.ReadAllAsync(command, reader =>
+        {
+            var tenant = reader.GetString(0);
+            var template = reader.GetString(1);
+            var day = DateOnly.FromDateTime(reader.GetDateTime(2));
+            var today = DateOnly.FromDateTime(reader.GetDateTime(3));
+            DateOnly? first = reader.IsDBNull(4) ? null : DateOnly.FromDateTime(reader.GetDateTime(4));
+            var present = reader.GetBoolean(5);
+            bool? complete = reader.IsDBNull(9) ? null : reader.GetBoolean(9);
+            MvCheckStatus? check = reader.IsDBNull(10) ? null : Enum.Parse<MvCheckStatus>(reader.GetString(10));
+            DateTime? success = Time(reader, 15), failure = Time(reader, 16);
+            var failing = failure is { } f && f > (success ?? DateTime.MinValue);
+            return new WhDayFreshness
+            {
+                Tenant = tenant,
+                Template = template,
+                Date = day.ToDateTime(TimeOnly.MinValue),
+                Today = today.ToDateTime(TimeOnly.MinValue),
+                Status = Classify(day, today, first, present, complete, check, failing, late.Contains((tenant, template))),
+                Present = present,
+                Compacted = reader.GetBoolean(6),
+                CapturedAt = Time(reader, 7),
+                CapturedRows = reader.IsDBNull(8) ? null : reader.GetInt64(8),
+                CheckStatus = check,
+                LastChecked = Time(reader, 11),
+                WarehouseRows = reader.IsDBNull(12) ? null : reader.GetInt64(12),
+                SourceRows = reader.IsDBNull(13) ? null : reader.GetInt64(13),
+                LastVerified = Time(reader, 14),
+                LastSuccess = success,
+                LastFailure = failure,
+                LastError = reader.IsDBNull(17) ? null : reader.GetString(17),
+            };
+        }, cancel);
+        logger.LogDebug("{Days} day(s) of {Pairs} tenant/template pair(s) read", result.Count, asked.Count);
+        return result;
+    }
+
+    /// <summary>The day-level rules (see the remarks of <see cref="FreshnessCalendar"/>), first that holds.</summary>
+    internal static DayStatus Classify(DateOnly day, DateOnly today, DateOnly? firstDay, bool present, bool? complete,
+        MvCheckStatus? check, bool failing, bool pairLate)
+    {
+        var lateYesterday = pairLate && day == today.AddDays(-1);
+        if (failing) return DayStatus.Failed;
+        if (!present)
+        {
+            if (firstDay is null || day < firstDay) return DayStatus.NoData;
+            return lateYesterday ? DayStatus.Late : DayStatus.Missing;
+        }
+        if (check == MvCheckStatus.Changed) return DayStatus.Changed;
+        if (complete == false)
+        {
+            if (day <= today.AddDays(-2)) return DayStatus.Partial;
+            return lateYesterday ? DayStatus.Late : DayStatus.Open;
+        }
+        return DayStatus.Fresh;
+    }
+
+    private static DateTime? Time(NpgsqlDataReader reader, int column) => reader.IsDBNull(column) ? null : reader.GetDateTime(column).ToLocalTime();
+}
