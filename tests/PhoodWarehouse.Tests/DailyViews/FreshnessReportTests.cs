@@ -134,6 +134,11 @@ public sealed partial class FreshnessReportTests(PostgresServer server)
         Assert.Equal(3, Cell().Matches(html).Count);
         Assert.All(Cell().Matches(html), m => Assert.Equal("fp_a", m.Groups["tenant"].Value));
 
+        // An empty pipeline (nothing needs attention): a page without rows, not every tenant.
+        wh.Run("Get-WhMvFreshness fp_a -Days 3 | Where-Object { $_.Status -eq 'Empty' } | Export-WhFreshnessReport -Path $p -Force", variables).AssertSucceeded();
+        Assert.Empty(Cell().Matches(await File.ReadAllTextAsync(page)));
+        Assert.Contains("0 tenant/template row(s)", await File.ReadAllTextAsync(page));
+
         // An existing file: refused, untouched; -Force replaces it; -WhatIf predicts the refusal.
         await File.WriteAllTextAsync(page, "mine");
         var refused = wh.Run("Export-WhFreshnessReport -Path $p", variables);

@@ -5,7 +5,7 @@ namespace PhoodWarehouse.PowerShell.Commands.DailyViews;
 /// <summary>
 /// Writes the freshness picture: one self-contained HTML page, tenants by days, each day coloured by its status, a
 /// legend, a day's details on hover. Takes Get-WhMvFreshness's objects (their window), or tenants by name
-/// (Get-WhTenant's objects bind) with -Template and -Days; all tenants over 30 days without either.
+/// (Get-WhTenant's objects bind) with -Template and -Days; all tenants over 30 days without either (an empty pipeline: none).
 /// Refuses to replace a file without -Force and to create folders; returns the file.
 /// </summary>
 [Cmdlet(VerbsData.Export, "WhFreshnessReport", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low,
@@ -61,7 +61,9 @@ public sealed class ExportWhFreshnessReportCommand : WhCmdlet
             // Before any work, so that -WhatIf predicts them too.
             ReportFile.EnsureWritable(path, Force);
             var warehouse = Warehouse;
-            var pairs = ParameterSetName == ByFreshness
+            // Piped nothing (`... | Where-Object Status -ne 'Fresh' | Export-WhFreshnessReport` when all is well): a page
+            // without rows, not every tenant, which is what the same command without a pipeline means.
+            var pairs = ParameterSetName == ByFreshness || (MyInvocation.ExpectingInput && tenants.Count == 0)
                 ? piped
                 : Run(cancel => new DailyViewCatalog(warehouse, Logger).FreshnessAsync(
                     tenants.Select(t => new NamePattern(t)).ToList(), Template.Select(t => new NamePattern(t)).ToList(), Days, cancel));
