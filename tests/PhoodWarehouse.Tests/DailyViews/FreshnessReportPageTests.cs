@@ -81,6 +81,25 @@ public sealed class FreshnessReportPageTests
     }
 
     [Fact]
+    public void Tenants_on_different_clocks_share_the_columns_and_a_day_outside_a_tenants_window_is_blank()
+    {
+        // east's today is a day ahead of west's (Pacific/Kiritimati and Pacific/Pago_Pago): 3 days each, 4 columns.
+        var east = Enumerable.Range(0, 3).Select(b => Day("east", "f", b, DayStatus.Fresh)).ToList();
+        var west = Enumerable.Range(1, 3).Select(b => Day("west", "f", b, DayStatus.Fresh) with { Today = Today.AddDays(-1).ToDateTime(TimeOnly.MinValue) }).ToList();
+        var days = east.Concat(west).ToList();
+        Assert.Equal([Today.AddDays(-3), Today.AddDays(-2), Today.AddDays(-1), Today], FreshnessReportPage.Columns(days));
+        Assert.Equal([("east", "f"), ("west", "f")], FreshnessReportPage.Rows(days));
+        var html = FreshnessReportPage.Render([], days, "db", DateTimeOffset.UtcNow);
+        var rows = html.Split('\n').Where(l => l.StartsWith("<div class=\"label\" title=", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, rows.Count);
+        // east: blank, then its 3 days; west: its 3 days, then blank (its today is east's yesterday).
+        Assert.StartsWith("<div></div><div class=\"s-fresh\"", rows[0][(rows[0].IndexOf("</div>", StringComparison.Ordinal) + 6)..]);
+        Assert.EndsWith("<div></div>", rows[1]);
+        Assert.Equal(1, Regex.Matches(rows[0], "<div></div>").Count);
+        Assert.Equal(1, Regex.Matches(rows[1], "<div></div>").Count);
+    }
+
+    [Fact]
     public void Every_status_has_its_own_colour_a_legend_entry_and_a_Late_day_is_drawn_in_it()
     {
         Assert.Equal(Enum.GetValues<DayStatus>().Order(), FreshnessReportPage.Legend.Select(l => l.Status).Order());

@@ -117,8 +117,10 @@ public sealed partial class FreshnessReportTests(PostgresServer server)
         var page = Path.Combine(work.FullName, "page.html");
         var variables = new Dictionary<string, object?> { ["p"] = page };
 
-        // -WhatIf: says what it would write, writes nothing.
+        // -WhatIf: says what it would write, writes nothing (and, as always, changes nothing in the warehouse).
+        var before = await wh.SnapshotAsync();
         var whatIf = wh.Run("Export-WhFreshnessReport -Path $p -Days 3 -WhatIf", variables);
+        Assert.Equal(before, await wh.SnapshotAsync());
         whatIf.AssertSucceeded();
         Assert.Equal([$"write the freshness picture of 1 tenant/template row(s) × 3 day(s) of {wh.Database} on {server.Host}:{server.Port}, " +
                       $"{today.AddDays(-2):yyyy-MM-dd} .. {today:yyyy-MM-dd} | {page}"], whatIf.WhatIf);
