@@ -2,8 +2,8 @@ namespace PhoodWarehouse.Core.DailyViews;
 
 /// <summary>
 /// The status of every day of a window, per tenant and template: the freshness picture's cells. One SQL statement
-/// (over the catalog <c>_wh.daily_views</c>, <c>_wh.day_state</c> through it, and the run log), whatever the number of
-/// tenants and days.
+/// (over the daily names of <c>_wh.daily_relations</c>, <c>_wh.day_state</c> and the run log, as <c>_wh.freshness</c>
+/// reads them), whatever the number of tenants and days.
 /// </summary>
 /// <remarks>
 /// The day-level rules are those <c>_wh.freshness</c> applies to a window's days (sql/wh/15-catalog-and-freshness.sql),
@@ -16,29 +16,36 @@ namespace PhoodWarehouse.Core.DailyViews;
 /// </remarks>
 public sealed class FreshnessCalendar(WhConnection connection, ILogger logger)
 {
-    // The pairs' days of both kinds come from the one catalog (a filter on schema_name reaches its pg_class scan); each
-    // window day is one probe of the run log's (tenant_schema, template_name, target_date) index.
+    // Built as _wh.freshness builds its window: the daily names are aggregated per schema and template before anything
+    // is joined (the first day of each pair); then each day of each window is looked up by name (pg_class's index), with
+    // its _wh.day_state row and its run log (one index probe each). Joining _wh.daily_views instead let the planner
+    // probe day_state by template alone for every day (720,000 rows filtered for 1,200 days: 130 ms, measured).
     private const string DaysSql =
         """
         WITH pairs AS MATERIALIZED (
-            SELECT p.tenant, p.template, d.today, d.today - (@days - 1) AS window_start
+            SELECT p.tenant, p.template, t.time_zone, d.today, d.today - (@days - 1) AS window_start
             FROM unnest(@tenants::text[], @templates::text[]) AS p(tenant, template)
             JOIN _wh.tenants t ON t.schema_name = p.tenant
             CROSS JOIN LATERAL (SELECT _wh.today_in(t.time_zone) AS today) d),
-        held AS MATERIALIZED (
-            SELECT v.schema_name, v.template_name, v.day, v.compacted, v.captured_at, v.captured_rows, v.complete,
-                   v.check_status, v.last_checked_at, v.warehouse_rows, v.source_rows, v.verified_at
-            FROM _wh.daily_views v
-            JOIN pairs p ON p.tenant = v.schema_name AND p.template = v.template_name
-            WHERE v.schema_name = ANY (@tenants)),
-        firsts AS (SELECT h.schema_name, h.template_name, min(h.day) AS first_day FROM held h GROUP BY 1, 2)
-        SELECT p.tenant, p.template, g.day, p.today, f.first_day, h.day IS NOT NULL AS present, coalesce(h.compacted, false),
-               h.captured_at, h.captured_rows, h.complete, h.check_status, h.last_checked_at, h.warehouse_rows, h.source_rows,
-               h.verified_at, l.last_success, l.last_failure, l.last_error
+        firsts AS MATERIALIZED (
+            SELECT n.nspname::text AS schema_name, g.template_name, g.first_day
+            FROM (SELECT r.relnamespace, r.template_name, min(r.day) AS first_day FROM _wh.daily_relations r GROUP BY 1, 2) g
+            JOIN pg_catalog.pg_namespace n ON n.oid = g.relnamespace
+            JOIN pairs p ON p.tenant = n.nspname AND p.template = g.template_name)
+        SELECT p.tenant, p.template, g.day, p.today, f.first_day, c.kind IS NOT NULL AS present, coalesce(c.kind = 'v', false),
+               s.captured_at, s.captured_rows, s.captured_at >= _wh.day_end(g.day, p.time_zone) AS complete, s.check_status,
+               s.last_checked_at, s.warehouse_rows, s.source_rows, s.verified_at, l.last_success, l.last_failure, l.last_error
         FROM pairs p
-        CROSS JOIN LATERAL (SELECT s::date AS day FROM generate_series(p.window_start, p.today, interval '1 day') s) g
+        CROSS JOIN LATERAL (SELECT d::date AS day FROM generate_series(p.window_start, p.today, interval '1 day') d) g
         LEFT JOIN firsts f ON f.schema_name = p.tenant AND f.template_name = p.template
-        LEFT JOIN held h ON h.schema_name = p.tenant AND h.template_name = p.template AND h.day = g.day
+        -- (LIMIT 1: not flattened into joins, so each is an index lookup whatever the estimates say)
+        LEFT JOIN LATERAL (SELECT c.relkind AS kind FROM pg_catalog.pg_class c
+                           WHERE c.oid = to_regclass(format('%I.%I', p.tenant, _wh.create_mv_name(p.template, g.day)))
+                             AND c.relkind IN ('m', 'v') LIMIT 1) c ON true
+        LEFT JOIN LATERAL (SELECT s.captured_at, s.captured_rows, s.check_status, s.last_checked_at, s.warehouse_rows,
+                                  s.source_rows, s.verified_at
+                           FROM _wh.day_state s
+                           WHERE s.schema_name = p.tenant AND s.template_name = p.template AND s.day = g.day LIMIT 1) s ON true
         LEFT JOIN LATERAL (
             SELECT max(r.logged_at) FILTER (WHERE r.action IN ('created', 'refreshed', 'recreated')) AS last_success,
                    max(r.logged_at) FILTER (WHERE r.action = 'failed') AS last_failure,
