@@ -35,11 +35,13 @@ internal sealed partial class Bench
         string[] names = ["Get-WhTenant (TenantStore.ListAsync)", "Get-WhMvFreshness (DailyViewCatalog.FreshnessAsync, 30 days)",
                           "Get-WhMv -Tenant of one tenant (DailyViewCatalog.ListAsync, every day)", "Get-WhHealth (HealthInspector, every check)",
                           "Export-WhFreshnessReport -Days 90 (freshness, FreshnessCalendar.ReadAsync, the page)"];
+        // The report reads three times j2's window day by day (4,500 days at 50 tenants) and writes a page for people: 500 ms.
+        int[] targets = [250, 250, 250, 250, 500];
         for (var i = 0; i < names.Length; i++)
         {
             table.Add($"j{i + 1}", $"{names[i]} at {smallTenants} x {smallDays}", Ms(small.Figures[i]));
             table.Add("", $"  at {bigTenants} x {bigDays} ({big.DailyNames:N0} daily names; {growth:0.0}x the days)", Ms(big.Figures[i]),
-                $"{smallTenants} x {smallDays}", Ratio(big.Figures[i], small.Figures[i]), "< 250 ms", Met(big.Figures[i] < 250));
+                $"{smallTenants} x {smallDays}", Ratio(big.Figures[i], small.Figures[i]), $"< {targets[i]} ms", Met(big.Figures[i] < targets[i]));
         }
     }
 

@@ -18,7 +18,7 @@ namespace PhoodWarehouse.Core.Reports;
 public static class FreshnessReportPage
 {
     /// <summary>Where the grid starts on the page, in CSS pixels.</summary>
-    public const int GridLeft = 16, GridTop = 112;
+    public const int GridLeft = 16, GridTop = 100;
     /// <summary>The width of the tenant/template labels column.</summary>
     public const int LabelWidth = 260;
     /// <summary>A day cell is a square of this size; cells and rows are <see cref="Gap"/> apart.</summary>
@@ -36,16 +36,17 @@ public static class FreshnessReportPage
     public static (int Width, int Height) Size(int rows, int columns) =>
         (CellLeft(columns) + GridLeft, Math.Max(CellTop(rows) + GridLeft, GridTop + 3 * (CellSize + Gap)));
 
-    /// <summary>Each status's colour (CSS hex) and its legend text, in the legend's order.</summary>
+    /// <summary>Each status's colour (CSS hex) and its legend text, in the legend's order. The Okabe-Ito colours, which
+    /// people with any common colour blindness tell apart (a missing day is vermillion, not red beside green).</summary>
     public static IReadOnlyList<(DayStatus Status, string Colour, string Meaning)> Legend { get; } =
     [
-        (DayStatus.Fresh, "#2f9e44", "loaded and finished"),
-        (DayStatus.Open, "#96d9a4", "today or yesterday, loaded so far"),
-        (DayStatus.Missing, "#e03131", "no daily view"),
-        (DayStatus.Partial, "#f59f00", "closed before it was finished"),
-        (DayStatus.Changed, "#1971c2", "differs from its source (Repair-WhMv)"),
-        (DayStatus.Failed, "#862e9c", "its latest load failed"),
-        (DayStatus.Late, "#e64980", "yesterday, unfinished past its SLA"),
+        (DayStatus.Fresh, "#009e73", "loaded and finished"),
+        (DayStatus.Open, "#9ad9c6", "today or yesterday, loaded so far"),
+        (DayStatus.Missing, "#d55e00", "no daily view"),
+        (DayStatus.Partial, "#e69f00", "closed before it was finished"),
+        (DayStatus.Changed, "#0072b2", "differs from its source (Repair-WhMv)"),
+        (DayStatus.Failed, "#000000", "its latest load failed"),
+        (DayStatus.Late, "#cc79a7", "yesterday, unfinished past its SLA"),
         (DayStatus.NoData, "#dee2e6", "before the first loaded day"),
     ];
 
