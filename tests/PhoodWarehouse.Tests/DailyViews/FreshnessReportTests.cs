@@ -136,6 +136,18 @@ public sealed partial class FreshnessReportTests(PostgresServer server)
         Assert.Equal(3, Cell().Matches(html).Count);
         Assert.All(Cell().Matches(html), m => Assert.Equal("fp_a", m.Groups["tenant"].Value));
 
+        // A failure whose message quotes source data (as PostgreSQL's do) is shown as text, never as markup.
+        await using (var whadmin = await SqlKit.OpenAsync(server, wh.Database, "whadmin"))
+            await whadmin.ExecAsync(
+                "INSERT INTO _wh.run_log (tenant_schema, connection_name, template_name, target_date, action, error) VALUES ('fp_a', 'fp_a', 'foodlogstats', $1, 'failed', $2)",
+                today.AddDays(-1), "invalid input syntax for type integer: \"<script>alert('x')</script>\" & <img src=x onerror=alert(1)>");
+        wh.Run("Export-WhFreshnessReport -Path $p -Days 3 -Force", variables).AssertSucceeded();
+        var hostile = await File.ReadAllTextAsync(page);
+        Assert.Equal("failed", Cell().Matches(hostile).Single(m => m.Groups["day"].Value == $"{today.AddDays(-1):yyyy-MM-dd}").Groups["status"].Value);
+        Assert.Contains("&quot;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot; &amp; &lt;img src=x onerror=alert(1)&gt;", hostile);
+        Assert.DoesNotContain("<script", hostile);
+        Assert.DoesNotContain("<img", hostile);
+
         // An empty pipeline (nothing needs attention): a page without rows, not every tenant.
         wh.Run("Get-WhMvFreshness fp_a -Days 3 | Where-Object { $_.Status -eq 'Empty' } | Export-WhFreshnessReport -Path $p -Force", variables).AssertSucceeded();
         Assert.Empty(Cell().Matches(await File.ReadAllTextAsync(page)));
