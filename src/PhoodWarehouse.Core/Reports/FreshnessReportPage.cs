@@ -157,9 +157,9 @@ public static class FreshnessReportPage
     {
         var tip = new StringBuilder($"{p.Tenant} / {p.Template}: {p.Status}");
         tip.Append($"\n{p.DailyViewCount} daily view(s), latest {Day(p.LatestDate)}, today {p.Today:yyyy-MM-dd}");
-        if (p.MissingDates.Length > 0) tip.Append($"\nmissing: {p.MissingDates.Length}");
-        if (p.PartialDates.Length > 0) tip.Append($"\npartial: {p.PartialDates.Length}");
-        if (p.ChangedDates.Length > 0) tip.Append($"\nchanged: {p.ChangedDates.Length}");
+        if (p.MissingDates.Count > 0) tip.Append($"\nmissing: {p.MissingDates.Count}");
+        if (p.PartialDates.Count > 0) tip.Append($"\npartial: {p.PartialDates.Count}");
+        if (p.ChangedDates.Count > 0) tip.Append($"\nchanged: {p.ChangedDates.Count}");
         if (p.LastFailure is { } failed) tip.Append($"\nlast failure {Time(failed)}: {p.LastError}");
         return tip.ToString();
     }
