@@ -243,6 +243,12 @@ Describe 'What the DBA sees: default table views' {
         $line | Should -Match ([regex]::Escape([math]::Round($mv.SizeBytes / 1MB, 2).ToString()))
     }
 
+    It 'writes statuses as names in JSON (issue 29, item 10)' {
+        (Get-WhMvFreshness | Select-Object -First 1 | ConvertTo-Json | ConvertFrom-Json).Status | Should -BeIn ([enum]::GetNames([PhoodWarehouse.Core.DailyViews.FreshnessStatus]))
+        (Get-WhHealth -Check RunLog | ConvertTo-Json | ConvertFrom-Json).Status | Should -Be 'Ok'
+        (Update-WhMv -Tenant north_campus -Template foodlogstats | ConvertTo-Json | ConvertFrom-Json).Action | Should -Be 'Refreshed'
+    }
+
     It 'writes lists as their items in CSV and as lists in JSON (issue 29, item 10)' {
         # Export-Csv writes each property's string: a list read "System.String[]" before.
         $tenants = @(Get-WhTenant | ConvertTo-Csv | ConvertFrom-Csv)

@@ -5,6 +5,7 @@ namespace PhoodWarehouse.Core.DailyViews;
 /// counterpart of <see cref="FreshnessStatus"/>: the days that <see cref="WhMvFreshness"/> lists as missing, partial or
 /// changed have exactly these statuses here. See <see cref="FreshnessCalendar"/> for the rules.
 /// </summary>
+[Newtonsoft.Json.JsonConverter(typeof(Newtonsoft.Json.Converters.StringEnumConverter))] // ConvertTo-Json writes the name (issue 29, item 10)
 public enum DayStatus
 {
     /// <summary>Loaded and finished (captured after the day ended), or loaded by an earlier release (capture time unknown).</summary>

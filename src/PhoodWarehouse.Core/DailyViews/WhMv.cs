@@ -38,6 +38,7 @@ public sealed record WhMv
 }
 
 /// <summary>How current a tenant's template is. See <see cref="WhMvFreshness.Status"/>.</summary>
+[Newtonsoft.Json.JsonConverter(typeof(Newtonsoft.Json.Converters.StringEnumConverter))] // ConvertTo-Json writes the name (issue 29, item 10)
 public enum FreshnessStatus
 {
     /// <summary>Today or yesterday is loaded, no hole in the window, no unresolved failure.</summary>
@@ -101,6 +102,7 @@ public sealed record DailyViewQuery
 }
 
 /// <summary>How a day compares with its source (<c>_wh.check_mv_window_by_template</c>).</summary>
+[Newtonsoft.Json.JsonConverter(typeof(Newtonsoft.Json.Converters.StringEnumConverter))] // ConvertTo-Json writes the name (issue 29, item 10)
 public enum MvCheckStatus
 {
     /// <summary>The warehouse holds exactly the source's rows (or neither has any).</summary>

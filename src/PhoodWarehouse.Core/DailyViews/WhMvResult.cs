@@ -1,6 +1,7 @@
 namespace PhoodWarehouse.Core.DailyViews;
 
 /// <summary>What happened to one day of one tenant's template.</summary>
+[Newtonsoft.Json.JsonConverter(typeof(Newtonsoft.Json.Converters.StringEnumConverter))] // ConvertTo-Json writes the name (issue 29, item 10)
 public enum MvAction { Created, Refreshed, Skipped, Recreated, Failed }
 
 /// <summary>One day's outcome, as Invoke-WhMvBackfill and Update-WhMv report it.</summary>

@@ -1,6 +1,7 @@
 namespace PhoodWarehouse.Core.Health;
 
 /// <summary>Ok: nothing to do. Warning: act soon. Critical: act now (BI queries or loads fail, or will).</summary>
+[Newtonsoft.Json.JsonConverter(typeof(Newtonsoft.Json.Converters.StringEnumConverter))] // ConvertTo-Json writes the name (issue 29, item 10)
 public enum WhHealthStatus { Ok, Warning, Critical }
 
 /// <summary>
