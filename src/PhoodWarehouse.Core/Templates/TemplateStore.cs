@@ -219,54 +219,25 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
     }
 
     /// <summary>
-    /// Removes a template: the public view first (it reads the tenant views), then per tenant in its own transaction
-    /// its tenant view and daily views (each drop logged 'dropped'), then the template row, which is only deleted
-    /// when no daily view of it is left. An interrupted run is finished by running it again.
+    /// Removes a template with the SQL layer's procedure (<c>_wh.remove_template</c>, psql's too): the public view first
+    /// (it reads the tenant views), then each tenant's part in its own transaction (its tenant view, its daily views,
+    /// each drop logged 'dropped', the tables the tenant view read), then the template row once no daily view of it is
+    /// left. An interrupted run is finished by running it again.
     /// </summary>
     public async Task RemoveAsync(string name, bool force, CancellationToken cancel)
     {
-        var plan = await PlanRemoveAsync(name, force, cancel);
+        await PlanRemoveAsync(name, force, cancel);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        await using (var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel))
+        logger.LogInformation("Removing template {Template}: the public view, then each tenant's views and tables", name);
+        try
         {
-            logger.LogInformation("Dropping public.{Template}", name);
-            await Db.ExecuteAsync(db, $"DROP VIEW IF EXISTS public.{Db.Identifier(name)}", cancel);
-            await transaction.CommitAsync(cancel);
+            // A CALL that commits as it goes: outside any transaction of ours, with whadmin's names pinned by the procedure's own qualification.
+            await Db.ExecuteAsync(db, "CALL _wh.remove_template(@n, true)", cancel, ("n", name));
         }
-        var tenants = plan.UnionViews.Where(v => !v.StartsWith("public.", StringComparison.Ordinal)).Select(v => v.Split('.')[0])
-            .Concat(plan.DailyViews.Select(v => v.Tenant)).Distinct().Order();
-        foreach (var tenant in tenants)
+        catch (PostgresException error) when (error.SqlState == "2BP01")
         {
-            await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
-            logger.LogInformation("Dropping {Tenant}.{Template} and its daily views", tenant, name);
-            await Db.ExecuteAsync(db, $"DROP VIEW IF EXISTS {Db.Identifier(tenant)}.{Db.Identifier(name)}", cancel);
-            foreach (var view in plan.DailyViews.Where(v => v.Tenant == tenant))
-            {
-                await Db.ExecuteAsync(db, "SELECT _wh.lock_daily_view(@s, @v)", cancel, ("s", tenant), ("v", view.Name));
-                // A compacted closed day is a plain view over <template>_closed (dropped with its table below).
-                var kind = await Db.ScalarAsync<string>(db, "SELECT _wh.daily_relkind(@s, @v)::text", cancel, ("s", tenant), ("v", view.Name));
-                await Db.ExecuteAsync(db, $"DROP {(kind == "v" ? "VIEW" : "MATERIALIZED VIEW")} IF EXISTS {Db.Identifier(tenant)}.{Db.Identifier(view.Name)}", cancel);
-                await Db.ExecuteAsync(db,
-                    "SELECT _wh.log_run(@s, (SELECT connection_name FROM _wh.tenants WHERE schema_name = @s), @t, @d, 'dropped', NULL, NULL, NULL)",
-                    cancel, ("s", tenant), ("t", name), ("d", DateOnly.FromDateTime(view.Date)));
-            }
-            // The tables the tenant view read (docs/architecture.md): compacted closed days, once no day view reads
-            // them, and the copy of the daily materialized views' rows.
-            await Db.ExecuteAsync(db, $"DROP TABLE IF EXISTS {Db.Identifier(tenant)}.{Db.Identifier(name + "_closed")}, {Db.Identifier(tenant)}.{Db.Identifier(name + "_recent")}", cancel);
-            await transaction.CommitAsync(cancel);
-        }
-        await using (var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel))
-        {
-            // Serialises with a template update; a day created meanwhile (cron) keeps the template.
-            await Db.ExecuteAsync(db, "SELECT 1 FROM _wh.mv_templates WHERE template_name = @n FOR UPDATE", cancel, ("n", name));
-            var left = await Db.ScalarAsync<long>(db,
-                "SELECT count(*) FROM _wh.daily_views WHERE template_name = @n", cancel, ("n", name));
-            if (left > 0)
-                throw new WarehouseException("TemplateInUse", WhErrorKind.InvalidArgument,
-                    $"{left} daily views of '{name}' appeared while removing it (a cron job?). Unschedule it and run Remove-WhTemplate again.", name);
-            await Db.ExecuteAsync(db, "DELETE FROM _wh.day_state WHERE template_name = @n", cancel, ("n", name));
-            await Db.ExecuteAsync(db, "DELETE FROM _wh.mv_templates WHERE template_name = @n", cancel, ("n", name));
-            await transaction.CommitAsync(cancel);
+            throw new WarehouseException("TemplateInUse", WhErrorKind.InvalidArgument,
+                $"{error.MessageText}. {error.Hint}", name, error);
         }
         logger.LogInformation("Removed template {Template}", name);
     }

@@ -118,4 +118,40 @@ public sealed class TemplateTests(PostgresServer server)
         Assert.Equal(0, await wh.ScalarAsync<int>("SELECT count(*) FROM pg_class WHERE relname = 'few_columns'"));
     }
 
+
+    /// <summary>
+    /// Issue 28: removing a template was DDL spelled in C# (the only C# that named the days tables); it is the SQL
+    /// layer's procedure now, which psql users can CALL too: refused while days exist unless forced, then every object of
+    /// the template gone (public view, tenant views, daily views of both kinds, the days tables), each day logged.
+    /// </summary>
+    [Fact]
+    public async Task A_template_is_removed_by_the_sql_procedure_that_psql_can_call_too()
+    {
+        var database = await server.CreateWarehouseAsync();
+        await using var wh = await SqlKit.OpenAsync(server, database, "whadmin");
+        await wh.ExecAsync("UPDATE _wh.warehouse_info SET value = '0' WHERE key = 'compact_after_days'");
+        await wh.ExecAsync(
+            """
+            INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes)
+            SELECT 'rm_t', description, query_template, column_definitions, indexes FROM _wh.mv_templates WHERE template_name = 'foodlogstats'
+            """);
+        var today = await wh.ScalarAsync<DateOnly>("SELECT _wh.today_in(NULL)");
+        var source = await server.CreateTenantSourceAsync(days: 4, rowsPerDay: 5, firstDay: today.AddDays(-3));
+        await wh.AddConnectionAsync("rm_conn", source);
+        await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('rm_t', 'rm_conn', 'rm_tenant', $1, $2)", today.AddDays(-3), today);
+        Assert.True(await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.daily_views WHERE template_name = 'rm_t' AND kind = 'v'") >= 1);
+
+        var refused = await wh.FailsAsync("CALL _wh.remove_template('rm_t')", ["2BP01"]);
+        Assert.Contains("force => true", refused.Hint);
+        Assert.Equal(1L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.mv_templates WHERE template_name = 'rm_t'"));
+
+        await wh.ExecAsync("CALL _wh.remove_template('rm_t', force => true)");
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.mv_templates WHERE template_name = 'rm_t'"));
+        Assert.Equal(0L, await wh.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('rm_tenant', 'public') AND c.relname LIKE 'rm\\_t%'"));
+        Assert.Equal(4L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.run_log WHERE template_name = 'rm_t' AND action = 'dropped'"));
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.day_state WHERE template_name = 'rm_t'"));
+        // foodlogstats and the tenant are untouched.
+        Assert.Equal(1L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.tenants WHERE schema_name = 'rm_tenant'"));
+    }
 }
