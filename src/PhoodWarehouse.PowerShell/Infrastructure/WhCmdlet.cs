@@ -6,7 +6,7 @@ namespace PhoodWarehouse.PowerShell.Infrastructure;
 /// outdated schema (SchemaOutdated). Connect-WhWarehouse and Start-WhSandbox make a connection rather than take one,
 /// so they derive from <see cref="WhAsyncCmdlet"/> and have no -Connection.
 /// </summary>
-public abstract partial class WhCmdlet : WhAsyncCmdlet
+public abstract class WhCmdlet : WhAsyncCmdlet
 {
     /// <summary>The warehouse to work on; defaults to the one Connect-WhWarehouse set for this session.</summary>
     [Parameter]

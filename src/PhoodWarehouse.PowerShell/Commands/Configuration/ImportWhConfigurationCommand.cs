@@ -10,7 +10,7 @@ namespace PhoodWarehouse.PowerShell.Commands.Configuration;
 /// </summary>
 [Cmdlet(VerbsData.Import, "WhConfiguration", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = SharedSet)]
 [OutputType(typeof(WhImportResult))]
-public sealed class ImportWhConfigurationCommand : WhCmdlet
+public sealed class ImportWhConfigurationCommand : WhBackfillCmdlet
 {
     private const string SharedSet = "SharedCredential";
     private const string MapSet = "CredentialMap";

@@ -7,7 +7,7 @@ namespace PhoodWarehouse.PowerShell.Commands.DailyViews;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "WhMvBackfill", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(WhMvResult))]
-public sealed class InvokeWhMvBackfillCommand : WhCmdlet
+public sealed class InvokeWhMvBackfillCommand : WhBackfillCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Name")]

@@ -8,7 +8,7 @@ namespace PhoodWarehouse.PowerShell.Commands.DailyViews;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Repair, "WhMv", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = PipelineSet)]
 [OutputType(typeof(WhMvResult))]
-public sealed class RepairWhMvCommand : WhCmdlet
+public sealed class RepairWhMvCommand : WhBackfillCmdlet
 {
     private const string PipelineSet = "Check";
     private const string RangeSet = "Range";

@@ -6,7 +6,7 @@ namespace PhoodWarehouse.PowerShell.Commands.DailyViews;
 /// </summary>
 [Cmdlet(VerbsData.Update, "WhMv", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(WhMvResult))]
-public sealed class UpdateWhMvCommand : WhCmdlet
+public sealed class UpdateWhMvCommand : WhBackfillCmdlet
 {
     /// <summary>The tenant; Get-WhTenant's objects bind by their Name, Get-WhMv's by their Tenant.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]

@@ -7,7 +7,7 @@ namespace PhoodWarehouse.PowerShell.Commands.Tenants;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "WhTenant", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(WhTenant))]
-public sealed class NewWhTenantCommand : WhCmdlet
+public sealed class NewWhTenantCommand : WhBackfillCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]

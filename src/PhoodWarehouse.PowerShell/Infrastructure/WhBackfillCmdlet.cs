@@ -2,7 +2,12 @@ using System.Diagnostics;
 
 namespace PhoodWarehouse.PowerShell.Infrastructure;
 
-public abstract partial class WhCmdlet
+/// <summary>
+/// The base of the cmdlets that load days (Invoke-WhMvBackfill, Update-WhMv, Repair-WhMv, New-WhTenant -BackfillFrom,
+/// Import-WhConfiguration -BackfillFrom): planning, progress as days finish, and the DayFailed record. The other
+/// warehouse cmdlets derive from WhCmdlet and do not carry it.
+/// </summary>
+public abstract class WhBackfillCmdlet : WhCmdlet
 {
     private const int BackfillProgressId = 4711;
 
