@@ -538,11 +538,12 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         if (missing.Count > 0) throw Templates.TemplateStore.NotFound(string.Join("', '", missing));
     }
 
+    /// <summary>The days that exist, of both kinds, as the catalog (<c>_wh.daily_views</c>, the one answer) lists them.</summary>
     private static async Task<HashSet<(string Schema, string View)>> ExistingViewsAsync(NpgsqlConnection db, IReadOnlyList<string> tenants, CancellationToken cancel)
     {
         var existing = new HashSet<(string, string)>();
         await using var command = Db.Command(db,
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(@t) AND c.relkind IN ('m', 'v')",
+            "SELECT v.schema_name, v.relation FROM _wh.daily_views v WHERE v.schema_name = ANY(@t)",
             ("t", tenants.ToArray()));
         await using var reader = await command.ExecuteReaderAsync(cancel);
         while (await reader.ReadAsync(cancel)) existing.Add((reader.GetString(0), reader.GetString(1)));
