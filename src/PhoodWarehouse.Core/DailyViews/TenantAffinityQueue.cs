@@ -55,10 +55,4 @@ public sealed class TenantAffinityQueue
             return true;
         }
     }
-
-    /// <summary>Every day not handed out yet, in plan order (for the work before the run).</summary>
-    public IReadOnlyList<BackfillDay> Pending()
-    {
-        lock (gate) return order.SelectMany(t => days[t]).ToList();
-    }
 }

@@ -25,10 +25,6 @@ public static class TenantClock
         return (await TodayAsync(db, [tenant], cancel))[tenant];
     }
 
-    /// <summary>The warehouse's today (no tenant zone): <c>_wh.now()</c> in the session's TimeZone.</summary>
-    public static async Task<DateOnly> WarehouseTodayAsync(NpgsqlConnection db, CancellationToken cancel) =>
-        await Db.ScalarAsync<DateOnly>(db, "SELECT _wh.today_in(NULL)", cancel);
-
     /// <summary>Raises InvalidTimeZone unless PostgreSQL knows the zone (the rule lives in <c>_wh.assert_time_zone</c>).</summary>
     public static async Task ValidateTimeZoneAsync(NpgsqlConnection db, string timeZone, string tenant, CancellationToken cancel)
     {

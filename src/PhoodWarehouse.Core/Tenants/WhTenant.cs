@@ -73,10 +73,6 @@ public sealed record TenantChanges
     /// <summary>Test the changed source through dblink before committing (as New-WhTenant does); Set-WhTenant -SkipConnectionTest turns it off.</summary>
     public bool TestConnection { get; init; } = true;
 
-    public bool ChangesConnection => SourceServer is not null || SourcePort is not null || SourceDatabase is not null
-        || SourceUser is not null || SourcePassword is not null || SourceSslMode is not null || SourceChannelBinding is not null
-        || SourceSslRootCert is not null;
-
     /// <summary>Whether anything of the connection differs from <paramref name="current"/> (values piped back in are no change).</summary>
     public bool ChangesConnectionOf(WhTenant current) =>
         SourcePassword is not null || (SourceUser is not null && SourceUser != current.SourceUser) || MovesSource(current);
