@@ -15,6 +15,7 @@ public class PostgresServer : IAsyncLifetime
 {
     public const string WhadminPassword = "wh'admin pw\\;=é";
     public const string PhoodRoPassword = "ro 'bi' pw\\;=ü";
+    public const string PhoodMonitorPassword = "mon 'it' pw\\;=ö";
     public const string SourceReaderPassword = "r'o pa\\ss;=é";
     private static int counter;
     private PostgreSqlContainer? container;
@@ -79,6 +80,7 @@ public class PostgresServer : IAsyncLifetime
             {
                 "whadmin" => WhadminPassword,
                 "phood_ro" => PhoodRoPassword,
+                "phood_monitor" => PhoodMonitorPassword,
                 _ => throw new ArgumentException($"No known password for {user}."),
             };
         }
@@ -163,12 +165,14 @@ public class PostgresServer : IAsyncLifetime
             DO $$ BEGIN
               EXECUTE format('ALTER ROLE whadmin PASSWORD %L', current_setting('phood.whadmin_pw'));
               EXECUTE format('ALTER ROLE phood_ro PASSWORD %L', current_setting('phood.ro_pw'));
+              EXECUTE format('ALTER ROLE phood_monitor PASSWORD %L', current_setting('phood.monitor_pw'));
             END $$;
             """, admin);
-        await using (var set = new NpgsqlCommand("SELECT set_config('phood.whadmin_pw', @w, false), set_config('phood.ro_pw', @r, false)", admin))
+        await using (var set = new NpgsqlCommand("SELECT set_config('phood.whadmin_pw', @w, false), set_config('phood.ro_pw', @r, false), set_config('phood.monitor_pw', @m, false)", admin))
         {
             set.Parameters.AddWithValue("w", WhadminPassword);
             set.Parameters.AddWithValue("r", PhoodRoPassword);
+            set.Parameters.AddWithValue("m", PhoodMonitorPassword);
             await set.ExecuteNonQueryAsync();
         }
         await command.ExecuteNonQueryAsync();

@@ -27,6 +27,7 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
         var create = File.ReadAllText(Path.Combine(RepositoryPaths.CopySqlTree(work), "create.sql"));
         Assert.Contains("STUB_WHADMIN_PASSWORD", create);
         Assert.Contains("STUB_PHOOD_RO_PASSWORD", create);
+        Assert.Contains("STUB_PHOOD_MONITOR_PASSWORD", create);
         RepositoryPaths.CopySqlTreeWithPasswords(work);
     }
 
@@ -35,6 +36,7 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
         ["postgres"] = server.Cluster!.SuperuserPassword,
         ["whadmin"] = PostgresServer.WhadminPassword,
         ["phood_ro"] = PostgresServer.PhoodRoPassword,
+        ["phood_monitor"] = PostgresServer.PhoodMonitorPassword,
     };
 
     private const string GuideStep1 =
