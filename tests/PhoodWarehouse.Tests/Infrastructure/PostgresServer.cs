@@ -166,7 +166,10 @@ public class PostgresServer : IAsyncLifetime
             DO $$ BEGIN
               EXECUTE format('ALTER ROLE whadmin PASSWORD %L', current_setting('phood.whadmin_pw'));
               EXECUTE format('ALTER ROLE phood_ro PASSWORD %L', current_setting('phood.ro_pw'));
-              EXECUTE format('ALTER ROLE phood_monitor PASSWORD %L', current_setting('phood.monitor_pw'));
+              -- (A warehouse of an older release, installed to be upgraded, has no monitoring login yet.)
+              IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'phood_monitor') THEN
+                EXECUTE format('ALTER ROLE phood_monitor PASSWORD %L', current_setting('phood.monitor_pw'));
+              END IF;
             END $$;
             """, admin);
         await using (var set = new NpgsqlCommand("SELECT set_config('phood.whadmin_pw', @w, false), set_config('phood.ro_pw', @r, false), set_config('phood.monitor_pw', @m, false)", admin))
