@@ -86,9 +86,11 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
         Assert.Equal(WarehouseInstaller.TargetVersion(), await wh.ScalarAsync<string>("SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'"));
         Assert.Equal("whadmin", await wh.ScalarAsync<string>("SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = '_wh'"));
 
-        // The stub passwords were replaced: both roles log in with them (quote, backslash, ';', '=', non-ASCII).
+        // The stub passwords were replaced: the roles log in with them (quote, backslash, ';', '=', non-ASCII).
         await using var ro = await SqlKit.OpenAsync(server, "phood_warehouse", "phood_ro");
         Assert.Equal(1, await ro.ScalarAsync<int>("SELECT 1"));
+        await using var monitor = await SqlKit.OpenAsync(server, "phood_warehouse", "phood_monitor");
+        Assert.Equal(WarehouseInstaller.TargetVersion(), await monitor.ScalarAsync<string>("SELECT schema_version FROM warehouse"));
     }
 
     [Fact]
