@@ -48,11 +48,13 @@ $$;
 
 -- Monitoring: one row per tenant and template, from the freshness engine (_wh.freshness, its default window): status
 -- (Get-WhMvFreshness' statuses), latest day, seconds late against the SLA (0 when on time), the window's missing,
--- partial, changed and failed days, the latest capture, verification, success and failure (with its SQLSTATE).
+-- partial, changed and failed days, how long the oldest changed day has been known to differ (seconds since the
+-- check that found it; 0 when none), the latest capture, verification, success and failure (with its SQLSTATE).
 -- A tenant with no template has one row with template ''.
 CREATE OR REPLACE FUNCTION _wh.monitor_freshness()
 RETURNS TABLE (tenant text, template text, status text, latest_day date, days_behind integer, freshness_sla_seconds numeric,
-               seconds_late numeric, missing_days integer, partial_days integer, changed_days integer, failed_days integer,
+               seconds_late numeric, missing_days integer, partial_days integer, changed_days integer,
+               changed_unrepaired_seconds numeric, failed_days integer,
                daily_views integer, last_capture timestamptz, last_verification timestamptz, last_success timestamptz,
                last_failure timestamptz, last_failure_sqlstate text, window_start date, today date)
 LANGUAGE sql STABLE
@@ -62,7 +64,12 @@ SET jit = off
 AS $$
     SELECT f.tenant, coalesce(f.template, ''), f.status, f.latest_day, f.today - f.latest_day,
            round(extract(epoch FROM f.freshness_sla), 3), f.seconds_late,
-           cardinality(f.missing), cardinality(f.partial), cardinality(f.changed), cardinality(f.failed),
+           cardinality(f.missing), cardinality(f.partial), cardinality(f.changed),
+           coalesce((SELECT round(greatest(extract(epoch FROM _wh.now() - min(s.last_checked_at)), 0), 3)
+                     FROM _wh.day_state s
+                     WHERE s.schema_name = f.tenant AND s.template_name = f.template AND s.day = ANY (f.changed)
+                       AND s.check_status = 'Changed'), 0),
+           cardinality(f.failed),
            f.daily_views, f.last_capture, f.last_verified, f.last_success, f.last_failure, f.last_sqlstate,
            f.window_start, f.today
     FROM _wh.freshness() f

@@ -8,7 +8,7 @@ namespace PhoodWarehouse.Tests.Monitoring;
 /// <item><c>m_gap</c>: T-4, T-3, T-1 and T loaded, T-2 missing (Gaps);</item>
 /// <item><c>m_late</c>: T-4..T-1 loaded at (T-1) 23:00, so yesterday was read before it ended; at the monitoring clock
 /// (T 03:00, an hour past the default SLA of 02:00:00) it is Late by 3600 s;</item>
-/// <item><c>m_changed</c>: T-4..T loaded, T-3 checked and found different from its source (Changed);</item>
+/// <item><c>m_changed</c>: T-4..T loaded, T-3 checked at (T-2) 03:00 and found different from its source (Changed);</item>
 /// <item><c>m_fail</c>: T-4..T loaded, then a failure of T-2 with SQLSTATE 08001 (Failing).</item>
 /// </list>
 /// The monitoring login stands at T 03:00 in this database (a role setting phood.now, honoured because the warehouse is
@@ -34,7 +34,8 @@ internal sealed record MonitoredWarehouse(string Database, DateOnly Today, strin
             await wh.ExecAsync(Load, env.Connection, "m_gap", Day(-1), Day(0));
             await wh.ExecAsync(Load, env.Connection, "m_changed", Day(-4), Day(0));
             await wh.ExecAsync(Load, env.Connection, "m_fail", Day(-4), Day(0));
-            await wh.ExecAsync("SELECT _wh.record_check('m_changed', 'foodlogstats', $1, 'Changed', 10, 12, now())", Day(-3));
+            // Found different two days before the monitoring clock (T 03:00): unrepaired for 172,800 s.
+            await wh.ExecAsync($"SELECT _wh.record_check('m_changed', 'foodlogstats', $1, 'Changed', 10, 12, '{Day(-2):yyyy-MM-dd} 03:00')", Day(-3));
             await wh.ExecAsync("SELECT _wh.log_failure('foodlogstats', $1, 'm_fail', $2, 'could not connect to server: Connection refused', '08001')",
                 env.Connection, Day(-2));
             await wh.ExecAsync($"SET phood.now = '{Day(-1):yyyy-MM-dd} 23:00'");

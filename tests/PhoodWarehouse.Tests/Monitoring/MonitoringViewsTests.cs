@@ -68,7 +68,7 @@ public sealed class MonitoringViewsTests(PostgresServer server)
         var wh = await MonitoredWarehouse.GetAsync(server);
         await using var monitor = await SqlKit.OpenAsync(server, wh.Database, "phood_monitor");
         string[] columns = ["tenant", "template", "status", "latest_day", "days_behind", "freshness_sla_seconds", "seconds_late",
-            "missing_days", "partial_days", "changed_days", "failed_days", "daily_views", "last_failure_sqlstate"];
+            "missing_days", "partial_days", "changed_days", "failed_days", "daily_views", "last_failure_sqlstate", "changed_unrepaired_seconds"];
         var rows = await monitor.RowsAsync($"SELECT {string.Join(", ", columns)} FROM freshness ORDER BY tenant");
         var byTenant = Enumerable.Range(0, rows.Count).Select(i => Row(rows, i, columns)).ToDictionary(r => (string)r["tenant"]!);
         Assert.Equal(["m_changed", "m_fail", "m_gap", "m_late"], byTenant.Keys.Order().ToList());
@@ -82,6 +82,7 @@ public sealed class MonitoringViewsTests(PostgresServer server)
         Assert.Equal(wh.Today.AddDays(-1), (DateOnly)late["latest_day"]!);
         var changed = byTenant["m_changed"];
         Assert.Equal(("Changed", 1, 0m), ((string)changed["status"]!, (int)changed["changed_days"]!, (decimal)changed["seconds_late"]!));
+        Assert.Equal((172800m, 0m), ((decimal)changed["changed_unrepaired_seconds"]!, (decimal)gap["changed_unrepaired_seconds"]!));
         var failing = byTenant["m_fail"];
         Assert.Equal(("Failing", 1, "08001"), ((string)failing["status"]!, (int)failing["failed_days"]!, (string?)failing["last_failure_sqlstate"]));
         Assert.Null(gap["last_failure_sqlstate"]);

@@ -62,6 +62,7 @@ public sealed partial class PrometheusTests(PostgresServer server)
         Assert.Equal(0, Value("phood_days", Tenant("m_gap"), template, ("status", "changed")));
         Assert.Equal(5, Value("phood_days", Tenant("m_changed"), template, ("status", "loaded")));
         Assert.Equal(1, Value("phood_freshness_changed_days", Tenant("m_changed"), template));
+        Assert.Equal(172800, Value("phood_freshness_changed_unrepaired_seconds", Tenant("m_changed"), template));
         Assert.Equal(1, Value("phood_freshness_source_unreachable", Tenant("m_fail"), template));
         Assert.Equal(0, Value("phood_freshness_source_unreachable", Tenant("m_gap"), template));
         Assert.True(Value("phood_last_failure_timestamp_seconds", Tenant("m_fail"), template, ("sqlstate", "08001")) > 1.7e9);
