@@ -1,6 +1,6 @@
 -- The foodlogstats template: one day of a tenant's food waste log (phood_foodlogsum) with
 -- the location name. Run as whadmin (\i sql/template-foodlogstats.sql); re-running updates
--- the template in place (ON CONFLICT DO UPDATE). Existing daily views keep their definition
+-- the template in place (ON CONFLICT DO UPDATE; is_default, once set by a DBA, is kept). Existing daily views keep their definition
 -- until they are re-created (_wh.update_mv_by_template(..., force => true)).
 --
 -- Daily view columns (the public contract BI tools use, see tenant-source-schema.sql):
@@ -11,7 +11,7 @@
 -- The date filter is a half-open range on logged_time, so the source index on logged_time
 -- is used (logged_time::date = ... cannot use it).
 
-INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes)
+INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes, is_default)
 VALUES (
     'foodlogstats',
     'Daily food waste log: one row per weighing (phood_foodlogsum) with its location name',
@@ -46,7 +46,8 @@ $columns$,
 CREATE UNIQUE INDEX ON {SCHEMA}.{VIEW_NAME} (id);
 CREATE INDEX ON {SCHEMA}.{VIEW_NAME} (logged_time);
 CREATE INDEX ON {SCHEMA}.{VIEW_NAME} (client);
-$indexes$
+$indexes$,
+    true  -- a default template: New-WhTenant gives it to every new tenant unless -Template says otherwise
 )
 ON CONFLICT (template_name) DO UPDATE
 SET description        = EXCLUDED.description,

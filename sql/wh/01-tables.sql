@@ -48,6 +48,16 @@ CREATE TABLE IF NOT EXISTS _wh.mv_templates (
     created_at         timestamptz DEFAULT now(),
     updated_at         timestamptz
 );
+-- upgrade from < 2.3.0: templates marked default (is_default) are the ones New-WhTenant gives a tenant without -Template; every template of an older warehouse was given, and stays marked
+DO $default$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                   WHERE a.attrelid = '_wh.mv_templates'::regclass AND a.attname = 'is_default' AND NOT a.attisdropped) THEN
+        ALTER TABLE _wh.mv_templates ADD COLUMN is_default boolean NOT NULL DEFAULT false;
+        UPDATE _wh.mv_templates SET is_default = true;
+    END IF;
+END
+$default$;
 
 CREATE TABLE IF NOT EXISTS _wh.run_log (
     id               bigserial PRIMARY KEY,

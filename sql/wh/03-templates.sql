@@ -187,6 +187,70 @@ BEGIN
 END
 $$;
 
+-- The keys a template declares unique (its CREATE UNIQUE INDEX definitions), as the expression list to group a day's
+-- rows by (ASC/DESC/NULLS and INCLUDE dropped) and the index's WHERE condition (NULL when none): the one rule for
+-- duplicate keys checks a closed day's rows against these before they are kept (load_closed_day), as the unique index
+-- does for a daily materialized view. A definition that is not a parenthesised list is not returned.
+CREATE OR REPLACE FUNCTION _wh.template_unique_keys(template_name text)
+RETURNS TABLE (key_list text, key_condition text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    idx record;
+    body text;
+    m text[];
+BEGIN
+    FOR idx IN
+        SELECT d.index_rest FROM _wh.mv_templates t CROSS JOIN LATERAL _wh.parse_index_definitions(t.indexes) d
+        WHERE t.template_name = template_unique_keys.template_name AND d.is_unique ORDER BY d.ordinal
+    LOOP
+        m := regexp_match(idx.index_rest, '^(.*?)\s+where\s+(.*)$', 'is');
+        body := coalesce(m[1], idx.index_rest);
+        key_condition := m[2];
+        body := regexp_replace(body, '\s+include\s*\([^()]*\)\s*$', '', 'i');
+        body := regexp_replace(btrim(body), '^using\s+\w+\s*', '', 'i');
+        m := regexp_match(body, '^\((.*)\)$', 's');
+        CONTINUE WHEN m IS NULL;
+        key_list := btrim(regexp_replace(m[1], '\s+(asc|desc|nulls\s+first|nulls\s+last)\M', '', 'gi'));
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- An expression over the rows of a relation named src: the first key the template declares unique that two of those
+-- rows share, as "(id)=(42)", else NULL (a hash of the day's keys per unique index, no index needed). NULL when the
+-- template declares no unique key. Used by load_closed_day (in the statement that inserts the day) and by
+-- refresh_daily_view (over the view's query, once a refresh failed on a repeated key).
+CREATE OR REPLACE FUNCTION _wh.repeated_key_sql(template_name text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'coalesce(' || string_agg(
+               format('(SELECT pg_catalog.format(%L, ROW(%s)::text) FROM src%s GROUP BY %s HAVING pg_catalog.count(*) > 1 LIMIT 1)',
+                      '(' || k.key_list || ')=%s', k.key_list,
+                      CASE WHEN k.key_condition IS NULL THEN '' ELSE ' WHERE ' || k.key_condition END, k.key_list),
+               ', ') || ')'
+    FROM _wh.template_unique_keys(template_name) k
+$$;
+
+-- Raises the one error of a day whose source rows repeat a key the template declares unique (key: "(id)=(42)", or the
+-- key's columns when the value is not known): the same for a daily materialized view (its unique index, at creation
+-- and refresh) and a closed day loaded into <template>_closed (load_closed_day's check). The day is not kept.
+CREATE OR REPLACE FUNCTION _wh.raise_duplicate_key(template_name text, target_date date, key text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'day % has more than one row with the key % at the source, and template % declares that key unique',
+                    target_date, key, template_name
+        USING ERRCODE = 'unique_violation',
+              HINT = format('Fix the rows of that day at the source, or declare the index without UNIQUE (Set-WhTemplate %s -Indexes ...), then load the day again (docs/reliability.md: duplicate keys).', template_name);
+END
+$$;
+
 -- True when ch continues an identifier for the server's lexer (ident_cont: letters, digits, _, $, and every non-ASCII
 -- character), so that a $ after it is part of the name (é$a$), not the start of a dollar quote.
 CREATE OR REPLACE FUNCTION _wh.is_identifier_char(ch text)

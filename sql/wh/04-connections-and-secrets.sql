@@ -84,9 +84,11 @@ BEGIN
         ('options', format('-c default_transaction_read_only=on -c statement_timeout=%s',
                            _wh.timeout_ms('source_statement_timeout', '10min'))),
         ('connect_timeout', greatest(2, ceil(_wh.timeout_ms('source_connect_timeout', '10s') / 1000.0))::bigint::text),
+        -- A session waiting for a source's answer sends nothing, so tcp_user_timeout alone never fires there: keepalive
+        -- probes (the first after half of it, then every sixth) are what notices the path is gone, within about 1.5x it.
         ('keepalives', '1'),
-        ('keepalives_idle', '30'),
-        ('keepalives_interval', '10'),
+        ('keepalives_idle', greatest(1, _wh.timeout_ms('source_tcp_user_timeout', '60s') / 2000)::text),
+        ('keepalives_interval', greatest(1, _wh.timeout_ms('source_tcp_user_timeout', '60s') / 6000)::text),
         ('keepalives_count', '3'),
         ('tcp_user_timeout', _wh.timeout_ms('source_tcp_user_timeout', '60s')::text);
 END
@@ -323,7 +325,7 @@ AS $$
     SELECT count(*)::integer FROM _wh.tenant_connections c WHERE _wh.sync_foreign_server(c);
 $$;
 
--- upgrade from < 2.2.0: every foreign server gets connect_timeout, keepalives and tcp_user_timeout, so a source that stops answering is given up in bounded time
+-- upgrade from < 2.2.0: every foreign server gets connect_timeout, keepalives and tcp_user_timeout, so a source that stops answering is given up in bounded time; from < 2.3.0: its keepalives follow source_tcp_user_timeout
 DO $sync$ BEGIN PERFORM _wh.sync_foreign_servers(); END $sync$;
 
 -- What dblink needs to reach a tenant: the name of its foreign server (dblink accepts a
@@ -341,7 +343,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM _wh.tenant_connections c WHERE c.tenant_name = tenant_connection_name) THEN
         RAISE EXCEPTION 'tenant connection % does not exist', coalesce(quote_literal(tenant_connection_name), 'NULL')
             USING ERRCODE = 'undefined_object',
-                  HINT = 'INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password) VALUES (...)';
+                  HINT = 'If its tenant was removed (Remove-WhTenant, _wh.remove_tenant), there is nothing to load. Otherwise add the connection: New-WhTenant, or INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password) VALUES (...)';
     END IF;
     srv := _wh.server_name(tenant_connection_name);
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = srv) THEN

@@ -26,6 +26,23 @@ BEGIN
 END
 $$;
 
+-- Whether target_schema is a registered tenant, holding its registration (FOR KEY SHARE) until the caller's
+-- transaction ends: the module's backfill asks it in each day's transaction before loading the day, so a removal
+-- (_wh.remove_tenant deletes the registration first) waits for the day in flight, and a day of a tenant removed
+-- during the run is not loaded (update_mv_by_template registers a tenant on first use, and would bring a removed
+-- tenant back when its connection is shared with another tenant).
+CREATE OR REPLACE FUNCTION _wh.hold_registered_tenant(target_schema text)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM 1 FROM _wh.tenants t WHERE t.schema_name = target_schema FOR KEY SHARE;
+    RETURN FOUND;
+END
+$$;
+
 -- Registers (connection, schema) as a tenant the first time it is used, creating the schema
 -- when missing; client_name defaults to the schema name. Returns the registered client name.
 -- Raises when the connection is unknown or the schema is registered with another connection.

@@ -19,6 +19,7 @@ DECLARE
     column_defs text;
     has_client boolean;
     idx        record;
+    detail     text;
 BEGIN
     SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = create_daily_view.template_name;
     IF NOT FOUND THEN
@@ -47,10 +48,17 @@ BEGIN
     END;
 
     FOR idx IN SELECT * FROM _wh.parse_index_definitions(tpl.indexes) ORDER BY ordinal LOOP
-        EXECUTE format('CREATE %sINDEX ON %I.%I %s',
-                       CASE WHEN idx.is_unique THEN 'UNIQUE ' ELSE '' END,
-                       target_schema, view_name,
-                       _wh.render_template_text(idx.index_rest, target_schema, view_name, target_date));
+        BEGIN
+            EXECUTE format('CREATE %sINDEX ON %I.%I %s',
+                           CASE WHEN idx.is_unique THEN 'UNIQUE ' ELSE '' END,
+                           target_schema, view_name,
+                           _wh.render_template_text(idx.index_rest, target_schema, view_name, target_date));
+        EXCEPTION WHEN unique_violation THEN
+            -- "Key (id)=(42) is duplicated.": the one error of a duplicate key, as for a closed day.
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            PERFORM _wh.raise_duplicate_key(template_name, target_date,
+                                            coalesce(substring(detail FROM '^Key (.*) is duplicated\.$'), idx.index_rest));
+        END;
     END LOOP;
 
     EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
@@ -66,12 +74,32 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    detail text;
+    template_name text;
+    key text;
 BEGIN
     PERFORM _wh.close_session_dblinks();  -- REFRESH connects on its own (see create_daily_view)
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                WHERE i.indrelid = format('%I.%I', target_schema, view_name)::regclass
                  AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL) THEN
-        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I.%I', target_schema, view_name);
+        BEGIN
+            EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I.%I', target_schema, view_name);
+        EXCEPTION WHEN unique_violation OR cardinality_violation THEN
+            -- The source's rows of the day now repeat a unique key ("Key (id)=(42) already exists.", or whole rows
+            -- repeated): the one error of a duplicate key; the day keeps its rows.
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            template_name := pg_catalog.left(view_name, -11);
+            key := substring(detail FROM '^Key (.*) already exists\.$');
+            IF key IS NULL AND _wh.repeated_key_sql(template_name) IS NOT NULL THEN
+                -- Whole rows repeated ("new data ... contains duplicate rows"): the view's query again, to name the key.
+                EXECUTE format('WITH src AS (%s) SELECT %s',
+                               pg_catalog.rtrim(pg_catalog.pg_get_viewdef(format('%I.%I', target_schema, view_name)::regclass), '; '),
+                               _wh.repeated_key_sql(template_name))
+                INTO key;
+            END IF;
+            PERFORM _wh.raise_duplicate_key(template_name, _wh.daily_name_day(view_name), coalesce(key, '(a unique key of the day)'));
+        END;
     ELSE
         EXECUTE format('REFRESH MATERIALIZED VIEW %I.%I', target_schema, view_name);
     END IF;

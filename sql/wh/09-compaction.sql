@@ -300,6 +300,8 @@ DECLARE
     has_client boolean;
     stmt text;
     query text;
+    duplicate_checks text;
+    duplicate text;
     n bigint;
 BEGIN
     SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = load_closed_day.template_name;
@@ -311,13 +313,21 @@ BEGIN
     INTO insert_list, select_list, column_defs, has_client
     FROM _wh.parse_column_definitions(tpl.column_definitions) c;
     query := _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date);
-    stmt := format('INSERT INTO %I.%I (%s%s, _wh_day) SELECT %s%s, $3 FROM public.dblink($1, $2) AS t(%s)',
+    -- The day's rows are inserted, and in the same statement the first key the template declares unique that they
+    -- repeat is found (a hash of the day's keys, no index): the one rule of a duplicate key, as a daily materialized
+    -- view's unique index applies it (docs/reliability.md).
+    duplicate_checks := _wh.repeated_key_sql(template_name);
+    stmt := format('WITH src AS MATERIALIZED (SELECT %s%s FROM public.dblink($1, $2) AS t(%s)), '
+                   'ins AS (INSERT INTO %I.%I (%s%s, _wh_day) SELECT %s%s, $3 FROM src RETURNING 1) '
+                   'SELECT (SELECT count(*) FROM ins), %s',
+                   select_list, CASE WHEN has_client THEN '' ELSE ', $4::text AS client' END, column_defs,
                    target_schema, _wh.closed_table_name(template_name), insert_list,
                    CASE WHEN has_client THEN '' ELSE ', client' END,
-                   select_list, CASE WHEN has_client THEN '' ELSE ', $4' END, column_defs);
+                   insert_list, CASE WHEN has_client THEN '' ELSE ', client' END,
+                   coalesce(duplicate_checks, 'NULL::text'));
     conn := _wh.session_dblink(srv);
     BEGIN
-        EXECUTE stmt USING conn, query, target_date, client_name;
+        EXECUTE stmt INTO n, duplicate USING conn, query, target_date, client_name;
     EXCEPTION WHEN datatype_mismatch THEN
         PERFORM _wh.raise_template_columns_mismatch(template_name, SQLERRM);
     WHEN OTHERS THEN
@@ -325,12 +335,14 @@ BEGIN
         -- A real error (bad query, missing table) fails again and is raised from there.
         conn := _wh.session_dblink(srv, true);
         BEGIN
-            EXECUTE stmt USING conn, query, target_date, client_name;
+            EXECUTE stmt INTO n, duplicate USING conn, query, target_date, client_name;
         EXCEPTION WHEN datatype_mismatch THEN
             PERFORM _wh.raise_template_columns_mismatch(template_name, SQLERRM);
         END;
     END;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    IF duplicate IS NOT NULL THEN
+        PERFORM _wh.raise_duplicate_key(template_name, target_date, duplicate);
+    END IF;
     IF _wh.daily_relkind(target_schema, view_name) IS NULL THEN
         EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
                        _wh.closed_day_view_sql(template_name, target_schema, target_date));
@@ -449,8 +461,10 @@ BEGIN
             PERFORM _wh.sync_recent_day(template_name, target_schema, moved[i], days[i]);
         END LOOP;
     END IF;
-    IF created OR cardinality(moved) > 0 THEN
+    IF cardinality(moved) > 0 OR (created AND _wh.does_view_exist(target_schema, template_name)) THEN
         -- The tenant view reads the table from its creation on: its definition changes once per tenant and template.
+        -- A tenant without the view yet (a first window, which made the table at its start) gets it when the window
+        -- ends with a day to show (finish_window), not before.
         PERFORM _wh.ensure_views_include(template_name, target_schema, NULL);
     END IF;
     IF created OR analyze_table THEN

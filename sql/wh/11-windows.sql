@@ -34,6 +34,19 @@ AS $$
                           AND strpos(lower(coalesce(is_transient_error.message, '')), r.value) > 0))
 $$;
 
+-- True when an error says a source did not answer (libpq's connect_timeout or tcp_user_timeout ran out: SQLSTATE class
+-- 08 with "timeout expired" or "timed out"), as opposed to one that answered "no": another try now would wait as long
+-- again. The module's SourceProbe.IsNotAnswering is the same rule.
+CREATE OR REPLACE FUNCTION _wh.is_not_answering(sqlstate text, message text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(left(is_not_answering.sqlstate, 2) = '08'
+                    AND (strpos(lower(is_not_answering.message), 'timeout expired') > 0
+                         OR strpos(lower(is_not_answering.message), 'timed out') > 0), false)
+$$;
+
 -- One day of a window, isolated in a subtransaction: on error the day is rolled back,
 -- logged as 'failed' in run_log and returned as {"action":"failed","date","error","sqlstate"}.
 -- A transient error (_wh.is_transient_error: no free connection slot on the source or the
@@ -73,6 +86,11 @@ BEGIN
                                    attempt, max_attempts, msg, CASE WHEN coalesce(det, '') = '' THEN '' ELSE ': ' || det END, st, pause));
         PERFORM pg_sleep(pause);
     END LOOP;
+    -- The detail is where libpq names the server and what went wrong ("connection to server at ..., port ... failed:
+    -- timeout expired"): the run log keeps it.
+    IF coalesce(det, '') <> '' THEN
+        msg := msg || ': ' || det;
+    END IF;
     IF attempt > 1 THEN
         msg := format('%s (%s attempts)', msg, attempt);
     END IF;
@@ -130,9 +148,42 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT '{"created":0,"refreshed":0,"skipped":0,"recreated":0,"failed":0,"failures":[]}'::jsonb $$;
 
+-- Drops <template>_closed and <template>_recent of a tenant when they are empty and nothing reads them (a first window
+-- whose every day failed made them: begin_window makes the closed table for a long window). Each is locked first
+-- without waiting: a table another session is loading into, or one a view reads, is left as it is.
+CREATE OR REPLACE FUNCTION _wh.drop_unused_days_tables(template_name text, target_schema text)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    days_table text;
+    has_rows boolean;
+    dropped integer := 0;
+BEGIN
+    FOREACH days_table IN ARRAY ARRAY[_wh.closed_table_name(template_name), _wh.recent_table_name(template_name)] LOOP
+        CONTINUE WHEN pg_catalog.to_regclass(format('%I.%I', target_schema, days_table)) IS NULL;
+        BEGIN
+            EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE NOWAIT', target_schema, days_table);
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I)', target_schema, days_table) INTO has_rows;
+            IF NOT has_rows THEN
+                EXECUTE format('DROP TABLE %I.%I', target_schema, days_table);
+                dropped := dropped + 1;
+            END IF;
+        EXCEPTION WHEN lock_not_available OR dependent_objects_still_exist THEN
+            NULL;  -- in use, or read by a view: not unused
+        END;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+
 -- End of a window: rebuilds the tenant view when days were created (or it does not include
 -- the newest day) and the public view when it does not include the tenant. A failure here is
--- reported in the summary (failures[] with "date": null), not raised, so the days stay.
+-- reported in the summary (failures[] with "date": null), not raised, so the days stay. A tenant
+-- left with no day of the template and no view of it (every day of its first window failed)
+-- gets no views, and the empty days tables the window made are dropped.
 CREATE OR REPLACE FUNCTION _wh.finish_window(template_name text, target_schema text, end_date date, summary jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -142,6 +193,13 @@ AS $$
 DECLARE
     msg text;
 BEGIN
+    IF NOT _wh.does_view_exist(target_schema, template_name)
+       AND NOT EXISTS (SELECT 1 FROM _wh.daily_views v WHERE v.schema_name = target_schema AND v.template_name = finish_window.template_name) THEN
+        -- The tenant has no day of this template and no view of it: a first window whose every day failed. It leaves
+        -- nothing behind (no views, no empty days tables), and the tenant does not start using the template.
+        PERFORM _wh.drop_unused_days_tables(template_name, target_schema);
+        RETURN summary;
+    END IF;
     BEGIN
         PERFORM _wh.compact_closed_days(template_name, target_schema, true, (summary->>'created')::bigint > 0);
         IF (summary->>'created')::bigint > 0 OR NOT _wh.does_view_exist(target_schema, template_name) THEN

@@ -23,14 +23,27 @@ BEGIN
     PERFORM _wh.assert_tenant_schema(target_schema);
     -- Waits at most lock_timeout behind a refresh or a BI query, then fails with nothing done.
     PERFORM set_config('lock_timeout', _wh.timeout_ms('lock_timeout', '10s')::text, true);
-    DELETE FROM _wh.tenants t WHERE t.schema_name = target_schema RETURNING t.connection_name INTO conn;
-    unregistered := FOUND;
+    BEGIN
+        DELETE FROM _wh.tenants t WHERE t.schema_name = target_schema RETURNING t.connection_name INTO conn;
+        unregistered := FOUND;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'tenant %: one of its days is being loaded (a backfill holds its registration): waited lock_timeout (%); nothing was changed',
+                        target_schema, current_setting('lock_timeout')
+            USING ERRCODE = 'lock_not_available',
+                  HINT = 'Run it again in a moment, or stop the backfill first: the backfill loads no more of its days once it is removed.';
+    END;
     DELETE FROM _wh.day_state s WHERE s.schema_name = target_schema;
     rebuilt := _wh.rebuild_public_views(target_schema);
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = target_schema) THEN
         BEGIN
             EXECUTE format('DROP SCHEMA %I CASCADE', target_schema);
-        EXCEPTION WHEN lock_not_available THEN
+        EXCEPTION WHEN insufficient_privilege THEN
+            -- A schema made by hand by another role (the guide's SQL as a superuser): its owner must hand it over.
+            RAISE EXCEPTION 'tenant %: schema % is owned by %, and only its owner can drop it; nothing was changed', target_schema, target_schema,
+                            (SELECT pg_catalog.pg_get_userbyid(n.nspowner) FROM pg_catalog.pg_namespace n WHERE n.nspname = target_schema)
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = format('As its owner or the admin: ALTER SCHEMA %I OWNER TO whadmin; then remove the tenant again (Remove-WhTenant, or SELECT _wh.remove_tenant(%L)).', target_schema, target_schema);
+        WHEN lock_not_available THEN
             RAISE EXCEPTION 'tenant %: its views are in use (a refresh or a long query): waited lock_timeout (%) to drop them; nothing was changed',
                             target_schema, current_setting('lock_timeout')
                 USING ERRCODE = 'lock_not_available',

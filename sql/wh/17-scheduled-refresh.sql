@@ -83,6 +83,7 @@ DECLARE
     result    jsonb;
     msg       text;
     d         date;
+    not_answering boolean := false;
 BEGIN
     IF lookback_days IS NULL OR lookback_days < 0 OR lookback_days > 366 THEN
         RAISE EXCEPTION 'lookback_days must be between 0 and 366 (got %)', lookback_days USING ERRCODE = 'invalid_parameter_value';
@@ -97,16 +98,19 @@ BEGIN
     COMMIT;
     summary := _wh.empty_summary();
 
-    -- 1. Today.
+    -- 1. Today. A source that did not answer (connect_timeout, or a network path gone) is not asked again in this run:
+    -- steps 2 and 3 are left for the next run, which costs the tenant one timeout, not one per day.
     PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
-    summary := _wh.add_to_summary(summary, _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, today, false));
+    result := _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, today, false);
+    summary := _wh.add_to_summary(summary, result);
+    not_answering := result->>'action' = 'failed' AND _wh.is_not_answering(result->>'sqlstate', result->>'error');
     COMMIT;
 
     -- 2. Yesterday, once after it ended.
     SELECT s.captured_at INTO captured FROM _wh.day_state s
     WHERE s.schema_name = target_schema AND s.template_name = refresh_recent_by_template.template_name AND s.day = yesterday;
-    IF _wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, yesterday)) IS NULL
-       OR captured IS NULL OR captured < _wh.day_end(yesterday, zone) THEN
+    IF NOT not_answering AND (_wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, yesterday)) IS NULL
+       OR captured IS NULL OR captured < _wh.day_end(yesterday, zone)) THEN
         PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
         summary := _wh.add_to_summary(summary, _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, yesterday, false));
         COMMIT;
@@ -114,7 +118,8 @@ BEGIN
 
     -- 3. Once a day: the closed days of the lookback window against the source; each day's result is recorded in
     -- _wh.day_state (check_status), which is what step 3b repairs from.
-    IF lookback_days > 0 AND (SELECT i.value FROM _wh.warehouse_info i WHERE i.key = check_key) IS DISTINCT FROM today::text THEN
+    IF lookback_days > 0 AND NOT not_answering
+       AND (SELECT i.value FROM _wh.warehouse_info i WHERE i.key = check_key) IS DISTINCT FROM today::text THEN
         BEGIN
             PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
             PERFORM pg_catalog.count(*) FROM _wh.check_mv_window_by_template(template_name, tenant_connection_name, target_schema,
@@ -134,7 +139,7 @@ BEGIN
     -- 3b. Every run: every closed day known to differ from its source is loaded again, however old (a day that left the
     -- lookback window before its repair included), and a day left busy or interrupted by a crash stays known until
     -- a run repairs it: the load's capture clears the day's check status (record_capture), nothing else does.
-    IF lookback_days > 0 THEN
+    IF lookback_days > 0 AND NOT not_answering THEN
         SELECT coalesce(pg_catalog.array_agg(s.day ORDER BY s.day), '{}'::date[]) INTO differing
         FROM _wh.day_state s
         WHERE s.schema_name = target_schema AND s.template_name = refresh_recent_by_template.template_name

@@ -15,7 +15,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         var templates = new List<TemplateConfiguration>();
         await using (var command = Db.Command(db,
-                         "SELECT template_name, description, query_template, column_definitions, indexes FROM _wh.mv_templates ORDER BY template_name"))
+                         "SELECT template_name, description, query_template, column_definitions, indexes, is_default FROM _wh.mv_templates ORDER BY template_name"))
         await using (var reader = await command.ExecuteReaderAsync(cancel))
             while (await reader.ReadAsync(cancel))
                 templates.Add(new TemplateConfiguration
@@ -25,6 +25,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                     Query = reader.GetString(2),
                     Columns = reader.GetString(3),
                     Indexes = reader.IsDBNull(4) ? null : reader.GetString(4),
+                    Default = reader.GetBoolean(5),
                 });
 
         var settings = await WarehouseSettings.ReadAsync(db, cancel);

@@ -87,19 +87,23 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         if (await InstalledAsync(db, cancel))
         {
-            await using var command = Db.Command(db, "SELECT template_name, description, query_template, column_definitions, indexes FROM _wh.mv_templates");
+            await using var command = Db.Command(db, "SELECT template_name, description, query_template, column_definitions, indexes, is_default FROM _wh.mv_templates");
             await using var reader = await command.ExecuteReaderAsync(cancel);
             while (await reader.ReadAsync(cancel))
                 existing[reader.GetString(0)] = new TemplateConfiguration
                 {
                     Name = reader.GetString(0), Description = reader.IsDBNull(1) ? null : reader.GetString(1),
                     Query = reader.GetString(2), Columns = reader.GetString(3), Indexes = reader.IsDBNull(4) ? null : reader.GetString(4),
+                    Default = reader.GetBoolean(5),
                 };
         }
 
         var steps = new List<ImportStep>();
-        foreach (var template in configuration.Templates)
+        foreach (var file in configuration.Templates)
         {
+            // A file from before 0.4.0 says nothing of defaults: an existing template keeps its mark, a new one is a
+            // default (every template was one then).
+            var template = file.Default is null ? file with { Default = existing.TryGetValue(file.Name, out var kept) ? kept.Default : true } : file;
             if (existing.TryGetValue(template.Name, out var current) && current == template)
             {
                 steps.Add(Done("Template", template.Name, ImportAction.Unchanged, "matches the file"));
@@ -116,11 +120,12 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
                     await using var transaction = await Db.BeginAsWhadminAsync(write, connection, token);
                     await Db.ExecuteAsync(write,
                         """
-                        INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes)
-                        VALUES (@n, @d, @q, @c, @i)
+                        INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes, is_default)
+                        VALUES (@n, @d, @q, @c, @i, @def)
                         ON CONFLICT (template_name) DO UPDATE SET description = EXCLUDED.description, query_template = EXCLUDED.query_template,
-                            column_definitions = EXCLUDED.column_definitions, indexes = EXCLUDED.indexes
-                        """, token, ("n", template.Name), ("d", template.Description), ("q", template.Query), ("c", template.Columns), ("i", template.Indexes));
+                            column_definitions = EXCLUDED.column_definitions, indexes = EXCLUDED.indexes, is_default = EXCLUDED.is_default
+                        """, token, ("n", template.Name), ("d", template.Description), ("q", template.Query), ("c", template.Columns), ("i", template.Indexes),
+                        ("def", template.Default ?? true));
                     await transaction.CommitAsync(token);
                     logger.LogInformation("Template {Template}: {Action}", template.Name, action);
                     return new WhImportResult("Template", template.Name, action, message);
@@ -133,11 +138,15 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
     {
         var store = new TenantStore(connection, logger);
         var existing = new Dictionary<string, WhTenant>();
+        bool installed;
         await using (var db = await connection.DataSource.OpenConnectionAsync(cancel))
-            if (await InstalledAsync(db, cancel))
-                foreach (var tenant in await store.ListAsync([], cancel)) existing[tenant.Name] = tenant;
+            installed = await InstalledAsync(db, cancel);
+        if (installed)
+            foreach (var tenant in await store.ListAsync([], cancel)) existing[tenant.Name] = tenant;
 
         var steps = new List<ImportStep>();
+        // Connections this import creates, by name: a later tenant of the file on the same one shares it.
+        var planned = new Dictionary<string, (string Source, string Tenant)>(StringComparer.Ordinal);
         foreach (var tenant in configuration.Tenants)
         {
             if (existing.TryGetValue(tenant.Name, out var current))
@@ -175,8 +184,27 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
             };
             var userNote = credential.User == tenant.SourceUser ? "" : $" (as {credential.User}, the credential's user; the file says {tenant.SourceUser})";
             var message = $"created: {tenant.SourceServer}:{tenant.SourcePort}/{tenant.SourceDatabase}{userNote}";
+            // What New-WhTenant would do, or the refusal it would meet, known before anything changes (-WhatIf says it).
+            var source = $"{request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} as {request.SourceUser}";
+            IReadOnlyList<string> plan;
+            try
+            {
+                if (planned.TryGetValue(tenant.ConnectionName, out var first) && first.Source != source)
+                    throw new WarehouseException("ConnectionExists", WhErrorKind.ResourceExists,
+                        $"the file gives connection '{tenant.ConnectionName}' another source than tenant {first.Tenant} does ({first.Source}): fix the file", tenant.Name);
+                // A database still to be installed holds nothing yet.
+                plan = planned.TryGetValue(tenant.ConnectionName, out var sharing)
+                    ? TenantStore.Steps(request, new TenantStore.ExistingParts(false, true, sharing.Tenant))
+                    : installed ? await store.PlanCreateAsync(request, cancel) : TenantStore.Steps(request, new TenantStore.ExistingParts(false, false, null));
+            }
+            catch (WarehouseException refused)
+            {
+                steps.Add(Done("Tenant", tenant.Name, ImportAction.Skipped, $"not created: {refused.Message}"));
+                continue;
+            }
+            planned.TryAdd(tenant.ConnectionName, (source, tenant.Name));
             steps.Add(new ImportStep(new WhImportResult("Tenant", tenant.Name, ImportAction.Created, message),
-                string.Join("; ", store.PlanCreate(request)),
+                string.Join("; ", plan),
                 async token =>
                 {
                     await store.CreateAsync(request, token);
@@ -257,6 +285,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
         if (current.Query != file.Query) parts.Add("query");
         if (current.Columns != file.Columns) parts.Add("columns");
         if (current.Indexes != file.Indexes) parts.Add("indexes");
+        if (current.Default != file.Default) parts.Add(file.Default == true ? "marked default" : "no longer default");
         return string.Join(", ", parts);
     }
 

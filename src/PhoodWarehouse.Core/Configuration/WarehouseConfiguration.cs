@@ -64,6 +64,8 @@ public sealed record TemplateConfiguration
     public required string Query { get; init; }
     public required string Columns { get; init; }
     public string? Indexes { get; init; }
+    /// <summary>A default template (New-WhTenant's set); null in files written before 0.4.0, where every template was.</summary>
+    public bool? Default { get; init; }
 }
 
 public sealed record TenantConfiguration

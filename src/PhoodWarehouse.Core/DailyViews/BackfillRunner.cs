@@ -160,7 +160,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         {
             // Closed days that exist are final: skipping them needs no round trip (-Force rebuilds them).
             if (day.Exists && !plan.Request.Force && day.Date < plan.TodayOf(day.Tenant).AddDays(-1))
-                results.Writer.TryWrite(Result(day, MvAction.Skipped, null, TimeSpan.Zero, null));
+                results.Writer.TryWrite(Result(day, MvAction.Skipped, null, TimeSpan.Zero, null) with { Note = WhMvResult.ClosedDayNote });
             else
                 work.Add(day);
         }
@@ -333,6 +333,8 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     {
         var watch = Stopwatch.StartNew();
         var view = DailyViewName.Qualified(day.Tenant, day.Template, day.Date);
+        if (removedTenants.ContainsKey(day.Tenant))
+            return Result(day, MvAction.Skipped, null, watch.Elapsed, null) with { Note = RemovedNote(day.Tenant) };
         if (notAnswering.TryGetValue(day.ConnectionName, out var why))
             return Result(day, MvAction.Failed, null, watch.Elapsed,
                 $"Not loaded: the source of tenant '{day.Tenant}' (connection {day.ConnectionName}) did not answer earlier in this run ({why}). " +
@@ -343,12 +345,18 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             {
                 var (action, rows) = await LoadDayAsync(day, request, session, cancel);
                 logger.LogInformation("{View}: {Action} ({Rows} rows, {Ms:0} ms)", view, action, rows, watch.Elapsed.TotalMilliseconds);
-                return Result(day, action, rows, watch.Elapsed, null);
+                return Result(day, action, rows, watch.Elapsed, null) with { Note = action == MvAction.Skipped ? WhMvResult.ClosedDayNote : null };
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
                 await session.CloseAsync();
                 return null;
+            }
+            catch (TenantRemovedDuringRun)
+            {
+                if (removedTenants.TryAdd(day.Tenant, true))
+                    logger.LogWarning("Tenant {Tenant} was removed while this backfill ran: its remaining days are not loaded.", day.Tenant);
+                return Result(day, MvAction.Skipped, null, watch.Elapsed, null) with { Note = RemovedNote(day.Tenant) };
             }
             catch (Exception error)
             {
@@ -413,13 +421,28 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         session.TransactionStart = await Db.ScalarAsync<DateTime>(session.Db,
             "SELECT pg_catalog.now(), CASE WHEN @t::text IS NOT NULL THEN pg_catalog.set_config('statement_timeout', @t, true) END", cancel,
             ("t", request.DayTimeout is { } timeout ? $"{(int)timeout.TotalMilliseconds}ms" : null));
-        var json = await Db.ScalarAsync<string>(session.Db,
-            "SELECT _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text",
+        // The tenant's registration is held for the day's transaction (a removal waits for the day in flight); a
+        // tenant removed during the run answers null here, and the day is not loaded (nor the tenant registered again).
+        var json = await Db.ScalarAsync<string?>(session.Db,
+            """
+            SELECT CASE WHEN _wh.hold_registered_tenant(@schema)
+                        THEN _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text END
+            """,
             cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),
             ("date", day.Date), ("force", request.Force && day.Exists));
         await transaction.CommitAsync(cancel);
+        if (json is null) throw new TenantRemovedDuringRun();
         return ParseOutcome(json);
     }
+
+    /// <summary>The day's tenant is no longer registered: removed (Remove-WhTenant) while the backfill ran.</summary>
+    private sealed class TenantRemovedDuringRun : Exception;
+
+    /// <summary>Tenants removed while this run went on: their remaining days are skipped, saying so.</summary>
+    private readonly ConcurrentDictionary<string, bool> removedTenants = new(StringComparer.Ordinal);
+
+    private static string RemovedNote(string tenant) =>
+        $"Not loaded: tenant '{tenant}' was removed (Remove-WhTenant) while this backfill ran. Nothing is left to do; to load it again, add it with New-WhTenant and run the backfill.";
 
     /// <summary>
     /// Records a failed day in the run log over the worker's own session when it is open (a worker holds one
@@ -449,7 +472,8 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         try
         {
             await using var db = await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
-            foreach (var (tenant, template, to, created) in windows.OrderBy(w => w.Tenant).ThenBy(w => w.Template))
+            // A tenant removed during the run has no views left to finish (finish_window would make them again).
+            foreach (var (tenant, template, to, created) in windows.Where(w => !removedTenants.ContainsKey(w.Tenant)).OrderBy(w => w.Tenant).ThenBy(w => w.Template))
             {
                 logger.LogInformation("Finishing the window of {Tenant}.{Template}", tenant, template);
                 var summary = await Db.ScalarAsync<string>(db,

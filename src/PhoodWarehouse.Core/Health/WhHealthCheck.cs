@@ -42,8 +42,11 @@ public sealed record HealthThresholds
     public long CronHistoryWarningRows { get; init; } = 100_000;
     /// <summary>Failed pg_cron runs in the last 24 hours at which the check turns Critical (any failure is a Warning).</summary>
     public int CronFailuresCritical { get; init; } = 3;
-    /// <summary>How many days back (ending today on each tenant's clock) the freshness check looks for missing, partial and changed days.</summary>
-    public int FreshnessDays { get; init; } = 7;
+    /// <summary>
+    /// How many days back (ending today on each tenant's clock) the freshness check looks for missing, partial and
+    /// changed days: Get-WhMvFreshness's default window (<see cref="DailyViews.FreshnessWindow"/>), so both agree.
+    /// </summary>
+    public int FreshnessDays { get; init; } = DailyViews.FreshnessWindow.DefaultDays;
     /// <summary>
     /// Replay lag of a streaming replica at which its check turns Warning: a standby's default
     /// max_standby_streaming_delay, past which replay cancels the queries it waits for.

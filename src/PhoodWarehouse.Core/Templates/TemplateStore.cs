@@ -20,7 +20,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
         SELECT m.template_name, m.description, m.query_template,
                ARRAY(SELECT format('%I %s', c.column_name, c.data_type) FROM _wh.parse_column_definitions(m.column_definitions) c ORDER BY c.ordinal),
                coalesce(m.indexes, ''), m.created_at, m.updated_at,
-               coalesce(v.views, 0)::int
+               coalesce(v.views, 0)::int, m.is_default
         FROM _wh.mv_templates m
         LEFT JOIN (SELECT d.template_name, count(*) AS views FROM _wh.daily_views d GROUP BY 1) v ON v.template_name = m.template_name
         WHERE @names::text[] IS NULL OR m.template_name = ANY (@names)
@@ -89,19 +89,21 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
                 ? """
                   UPDATE _wh.mv_templates m
                   SET description = coalesce(@d, m.description),
+                      is_default = coalesce(@def, m.is_default),
                       query_template = coalesce(@q, m.query_template),
                       column_definitions = coalesce(@c, m.column_definitions),
                       indexes = CASE WHEN @i::text IS NULL THEN m.indexes ELSE nullif(@i, '') END
                   WHERE m.template_name = @n
                   """
                 : """
-                  INSERT INTO _wh.mv_templates AS m (template_name, description, query_template, column_definitions, indexes)
-                  VALUES (@n, @d, @q, @c, nullif(@i, ''))
+                  INSERT INTO _wh.mv_templates AS m (template_name, description, query_template, column_definitions, indexes, is_default)
+                  VALUES (@n, @d, @q, @c, nullif(@i, ''), coalesce(@def, false))
                   ON CONFLICT (template_name) DO UPDATE
                   SET description = EXCLUDED.description, query_template = EXCLUDED.query_template,
-                      column_definitions = EXCLUDED.column_definitions, indexes = EXCLUDED.indexes
+                      column_definitions = EXCLUDED.column_definitions, indexes = EXCLUDED.indexes, is_default = EXCLUDED.is_default
                   """, cancel,
-                ("n", definition.Name), ("d", definition.Description), ("q", definition.Query), ("c", definition.Columns), ("i", definition.Indexes));
+                ("n", definition.Name), ("d", definition.Description), ("q", definition.Query), ("c", definition.Columns), ("i", definition.Indexes),
+                ("def", definition.Default));
         }
         catch (PostgresException error)
         {
@@ -139,10 +141,10 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         db.Notice += OnNotice;
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
-        var before = new Dictionary<string, DateTime>();
-        await using (var command = Db.Command(db, "SELECT template_name, created_at FROM _wh.mv_templates"))
-            foreach (var (name, created) in await DailyViewCatalog.ReadAllAsync(command, r => (r.GetString(0), r.GetDateTime(1)), cancel))
-                before[name] = created;
+        var before = new Dictionary<string, (DateTime Created, bool Default)>();
+        await using (var command = Db.Command(db, "SELECT template_name, created_at, is_default FROM _wh.mv_templates"))
+            foreach (var (name, created, isDefault) in await DailyViewCatalog.ReadAllAsync(command, r => (r.GetString(0), r.GetDateTime(1), r.GetBoolean(2)), cancel))
+                before[name] = (created, isDefault);
 
         var setAside = new List<string>();
         for (var attempt = 0; ; attempt++)
@@ -169,7 +171,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
             }
         }
         // Rows set aside come back with their original created_at (the trigger keeps created_at on UPDATE only,
-        // so the new row is deleted and inserted again with the old timestamp).
+        // so the new row is deleted and inserted again with the old timestamp), and stay default when they were.
         foreach (var name in setAside)
         {
             if (!await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @n)", cancel, ("n", name)))
@@ -178,9 +180,9 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
             await Db.ExecuteAsync(db,
                 """
                 WITH gone AS (DELETE FROM _wh.mv_templates WHERE template_name = @n RETURNING *)
-                INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes, created_at)
-                SELECT template_name, description, query_template, column_definitions, indexes, @c FROM gone
-                """, cancel, ("n", name), ("c", before[name]));
+                INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes, created_at, is_default)
+                SELECT template_name, description, query_template, column_definitions, indexes, @c, is_default OR @def FROM gone
+                """, cancel, ("n", name), ("c", before[name].Created), ("def", before[name].Default));
         }
         var touched = new List<string>();
         await using (var command = Db.Command(db, "SELECT template_name FROM _wh.mv_templates WHERE updated_at = now() ORDER BY 1"))
@@ -284,6 +286,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
         CreatedAt = r.IsDBNull(5) ? null : r.GetDateTime(5).ToLocalTime(),
         UpdatedAt = r.IsDBNull(6) ? null : r.GetDateTime(6).ToLocalTime(),
         DailyViewCount = r.GetInt32(7),
+        Default = r.GetBoolean(8),
     };
 
     private async Task<WhTemplate> ReadAsync(NpgsqlConnection db, string name, CancellationToken cancel)

@@ -14,6 +14,8 @@ public sealed record WhTemplate
     public DateTime? UpdatedAt { get; init; }
     /// <summary>Daily views of this template across all tenants.</summary>
     public int DailyViewCount { get; init; }
+    /// <summary>New-WhTenant gives a default template to every new tenant unless -Template names others (Set-WhTemplate -Default).</summary>
+    public bool Default { get; init; }
 
     public override string ToString() => Name;
 }
@@ -26,6 +28,8 @@ public sealed record TemplateDefinition
     public string? Query { get; init; }
     public string? Columns { get; init; }
     public string? Indexes { get; init; }
+    /// <summary>Mark (true) or unmark (false) it as a default template; null keeps it (a new template is not one).</summary>
+    public bool? Default { get; init; }
 }
 
 /// <summary>What Test-WhTemplate found; <see cref="Success"/> is false when anything is listed in <see cref="Problems"/>.</summary>

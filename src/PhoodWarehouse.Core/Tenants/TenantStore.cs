@@ -68,17 +68,34 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
     public async Task<WhTenant?> FindAsync(string name, CancellationToken cancel) =>
         (await ListAsync([new NamePattern(name)], cancel)).FirstOrDefault(t => t.Name == name);
 
-    /// <summary>The steps New-WhTenant takes, for -WhatIf. Validates the request first.</summary>
-    public IReadOnlyList<string> PlanCreate(NewTenantRequest request)
+    /// <summary>
+    /// The steps New-WhTenant takes against the warehouse as it is, for -WhatIf: validates the request and raises every
+    /// refusal <see cref="CreateAsync"/> would (an existing tenant, a connection name taken by another source, a schema
+    /// whadmin cannot use), so that -WhatIf predicts them.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> PlanCreateAsync(NewTenantRequest request, CancellationToken cancel)
     {
         Validate(request);
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        return Steps(request, await ExistingAsync(db, request, cancel));
+    }
+
+    /// <summary>The steps, once what exists is known (<paramref name="existing"/>).</summary>
+    public static IReadOnlyList<string> Steps(NewTenantRequest request, ExistingParts existing)
+    {
         var steps = new List<string>
         {
-            $"create schema {request.Name} (whadmin owns it; phood_ro reads it, including views created later)",
-            $"add connection {request.ConnectionName} → {request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} as {request.SourceUser} (dblink server wh_{request.ConnectionName} with a user mapping for whadmin)",
+            existing.AdoptSchema
+                ? $"adopt the existing schema {request.Name} (not registered as a tenant: made by hand or by an interrupted step)"
+                : $"create schema {request.Name} (whadmin owns it; phood_ro reads it, including views created later)",
+            existing.SharedWith is { } others
+                ? $"share connection {request.ConnectionName} ({request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} as {request.SourceUser}) with {others}; its password is set to the one given"
+                : existing.ConnectionExists
+                    ? $"use the existing connection {request.ConnectionName} (no tenant uses it yet); its password is set to the one given"
+                    : $"add connection {request.ConnectionName} → {request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} as {request.SourceUser} (dblink server wh_{request.ConnectionName} with a user mapping for whadmin)",
         };
         if (request.TestConnection) steps.Insert(0, $"test the source {request.SourceServer}:{request.SourcePort}/{request.SourceDatabase} through dblink");
-        var templates = request.Templates.Count == 0 ? "every template" : string.Join(", ", request.Templates);
+        var templates = request.Templates.Count == 0 ? "the default templates" : string.Join(", ", request.Templates);
         steps.Add($"create the tenant and public views of {templates}");
         return steps;
     }
@@ -93,15 +110,27 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
 
-        await EnsureNewAsync(db, request, cancel);
+        var existing = await ExistingAsync(db, request, cancel);
         if (request.TimeZone is not null) await TenantClock.ValidateTimeZoneAsync(db, request.TimeZone, request.Name, cancel);
-        logger.LogInformation("Adding connection {Connection} → {Server}:{Port}/{Database} as {User}",
-            request.ConnectionName, request.SourceServer, request.SourcePort, request.SourceDatabase, request.SourceUser);
-        await Db.ExecuteAsync(db,
-            "INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password, sslmode, channel_binding, sslrootcert) VALUES (@c, @h, @p, @d, @u, @pw, @ssl, @cb, @ca)",
-            cancel, ("c", request.ConnectionName), ("h", request.SourceServer), ("p", request.SourcePort),
-            ("d", request.SourceDatabase), ("u", request.SourceUser), ("pw", request.SourcePassword), ("ssl", request.SourceSslMode),
-            ("cb", request.SourceChannelBinding), ("ca", request.SourceSslRootCert));
+        if (existing.ConnectionExists)
+        {
+            // The same source and login (ExistingAsync checked): the password given is the login's, for every tenant on it.
+            logger.LogInformation("Using connection {Connection}{Shared}", request.ConnectionName,
+                existing.SharedWith is { } others ? $" (shared with {others})" : "");
+            await Db.ExecuteAsync(db, "UPDATE _wh.tenant_connections SET password = @pw WHERE tenant_name = @c", cancel,
+                ("c", request.ConnectionName), ("pw", request.SourcePassword));
+        }
+        else
+        {
+            logger.LogInformation("Adding connection {Connection} → {Server}:{Port}/{Database} as {User}",
+                request.ConnectionName, request.SourceServer, request.SourcePort, request.SourceDatabase, request.SourceUser);
+            await Db.ExecuteAsync(db,
+                "INSERT INTO _wh.tenant_connections (tenant_name, host, port, dbname, username, password, sslmode, channel_binding, sslrootcert) VALUES (@c, @h, @p, @d, @u, @pw, @ssl, @cb, @ca)",
+                cancel, ("c", request.ConnectionName), ("h", request.SourceServer), ("p", request.SourcePort),
+                ("d", request.SourceDatabase), ("u", request.SourceUser), ("pw", request.SourcePassword), ("ssl", request.SourceSslMode),
+                ("cb", request.SourceChannelBinding), ("ca", request.SourceSslRootCert));
+        }
+        if (existing.AdoptSchema) logger.LogInformation("Adopting the existing schema {Schema}, which no tenant registration names", request.Name);
 
         var templates = await KnownTemplatesAsync(db, request.Templates, cancel);
         if (request.TestConnection)
@@ -233,17 +262,70 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 $"The source of tenant '{request.Name}' needs a server, a database and a user (-SourceServer, -SourceDatabase, -SourceCredential).", request.Name);
     }
 
-    private static async Task EnsureNewAsync(NpgsqlConnection db, NewTenantRequest request, CancellationToken cancel)
+    /// <summary>What of a new tenant exists already: a schema no tenant registration names (adopted), a connection of the same source (used, shared).</summary>
+    public sealed record ExistingParts(bool AdoptSchema, bool ConnectionExists, string? SharedWith);
+
+    /// <summary>
+    /// What exists of the tenant to be: refuses a registered tenant, a schema whadmin cannot work in (naming the fix),
+    /// and a connection name that another source already has; a schema made by hand (the guide's SQL, an interrupted
+    /// step) holding nothing but this product's views is adopted, and a connection of the same source and login is
+    /// used (shared when other tenants use it).
+    /// </summary>
+    private static async Task<ExistingParts> ExistingAsync(NpgsqlConnection db, NewTenantRequest request, CancellationToken cancel)
     {
-        if (await Db.ScalarAsync<bool>(db,
-                "SELECT EXISTS (SELECT 1 FROM _wh.tenants WHERE schema_name = @s) OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = @s)",
-                cancel, ("s", request.Name)))
+        await using var command = Db.Command(db,
+            """
+            SELECT EXISTS (SELECT 1 FROM _wh.tenants WHERE schema_name = @s),
+                   n.oid IS NOT NULL,
+                   pg_get_userbyid(n.nspowner),
+                   n.oid IS NOT NULL AND has_schema_privilege('whadmin', n.oid, 'CREATE, USAGE') AND pg_get_userbyid(n.nspowner) = 'whadmin',
+                   (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c
+                    WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+                      AND NOT EXISTS (SELECT 1 FROM _wh.mv_templates m
+                                      WHERE c.relname IN (m.template_name, m.template_name || '_closed', m.template_name || '_recent')
+                                         OR (pg_catalog.left(c.relname, -11) = m.template_name AND _wh.daily_name_day(c.relname) IS NOT NULL))),
+                   k.tenant_name IS NOT NULL,
+                   k.host IS NOT DISTINCT FROM @h AND k.port IS NOT DISTINCT FROM @p AND k.dbname IS NOT DISTINCT FROM @d AND k.username IS NOT DISTINCT FROM @u,
+                   format('%s:%s/%s as %s', k.host, k.port, k.dbname, k.username),
+                   (SELECT string_agg(t.schema_name, ', ' ORDER BY t.schema_name) FROM _wh.tenants t WHERE t.connection_name = @c)
+            FROM (SELECT 1) one
+            LEFT JOIN pg_namespace n ON n.nspname = @s
+            LEFT JOIN _wh.tenant_connections k ON k.tenant_name = @c
+            """,
+            ("s", request.Name), ("c", request.ConnectionName), ("h", request.SourceServer), ("p", request.SourcePort),
+            ("d", request.SourceDatabase), ("u", request.SourceUser));
+        await using var reader = await command.ExecuteReaderAsync(cancel);
+        await reader.ReadAsync(cancel);
+        var registered = reader.GetBoolean(0);
+        var schemaExists = reader.GetBoolean(1);
+        var owner = reader.IsDBNull(2) ? null : reader.GetString(2);
+        var usable = reader.GetBoolean(3);
+        var foreign = reader.IsDBNull(4) ? null : reader.GetString(4);
+        var connectionExists = reader.GetBoolean(5);
+        var sameSource = !reader.IsDBNull(6) && reader.GetBoolean(6);
+        var otherSource = reader.IsDBNull(7) ? null : reader.GetString(7);
+        var sharedWith = reader.IsDBNull(8) ? null : reader.GetString(8);
+
+        if (registered)
             throw new WarehouseException("TenantExists", WhErrorKind.ResourceExists,
-                $"A tenant or schema named '{request.Name}' already exists. Choose another -Name, or change it with Set-WhTenant.", request.Name);
-        if (await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.tenant_connections WHERE tenant_name = @c)", cancel, ("c", request.ConnectionName)))
+                $"A tenant named '{request.Name}' already exists. Choose another -Name, or change it with Set-WhTenant.", request.Name);
+        if (schemaExists && foreign is not null)
+            throw new WarehouseException("TenantExists", WhErrorKind.ResourceExists,
+                $"A schema named '{request.Name}' exists and holds relations that are not this product's ({Shorten(foreign)}): it is not a tenant to adopt. Choose another -Name.", request.Name);
+        if (schemaExists && !usable)
+            throw new WarehouseException("SchemaNotWhadmins", WhErrorKind.PermissionDenied,
+                $"A schema named '{request.Name}' exists (made by hand, owned by {owner}) and is not a registered tenant; whadmin must own it to make it one " +
+                $"(and, later, to remove it). As {owner} or the admin: ALTER SCHEMA \"{request.Name}\" OWNER TO whadmin; then run New-WhTenant again. Nothing was changed.",
+                request.Name);
+        if (connectionExists && !sameSource)
             throw new WarehouseException("ConnectionExists", WhErrorKind.ResourceExists,
-                $"A connection named '{request.ConnectionName}' already exists. Choose another -ConnectionName.", request.ConnectionName);
+                $"A connection named '{request.ConnectionName}' already exists for another source ({otherSource}). To share it (two tenants on one source), " +
+                "give the same -SourceServer, -SourcePort, -SourceDatabase and login; otherwise choose another -ConnectionName. Nothing was changed.",
+                request.ConnectionName);
+        return new ExistingParts(schemaExists, connectionExists, sharedWith);
     }
+
+    private static string Shorten(string list) => list.Length <= 120 ? list : list[..117] + "...";
 
     /// <summary>The templates asked for (each must exist), or every template of the warehouse when none is asked for.</summary>
     private static async Task<IReadOnlyList<string>> KnownTemplatesAsync(NpgsqlConnection db, IReadOnlyList<string> templates, CancellationToken cancel)
@@ -251,7 +333,9 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
         if (templates.Count == 0)
         {
             var all = new List<string>();
-            await using var command = Db.Command(db, "SELECT template_name FROM _wh.mv_templates ORDER BY 1");
+            // Without -Template: the templates marked default (Set-WhTemplate -Default), not every template: one made for
+            // a single tenant would otherwise be asked of every new tenant's source.
+            await using var command = Db.Command(db, "SELECT template_name FROM _wh.mv_templates WHERE is_default ORDER BY 1");
             await using var reader = await command.ExecuteReaderAsync(cancel);
             while (await reader.ReadAsync(cancel)) all.Add(reader.GetString(0));
             return all;

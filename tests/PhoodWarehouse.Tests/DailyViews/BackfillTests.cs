@@ -38,6 +38,9 @@ public sealed class BackfillTests(PostgresServer server)
         var again = wh.Run("Get-WhTenant bf_* | Invoke-WhMvBackfill -Template foodlogstats -From ($WarehouseToday.AddDays(-4))").All<WhMvResult>();
         Assert.Equal(6, again.Count(d => d.Action == MvAction.Skipped));
         Assert.Equal(4, again.Count(d => d.Action == MvAction.Refreshed));
+        // A skipped day says why (issue 29, item 8); Pester's DbaSession checks the default table shows it.
+        Assert.All(again.Where(d => d.Action == MvAction.Skipped), d => Assert.Equal(WhMvResult.ClosedDayNote, d.Note));
+        Assert.All(again.Where(d => d.Action != MvAction.Skipped), d => Assert.Null(d.Note));
     }
 
     [Fact]

@@ -85,7 +85,7 @@ public sealed class ConfigurationRoundTripTests(PostgresServer server)
                 var withSecrets = shell.Run("Export-WhConfiguration -Path $secret -IncludePassword", variables);
                 Assert.True(withSecrets.Succeeded, string.Join("; ", withSecrets.AllErrors));
                 Assert.Contains(withSecrets.Warnings, w => w.Message.Contains("passwords") && w.Message.Contains(secret));
-                var again = shell.Run("Export-WhConfiguration -Path $secret -WhatIf; Export-WhConfiguration -Path ($plain + '.2')", variables);
+                var again = shell.Run("Export-WhConfiguration -Path $secret -Force -WhatIf; Export-WhConfiguration -Path ($plain + '.2')", variables);
                 Assert.True(again.Succeeded, string.Join("; ", again.AllErrors));
                 Assert.Equal(File.ReadAllText(plain), File.ReadAllText(plain + ".2"));
             }

@@ -1,8 +1,9 @@
 namespace PhoodWarehouse.Tests.Native;
 
 /// <summary>
-/// Issue 29, item 5 (in part): Get-WhTenant's objects pipe into Update-WhMv and Remove-WhMv (they failed with
-/// PowerShell's generic binding error), and Get-WhMv's objects still bind by their Tenant, not their view Name.
+/// Issue 29, item 5: every cmdlet with -Tenant binds Get-WhTenant's objects (Update-WhMv and Remove-WhMv failed with
+/// PowerShell's generic binding error), every -Date binds Get-WhMv's, and Get-WhMv's objects bind by their Tenant, not
+/// their view Name; Test-WhMv and Repair-WhMv touch only the templates a tenant uses.
 /// </summary>
 [Collection(WarehouseCollection.Name)]
 public sealed class PipelineBindingTests(PostgresServer server)
@@ -32,6 +33,56 @@ public sealed class PipelineBindingTests(PostgresServer server)
         var again = wh.Run("Get-WhMv -Tenant pipe_a -Template foodlogstats -From $today | Update-WhMv -Confirm:$false", variables);
         Assert.True(again.Succeeded, string.Join("; ", again.AllErrors));
         Assert.Equal("pipe_a", again.Single<WhMvResult>().Tenant);
+    }
+
+    /// <summary>
+    /// Every -Tenant of the module binds Get-WhTenant's objects (by their Name, or whole: a tenant's string is its name)
+    /// and every -Date binds Get-WhMv's (by their Date), as PowerShell itself reports the parameters.
+    /// </summary>
+    [Fact]
+    public void Every_Tenant_parameter_binds_Get_WhTenant_output_and_every_Date_parameter_binds_Get_WhMv_output()
+    {
+        // Set-WhTemplate's pipeline is templates; its -Tenant names the source to check them against.
+        var exempt = new[] { "Set-WhTemplate -Tenant" };
+        using var shell = new HostedPowerShell();
+        var result = shell.Run(
+            """
+            foreach ($command in Get-Command -Module PhoodWarehouse -CommandType Cmdlet) {
+                foreach ($parameter in $command.Parameters.Values | Where-Object Name -in 'Tenant', 'Date') {
+                    $attributes = @($parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] })
+                    $byValue = @($attributes | Where-Object ValueFromPipeline).Count -gt 0
+                    $byName = @($attributes | Where-Object ValueFromPipelineByPropertyName).Count -gt 0
+                    [pscustomobject]@{ Name = "$($command.Name) -$($parameter.Name)"; Parameter = $parameter.Name; ByValue = $byValue; ByName = $byName; Aliases = @($parameter.Aliases) }
+                }
+            }
+            """);
+        result.AssertSucceeded();
+        var parameters = result.Output.Select(o => (
+            Name: (string)o.Properties["Name"].Value, Parameter: (string)o.Properties["Parameter"].Value,
+            ByValue: (bool)o.Properties["ByValue"].Value, ByName: (bool)o.Properties["ByName"].Value,
+            Aliases: ((object[])o.Properties["Aliases"].Value).Select(a => a.ToString()!).ToArray())).ToList();
+        Assert.True(parameters.Count(p => p.Parameter == "Tenant") >= 10, string.Join(", ", parameters.Select(p => p.Name)));
+        var unbound = parameters.Where(p => !exempt.Contains(p.Name) && (p.Parameter == "Tenant"
+            ? !(p.ByValue || (p.ByName && p.Aliases.Contains("Name")))
+            : !p.ByName)).Select(p => p.Name).ToList();
+        Assert.True(unbound.Count == 0, "do not bind from the pipeline: " + string.Join(", ", unbound));
+    }
+
+    [Fact]
+    public async Task Get_WhTenant_pipes_into_Test_WhTemplate_and_Remove_WhMv_without_a_day_is_an_error_not_a_prompt()
+    {
+        var source = await server.CreateTenantSourceAsync(days: 2, rowsPerDay: 4);
+        using var wh = await WarehouseScenario.StartAsync(server);
+        wh.AddTenant("pipe_t", source, "-BackfillFrom ($WarehouseToday.AddDays(-1))").AssertSucceeded();
+        var tested = wh.Run("Get-WhTenant pipe_t | Test-WhTemplate foodlogstats");
+        tested.AssertSucceeded();
+        Assert.Equal("pipe_t", tested.Single<PhoodWarehouse.Core.Templates.WhTemplateTest>().Tenant);
+
+        var before = await wh.SnapshotAsync();
+        var removal = wh.Run("Get-WhTenant pipe_t | Remove-WhMv -Template foodlogstats -Confirm:$false");
+        var error = removal.AssertError("DayRequired");
+        Assert.Contains("Give -Date <day> (one day) or -Before <day>", error.ToString());
+        Assert.Equal(before, await wh.SnapshotAsync());
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public sealed class DurableServer : PostgresServer
 
 /// <summary>
 /// Issue 27, item 10: the warehouse crashes (pg_ctl -m immediate, fsync on) in the middle of a backfill, the scheduled
-/// refresh, a psql upgrade and an Install-WhWarehouse upgrade. After the restart nothing is partial: every day there
+/// refresh, compaction, a repair, a psql upgrade and an Install-WhWarehouse upgrade. After the restart nothing is partial: every day there
 /// equals its source, the views read, an upgrade is either the old release whole or the new one; and a re-run finishes.
 /// The backfill ends with one terminating error (WarehouseLost), not an error per day left.
 /// </summary>
@@ -141,6 +141,119 @@ public sealed class CrashTests(DurableServer server) : IClassFixture<DurableServ
         await SlowSource.RestoreAsync(sourceCs);
         await SqlKit.ExecAsync(server.ConnectionString(database, "whadmin"), "CALL _wh.refresh_recent_by_template('foodlogstats', '" + connection + "', 'crash_job', 7)");
         Assert.Equal(before + 5, await CountAsync(database, "SELECT count(*) FROM crash_job.foodlogstats"));
+    }
+
+    [Fact]
+    public async Task A_crash_in_the_middle_of_compaction_keeps_every_day_and_a_rerun_compacts_them()
+    {
+        var source = await server.CreateTenantSourceAsync(days: 8, rowsPerDay: 200);
+        var database = await server.CreateWarehouseAsync();
+        var connection = PostgresServer.UniqueName("crash_conn");
+        var today = source.FirstDay.AddDays(7);
+        await using (var wh = await SqlKit.OpenAsync(server, database, "whadmin"))
+        {
+            await wh.AddConnectionAsync(connection, source);
+            await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlogstats', $1, 'crash_cmp', $2, $3)", connection, source.FirstDay, today);
+            Assert.Equal(8L, await wh.ScalarAsync<long>("SELECT count(*) FROM pg_matviews WHERE schemaname = 'crash_cmp'"));
+            await wh.ExecAsync("UPDATE _wh.warehouse_info SET value = '0' WHERE key = 'compact_after_days'");
+        }
+        var before = await CountAsync(database, "SELECT count(*) FROM crash_cmp.foodlogstats");
+
+        // A BI reader holds the last closed day: compaction copies every closed day into the table, then waits to drop
+        // that day's materialized view. The crash comes while it waits, its copies made and its transaction open.
+        var held = SqlKit.ViewName("foodlogstats", today.AddDays(-2));
+        var reader = await SqlKit.OpenAsync(server, database);
+        await reader.ExecAsync($"BEGIN; SELECT count(*) FROM crash_cmp.{held}");
+        var compaction = SqlKit.ExecAsync(server.ConnectionString(database, "whadmin"), "SELECT _wh.compact_closed_days('foodlogstats', 'crash_cmp')");
+        try
+        {
+            for (var i = 0; i < 500 && await CountAsync(database,
+                     "SELECT count(*) FROM pg_stat_activity WHERE usename = 'whadmin' AND query LIKE '%compact_closed_days%' AND cardinality(pg_blocking_pids(pid)) > 0") == 0; i++)
+                await Task.Delay(10);
+            Assert.False(compaction.IsCompleted, "compaction did not wait on the reader: nothing was tested");
+            server.Cluster!.Stop();
+            await Assert.ThrowsAnyAsync<Exception>(() => compaction);
+        }
+        finally
+        {
+            await reader.DisposeAsync().AsTask().ContinueWith(_ => { });
+            NpgsqlConnection.ClearAllPools();
+            server.Cluster!.Restart();
+        }
+
+        // Rolled back whole: every day still its materialized view, nothing in the table, the same rows in the view.
+        Assert.Equal(8L, await CountAsync(database, "SELECT count(*) FROM pg_matviews WHERE schemaname = 'crash_cmp'"));
+        Assert.Equal(0L, await CountAsync(database,
+            "SELECT CASE WHEN to_regclass('crash_cmp.foodlogstats_closed') IS NULL THEN 0 ELSE (SELECT count(*) FROM crash_cmp.foodlogstats_closed) END"));
+        Assert.Equal(before, await CountAsync(database, "SELECT count(*) FROM crash_cmp.foodlogstats"));
+
+        // Again: the closed days are compacted, and every day equals its source.
+        await SqlKit.ExecAsync(server.ConnectionString(database, "whadmin"), "SELECT _wh.compact_closed_days('foodlogstats', 'crash_cmp')");
+        Assert.Equal(2L, await CountAsync(database, "SELECT count(*) FROM pg_matviews WHERE schemaname = 'crash_cmp'"));
+        Assert.Equal(before, await CountAsync(database, "SELECT count(*) FROM crash_cmp.foodlogstats"));
+        using var shell = await WarehouseScenario.StartAsync(server, database);
+        var checks = shell.Run("Test-WhMv -Tenant crash_cmp -Template foodlogstats -From $f",
+            new Dictionary<string, object?> { ["f"] = source.FirstDay.ToDateTime(TimeOnly.MinValue) }).All<WhMvCheck>();
+        Assert.Equal(8, checks.Count);
+        Assert.All(checks, c => Assert.Equal(MvCheckStatus.Match, c.Status));
+    }
+
+    [Fact]
+    public async Task A_crash_in_the_middle_of_a_repair_keeps_the_old_rows_and_a_rerun_repairs_every_day()
+    {
+        var source = await server.CreateTenantSourceAsync(days: 6, rowsPerDay: 50);
+        var database = await server.CreateWarehouseAsync();
+        var sourceCs = server.ConnectionString(source.Database);
+        var window = new Dictionary<string, object?> { ["f"] = source.FirstDay.ToDateTime(TimeOnly.MinValue) };
+        using var wh = await WarehouseScenario.StartAsync(server, database);
+        var variables = WarehouseScenario.SourceVariables(source);
+        variables["f"] = window["f"];
+        wh.Run("New-WhTenant -Name crash_rep -SourceServer $h -SourcePort $p -SourceDatabase $d -SourceCredential $c -BackfillFrom $f -Confirm:$false", variables)
+            .AssertSucceeded();
+        // Two closed days change at the source; the check finds them.
+        await SqlKit.AddSourceRowsAsync(sourceCs, source.FirstDay.AddDays(1), 7);
+        await SqlKit.AddSourceRowsAsync(sourceCs, source.FirstDay.AddDays(2), 7);
+        var checks = wh.Run("$checks = Test-WhMv -Tenant crash_rep -Template foodlogstats -From $f; $checks", window).All<WhMvCheck>();
+        Assert.Equal(2, checks.Count(c => c.Status == MvCheckStatus.Changed));
+        var before = await CountAsync(database, "SELECT count(*) FROM crash_rep.foodlogstats");
+
+        // The source slows down: the repair's first day is in flight at the source when the warehouse crashes.
+        await SlowSource.MakeSlowAsync(sourceCs, source.ReaderUser, 30);
+        var running = wh.Shell.Start("$checks | Repair-WhMv -Confirm:$false");
+        ScriptResult crashed;
+        try
+        {
+            for (var i = 0; i < 500 && await CountAsync(database,
+                     "SELECT count(*) FROM pg_stat_activity WHERE usename = 'whadmin' AND query LIKE '%update_mv_by_template%' AND state = 'active'") == 0; i++)
+                await Task.Delay(10);
+            await Task.Delay(200);
+            server.Cluster!.Stop();
+            crashed = await running.Result;
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            server.Cluster!.Restart();
+        }
+        Assert.False(crashed.Succeeded, "the repair finished before the crash: nothing was tested");
+        Assert.Single(crashed.AllErrors);
+
+        // Nothing partial: the changed days keep their old rows (still Changed), the others Match.
+        await SlowSource.RestoreAsync(sourceCs);
+        using var after = await WarehouseScenario.StartAsync(server, database);
+        Assert.Equal(before, await CountAsync(database, "SELECT count(*) FROM crash_rep.foodlogstats"));
+        var found = after.Run("Test-WhMv -Tenant crash_rep -Template foodlogstats -From $f", window).All<WhMvCheck>();
+        Assert.Equal(2, found.Count(c => c.Status == MvCheckStatus.Changed));
+        Assert.Equal(4, found.Count(c => c.Status == MvCheckStatus.Match));
+        // The catalog still knows both days differ (the scheduled refresh repairs such days on its next run).
+        Assert.Equal(2L, await CountAsync(database, "SELECT count(*) FROM _wh.day_state WHERE schema_name = 'crash_rep' AND check_status = 'Changed'"));
+
+        // Again: both days repaired, every day equal to its source.
+        after.Run("Test-WhMv -Tenant crash_rep -Template foodlogstats -From $f | Repair-WhMv -Confirm:$false", window).AssertSucceeded();
+        var final = after.Run("Test-WhMv -Tenant crash_rep -Template foodlogstats -From $f", window).All<WhMvCheck>();
+        Assert.Equal(6, final.Count);
+        Assert.All(final, c => Assert.Equal(MvCheckStatus.Match, c.Status));
+        Assert.Equal(before + 14, await CountAsync(database, "SELECT count(*) FROM crash_rep.foodlogstats"));
     }
 
     [Fact]

@@ -10,10 +10,14 @@ namespace PhoodWarehouse.PowerShell.Commands.Configuration;
 [OutputType(typeof(FileInfo))]
 public sealed class ExportWhConfigurationCommand : WhCmdlet
 {
-    /// <summary>The file to write (replaced when it exists).</summary>
+    /// <summary>The file to write. Its folder must exist; an existing file is replaced only with -Force.</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
+
+    /// <summary>Replace the file when it exists.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
 
     /// <summary>Also write each tenant's source password (read from the user mappings). The file then holds secrets.</summary>
     [Parameter]
@@ -23,6 +27,18 @@ public sealed class ExportWhConfigurationCommand : WhCmdlet
     {
         var warehouse = Warehouse;
         var path = GetUnresolvedProviderPathFromPSPath(Path);
+        // Before anything is read: a typo in a folder name, or yesterday's export, is not written over (nor made).
+        var folder = System.IO.Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(folder) && !Directory.Exists(folder))
+            ThrowTerminatingError(new ErrorRecord(new DirectoryNotFoundException(folder), "ConfigurationFolderMissing", ErrorCategory.ObjectNotFound, path)
+            {
+                ErrorDetails = new ErrorDetails($"The folder {folder} does not exist: nothing was written. Create it first (New-Item -ItemType Directory), or give another -Path."),
+            });
+        if (File.Exists(path) && !Force)
+            ThrowTerminatingError(new ErrorRecord(new IOException($"{path} exists"), "ConfigurationFileExists", ErrorCategory.ResourceExists, path)
+            {
+                ErrorDetails = new ErrorDetails($"{path} exists: nothing was written. Add -Force to replace it, or give another -Path."),
+            });
         try
         {
             var configuration = Run(cancel => new ConfigurationExporter(warehouse, Logger).ExportAsync(IncludePassword, cancel));
@@ -32,8 +48,6 @@ public sealed class ExportWhConfigurationCommand : WhCmdlet
             if (IncludePassword)
                 WriteWarning($"{path} holds the source passwords of {configuration.Tenants.Count(t => t.SourcePassword is not null)} tenant(s) in plain text: " +
                              "restrict its permissions, keep it out of version control, and delete it when the restore is done.");
-            var folder = System.IO.Path.GetDirectoryName(path);
-            if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
             // Written beside the target and moved over it: a failed write never leaves half a file.
             var temporary = path + ".tmp";
             File.WriteAllText(temporary, configuration.ToJson(), new System.Text.UTF8Encoding(false));

@@ -22,7 +22,7 @@ public sealed class GetWhMvFreshnessCommand : WhCmdlet
     /// <summary>The window: today and the days before it.</summary>
     [Parameter]
     [ValidateRange(1, 3660)]
-    public int Days { get; set; } = 30;
+    public int Days { get; set; } = FreshnessWindow.DefaultDays;
 
     private readonly List<string> tenants = [];
 

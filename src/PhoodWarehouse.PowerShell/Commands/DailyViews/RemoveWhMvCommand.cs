@@ -19,9 +19,11 @@ public sealed class RemoveWhMvCommand : WhCmdlet
     [ArgumentCompleter(typeof(TemplateNameCompleter))]
     public string Template { get; set; } = "";
 
-    [Parameter(Mandatory = true, ParameterSetName = "Date", ValueFromPipelineByPropertyName = true)]
+    /// <summary>The day to drop. Not mandatory so that a script without it gets an error, not a prompt (DayRequired).</summary>
+    [Parameter(ParameterSetName = "Date", ValueFromPipelineByPropertyName = true)]
     public DateTime Date { get; set; }
 
+    /// <summary>Drop every day before this one.</summary>
     [Parameter(Mandatory = true, ParameterSetName = "Before")]
     public DateTime Before { get; set; }
 
@@ -31,6 +33,15 @@ public sealed class RemoveWhMvCommand : WhCmdlet
 
     protected override void ProcessRecord()
     {
+        if (ParameterSetName == "Date" && !MyInvocation.BoundParameters.ContainsKey(nameof(Date)))
+        {
+            WriteError(new ErrorRecord(new ArgumentException("-Date is required"), "DayRequired", ErrorCategory.InvalidArgument, Tenant)
+            {
+                ErrorDetails = new ErrorDetails($"Which day of {Tenant}.{Template}? Give -Date <day> (one day) or -Before <day> (every day before it); " +
+                                                "Get-WhMv lists the days, and its objects pipe in with their Date. Nothing was removed."),
+            });
+            return;
+        }
         var warehouse = Warehouse;
         var request = new RetentionRequest
         {

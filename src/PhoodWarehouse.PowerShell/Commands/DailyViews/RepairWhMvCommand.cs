@@ -17,7 +17,8 @@ public sealed class RepairWhMvCommand : WhCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = PipelineSet)]
     public WhMvCheck[] InputObject { get; set; } = [];
 
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = RangeSet)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = RangeSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
     [ArgumentCompleter(typeof(TenantNameCompleter))]
     public string[] Tenant { get; set; } = [];
 

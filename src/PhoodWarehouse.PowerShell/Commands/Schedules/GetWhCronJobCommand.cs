@@ -10,8 +10,11 @@ public sealed class GetWhCronJobCommand : WhCmdlet
     [ArgumentCompleter(typeof(CronJobNameCompleter))]
     public string[] Name { get; set; } = [];
 
-    /// <summary>Only this tenant's jobs (the ones Remove-WhTenant would unschedule).</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    /// <summary>
+    /// Only this tenant's jobs (the ones Remove-WhTenant would unschedule). Get-WhTenant's objects bind here whole (a
+    /// tenant's name is its string): -Name is the job's name and never binds from the pipeline.
+    /// </summary>
+    [Parameter(ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(TenantNameCompleter))]
     public string? Tenant { get; set; }
 

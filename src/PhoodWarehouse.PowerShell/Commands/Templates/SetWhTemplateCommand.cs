@@ -41,6 +41,13 @@ public sealed class SetWhTemplateCommand : WhCmdlet
     [ArgumentCompleter(typeof(TenantNameCompleter))]
     public string? Tenant { get; set; }
 
+    /// <summary>
+    /// Mark the template default (New-WhTenant gives it to every new tenant unless -Template says otherwise);
+    /// -Default:$false unmarks it; left out, the mark is kept (a new template is not one).
+    /// </summary>
+    [Parameter(ParameterSetName = "Fields", ValueFromPipelineByPropertyName = true)]
+    public SwitchParameter Default { get; set; }
+
     protected override void ProcessRecord()
     {
         var warehouse = Warehouse;
@@ -65,6 +72,7 @@ public sealed class SetWhTemplateCommand : WhCmdlet
                 Query = Query,
                 Columns = Columns is null ? null : string.Join(",\n", Columns),
                 Indexes = Indexes is null ? null : string.Join(";\n", Indexes),
+                Default = MyInvocation.BoundParameters.ContainsKey(nameof(Default)) ? Default.IsPresent : null,
             };
             Run(cancel => store.SetAsync(definition, commit: false, cancel)); // validates: a refused template fails before ShouldProcess
             if (Tenant is { } tenant) Run(async cancel => { await store.EnsureFitsSourceAsync(definition, tenant, cancel); return true; });

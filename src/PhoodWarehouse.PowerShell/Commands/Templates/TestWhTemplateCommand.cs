@@ -16,12 +16,13 @@ public sealed class TestWhTemplateCommand : WhCmdlet
     [ArgumentCompleter(typeof(TemplateNameCompleter))]
     public string Name { get; set; } = "";
 
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    /// <summary>The tenant whose source the template runs against; Get-WhTenant's objects bind here whole (-Name is the template's).</summary>
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(TenantNameCompleter))]
     public string Tenant { get; set; } = "";
 
-    /// <summary>The day to render {TARGET_DATE} with; today on the tenant's clock (the warehouse's) by default.</summary>
-    [Parameter]
+    /// <summary>The day to render {TARGET_DATE} with; today on the tenant's clock (the warehouse's) by default. Get-WhMv's objects bind it.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     public DateTime? Date { get; set; }
 
     [Parameter(Mandatory = true, ParameterSetName = "Unsaved")]

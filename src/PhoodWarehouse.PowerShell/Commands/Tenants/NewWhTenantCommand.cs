@@ -87,14 +87,15 @@ public sealed class NewWhTenantCommand : WhCmdlet
             SourceSslMode = string.IsNullOrEmpty(SourceSslMode) ? null : SourceSslMode,
             SourceChannelBinding = string.IsNullOrEmpty(SourceChannelBinding) ? null : SourceChannelBinding,
             SourceSslRootCert = string.IsNullOrEmpty(SourceSslRootCert) ? null : SourceSslRootCert,
-            Templates = Template,
+            // An empty cell of a CSV (Import-Csv | New-WhTenant) is no template: the default ones.
+            Templates = Template.Where(t => !string.IsNullOrWhiteSpace(t)).ToArray(),
             TestConnection = !SkipConnectionTest,
             TimeZone = string.IsNullOrEmpty(TimeZone) ? null : TimeZone,
         };
         var store = new TenantStore(warehouse, Logger);
         try
         {
-            var steps = store.PlanCreate(request).ToList();
+            var steps = Run(cancel => store.PlanCreateAsync(request, cancel)).ToList();
             if (BackfillFrom is { } from) steps.Add($"load every day from {from:yyyy-MM-dd} to today of the tenant's templates");
             if (!ShouldProcess(Name, "New tenant: " + string.Join("; ", steps))) return;
 
@@ -104,8 +105,8 @@ public sealed class NewWhTenantCommand : WhCmdlet
                 var backfill = new BackfillRequest
                 {
                     Tenants = [Name],
-                    // Without -Template the tenant got every template's views: load every template.
-                    Templates = Template.Length > 0 ? Template : tenant.Templates,
+                    // The templates the tenant got (-Template, or the default ones).
+                    Templates = tenant.Templates,
                     From = DateOnly.FromDateTime(first),
                     To = null, // the tenant's today, on its clock
                 };
