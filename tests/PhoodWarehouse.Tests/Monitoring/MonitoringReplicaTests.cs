@@ -27,5 +27,17 @@ public sealed class MonitoringReplicaTests(ReplicatedServer server)
         Assert.NotNull(row[3]);
         // Not through the view, the login reads nothing of the replication.
         Assert.Equal(0L, await monitor.ScalarAsync<long>("SELECT count(*) FROM pg_stat_replication WHERE replay_lag IS NOT NULL OR sent_lsn IS NOT NULL"));
+
+        // phood_replica_lag_seconds{replica} from the real exporter, as the monitoring login.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var exporter = PrometheusTests.Exporter.Start(
+            $"postgresql://phood_monitor:{Uri.EscapeDataString(PostgresServer.PhoodMonitorPassword)}@{server.Host}:{server.Port}/{database}?sslmode=disable", port);
+        var metrics = await exporter.ScrapeAsync();
+        var lag = Assert.Single(metrics, m => m.Name == "phood_replica_lag_seconds" && m.Labels.GetValueOrDefault("replica") == $"standby_{standby.Port}");
+        Assert.True(lag.Value >= 0);
+        Assert.Equal(1, Assert.Single(metrics, m => m.Name == "phood_replica_streaming" && m.Labels.GetValueOrDefault("replica") == $"standby_{standby.Port}").Value);
     }
 }
