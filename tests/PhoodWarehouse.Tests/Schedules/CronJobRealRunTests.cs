@@ -60,6 +60,18 @@ public sealed class CronJobRealRunTests(PostgresServer server)
                 Assert.Equal(("succeeded", 0, true, true), (reader.GetString(0), reader.GetInt32(2), reader.GetBoolean(3), reader.GetBoolean(4)));
                 Assert.True(reader.GetInt32(1) >= 1);
             }
+            // ... and so does Prometheus: phood_job_failures_24h{job} from the real exporter.
+            using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            {
+                listener.Start();
+                var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+                listener.Stop();
+                using var exporter = Monitoring.PrometheusTests.Exporter.Start(
+                    $"postgresql://phood_monitor:{Uri.EscapeDataString(PostgresServer.PhoodMonitorPassword)}@{server.Host}:{server.Port}/{database}?sslmode=disable", port);
+                var metrics = await exporter.ScrapeAsync();
+                Assert.Equal(0, Assert.Single(metrics, m => m.Name == "phood_job_failures_24h" && m.Labels.GetValueOrDefault("job") == job.Name).Value);
+                Assert.True(Assert.Single(metrics, m => m.Name == "phood_job_runs_24h" && m.Labels.GetValueOrDefault("job") == job.Name).Value >= 1);
+            }
 
             await using var check = new NpgsqlCommand(
                 """
