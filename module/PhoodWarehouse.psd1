@@ -31,6 +31,7 @@
         'Clear-WhCronJobRun'
         'Get-WhMv'
         'Get-WhMvFreshness'
+        'Export-WhFreshnessReport'
         'Test-WhMv'
         'Repair-WhMv'
         'Remove-WhMv'

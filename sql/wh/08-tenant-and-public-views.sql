@@ -9,6 +9,8 @@ RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- The probe's DROP … IF EXISTS says "schema pg_temp does not exist, skipping" to a psql user: internal, not news.
+SET client_min_messages = warning
 AS $$
 DECLARE
     probe text := '_wh_probe_' || pg_catalog.pg_backend_pid();

@@ -175,7 +175,10 @@ AS $$ SELECT _wh.update_mv_by_template('foodlogstats', tenant_connection_name, t
 -- Runs an update function (text, text, date, boolean) -> jsonb for each day of a range, each
 -- day in its own subtransaction (failures logged and reported). The default,
 -- _wh.update_foodlogstats, is handled by update_mv_window_by_template('foodlogstats', ...).
--- Returns the same summary as update_mv_window_by_template.
+-- Returns the same summary as update_mv_window_by_template. The guide's rebuild (drop every
+-- pg_matviews entry, then this) cannot see compacted closed days (plain views over
+-- <template>_closed): those in the range are skipped as existing, so a WARNING names them with
+-- the call that rebuilds them too (force), and the summary lists them (skipped_compacted).
 CREATE OR REPLACE FUNCTION _wh.update_mv_window(tenant_connection_name text, target_schema text, start_date date, end_date date,
                                                 update_function_name text DEFAULT '_wh.update_foodlogstats')
 RETURNS jsonb
@@ -191,6 +194,7 @@ DECLARE
     r jsonb;
     d date;
     msg text;
+    compacted date[];
 BEGIN
     fn := to_regprocedure(update_function_name || '(text,text,date,boolean)');
     IF fn IS NULL THEN
@@ -198,7 +202,19 @@ BEGIN
             USING ERRCODE = 'undefined_function', HINT = 'Give the schema-qualified name, e.g. ''_wh.update_inventory_stats''.';
     END IF;
     IF fn = '_wh.update_foodlogstats(text,text,date,boolean)'::regprocedure THEN
-        RETURN _wh.update_mv_window_by_template('foodlogstats', tenant_connection_name, target_schema, start_date, end_date);
+        SELECT pg_catalog.array_agg(v.day ORDER BY v.day) INTO compacted
+        FROM _wh.daily_views v
+        WHERE v.schema_name = target_schema AND v.template_name = 'foodlogstats' AND v.kind = 'v' AND v.day BETWEEN start_date AND end_date;
+        summary := _wh.update_mv_window_by_template('foodlogstats', tenant_connection_name, target_schema, start_date, end_date);
+        IF pg_catalog.cardinality(compacted) > 0 THEN
+            RAISE WARNING '% day(s) of %.foodlogstats in % .. % are compacted (plain views over foodlogstats_closed, which pg_matviews and DROP MATERIALIZED VIEW do not see) and were skipped, not rebuilt: %',
+                          pg_catalog.cardinality(compacted), target_schema, start_date, end_date,
+                          pg_catalog.array_to_string(compacted[1:10], ', ') || CASE WHEN pg_catalog.cardinality(compacted) > 10 THEN ', ...' ELSE '' END
+                USING HINT = format('To rebuild every day of the range, compacted ones too: SELECT _wh.update_mv_window_by_template(''foodlogstats'', %L, %L, %L, %L, force => true); (docs/operations.md: the guide''s SQL on compacted days)',
+                                    tenant_connection_name, target_schema, start_date, end_date);
+            summary := summary || jsonb_build_object('skipped_compacted', to_jsonb(compacted));
+        END IF;
+        RETURN summary;
     END IF;
     SELECT format('%I.%I', n.nspname, p.proname) INTO fn_name
     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = fn;

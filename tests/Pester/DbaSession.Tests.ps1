@@ -255,6 +255,16 @@ Describe 'What the DBA sees: default table views' {
         $line | Should -Match ([regex]::Escape([math]::Round($mv.SizeBytes / 1MB, 2).ToString()))
     }
 
+    It 'writes lists as their items in CSV and as lists in JSON (issue 29, item 10)' {
+        # Export-Csv writes each property's string: a list read "System.String[]" before.
+        $tenants = @(Get-WhTenant | ConvertTo-Csv | ConvertFrom-Csv)
+        $tenants[0].Templates | Should -Be 'foodlogstats'
+        (Get-WhTemplate foodlogstats | ConvertTo-Csv | ConvertFrom-Csv).Columns | Should -Match '^id bigint, logged_time timestamp'
+        (Get-WhTenant | Select-Object -First 1 | ConvertTo-Json | ConvertFrom-Json).Templates | Should -Be @('foodlogstats')
+        $gappy = Get-WhMvFreshness | Where-Object { $_.MissingDates.Count -gt 0 } | Select-Object -First 1
+        if ($gappy) { ($gappy | ConvertTo-Csv | ConvertFrom-Csv).MissingDates | Should -Match '^\d{4}-\d{2}-\d{2}(, \d{4}-\d{2}-\d{2})*$' }
+    }
+
     It 'shows no password in any table, list or string' {
         $secret = $sandbox.SourceCredential.GetNetworkCredential().Password
         foreach ($object in $seen.Values) {
@@ -307,5 +317,30 @@ Describe 'Every exported cmdlet is typed in this suite' {
 
     It '<_> is run by a test in tests/Pester' -ForEach $cmdlets {
         $typed | Should -Contain $_ -Because "a DBA types $($_), so drive it in a tests/Pester/*.Tests.ps1 file"
+    }
+}
+
+Describe 'What is typed while the sandbox starts' {
+    It 'stays for the shell: no child of Start-WhSandbox reads the terminal (issue 29, item 10)' {
+        # A pwsh whose standard input already holds a typed line: Start-WhSandbox's programs (runuser, initdb, pg_ctl,
+        # the server) get their own closed input, so the line is still there for the shell afterwards.
+        $start = [System.Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        if ([System.IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') { $start.ArgumentList.Add([System.IO.Path]::Combine($PSHOME, 'pwsh.dll')) }
+        $script = "Import-Module '$ModuleManifest'; `$s = Start-WhSandbox -TenantCount 1 -Days 1; `$line = [Console]::In.ReadLine(); Stop-WhSandbox -Sandbox `$s; 'read: ' + `$line"
+        foreach ($argument in '-NoLogo', '-NoProfile', '-NonInteractive', '-Command', $script) { $start.ArgumentList.Add($argument) }
+        $start.RedirectStandardInput = $true
+        $start.RedirectStandardOutput = $true
+        $start.RedirectStandardError = $true
+        $start.UseShellExecute = $false
+        $start.Environment['NO_COLOR'] = '1'
+        $process = [System.Diagnostics.Process]::Start($start)
+        $process.StandardInput.WriteLine('typed while it ran')
+        $process.StandardInput.Flush()
+        $errors = $process.StandardError.ReadToEndAsync()
+        $output = $process.StandardOutput.ReadToEnd()
+        $process.WaitForExit()
+        $process.StandardInput.Dispose()
+        $process.ExitCode | Should -Be 0 -Because $errors.Result
+        $output | Should -Match 'read: typed while it ran'
     }
 }

@@ -8,7 +8,7 @@ BeforeDiscovery {
 BeforeAll {
     . $PSScriptRoot/TestHelpers.ps1
     $examples = [System.IO.Path]::Combine($RepositoryRoot, 'docs', 'examples')
-    $cases = 'quickstart.ps1', 'add-tenants-from-csv.ps1', 'rotate-source-password.ps1', 'sandbox-backfill-year.ps1'
+    $cases = 'quickstart.ps1', 'add-tenants-from-csv.ps1', 'rotate-source-password.ps1', 'sandbox-backfill-year.ps1', 'nightly-load.ps1'
 }
 
 Describe 'docs/examples' {
@@ -88,6 +88,33 @@ Describe 'Scripts against a warehouse, each in a new pwsh connected as whadmin' 
         $tenants.Name | Should -Be @($sandbox.Tenants.Name | Sort-Object)
         $tenants.ClientName | Should -Be @($tenants | ForEach-Object { "Client $($_.Name)" })
         $tenants | ForEach-Object { $_.DailyViewCount | Should -Be 3 }
+    }
+
+    It 'nightly-load.ps1 loads every tenant it can, then exits 1 naming the days that failed (issue 29, item 10)' {
+        # Two tenants from the CSV test above; the first one's source now refuses the warehouse's login.
+        $tenants = @(Get-WhTenant | Sort-Object Name)
+        $tenants.Count | Should -BeGreaterOrEqual 2
+        $broken = $tenants[0].Name
+        # As a scheduler runs it: pwsh -File, the module found on PSModulePath, the warehouse in $env:PHOOD_WH.
+        $scheduled = $session + @{ PSModulePath = (Split-Path (Split-Path $ModuleManifest)) + [System.IO.Path]::PathSeparator + $env:PSModulePath }
+        $wrong = [pscredential]::new($sandbox.SourceUser, (ConvertTo-SecureString 'not the password' -AsPlainText -Force))
+        Set-WhTenant -Name $broken -SourceCredential $wrong -SkipConnectionTest -Confirm:$false | Out-Null
+        try {
+            $run = Invoke-Pwsh -File ./docs/examples/nightly-load.ps1 -Command '-Days 2' -Environment $scheduled
+        } finally {
+            Set-WhTenant -Name $broken -SourceCredential $sandbox.SourceCredential -Confirm:$false | Out-Null
+        }
+        $run.ExitCode | Should -Be 1 -Because 'a day failed'
+        $text = $run.Output -join "`n"
+        $text | Should -Match "Loaded [1-9]\d* day\(s\) of $($tenants.Count) tenant\(s\); 2 failed\."
+        ($run.Errors -join "`n") | Should -Match "FAILED $broken\.foodlogstats_\d{4}_\d{2}_\d{2}: "
+        ($run.Errors -join "`n") | Should -Not -Match "FAILED $($tenants[1].Name)\."
+        # The healthy tenant was loaded although the broken one came first.
+        (Get-WhMv -Tenant $tenants[1].Name -Template foodlogstats | Measure-Object).Count | Should -BeGreaterOrEqual 2
+
+        # Everything well again: exit 0.
+        $again = Invoke-Pwsh -File ./docs/examples/nightly-load.ps1 -Command '-Days 2' -Environment $scheduled
+        $again.ExitCode | Should -Be 0 -Because ($again.Errors -join "`n")
     }
 
     It 'rotate-source-password.ps1 makes a tenant reach its source again after the password changed' {

@@ -58,7 +58,7 @@ Describe 'Tenants' {
             "What if: Performing the operation ""New tenant: test the source $endpoint through dblink; " +
             'create schema whatif_tenant (whadmin owns it; phood_ro reads it, including views created later); ' +
             "add connection whatif_tenant → $endpoint as $($sandbox.SourceUser) (dblink server wh_whatif_tenant with a user mapping for whadmin); " +
-            'create the tenant and public views of every template" on target "whatif_tenant".')
+            'create the tenant and public views of the default templates" on target "whatif_tenant".')
         Get-SandboxSnapshot $sandbox | Should -Be $before
         Get-WhTenant -Name whatif_tenant | Should -BeNullOrEmpty
     }

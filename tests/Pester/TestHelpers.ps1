@@ -11,7 +11,9 @@ function Get-ExportedCmdletName {
 # (NO_COLOR, redirected), 200 columns wide; returns the exit code and the combined output lines.
 function Invoke-Pwsh {
     param(
+        # What -Command runs; or, with -File, the script's arguments after it (pwsh -File script args...).
         [Parameter(Mandatory)] [string] $Command,
+        [string] $File,
         [hashtable] $Environment = @{},
         [string] $WorkingDirectory = $RepositoryRoot
     )
@@ -22,7 +24,9 @@ function Invoke-Pwsh {
     } else {
         $start.FileName = [Environment]::ProcessPath
     }
-    foreach ($argument in '-NoLogo', '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
+    $arguments = if ($File) { @('-NoLogo', '-NoProfile', '-NonInteractive', '-File', $File) + @($Command -split ' ' | Where-Object { $_ }) }
+                 else { @('-NoLogo', '-NoProfile', '-NonInteractive', '-Command', $Command) }
+    foreach ($argument in $arguments) { $start.ArgumentList.Add($argument) }
     $start.WorkingDirectory = $WorkingDirectory
     $start.RedirectStandardOutput = $true
     $start.RedirectStandardError = $true

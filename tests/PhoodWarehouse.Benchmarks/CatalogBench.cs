@@ -3,8 +3,8 @@ using PhoodWarehouse.Core.Health;
 namespace PhoodWarehouse.Benchmarks;
 
 /// <summary>
-/// Rows j1-j4: the everyday commands that read the catalog of daily views (Get-WhTenant, Get-WhMvFreshness, Get-WhMv of
-/// one tenant, Get-WhHealth), at 20 tenants x 365 days and again at 50 x 730 (issue 15's target: under 250 ms), with the
+/// Rows j1-j5: the everyday commands that read the catalog of daily views (Get-WhTenant, Get-WhMvFreshness, Get-WhMv of
+/// one tenant, Get-WhHealth, Export-WhFreshnessReport), at 20 tenants x 365 days and again at 50 x 730 (issue 15's target: under 250 ms), with the
 /// growth between the two, so that 100 tenants x 3 years can be projected. Every day is loaded by the module with the
 /// warehouse's defaults (closed days compacted), from one source database that all tenants read.
 /// Row j6: each monitoring view (schema phood_monitor) read whole as the monitoring login at the larger size (issue 30's
@@ -35,12 +35,15 @@ internal sealed partial class Bench
 
         var growth = (double)(bigTenants * bigDays) / (smallTenants * smallDays);
         string[] names = ["Get-WhTenant (TenantStore.ListAsync)", "Get-WhMvFreshness (DailyViewCatalog.FreshnessAsync, 30 days)",
-                          "Get-WhMv -Tenant of one tenant (DailyViewCatalog.ListAsync, every day)", "Get-WhHealth (HealthInspector, every check)"];
+                          "Get-WhMv -Tenant of one tenant (DailyViewCatalog.ListAsync, every day)", "Get-WhHealth (HealthInspector, every check)",
+                          "Export-WhFreshnessReport -Days 90 (freshness, FreshnessCalendar.ReadAsync, the page)"];
+        // The report reads three times j2's window day by day (4,500 days at 50 tenants) and writes a page for people: 500 ms.
+        int[] targets = [250, 250, 250, 250, 500];
         for (var i = 0; i < names.Length; i++)
         {
             table.Add($"j{i + 1}", $"{names[i]} at {smallTenants} x {smallDays}", Ms(small.Figures[i]));
             table.Add("", $"  at {bigTenants} x {bigDays} ({big.DailyNames:N0} daily names; {growth:0.0}x the days)", Ms(big.Figures[i]),
-                $"{smallTenants} x {smallDays}", Ratio(big.Figures[i], small.Figures[i]), "< 250 ms", Met(big.Figures[i] < 250));
+                $"{smallTenants} x {smallDays}", Ratio(big.Figures[i], small.Figures[i]), $"< {targets[i]} ms", Met(big.Figures[i] < targets[i]));
         }
 
         string[] views = ["freshness", "days", "jobs", "replicas", "warehouse"];
@@ -88,6 +91,12 @@ internal sealed partial class Bench
             await TimeAsync(() => catalog.FreshnessAsync([], [], 30, default)),
             await TimeAsync(() => catalog.ListAsync(new DailyViewQuery { Tenants = [new NamePattern(oneTenant)] }, default)),
             await TimeAsync(() => health.RunAsync([], new HealthThresholds(), default)),
+            await TimeAsync(async () =>
+            {
+                var pairs = await catalog.FreshnessAsync([], [], 90, default);
+                var days = await new FreshnessCalendar(connection, NullLogger.Instance).ReadAsync(pairs, default);
+                GC.KeepAlive(PhoodWarehouse.Core.Reports.FreshnessReportPage.Render(pairs, days, connection.Target, DateTimeOffset.UtcNow));
+            }),
         };
         return new CatalogFigures(dailyNames, figures);
     }

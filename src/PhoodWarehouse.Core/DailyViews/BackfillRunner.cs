@@ -26,9 +26,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         if (request.ThrottleLimit is < 1 or > MaxThrottle)
             throw new WarehouseException("InvalidThrottleLimit", WhErrorKind.InvalidArgument,
                 $"-ThrottleLimit must be between 1 and {MaxThrottle}; it was {request.ThrottleLimit}.", request.ThrottleLimit);
-        if (request.To is { } end && request.From > end)
-            throw new WarehouseException("ReversedDateRange", WhErrorKind.InvalidArgument,
-                $"The range {request.From:yyyy-MM-dd} .. {request.To:yyyy-MM-dd} ends before it starts. Swap -From and -To.", request.From);
+        DateRange.EnsureOrdered(request.From, request.To);
         if (request.From < EarliestDay)
             throw new WarehouseException("PreHistoryDateRange", WhErrorKind.InvalidArgument,
                 $"The range starts on {request.From:yyyy-MM-dd}, before {EarliestDay:yyyy-MM-dd}: there is no food-waste data that old, and the run would create a view per day since then. Check -From.", request.From);
@@ -537,9 +535,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         await using (var reader = await command.ExecuteReaderAsync(cancel))
             while (await reader.ReadAsync(cancel)) known.Add(reader.GetString(0));
         var missing = templates.Where(t => !known.Contains(t)).ToList();
-        if (missing.Count > 0)
-            throw new WarehouseException("TemplateNotFound", WhErrorKind.ObjectNotFound,
-                $"There is no template named '{string.Join("', '", missing)}'. Get-WhTemplate lists them; Set-WhTemplate adds one.", missing[0]);
+        if (missing.Count > 0) throw Templates.TemplateStore.NotFound(string.Join("', '", missing));
     }
 
     private static async Task<HashSet<(string Schema, string View)>> ExistingViewsAsync(NpgsqlConnection db, IReadOnlyList<string> tenants, CancellationToken cancel)

@@ -37,9 +37,7 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
 
     public async Task<IReadOnlyList<WhMv>> ListAsync(DailyViewQuery query, CancellationToken cancel)
     {
-        if (query.From is { } from && query.To is { } to && from > to)
-            throw new WarehouseException("InvalidDateRange", WhErrorKind.InvalidArgument,
-                $"-From {from:yyyy-MM-dd} is after -To {to:yyyy-MM-dd}. Swap them.", query);
+        if (query.From is { } from) DateRange.EnsureOrdered(from, query.To);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var command = Db.Command(db, ListSql,
             ("tenants", ExactNames(query.Tenants)), ("templates", ExactNames(query.Templates)),
@@ -124,9 +122,9 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
                 DailyViewCount = reader.GetInt32(6),
                 CompactedViewCount = reader.GetInt32(7),
                 DaysBehind = latest is null ? null : (int)(today - latest.Value).TotalDays,
-                MissingDates = reader.GetFieldValue<DateTime[]>(8),
-                PartialDates = reader.GetFieldValue<DateTime[]>(9),
-                ChangedDates = reader.GetFieldValue<DateTime[]>(10),
+                MissingDates = new ReadableList<DateTime>(reader.GetFieldValue<DateTime[]>(8)),
+                PartialDates = new ReadableList<DateTime>(reader.GetFieldValue<DateTime[]>(9)),
+                ChangedDates = new ReadableList<DateTime>(reader.GetFieldValue<DateTime[]>(10)),
                 LastSuccess = reader.IsDBNull(11) ? null : reader.GetDateTime(11).ToLocalTime(),
                 LastFailure = reader.IsDBNull(12) ? null : reader.GetDateTime(12).ToLocalTime(),
                 LastError = reader.IsDBNull(13) ? null : reader.GetString(13),

@@ -21,9 +21,7 @@ public sealed class DayChecker(WhConnection connection, ILogger logger)
         if (throttleLimit is < 1 or > MaxThrottle)
             throw new WarehouseException("InvalidThrottleLimit", WhErrorKind.InvalidArgument,
                 $"-ThrottleLimit must be between 1 and {MaxThrottle}; it was {throttleLimit}.", throttleLimit);
-        foreach (var window in windows.Where(w => w.To is { } to && w.From > to))
-            throw new WarehouseException("ReversedDateRange", WhErrorKind.InvalidArgument,
-                $"The range {window.From:yyyy-MM-dd} .. {window.To:yyyy-MM-dd} ends before it starts. Swap -From and -To.", window.From);
+        foreach (var window in windows) DateRange.EnsureOrdered(window.From, window.To);
 
         Dictionary<string, string> connections;
         Dictionary<string, DateOnly> todays;
@@ -37,8 +35,7 @@ public sealed class DayChecker(WhConnection connection, ILogger logger)
             if (tenants.FirstOrDefault(t => !connections.ContainsKey(t)) is { } unknown) throw TenantStore.NotFound(unknown);
             foreach (var template in windows.Select(w => w.Template).Distinct())
                 if (!await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @t)", cancel, ("t", template)))
-                    throw new WarehouseException("TemplateNotFound", WhErrorKind.ObjectNotFound,
-                        $"There is no template named '{template}'. Get-WhTemplate lists them.", template);
+                    throw Templates.TemplateStore.NotFound(template);
             todays = await TenantClock.TodayAsync(db, tenants, cancel);
         }
         foreach (var window in windows)

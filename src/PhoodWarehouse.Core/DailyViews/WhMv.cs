@@ -67,15 +67,15 @@ public sealed record WhMvFreshness
     /// <summary>Today minus <see cref="LatestDate"/> in days (0 = today is loaded); null when empty.</summary>
     public int? DaysBehind { get; init; }
     /// <summary>Days without a view from the later of the window start and the first loaded day, up to today.</summary>
-    public DateTime[] MissingDates { get; init; } = [];
+    public IReadOnlyList<DateTime> MissingDates { get; init; } = ReadableList<DateTime>.Empty;
     public DateTime? LastSuccess { get; init; }
     public DateTime? LastFailure { get; init; }
     public string? LastError { get; init; }
     public required FreshnessStatus Status { get; init; }
     /// <summary>Closed days of the window last captured before they ended (Partial).</summary>
-    public DateTime[] PartialDates { get; init; } = [];
+    public IReadOnlyList<DateTime> PartialDates { get; init; } = ReadableList<DateTime>.Empty;
     /// <summary>Days of the window whose last check found them different from the source (Changed).</summary>
-    public DateTime[] ChangedDates { get; init; } = [];
+    public IReadOnlyList<DateTime> ChangedDates { get; init; } = ReadableList<DateTime>.Empty;
     /// <summary>The latest time a check found one of its days equal to the source; null: never verified.</summary>
     public DateTime? LastVerified { get; init; }
     public DateTime? FirstDate { get; init; }

@@ -349,9 +349,9 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
                     $"yesterday ({today.AddDays(-1):yyyy-MM-dd}) is not finished {Late(t.LateBy)} after its freshness SLA ({t.FreshnessSla:c} after the day ended): " +
                     $"Update-WhMv -Tenant {t.Tenant} -Template {template} -Date {today.AddDays(-1):yyyy-MM-dd} finishes it; check its schedule (Get-WhCronJob -Tenant {t.Tenant}) and Get-WhCronJobRun -Failed",
                 FreshnessStatus.Changed =>
-                    $"{t.ChangedDates.Length} day(s) differ from the source ({Days(t.ChangedDates)}): Repair-WhMv -Tenant {t.Tenant} -Template {template} -From {t.ChangedDates.Min():yyyy-MM-dd} re-loads them",
+                    $"{t.ChangedDates.Count} day(s) differ from the source ({Days(t.ChangedDates)}): Repair-WhMv -Tenant {t.Tenant} -Template {template} -From {t.ChangedDates.Min():yyyy-MM-dd} re-loads them",
                 FreshnessStatus.Partial =>
-                    $"{t.PartialDates.Length} closed day(s) were last read before they ended ({Days(t.PartialDates)}): Test-WhMv -Tenant {t.Tenant} -Template {template} -From {t.PartialDates.Min():yyyy-MM-dd} | Repair-WhMv",
+                    $"{t.PartialDates.Count} closed day(s) were last read before they ended ({Days(t.PartialDates)}): Test-WhMv -Tenant {t.Tenant} -Template {template} -From {t.PartialDates.Min():yyyy-MM-dd} | Repair-WhMv",
                 FreshnessStatus.Gaps =>
                     $"{gaps} day(s) missing in the last {limits.FreshnessDays}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {today.AddDays(-(limits.FreshnessDays - 1)):yyyy-MM-dd} loads only the missing ones",
                 FreshnessStatus.Fresh => "Up to date.",

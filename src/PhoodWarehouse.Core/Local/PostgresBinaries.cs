@@ -59,6 +59,9 @@ internal static class ProcessRunner
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            // Its own, closed standard input: a child (runuser, pg_ctl, the server it starts) never reads the DBA's
+            // terminal, so what is typed while Start-WhSandbox runs stays for the shell (issue 29, item 10).
+            RedirectStandardInput = true,
             UseShellExecute = false,
         };
         if (asUser is null)
@@ -73,6 +76,7 @@ internal static class ProcessRunner
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
+        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeout))

@@ -59,10 +59,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
             throw new WarehouseException("TenantNotFound", WhErrorKind.ObjectNotFound,
                 $"There is no tenant '{request.Tenant}' in {connection.Target} (neither in _wh.tenants nor in _wh.tenant_connections). Get-WhTenant lists the tenants; New-WhTenant adds one.",
                 request.Tenant);
-        if (!templateExists)
-            throw new WarehouseException("TemplateNotFound", WhErrorKind.ObjectNotFound,
-                $"There is no template '{request.Template}' in {connection.Target}. Get-WhTemplate lists the templates (SELECT template_name FROM _wh.mv_templates).",
-                request.Template);
+        if (!templateExists) throw Templates.TemplateStore.NotFound(request.Template);
 
         var jobCommand = CronJobCommand.Build(request.Template, connectionName, request.Tenant, request.RefreshYesterday, request.LookbackDays);
         var existing = (await ReadJobsAsync(db, state, "jobname = @n AND username = 'whadmin'", cancel, ("n", name))).FirstOrDefault();

@@ -139,7 +139,7 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
             ColumnsMatch = columnsMatch,
             DeclaredColumns = declared?.Select(d => d.Definition).ToList() ?? [],
             SourceColumnTypes = sourceTypes,
-            Problems = problems.ToArray(),
+            Problems = new ReadableList<string>(problems),
         };
     }
 

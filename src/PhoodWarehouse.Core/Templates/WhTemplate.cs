@@ -50,6 +50,6 @@ public sealed record WhTemplateTest
     public IReadOnlyList<string> DeclaredColumns { get; init; } = [];
     /// <summary>The source's result column types, in order (from a temporary view on the remote).</summary>
     public IReadOnlyList<string> SourceColumnTypes { get; init; } = [];
-    public string[] Problems { get; init; } = [];
-    public bool Success => Problems.Length == 0;
+    public IReadOnlyList<string> Problems { get; init; } = ReadableList<string>.Empty;
+    public bool Success => Problems.Count == 0;
 }

@@ -52,7 +52,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 SourceSslMode = reader.IsDBNull(7) ? null : reader.GetString(7),
                 SourceChannelBinding = reader.IsDBNull(8) ? null : reader.GetString(8),
                 SourceSslRootCert = reader.IsDBNull(9) ? null : reader.GetString(9),
-                Templates = reader.GetFieldValue<string[]>(10),
+                Templates = new ReadableList<string>(reader.GetFieldValue<string[]>(10)),
                 DailyViewCount = reader.GetInt32(11),
                 FirstDate = reader.IsDBNull(12) ? null : reader.GetDateTime(12),
                 LatestDate = reader.IsDBNull(13) ? null : reader.GetDateTime(13),
@@ -342,8 +342,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
         }
         foreach (var template in templates)
             if (!await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @t)", cancel, ("t", template)))
-                throw new WarehouseException("TemplateNotFound", WhErrorKind.ObjectNotFound,
-                    $"There is no template named '{template}'. Get-WhTemplate lists them; Set-WhTemplate adds one.", template);
+                throw Templates.TemplateStore.NotFound(template);
         return templates.Distinct().ToList();
     }
 

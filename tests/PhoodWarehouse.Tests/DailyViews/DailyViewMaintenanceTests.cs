@@ -78,7 +78,7 @@ public sealed class DailyViewMaintenanceTests(PostgresServer server)
         Assert.Equal(new[] { Day(-2), Day(-1) }, some.Select(v => v.Date).ToArray());
         Assert.All(some, v => Assert.Equal("gm_a", v.Tenant));
 
-        wh.Run("Get-WhMv -From ($WarehouseToday) -To ($WarehouseToday.AddDays(-3))").AssertError("InvalidDateRange");
+        wh.Run("Get-WhMv -From ($WarehouseToday) -To ($WarehouseToday.AddDays(-3))").AssertError("ReversedDateRange");
     }
 
     [Fact]
