@@ -130,7 +130,7 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
                 LastError = reader.IsDBNull(13) ? null : reader.GetString(13),
                 LastVerified = reader.IsDBNull(14) ? null : reader.GetDateTime(14).ToLocalTime(),
                 Status = Enum.Parse<FreshnessStatus>(reader.GetString(15)),
-                FailedDates = reader.GetFieldValue<DateTime[]>(16),
+                FailedDates = new ReadableList<DateTime>(reader.GetFieldValue<DateTime[]>(16)),
                 LastCapture = reader.IsDBNull(17) ? null : reader.GetDateTime(17).ToLocalTime(),
                 FreshnessSla = reader.IsDBNull(18) ? null : reader.GetTimeSpan(18),
                 LateBy = TimeSpan.FromSeconds(reader.GetDouble(19)),

@@ -86,7 +86,7 @@ public sealed record WhMvFreshness
     public required DateTime WindowStart { get; init; }
     public required DateTime Today { get; init; }
     /// <summary>Days of the window whose latest failure is newer than their latest success.</summary>
-    public DateTime[] FailedDates { get; init; } = [];
+    public IReadOnlyList<DateTime> FailedDates { get; init; } = ReadableList<DateTime>.Empty;
     /// <summary>The latest capture of any of its days; null: none recorded.</summary>
     public DateTime? LastCapture { get; init; }
     /// <summary>How long after its day ends (on the tenant's clock) a day must be finished: the tenant's, else the warehouse's.</summary>
