@@ -46,6 +46,8 @@ function Install-Prerequisites([switch] $ForTests) {
     if ($ForTests -and -not (Test-Path "$lib/plpgsql_check.so")) { $needed["postgresql-$major-plpgsql-check"] = 'plpgsql_check: the linter test checks every _wh routine with it' }
     if ($ForTests -and -not (Test-Path /usr/bin/chromium)) { $needed['chromium'] = 'Chromium: the freshness report test screenshots the page headless and checks its colours' }
     if ($ForTests -and -not (Test-Path /usr/sbin/pgbouncer)) { $needed['pgbouncer'] = 'PgBouncer: the pooler tests run the module through it in session and transaction mode' }
+    if ($ForTests -and -not (Get-Command promtool -ErrorAction Ignore)) { $needed['prometheus'] = 'promtool: the monitoring tests check and unit-test the alert rules and example configuration of monitoring/prometheus' }
+    if ($ForTests -and -not (Get-Command prometheus-postgres-exporter -ErrorAction Ignore)) { $needed['prometheus-postgres-exporter'] = 'postgres_exporter: the monitoring tests scrape it, run with monitoring/postgres_exporter/queries.yaml as phood_monitor' }
     if (-not $needed.Count) { return }
 
     foreach ($name in $needed.Keys) { Write-Host "Installing $name for $($needed[$name])." }

@@ -6,13 +6,14 @@
 --     \i sql/create.sql
 --
 -- Before running it, replace the password stubs below (STUB_WHADMIN_PASSWORD,
--- STUB_PHOOD_RO_PASSWORD). The script is re-runnable: roles and the database are
+-- STUB_PHOOD_RO_PASSWORD, STUB_PHOOD_MONITOR_PASSWORD). The script is re-runnable: roles and the database are
 -- created only when missing, and the passwords are set on every run, so editing
 -- this file and running it again rotates them.
 --
 -- Guarantees:
 --   * role whadmin: LOGIN, no admin attribute (warehouse operations);
 --   * role phood_ro: LOGIN, no admin attribute (read-only BI);
+--   * role phood_monitor: LOGIN, no admin attribute (monitoring: the views of schema phood_monitor only);
 --   * the stub passwords and empty ones are refused;
 --   * database phood_warehouse (created, not renamed: the guide's "rename the default
 --     database" is not done, template1/postgres stay as they are);
@@ -22,15 +23,17 @@
 
 -- The passwords of this file (edit the stubs first), into psql variables; the stubs and empty ones are refused before
 -- anything changes.
-SELECT 'STUB_WHADMIN_PASSWORD' AS whadmin_password, 'STUB_PHOOD_RO_PASSWORD' AS phood_ro_password
+SELECT 'STUB_WHADMIN_PASSWORD' AS whadmin_password, 'STUB_PHOOD_RO_PASSWORD' AS phood_ro_password,
+       'STUB_PHOOD_MONITOR_PASSWORD' AS phood_monitor_password
 \gset
-SELECT (:'whadmin_password' ~ '^(STUB_[A-Z_]+_PASSWORD)?$' OR :'phood_ro_password' ~ '^(STUB_[A-Z_]+_PASSWORD)?$') AS stub_passwords
+SELECT (:'whadmin_password' ~ '^(STUB_[A-Z_]+_PASSWORD)?$' OR :'phood_ro_password' ~ '^(STUB_[A-Z_]+_PASSWORD)?$'
+        OR :'phood_monitor_password' ~ '^(STUB_[A-Z_]+_PASSWORD)?$') AS stub_passwords
 \gset
 \if :stub_passwords
 DO $stubs$
 BEGIN
     RAISE EXCEPTION 'create.sql still holds a password stub (or an empty password)'
-        USING HINT = 'Edit sql/create.sql: replace STUB_WHADMIN_PASSWORD and STUB_PHOOD_RO_PASSWORD with secure passwords, then run it again. Nothing was changed.';
+        USING HINT = 'Edit sql/create.sql: replace STUB_WHADMIN_PASSWORD, STUB_PHOOD_RO_PASSWORD and STUB_PHOOD_MONITOR_PASSWORD with secure passwords, then run it again. Nothing was changed.';
 END
 $stubs$;
 \endif
@@ -58,16 +61,18 @@ BEGIN
 END
 $quiet$;
 SELECT pg_catalog.set_config('phood.whadmin_password', :'whadmin_password', true),
-       pg_catalog.set_config('phood.phood_ro_password', :'phood_ro_password', true)
+       pg_catalog.set_config('phood.phood_ro_password', :'phood_ro_password', true),
+       pg_catalog.set_config('phood.phood_monitor_password', :'phood_monitor_password', true)
 \g /dev/null
 \unset whadmin_password
 \unset phood_ro_password
+\unset phood_monitor_password
 DO $passwords$
 DECLARE
     login text;
     secret text;
 BEGIN
-    FOREACH login IN ARRAY ARRAY['whadmin', 'phood_ro'] LOOP
+    FOREACH login IN ARRAY ARRAY['whadmin', 'phood_ro', 'phood_monitor'] LOOP
         secret := pg_catalog.current_setting('phood.' || login || '_password');
         PERFORM pg_catalog.set_config('phood.' || login || '_password', '', true);
         BEGIN

@@ -69,6 +69,7 @@ CREATE SCHEMA IF NOT EXISTS _wh;
 \ir wh/17-scheduled-refresh.sql
 \ir wh/18-upgrades.sql
 \ir wh/19-privileges-and-version.sql
+\ir wh/20-monitoring.sql
 \ir wh/99-routine-comments.sql
 
 COMMIT;

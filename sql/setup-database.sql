@@ -7,7 +7,7 @@
 -- (functions.sql), with CREATE on this database.
 --
 -- Guarantees:
---   * roles whadmin and phood_ro exist (created without password and without any admin attribute when missing); an
+--   * roles whadmin, phood_ro and phood_monitor exist (created without password and without any admin attribute when missing); an
 --     existing one that is a superuser, has CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS, or is a member of a role
 --     that has one of them (rds_superuser, say) or of pg_execute_server_program / pg_read_server_files /
 --     pg_write_server_files, is refused: whadmin stays whadmin (docs/security.md);
@@ -18,6 +18,9 @@
 --     (dblink_connect_u and every other *_u function: granted to no one); USAGE on schema cron and EXECUTE on
 --     cron.schedule_in_database / cron.alter_job when pg_cron is installed;
 --   * phood_ro: CONNECT, USAGE on public; nothing else;
+--   * phood_monitor (the monitoring login: Prometheus, Grafana, any collector): CONNECT and search_path phood_monitor,
+--     nothing else here; whadmin's functions.sql gives it the monitoring views (schema phood_monitor) and only them
+--     (docs/monitoring.md). Refused like the two above when it has more rights than its part;
 --   * PUBLIC: no CONNECT and no TEMP on the database, no CREATE on schema public, no dblink:
 --     a login with no grants cannot connect (docs/security.md, finding 5);
 --   * whadmin may call public.wh_streaming_replicas() (replication state for Get-WhHealth;
@@ -51,9 +54,12 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'phood_ro') THEN
         CREATE ROLE phood_ro LOGIN NOCREATEROLE NOCREATEDB;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'phood_monitor') THEN
+        CREATE ROLE phood_monitor LOGIN NOCREATEROLE NOCREATEDB;
+    END IF;
     -- An existing role with more than its part is refused, never quietly demoted (a non-superuser cannot demote a
     -- superuser, and a role that is a member of an admin role can act as it).
-    FOREACH wh_role IN ARRAY ARRAY['whadmin', 'phood_ro'] LOOP
+    FOREACH wh_role IN ARRAY ARRAY['whadmin', 'phood_ro', 'phood_monitor'] LOOP
         SELECT pg_catalog.string_agg(w, ', ') INTO why FROM (
             SELECT 'it is a superuser' AS w FROM pg_catalog.pg_roles r WHERE r.rolname = wh_role AND r.rolsuper
             UNION ALL SELECT 'it has CREATEROLE' FROM pg_catalog.pg_roles r WHERE r.rolname = wh_role AND r.rolcreaterole
@@ -122,6 +128,7 @@ DO $db$
 BEGIN
     EXECUTE pg_catalog.format('GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %I TO whadmin', pg_catalog.current_database());
     EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO phood_ro', pg_catalog.current_database());
+    EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO phood_monitor', pg_catalog.current_database());
     -- Only the warehouse's own roles connect: a plain login could read the map of tenants
     -- (foreign server hosts, view definitions). Give other logins CONNECT explicitly.
     EXECUTE pg_catalog.format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', pg_catalog.current_database());
@@ -133,6 +140,9 @@ $db$;
 -- BI reads public only: no "$user" in phood_ro's search_path, so no schema named like a role (a tenant, say) is ever
 -- searched before public (a tenant named phood_ro would otherwise shadow every cross-tenant view).
 ALTER ROLE phood_ro SET search_path = public;
+-- The monitoring login reads its own schema only (whadmin's phood_monitor: the monitoring views); a schema named like
+-- the role is what "$user" would find anyway, and no tenant can take the name of a role (_wh.assert_new_name).
+ALTER ROLE phood_monitor SET search_path = phood_monitor;
 
 GRANT CREATE, USAGE ON SCHEMA public TO whadmin;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
@@ -154,7 +164,7 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
         IF unsafe THEN
-            EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM whadmin, phood_ro', fn);
+            EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM whadmin, phood_ro, phood_monitor', fn);
         ELSE
             EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO whadmin', fn);
         END IF;
@@ -210,6 +220,9 @@ BEGIN
         SELECT pg_catalog.format('phood_ro lacks CONNECT on database %I (owner %I)', db, pg_catalog.pg_get_userbyid(d.datdba))
         FROM pg_catalog.pg_database d WHERE d.datname = db AND NOT pg_catalog.has_database_privilege('phood_ro', d.oid, 'CONNECT')
         UNION ALL
+        SELECT pg_catalog.format('phood_monitor lacks CONNECT on database %I (owner %I)', db, pg_catalog.pg_get_userbyid(d.datdba))
+        FROM pg_catalog.pg_database d WHERE d.datname = db AND NOT pg_catalog.has_database_privilege('phood_monitor', d.oid, 'CONNECT')
+        UNION ALL
         SELECT pg_catalog.format('PUBLIC still has %s on database %I (owner %I)', p, db, pg_catalog.pg_get_userbyid(d.datdba))
         FROM pg_catalog.pg_database d, pg_catalog.unnest(ARRAY['CONNECT', 'TEMPORARY']) p
         WHERE d.datname = db AND pg_catalog.has_database_privilege('public', d.oid, p)
@@ -232,6 +245,7 @@ BEGIN
         JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'dblink',
         LATERAL (VALUES ('PUBLIC still has EXECUTE', pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')),
                         ('phood_ro has EXECUTE', pg_catalog.has_function_privilege('phood_ro', p.oid, 'EXECUTE')),
+                        ('phood_monitor has EXECUTE', pg_catalog.has_function_privilege('phood_monitor', p.oid, 'EXECUTE')),
                         ('whadmin lacks EXECUTE', p.proname !~ '_u$' AND NOT pg_catalog.has_function_privilege('whadmin', p.oid, 'EXECUTE')),
                         ('whadmin has EXECUTE (unsafe: granted to no one)', p.proname ~ '_u$' AND pg_catalog.has_function_privilege('whadmin', p.oid, 'EXECUTE'))) c(w, bad)
         WHERE c.bad

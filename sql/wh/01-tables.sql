@@ -34,6 +34,10 @@ CREATE INDEX IF NOT EXISTS tenants_connection_name_idx ON _wh.tenants (connectio
 -- The tenant's IANA time zone (pg_timezone_names): its logged_time is local wall-clock time there, so its
 -- "today", "yesterday" and "has a day ended" follow that zone. NULL: the warehouse session's TimeZone.
 ALTER TABLE _wh.tenants ADD COLUMN IF NOT EXISTS time_zone text;
+-- upgrade from < 2.3.0: add column _wh.tenants.freshness_sla (NULL: the warehouse's freshness_sla setting)
+-- How long after its day ends (on its clock) a tenant's day must be finished (captured after it ended): past it, an
+-- unfinished yesterday is Late (_wh.freshness). NULL: the warehouse's default (_wh.settings() 'freshness_sla').
+ALTER TABLE _wh.tenants ADD COLUMN IF NOT EXISTS freshness_sla interval;
 
 CREATE TABLE IF NOT EXISTS _wh.mv_templates (
     template_name      text PRIMARY KEY,
@@ -71,6 +75,8 @@ CREATE TABLE IF NOT EXISTS _wh.run_log (
     run_by           text DEFAULT session_user,
     application_name text DEFAULT current_setting('application_name')
 );
+-- upgrade from < 2.3.0: add column _wh.run_log.sqlstate (the SQLSTATE of a failure; NULL in older rows)
+ALTER TABLE _wh.run_log ADD COLUMN IF NOT EXISTS sqlstate text;
 CREATE INDEX IF NOT EXISTS run_log_tenant_template_date_idx ON _wh.run_log (tenant_schema, template_name, target_date);
 CREATE INDEX IF NOT EXISTS run_log_logged_at_idx ON _wh.run_log (logged_at);
 -- upgrade from < 2.1.1: add the run log's partial indexes of successes and failures (each pair's latest is one probe for _wh.freshness)

@@ -362,12 +362,13 @@ RETURNS TABLE (key text, default_value text)
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    VALUES ('check_statement_timeout', '10min'), ('compact_after_days', '31'), ('job_lock_timeout', '10s'),
+    VALUES ('check_statement_timeout', '10min'), ('compact_after_days', '31'), ('freshness_sla', '02:00:00'), ('job_lock_timeout', '10s'),
            ('lock_timeout', '10s'), ('run_log_retention_days', '90'), ('source_connect_timeout', '10s'),
            ('source_statement_timeout', '10min'), ('source_tcp_user_timeout', '60s')
 $$;
 
--- Sets one of _wh.settings() after checking its value (a duration for *_timeout, a whole number of days otherwise),
+-- Sets one of _wh.settings() after checking its value (a duration for *_timeout and freshness_sla, a whole number of
+-- days otherwise),
 -- and brings every foreign server in step when it is a source_* setting. Raises, changing nothing, for an unknown key
 -- or a value of the wrong kind. Returns true when the value changed.
 CREATE OR REPLACE FUNCTION _wh.set_setting(setting_key text, setting_value text)
@@ -384,7 +385,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The settings: ' || (SELECT string_agg(s.key, ', ' ORDER BY s.key) FROM _wh.settings() s) || '.';
     END IF;
-    IF setting_key LIKE '%\_timeout' THEN
+    IF setting_key LIKE '%\_timeout' OR setting_key = 'freshness_sla' THEN
         BEGIN
             PERFORM setting_value::interval;
         EXCEPTION WHEN OTHERS THEN

@@ -36,24 +36,29 @@ AS $$ SELECT pg_advisory_xact_lock(hashtext('_wh.public_view'), hashtext(templat
 -- 7. Run log
 -- ============================================================================
 
--- Appends one run_log row (in the caller's transaction) and returns its id.
+-- Appends one run_log row (in the caller's transaction) and returns its id; sqlstate: a failure's SQLSTATE.
+-- (The 2.2 signature, without sqlstate, is dropped first: with both, a call of 8 arguments would be ambiguous.)
+DROP FUNCTION IF EXISTS _wh.log_run(text, text, text, date, text, bigint, numeric, text);
 CREATE OR REPLACE FUNCTION _wh.log_run(target_schema text, tenant_connection_name text, template_name text,
-                                       target_date date, action text, row_count bigint, duration_ms numeric, error text DEFAULT NULL)
+                                       target_date date, action text, row_count bigint, duration_ms numeric, error text DEFAULT NULL,
+                                       sqlstate text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    INSERT INTO _wh.run_log (tenant_schema, connection_name, template_name, target_date, action, row_count, duration_ms, error)
-    VALUES (target_schema, tenant_connection_name, template_name, target_date, action, row_count, round(duration_ms, 1), error)
+    INSERT INTO _wh.run_log (tenant_schema, connection_name, template_name, target_date, action, row_count, duration_ms, error, sqlstate)
+    VALUES (target_schema, tenant_connection_name, template_name, target_date, action, row_count, round(duration_ms, 1), error, sqlstate)
     RETURNING id
 $$;
 
 -- For callers (the C# client) that caught an error from an update function and want it
--- recorded: call this in a fresh transaction. Returns the run_log id.
-CREATE OR REPLACE FUNCTION _wh.log_failure(template_name text, connection_name text, target_schema text, target_date date, error text)
+-- recorded (with its SQLSTATE when it has one): call this in a fresh transaction. Returns the run_log id.
+DROP FUNCTION IF EXISTS _wh.log_failure(text, text, text, date, text);
+CREATE OR REPLACE FUNCTION _wh.log_failure(template_name text, connection_name text, target_schema text, target_date date, error text,
+                                           sqlstate text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT _wh.log_run(target_schema, connection_name, template_name, target_date, 'failed', NULL, NULL, error) $$;
+AS $$ SELECT _wh.log_run(target_schema, connection_name, template_name, target_date, 'failed', NULL, NULL, error, sqlstate) $$;

@@ -95,7 +95,7 @@ BEGIN
         msg := format('%s (%s attempts)', msg, attempt);
     END IF;
     PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'failed', NULL,
-                        (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, msg);
+                        (extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, msg, st);
     RETURN jsonb_build_object('action', 'failed', 'date', target_date, 'error', msg, 'sqlstate', st);
 END
 $$;

@@ -191,6 +191,18 @@ Describe 'Health and configuration' {
         (Test-WhTenantConnection -Name $tenant).Success | Should -BeTrue
     }
 
+    It 'gives a tenant a freshness SLA of its own, and $null puts it back on the warehouse''s' {
+        $tenant = $sandbox.Tenants[0].Name
+        (Set-WhTenant -Name $tenant -FreshnessSla 04:30:00 -Confirm:$false).FreshnessSla | Should -Be ([timespan]'04:30:00')
+        $fresh = Get-WhMvFreshness -Tenant $tenant -Days 4
+        $fresh.FreshnessSla | Should -Be ([timespan]'04:30:00')
+        $fresh.Status | Should -Not -Be 'Late'
+        $fresh.LateBy | Should -Be ([timespan]::Zero)
+        $back = Set-WhTenant -Name $tenant -FreshnessSla $null -Confirm:$false
+        $back.FreshnessSla | Should -BeNullOrEmpty
+        $back.EffectiveFreshnessSla | Should -Be ([timespan]'02:00:00')
+    }
+
     It 'exports the configuration without a password and imports it back as unchanged' {
         $file = Join-Path ([System.IO.Path]::GetTempPath()) "phoodwh-config-$PID.json"
         try {

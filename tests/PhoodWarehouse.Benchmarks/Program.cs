@@ -120,6 +120,7 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
     private string As(string user, string password, string db = Warehouse) => cluster.ConnectionString(db, user, password);
     private string Whadmin => As("whadmin", "bench-wh-pw");
     private string Ro => As("phood_ro", "bench-ro-pw");
+    private string Monitor => As("phood_monitor", "bench-mon-pw");
 
     public async Task InstallAsync()
     {
@@ -134,7 +135,7 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
         await installer.InstallAsync(await installer.PlanAsync(default), default);
         await using var db = new NpgsqlConnection(Super());
         await db.OpenAsync();
-        await Exec(db, "ALTER ROLE whadmin PASSWORD 'bench-wh-pw'; ALTER ROLE phood_ro PASSWORD 'bench-ro-pw'");
+        await Exec(db, "ALTER ROLE whadmin PASSWORD 'bench-wh-pw'; ALTER ROLE phood_ro PASSWORD 'bench-ro-pw'; ALTER ROLE phood_monitor PASSWORD 'bench-mon-pw'");
     }
 
     public async Task<string> MachineAsync()

@@ -56,6 +56,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
                 SourcePassword = passwords.GetValueOrDefault(tenant.ConnectionName),
                 Templates = tenant.Templates,
                 TimeZone = tenant.TimeZone,
+                FreshnessSla = tenant.FreshnessSla,
             });
         }
 

@@ -180,6 +180,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
                 SourcePassword = credential.Password,
                 Templates = tenant.Templates,
                 TimeZone = tenant.TimeZone,
+                FreshnessSla = tenant.FreshnessSla,
             };
             var userNote = credential.User == tenant.SourceUser ? "" : $" (as {credential.User}, the credential's user; the file says {tenant.SourceUser})";
             var message = $"created: {tenant.SourceServer}:{tenant.SourcePort}/{tenant.SourceDatabase}{userNote}";
@@ -305,6 +306,7 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
         Compare("channel_binding", current.SourceChannelBinding, file.SourceChannelBinding);
         Compare("sslrootcert", current.SourceSslRootCert, file.SourceSslRootCert);
         Compare("time zone", current.TimeZone, file.TimeZone);
+        Compare("freshness SLA", current.FreshnessSla, file.FreshnessSla);
         return string.Join("; ", parts);
     }
 }

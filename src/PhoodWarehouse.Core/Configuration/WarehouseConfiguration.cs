@@ -89,6 +89,8 @@ public sealed record TenantConfiguration
     public IReadOnlyList<string> Templates { get; init; } = [];
     /// <summary>IANA time zone of the tenant's days; absent (older files too): the warehouse's.</summary>
     public string? TimeZone { get; init; }
+    /// <summary>The tenant's own freshness SLA; absent (older files too): the warehouse's setting freshness_sla.</summary>
+    public TimeSpan? FreshnessSla { get; init; }
 }
 
 public sealed record CronJobConfiguration

@@ -400,7 +400,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                     message = $"The day took longer than the per-day timeout ({limit.TotalSeconds:0.#} s) and was cancelled: {message}";
                 if (attempt > 1) message += $" ({attempt} attempts)";
                 logger.LogWarning("{View} failed: {Error}", view, message);
-                await RecordFailureAsync(day, message, session);
+                await RecordFailureAsync(day, message, (error as PostgresException)?.SqlState, session);
                 return Result(day, MvAction.Failed, null, watch.Elapsed, message);
             }
         }
@@ -446,13 +446,13 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     /// Records a failed day in the run log over the worker's own session when it is open (a worker holds one
     /// warehouse connection, not two), else over a pooled one.
     /// </summary>
-    private async Task RecordFailureAsync(BackfillDay day, string message, WorkerSession session)
+    private async Task RecordFailureAsync(BackfillDay day, string message, string? sqlState, WorkerSession session)
     {
         try
         {
             await using var own = session.IsOpen ? null : await connection.DataSource.OpenConnectionAsync(CancellationToken.None);
-            await Db.ExecuteAsync(own ?? session.Db!, "SELECT _wh.log_failure(@t, @c, @s, @d, @e)", CancellationToken.None,
-                ("t", day.Template), ("c", day.ConnectionName), ("s", day.Tenant), ("d", day.Date), ("e", message));
+            await Db.ExecuteAsync(own ?? session.Db!, "SELECT _wh.log_failure(@t, @c, @s, @d, @e, @q)", CancellationToken.None,
+                ("t", day.Template), ("c", day.ConnectionName), ("s", day.Tenant), ("d", day.Date), ("e", message), ("q", sqlState));
         }
         catch (Exception error) when (error is NpgsqlException or PostgresException)
         {

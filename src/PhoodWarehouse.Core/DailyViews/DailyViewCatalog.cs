@@ -100,7 +100,8 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
         await using var command = Db.Command(db,
             """
             SELECT tenant, coalesce(template, ''), today, window_start, first_day, latest_day, daily_views, compacted_views,
-                   missing, partial, changed, last_success, last_failure, last_error, last_verified, status
+                   missing, partial, changed, last_success, last_failure, last_error, last_verified, status,
+                   failed, last_capture, freshness_sla, seconds_late::float8, last_sqlstate
             FROM _wh.freshness(@days, @tenants, @templates)
             """,
             ("days", days), ("tenants", tenants), ("templates", templates));
@@ -129,6 +130,11 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
                 LastError = reader.IsDBNull(13) ? null : reader.GetString(13),
                 LastVerified = reader.IsDBNull(14) ? null : reader.GetDateTime(14).ToLocalTime(),
                 Status = Enum.Parse<FreshnessStatus>(reader.GetString(15)),
+                FailedDates = new ReadableList<DateTime>(reader.GetFieldValue<DateTime[]>(16)),
+                LastCapture = reader.IsDBNull(17) ? null : reader.GetDateTime(17).ToLocalTime(),
+                FreshnessSla = reader.IsDBNull(18) ? null : reader.GetTimeSpan(18),
+                LateBy = TimeSpan.FromSeconds(reader.GetDouble(19)),
+                LastErrorSqlState = reader.IsDBNull(20) ? null : reader.GetString(20),
             };
         }, cancel);
     }

@@ -55,6 +55,8 @@ public enum FreshnessStatus
     Changed,
     /// <summary>No daily view at all.</summary>
     Empty,
+    /// <summary>Yesterday is not finished (no view captured after it ended) although its freshness SLA has passed.</summary>
+    Late,
 }
 
 /// <summary>Freshness of one tenant's template over a window of days ending today on the tenant's clock (<c>_wh.tenant_today</c>).</summary>
@@ -84,6 +86,16 @@ public sealed record WhMvFreshness
     public int CompactedViewCount { get; init; }
     public required DateTime WindowStart { get; init; }
     public required DateTime Today { get; init; }
+    /// <summary>Days of the window whose latest failure is newer than their latest success.</summary>
+    public IReadOnlyList<DateTime> FailedDates { get; init; } = ReadableList<DateTime>.Empty;
+    /// <summary>The latest capture of any of its days; null: none recorded.</summary>
+    public DateTime? LastCapture { get; init; }
+    /// <summary>How long after its day ends (on the tenant's clock) a day must be finished: the tenant's, else the warehouse's.</summary>
+    public TimeSpan? FreshnessSla { get; init; }
+    /// <summary>How far past its SLA yesterday is still unfinished; zero when on time (<see cref="FreshnessStatus.Late"/>).</summary>
+    public TimeSpan LateBy { get; init; }
+    /// <summary>The SQLSTATE of the latest failure, when recorded (failures logged before 2.3.0 have none).</summary>
+    public string? LastErrorSqlState { get; init; }
 }
 
 /// <summary>A tenant or public union view that was rebuilt.</summary>

@@ -327,6 +327,7 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
     /// </summary>
     private static IEnumerable<WhHealthCheck> FreshnessChecks(IReadOnlyList<DailyViews.WhMvFreshness> rows, HealthThresholds limits)
     {
+        static string Late(TimeSpan by) => by.TotalHours >= 1 ? $"{(int)by.TotalHours} h {by.Minutes} min" : $"{Math.Max(1, (int)by.TotalMinutes)} min";
         var threshold = $"latest day ≥ yesterday; no missing, partial or changed day in the last {limits.FreshnessDays} days; no failure after the last success";
         if (rows.Count == 0) return [Ok(HealthCheckNames.Freshness, "no tenants", threshold, "No tenants yet: New-WhTenant adds one.")];
         return rows.Select(t =>
@@ -344,6 +345,9 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
                 FreshnessStatus.Stale or FreshnessStatus.Empty => latest is { } last
                     ? $"the latest day is {last:yyyy-MM-dd}: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From {last.AddDays(1):yyyy-MM-dd}, and check its schedule (Get-WhCronJob -Tenant {t.Tenant})"
                     : $"no day loaded yet: Invoke-WhMvBackfill {t.Tenant} -Template {template} -From <first day>",
+                FreshnessStatus.Late =>
+                    $"yesterday ({today.AddDays(-1):yyyy-MM-dd}) is not finished {Late(t.LateBy)} after its freshness SLA ({t.FreshnessSla:c} after the day ended): " +
+                    $"Update-WhMv -Tenant {t.Tenant} -Template {template} -Date {today.AddDays(-1):yyyy-MM-dd} finishes it; check its schedule (Get-WhCronJob -Tenant {t.Tenant}) and Get-WhCronJobRun -Failed",
                 FreshnessStatus.Changed =>
                     $"{t.ChangedDates.Count} day(s) differ from the source ({Days(t.ChangedDates)}): Repair-WhMv -Tenant {t.Tenant} -Template {template} -From {t.ChangedDates.Min():yyyy-MM-dd} re-loads them",
                 FreshnessStatus.Partial =>
@@ -358,7 +362,7 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
             {
                 FreshnessStatus.Fresh => WhHealthStatus.Ok,
                 FreshnessStatus.Changed or FreshnessStatus.Partial or FreshnessStatus.Gaps => WhHealthStatus.Warning,
-                FreshnessStatus.Failing or FreshnessStatus.Stale or FreshnessStatus.Empty => WhHealthStatus.Critical,
+                FreshnessStatus.Failing or FreshnessStatus.Stale or FreshnessStatus.Empty or FreshnessStatus.Late => WhHealthStatus.Critical,
                 _ => throw new System.Diagnostics.UnreachableException($"freshness status {t.Status} has no severity"),
             };
             var verified = t.LastVerified is { } v ? $", verified {v:yyyy-MM-dd HH:mm}" : "";

@@ -16,7 +16,8 @@ internal sealed record SuperuserState(
                 SELECT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) AS su,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'whadmin') AS whadmin,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'whadmin')
-                         AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'phood_ro') AS roles,
+                         AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'phood_ro')
+                         AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'phood_monitor') AS roles,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name OPERATOR(pg_catalog.=) 'dblink') AS dblink_available,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'dblink') AS dblink,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name OPERATOR(pg_catalog.=) 'pg_cron') AS cron_available,
@@ -37,6 +38,11 @@ internal sealed record SuperuserState(
                      AND pg_catalog.has_database_privilege('whadmin', pg_catalog.current_database(), 'CREATE')
                      AND pg_catalog.has_database_privilege('whadmin', pg_catalog.current_database(), 'CONNECT')
                      AND pg_catalog.has_database_privilege('phood_ro', pg_catalog.current_database(), 'CONNECT')
+                     AND pg_catalog.has_database_privilege('phood_monitor', pg_catalog.current_database(), 'CONNECT')
+                     AND EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting rs
+                                 WHERE rs.setdatabase OPERATOR(pg_catalog.=) 0
+                                   AND rs.setrole OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'phood_monitor')
+                                   AND 'search_path=phood_monitor' OPERATOR(pg_catalog.=) ANY (rs.setconfig))
                      AND NOT pg_catalog.has_database_privilege('public', pg_catalog.current_database(), 'CONNECT')
                      AND EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting rs
                                  WHERE rs.setdatabase OPERATOR(pg_catalog.=) 0

@@ -178,10 +178,20 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
 
         var (version, checksum) = await ReadInstalledAsync(db, cancel);
         var targetVersion = TargetVersion();
+        // The monitoring login's grants are whadmin's to give (functions.sql), once the admin's part has made the login:
+        // an admin part run after whadmin's leaves it without them until functions.sql runs again.
+        var monitorLogin = await Db.ScalarAsync<bool>(db,
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'phood_monitor')", cancel);
+        var monitorGranted = !monitorLogin || await Db.ScalarAsync<bool>(db,
+            "SELECT coalesce(pg_catalog.has_table_privilege('phood_monitor', pg_catalog.to_regclass('phood_monitor.freshness'), 'SELECT'), false)", cancel);
         // No checksum: functions.sql ran from psql, from the release of that version.
-        var upToDate = version == targetVersion && (checksum is null || checksum == SqlScripts.Checksum());
+        var upToDate = version == targetVersion && (checksum is null || checksum == SqlScripts.Checksum()) && monitorGranted;
         var steps = new List<string>();
-        if (!upToDate)
+        if (!upToDate && version == targetVersion && !monitorGranted)
+        {
+            steps.Add($"give the monitoring login phood_monitor its views ({SqlScripts.Functions} again as whadmin: it grants them)");
+        }
+        else if (!upToDate)
         {
             steps.Add(version is null
                 ? $"install the _wh schema {targetVersion} as whadmin ({SqlScripts.Functions})"
@@ -191,6 +201,9 @@ public sealed class WarehouseInstaller(WhConnection connection, ILogger logger, 
             steps.AddRange(SqlScripts.TemplateFiles().Select(file => $"load template '{SqlScripts.TemplateName(file)}' ({file})"));
         }
         var notes = new List<string> { "Connected as whadmin: roles, extensions and grants are a superuser's part (sql/create.sql); they are in place." };
+        if (!monitorLogin)
+            notes.Add("The monitoring login phood_monitor does not exist yet (docs/monitoring.md): run sql/create.sql or Install-WhWarehouse as a superuser " +
+                      "or the managed server's admin, then Install-WhWarehouse as whadmin again to give it its views.");
         if (!state.PgCronReady) notes.Add(PgCronNote(state.PgCronAvailable));
         return new InstallPlan(connection.Target, false, version, targetVersion, upToDate, state.PgCronReady, steps, notes)
         { WhadminPart = true };

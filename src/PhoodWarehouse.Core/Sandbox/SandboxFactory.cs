@@ -18,6 +18,8 @@ public sealed record SandboxOptions
     public bool Replica { get; init; }
     /// <summary>The port the sandbox listens on (127.0.0.1); a free one when null.</summary>
     public int? Port { get; init; }
+    /// <summary>Also start Prometheus' postgres_exporter against it as the monitoring login (docs/monitoring.md).</summary>
+    public bool Monitoring { get; init; }
     public const string Database = "phood_warehouse";
     public const string SourceUser = "sample_reader";
 }
@@ -43,9 +45,10 @@ public static class SandboxFactory
         [
             $"start a throwaway PostgreSQL cluster in {options.Path ?? "a new temporary folder"} on {(options.Port is { } port ? $"port {port}" : "a free port")} (pg_cron preloaded when installed)",
             $"create the database {SandboxOptions.Database} and install the warehouse {WarehouseInstaller.TargetVersion()} (the superuser part as the superuser, the _wh part as whadmin)",
-            "give whadmin and phood_ro random passwords",
+            "give whadmin, phood_ro and phood_monitor random passwords",
             $"create {names.Count} tenant source database(s) ({string.Join(", ", names.Select(n => "src_" + n))}) with {options.Days} day(s) of data from {first:yyyy-MM-dd}, read by '{SandboxOptions.SourceUser}'",
             .. (options.Replica ? ["start a streaming hot standby of it in a folder of its own (pg_basebackup; hot_standby_feedback on)"] : Array.Empty<string>()),
+            .. (options.Monitoring ? ["start postgres_exporter on a free local port as phood_monitor, with monitoring/postgres_exporter/queries.yaml"] : Array.Empty<string>()),
         ];
     }
 
@@ -65,6 +68,8 @@ public static class SandboxFactory
                     $"The folder {path} is not empty. Stop-WhSandbox deletes the sandbox folder, so give it an empty or new folder.", path);
         }
 
+        if (options.Monitoring && MonitoringExporter.FindProgram() is null) throw MonitoringExporter.NotInstalled();
+
         logger.LogInformation("Starting a throwaway PostgreSQL cluster");
         var cluster = LocalPostgresCluster.Start(new LocalClusterOptions { Path = path, CronDatabase = SandboxOptions.Database, Port = options.Port });
         try
@@ -80,6 +85,7 @@ public static class SandboxFactory
 
             var whadminPassword = NewPassword();
             var phoodRoPassword = NewPassword();
+            var phoodMonitorPassword = NewPassword();
             var sourcePassword = NewPassword();
             // The superuser part as postgres, the _wh part over whadmin's own login (docs/security.md).
             using (var superuser = await WarehouseConnector.ConnectAsync(
@@ -95,14 +101,16 @@ public static class SandboxFactory
                 // Hex passwords need no quoting, but go through format(%L) all the same.
                 await using var passwords = new NpgsqlCommand(
                     """
-                    SELECT set_config('phood.w', @w, false), set_config('phood.r', @r, false);
+                    SELECT set_config('phood.w', @w, false), set_config('phood.r', @r, false), set_config('phood.m', @m, false);
                     DO $$ BEGIN
                       EXECUTE format('ALTER ROLE whadmin PASSWORD %L', current_setting('phood.w'));
                       EXECUTE format('ALTER ROLE phood_ro PASSWORD %L', current_setting('phood.r'));
+                      EXECUTE format('ALTER ROLE phood_monitor PASSWORD %L', current_setting('phood.m'));
                     END $$;
                     """, admin);
                 passwords.Parameters.AddWithValue("w", whadminPassword);
                 passwords.Parameters.AddWithValue("r", phoodRoPassword);
+                passwords.Parameters.AddWithValue("m", phoodMonitorPassword);
                 await passwords.ExecuteNonQueryAsync(cancel);
             }
 
@@ -134,8 +142,17 @@ public static class SandboxFactory
                 logger.LogInformation("Standby running on {Host}:{Port} in {Folder}", standby.Host, standby.Port, standby.Folder);
             }
 
-            var sandbox = new WhSandbox(cluster, SandboxOptions.Database, whadminPassword, phoodRoPassword,
-                SandboxOptions.SourceUser, ToSecureString(sourcePassword), tenants);
+            MonitoringExporter? exporter = null;
+            if (options.Monitoring)
+            {
+                logger.LogInformation("Starting postgres_exporter as phood_monitor");
+                exporter = await MonitoringExporter.StartAsync(cluster.Host, cluster.Port, SandboxOptions.Database, phoodMonitorPassword,
+                    cluster.Folder, cancel);
+                logger.LogInformation("postgres_exporter serves {Url}", exporter.MetricsUrl);
+            }
+
+            var sandbox = new WhSandbox(cluster, SandboxOptions.Database, whadminPassword, phoodRoPassword, phoodMonitorPassword,
+                SandboxOptions.SourceUser, ToSecureString(sourcePassword), tenants, exporter);
             Track(sandbox);
             return sandbox;
         }

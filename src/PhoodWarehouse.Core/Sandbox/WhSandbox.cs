@@ -13,7 +13,7 @@ public sealed record WhSandboxTenant(
 
 /// <summary>
 /// A running throwaway warehouse: a local PostgreSQL cluster in its own folder with the warehouse installed,
-/// whadmin and phood_ro given random passwords, and tenant source databases full of generated data.
+/// whadmin, phood_ro and phood_monitor given random passwords, optionally postgres_exporter serving its metrics, and tenant source databases full of generated data.
 /// Its connection strings hold passwords, so they are methods, not properties: no table, list view, export or
 /// property dump ever shows them (the source password is a SecureString). <see cref="Stop"/> deletes everything.
 /// </summary>
@@ -21,10 +21,14 @@ public sealed class WhSandbox : IDisposable
 {
     private readonly LocalPostgresCluster cluster;
 
-    internal WhSandbox(LocalPostgresCluster cluster, string database, string whadminPassword, string phoodRoPassword,
-        string sourceUser, SecureString sourcePassword, IReadOnlyList<WhSandboxTenant> tenants)
+    private readonly MonitoringExporter? exporter;
+
+    internal WhSandbox(LocalPostgresCluster cluster, string database, string whadminPassword, string phoodRoPassword, string phoodMonitorPassword,
+        string sourceUser, SecureString sourcePassword, IReadOnlyList<WhSandboxTenant> tenants, MonitoringExporter? exporter = null)
     {
         this.cluster = cluster;
+        this.exporter = exporter;
+        PhoodMonitorPassword = phoodMonitorPassword;
         Database = database;
         WhadminPassword = whadminPassword;
         PhoodRoPassword = phoodRoPassword;
@@ -52,6 +56,13 @@ public sealed class WhSandbox : IDisposable
 
     internal string WhadminPassword { get; }
     internal string PhoodRoPassword { get; }
+    internal string PhoodMonitorPassword { get; }
+
+    /// <summary>Where postgres_exporter serves the warehouse's metrics (Start-WhSandbox -Monitoring); null without it.</summary>
+    public string? MetricsUrl => exporter?.MetricsUrl;
+
+    /// <summary>The monitoring login's connection string, password included: what Grafana or a collector would use.</summary>
+    public string GetPhoodMonitorConnectionString() => cluster.ConnectionString(Database, "phood_monitor", PhoodMonitorPassword);
 
     /// <summary>whadmin's connection string, password included: <c>Connect-WhWarehouse -ConnectionString $sandbox.GetConnectionString()</c>.</summary>
     public string GetConnectionString() => cluster.ConnectionString(Database, "whadmin", WhadminPassword);
@@ -76,6 +87,7 @@ public sealed class WhSandbox : IDisposable
     {
         if (!IsRunning) return;
         IsRunning = false;
+        exporter?.Dispose();
         NpgsqlConnection.ClearAllPools();
         cluster.Dispose();
         SandboxFactory.Forget(this);

@@ -18,7 +18,8 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                      WHERE to_regclass(format('%I.%I', t.schema_name, m.template_name)) IS NOT NULL
                         OR m.template_name = ANY (v.templates)
                      ORDER BY 1),
-               coalesce(v.views, 0)::int, v.first_date, v.latest_date, t.time_zone, _wh.today_in(t.time_zone)
+               coalesce(v.views, 0)::int, v.first_date, v.latest_date, t.time_zone, _wh.today_in(t.time_zone),
+               t.freshness_sla, _wh.tenant_freshness_sla(t.schema_name)
         FROM _wh.tenants t
         LEFT JOIN _wh.tenant_connections c ON c.tenant_name = t.connection_name
         LEFT JOIN (SELECT d.schema_name, array_agg(DISTINCT d.template_name) AS templates,
@@ -57,6 +58,8 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 LatestDate = reader.IsDBNull(13) ? null : reader.GetDateTime(13),
                 TimeZone = reader.IsDBNull(14) ? null : reader.GetString(14),
                 Today = reader.GetDateTime(15),
+                FreshnessSla = reader.IsDBNull(16) ? null : reader.GetTimeSpan(16),
+                EffectiveFreshnessSla = reader.IsDBNull(17) ? null : reader.GetTimeSpan(17),
             });
         }
         return tenants;
@@ -142,6 +145,8 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
             request.TimeZone is null ? "" : $" (time zone {request.TimeZone})", templates.Count == 0 ? "no template" : string.Join(", ", templates));
         await Db.ExecuteAsync(db, "SELECT _wh.create_tenant(@s, @c, @n, @z, @t)", cancel,
             ("s", request.Name), ("c", request.ConnectionName), ("n", request.ClientName), ("z", request.TimeZone), ("t", templates.ToArray()));
+        if (request.FreshnessSla is { } sla)
+            await Db.ExecuteAsync(db, "SELECT _wh.set_tenant_freshness_sla(@s, @l)", cancel, ("s", request.Name), ("l", sla));
         await transaction.CommitAsync(cancel);
         return (await FindAsync(request.Name, cancel))!;
     }
@@ -161,6 +166,10 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 $"it was given for ({tenant.SourceServer}:{tenant.SourcePort}/{tenant.SourceDatabase}). Give -SourceCredential with the new source's login. Nothing was changed.",
                 name);
 
+        if (changes.FreshnessSla is { } wanted && (wanted < TimeSpan.Zero || wanted >= TimeSpan.FromDays(7)))
+            throw new WarehouseException("InvalidFreshnessSla", WhErrorKind.InvalidArgument,
+                $"-FreshnessSla {wanted:c} is out of range: give a duration from 00:00:00 up to 7 days (e.g. 02:00:00), how long after its day ends a tenant's day must be finished. Nothing was changed.",
+                name);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         if (changes.TimeZone is { Length: > 0 } zone) await TenantClock.ValidateTimeZoneAsync(db, zone, name, cancel);
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
@@ -190,6 +199,12 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
                 logger.LogInformation("Testing the changed source of {Tenant} through dblink", name);
                 await SourceProbe.CheckReachableAsync(db, tenant.ConnectionName, name, cancel);
             }
+        }
+        if (changes.SetsFreshnessSla)
+        {
+            logger.LogInformation("Setting the freshness SLA of {Tenant} to {Sla}", name, changes.FreshnessSla?.ToString("c") ?? "the warehouse's");
+            await Db.ExecuteAsync(db, "SELECT _wh.set_tenant_freshness_sla(@s, @l)", cancel, ("s", name),
+                ("l", changes.FreshnessSla is { } sla ? sla : DBNull.Value));
         }
         if (changes.ClientName is not null)
         {

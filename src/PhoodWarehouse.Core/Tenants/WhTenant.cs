@@ -26,6 +26,13 @@ public sealed record WhTenant
     public string? TimeZone { get; init; }
     /// <summary>Today on the tenant's clock (the warehouse's <c>_wh.tenant_today</c>).</summary>
     public DateTime Today { get; init; }
+    /// <summary>
+    /// How long after its day ends (on its clock) a day must be finished, else it is Late; null: the warehouse's
+    /// setting freshness_sla (<see cref="EffectiveFreshnessSla"/> is the one that applies).
+    /// </summary>
+    public TimeSpan? FreshnessSla { get; init; }
+    /// <summary>The freshness SLA that applies: the tenant's own, else the warehouse's.</summary>
+    public TimeSpan? EffectiveFreshnessSla { get; init; }
 
     public override string ToString() => Name;
 }
@@ -54,6 +61,8 @@ public sealed record NewTenantRequest
     public bool TestConnection { get; init; } = true;
     /// <summary>IANA time zone of the tenant's days; null: the warehouse's.</summary>
     public string? TimeZone { get; init; }
+    /// <summary>The tenant's own freshness SLA; null: the warehouse's.</summary>
+    public TimeSpan? FreshnessSla { get; init; }
 }
 
 /// <summary>What Set-WhTenant changes; null leaves a value as it is.</summary>
@@ -70,6 +79,9 @@ public sealed record TenantChanges
     public string? ClientName { get; init; }
     /// <summary>IANA time zone; "" removes it (the tenant's days follow the warehouse's clock again).</summary>
     public string? TimeZone { get; init; }
+    /// <summary>Whether to set the freshness SLA (to <see cref="FreshnessSla"/>; null: back to the warehouse's).</summary>
+    public bool SetsFreshnessSla { get; init; }
+    public TimeSpan? FreshnessSla { get; init; }
     /// <summary>Test the changed source through dblink before committing (as New-WhTenant does); Set-WhTenant -SkipConnectionTest turns it off.</summary>
     public bool TestConnection { get; init; } = true;
 
@@ -103,6 +115,7 @@ public sealed record TenantChanges
         if (SourcePassword is not null) parts.Add("source password (user mapping)");
         if (ClientName is not null) parts.Add($"client name → {ClientName} (tenant and public views rebuilt)");
         if (TimeZone is not null) parts.Add(TimeZone.Length == 0 ? "time zone → none (the warehouse's)" : $"time zone → {TimeZone}");
+        if (SetsFreshnessSla) parts.Add(FreshnessSla is { } sla ? $"freshness SLA → {sla:c}" : "freshness SLA → the warehouse's (freshness_sla)");
         return string.Join(", ", parts);
     }
 }

@@ -8,8 +8,8 @@ public static class RepositoryPaths
     public static string ModuleManifest => Path.Combine(Root, "out", "PhoodWarehouse", "PhoodWarehouse.psd1");
 
     /// <summary>
-    /// <see cref="CopySqlTree"/>, then create.sql's password stubs replaced with the test passwords of whadmin and
-    /// phood_ro, as the guide's step 1 asks a DBA to do; returns the sql folder.
+    /// <see cref="CopySqlTree"/>, then create.sql's password stubs replaced with the test passwords of whadmin,
+    /// phood_ro and phood_monitor, as the guide's step 1 asks a DBA to do; returns the sql folder.
     /// </summary>
     public static string CopySqlTreeWithPasswords(string work)
     {
@@ -17,7 +17,8 @@ public static class RepositoryPaths
         var create = Path.Combine(target, "create.sql");
         File.WriteAllText(create, File.ReadAllText(create)
             .Replace("STUB_WHADMIN_PASSWORD", PostgresServer.WhadminPassword.Replace("'", "''"))
-            .Replace("STUB_PHOOD_RO_PASSWORD", PostgresServer.PhoodRoPassword.Replace("'", "''")));
+            .Replace("STUB_PHOOD_RO_PASSWORD", PostgresServer.PhoodRoPassword.Replace("'", "''"))
+            .Replace("STUB_PHOOD_MONITOR_PASSWORD", PostgresServer.PhoodMonitorPassword.Replace("'", "''")));
         return target;
     }
 

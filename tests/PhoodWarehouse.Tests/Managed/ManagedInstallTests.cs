@@ -152,7 +152,7 @@ internal static class ManagedChecks
             """
             SELECT r.rolname::text, r.rolsuper, r.rolcreaterole, r.rolcreatedb,
                    (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid)
-            FROM pg_roles r WHERE r.rolname IN ('phood_ro', 'whadmin') ORDER BY 1
+            FROM pg_roles r WHERE r.rolname IN ('phood_monitor', 'phood_ro', 'whadmin') ORDER BY 1
             """, su);
         await using (var reader = await command.ExecuteReaderAsync())
         {
@@ -166,13 +166,24 @@ internal static class ManagedChecks
                 Assert.False(reader.GetBoolean(3), $"{name} has CREATEDB");
                 Assert.Equal(0L, reader.GetInt64(4));
             }
-            Assert.Equal(2, rows);
+            Assert.Equal(3, rows);
         }
+        // The monitoring login: CONNECT, its own schema in its search_path, the five monitoring views and nothing else
+        // (pg_cron grants its tables to PUBLIC, and its row security shows a login its own jobs only: phood_monitor has none).
+        Assert.Equal("phood_monitor.days, phood_monitor.freshness, phood_monitor.jobs, phood_monitor.replicas, phood_monitor.warehouse", await PostgresServer.Scalar(su,
+            """
+            SELECT string_agg(n.nspname || '.' || c.relname, ', ' ORDER BY n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'cron') AND has_table_privilege('phood_monitor', c.oid, 'SELECT')
+            """));
+        Assert.True((bool)(await PostgresServer.Scalar(su,
+            "SELECT has_database_privilege('phood_monitor', current_database(), 'CONNECT') AND NOT has_schema_privilege('phood_monitor', '_wh', 'USAGE')"))!);
+        Assert.Equal("search_path=phood_monitor", await PostgresServer.Scalar(su,
+            "SELECT c FROM pg_db_role_setting s, unnest(s.setconfig) c WHERE s.setrole = 'phood_monitor'::regrole AND s.setdatabase = 0 AND c LIKE 'search_path=%'"));
         Assert.False((bool)(await PostgresServer.Scalar(su, "SELECT pg_has_role('master', 'whadmin', 'MEMBER')"))!,
             "the admin became a member of whadmin");
         Assert.Equal("whadmin", await PostgresServer.Scalar(su, "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = '_wh'"));
         Assert.False((bool)(await PostgresServer.Scalar(su,
-            "SELECT bool_or(has_function_privilege(r, p.oid, 'EXECUTE')) FROM pg_proc p, unnest(ARRAY['whadmin', 'phood_ro', 'public']) r WHERE p.proname ~ '^dblink.*_u$'"))!,
+            "SELECT bool_or(has_function_privilege(r, p.oid, 'EXECUTE')) FROM pg_proc p, unnest(ARRAY['whadmin', 'phood_ro', 'phood_monitor', 'public']) r WHERE p.proname ~ '^dblink.*_u$'"))!,
             "an unsafe dblink function (dblink_connect_u) is executable");
         Assert.True((bool)(await PostgresServer.Scalar(su, "SELECT has_function_privilege('whadmin', 'dblink_connect(text,text)', 'EXECUTE')"))!);
         Assert.True((bool)(await PostgresServer.Scalar(su,

@@ -45,6 +45,12 @@ public sealed class ManagedPsqlRouteTests(ManagedPostgresServer server) : IClass
         await ManagedChecks.AssertRolesStayInTheirLanesAsync(observer);
         await using (var ro = await server.OpenAsync("phood_warehouse", "phood_ro"))
             Assert.Equal(1, await PostgresServer.Scalar(ro, "SELECT 1"));
+        // The monitoring login logs in with create.sql's password and reads its views (no tenant yet).
+        await using (var monitor = await server.OpenAsync("phood_warehouse", "phood_monitor"))
+        {
+            Assert.Equal(0, await PostgresServer.Scalar(monitor, "SELECT tenants FROM warehouse"));
+            Assert.Equal(0L, await PostgresServer.Scalar(monitor, "SELECT count(*) FROM freshness"));
+        }
 
         // SET ROLE is no boundary: functions.sql refuses an admin session even as whadmin's current user.
         await using (var su = await server.OpenAsync("phood_warehouse"))

@@ -50,6 +50,29 @@ public sealed class CronJobRealRunTests(PostgresServer server)
             Assert.Equal(job.JobId, run.JobId);
             Assert.NotNull(run.Duration);
 
+            // The monitoring login sees the job and its run (phood_monitor.jobs, issue 30), not pg_cron's tables' rows.
+            await using (var monitor = await server.OpenAsync(database, "phood_monitor"))
+            await using (var jobs = new NpgsqlCommand("SELECT last_status, runs_24h, failures_24h, last_duration_seconds IS NOT NULL, active FROM jobs WHERE job = @n", monitor))
+            {
+                jobs.Parameters.AddWithValue("n", job.Name);
+                await using var reader = await jobs.ExecuteReaderAsync();
+                Assert.True(await reader.ReadAsync(), "phood_monitor.jobs has no row for the job");
+                Assert.Equal(("succeeded", 0, true, true), (reader.GetString(0), reader.GetInt32(2), reader.GetBoolean(3), reader.GetBoolean(4)));
+                Assert.True(reader.GetInt32(1) >= 1);
+            }
+            // ... and so does Prometheus: phood_job_failures_24h{job} from the real exporter.
+            using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            {
+                listener.Start();
+                var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+                listener.Stop();
+                using var exporter = Monitoring.PrometheusTests.Exporter.Start(
+                    $"postgresql://phood_monitor:{Uri.EscapeDataString(PostgresServer.PhoodMonitorPassword)}@{server.Host}:{server.Port}/{database}?sslmode=disable", port);
+                var metrics = await exporter.ScrapeAsync();
+                Assert.Equal(0, Assert.Single(metrics, m => m.Name == "phood_job_failures_24h" && m.Labels.GetValueOrDefault("job") == job.Name).Value);
+                Assert.True(Assert.Single(metrics, m => m.Name == "phood_job_runs_24h" && m.Labels.GetValueOrDefault("job") == job.Name).Value >= 1);
+            }
+
             await using var check = new NpgsqlCommand(
                 """
                 SELECT l.action, l.target_date, to_regclass(format('%I.%I', l.tenant_schema, _wh.create_mv_name('foodlogstats', l.target_date))) IS NOT NULL

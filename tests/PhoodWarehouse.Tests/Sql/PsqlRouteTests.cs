@@ -27,6 +27,7 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
         var create = File.ReadAllText(Path.Combine(RepositoryPaths.CopySqlTree(work), "create.sql"));
         Assert.Contains("STUB_WHADMIN_PASSWORD", create);
         Assert.Contains("STUB_PHOOD_RO_PASSWORD", create);
+        Assert.Contains("STUB_PHOOD_MONITOR_PASSWORD", create);
         RepositoryPaths.CopySqlTreeWithPasswords(work);
     }
 
@@ -35,6 +36,7 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
         ["postgres"] = server.Cluster!.SuperuserPassword,
         ["whadmin"] = PostgresServer.WhadminPassword,
         ["phood_ro"] = PostgresServer.PhoodRoPassword,
+        ["phood_monitor"] = PostgresServer.PhoodMonitorPassword,
     };
 
     private const string GuideStep1 =
@@ -84,9 +86,11 @@ public sealed class PsqlRouteTests(PostgresServer server) : IDisposable
         Assert.Equal(WarehouseInstaller.TargetVersion(), await wh.ScalarAsync<string>("SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'"));
         Assert.Equal("whadmin", await wh.ScalarAsync<string>("SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = '_wh'"));
 
-        // The stub passwords were replaced: both roles log in with them (quote, backslash, ';', '=', non-ASCII).
+        // The stub passwords were replaced: the roles log in with them (quote, backslash, ';', '=', non-ASCII).
         await using var ro = await SqlKit.OpenAsync(server, "phood_warehouse", "phood_ro");
         Assert.Equal(1, await ro.ScalarAsync<int>("SELECT 1"));
+        await using var monitor = await SqlKit.OpenAsync(server, "phood_warehouse", "phood_monitor");
+        Assert.Equal(WarehouseInstaller.TargetVersion(), await monitor.ScalarAsync<string>("SELECT schema_version FROM warehouse"));
     }
 
     [Fact]

@@ -167,19 +167,8 @@ public sealed class UpgradeTests(PostgresServer server)
         var byModule = await LoadedWarehouse.CreateAsync(cluster, release, "wh_by_module", withCronJobs: false);
         var before = await UpgradeState.ReadAsync(byPsql.Superuser);
 
-        var psql = await SqlKit.PsqlAsync(cluster, RepositoryPaths.Root, "wh_by_psql", "whadmin",
-            "\\i sql/functions.sql\n\\i sql/template-foodlogstats.sql\n",
-            new Dictionary<string, string> { ["whadmin"] = PostgresServer.WhadminPassword });
-        psql.AssertSucceeded();
-        Assert.Equal(before, await UpgradeState.ReadAsync(byPsql.Superuser));
-
-        using (var shell = new HostedPowerShell())
-        {
-            Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", byModule.Variables()).Succeeded);
-            var upgrade = shell.Run("Install-WhWarehouse -WhadminCredential $wc -Confirm:$false", byModule.Variables());
-            Assert.True(upgrade.Succeeded, string.Join("; ", upgrade.AllErrors));
-        }
-
+        // The fresh install first: its admin part creates the cluster's roles that this release adds (phood_monitor), as a
+        // DBA's create.sql does before an upgrade; whadmin's functions.sql then grants them what it grants a fresh install.
         var fresh = "wh_fresh";
         await using (var admin = new NpgsqlConnection(cluster.ConnectionString()))
         {
@@ -192,6 +181,19 @@ public sealed class UpgradeTests(PostgresServer server)
             var install = shell.Run("Connect-WhWarehouse -ConnectionString $cs | Out-Null; Install-WhWarehouse -WhadminCredential $wc -Confirm:$false",
                 new Dictionary<string, object?> { ["cs"] = cluster.ConnectionString(fresh), ["wc"] = LoadedWarehouse.WhadminCredential });
             Assert.True(install.Succeeded, string.Join("; ", install.AllErrors));
+        }
+
+        var psql = await SqlKit.PsqlAsync(cluster, RepositoryPaths.Root, "wh_by_psql", "whadmin",
+            "\\i sql/functions.sql\n\\i sql/template-foodlogstats.sql\n",
+            new Dictionary<string, string> { ["whadmin"] = PostgresServer.WhadminPassword });
+        psql.AssertSucceeded();
+        Assert.Equal(before, await UpgradeState.ReadAsync(byPsql.Superuser));
+
+        using (var shell = new HostedPowerShell())
+        {
+            Assert.True(shell.Run("Connect-WhWarehouse -ConnectionString $superuser | Out-Null", byModule.Variables()).Succeeded);
+            var upgrade = shell.Run("Install-WhWarehouse -WhadminCredential $wc -Confirm:$false", byModule.Variables());
+            Assert.True(upgrade.Succeeded, string.Join("; ", upgrade.AllErrors));
         }
 
         var expected = await UpgradeState.SchemaShapeAsync(cluster.ConnectionString(fresh));

@@ -31,6 +31,10 @@ public sealed class StartWhSandboxCommand : WhAsyncCmdlet
     [ValidateRange(1024, 65535)]
     public int? Port { get; set; }
 
+    /// <summary>Also start Prometheus' postgres_exporter as the monitoring login (its metrics at $sandbox.MetricsUrl).</summary>
+    [Parameter]
+    public SwitchParameter Monitoring { get; set; }
+
     protected override void EndProcessing()
     {
         var options = new SandboxOptions
@@ -40,6 +44,7 @@ public sealed class StartWhSandboxCommand : WhAsyncCmdlet
             Path = Path is null ? null : GetUnresolvedProviderPathFromPSPath(Path),
             Replica = Replica,
             Port = Port,
+            Monitoring = Monitoring,
         };
         if (!ShouldProcess("local PostgreSQL sandbox", "Start: " + string.Join("; ", SandboxFactory.Plan(options)))) return;
 
@@ -62,6 +67,8 @@ public sealed class StartWhSandboxCommand : WhAsyncCmdlet
             WriteVerbose($"Sandbox running at {sandbox.Endpoint}; this session is connected to it as whadmin. Stop-WhSandbox stops it and deletes {sandbox.DataFolder}.");
             if (sandbox.ReplicaPort is { } replica)
                 WriteVerbose($"Its streaming hot standby listens on {sandbox.Server}:{replica}: BI on a replica is $sandbox.GetReplicaPhoodRoConnectionString().");
+            if (sandbox.MetricsUrl is { } metrics)
+                WriteVerbose($"postgres_exporter serves the warehouse's metrics at {metrics} (as phood_monitor; Stop-WhSandbox stops it).");
             WriteObject(sandbox);
         }
         catch (WarehouseException error)

@@ -61,6 +61,13 @@ public sealed class SetWhTenantCommand : WhCmdlet
     [ArgumentCompleter(typeof(TimeZoneCompleter))]
     public string? TimeZone { get; set; }
 
+    /// <summary>
+    /// How long after its day ends (on its clock) a tenant's day must be finished; past it, an unfinished yesterday is
+    /// Late (Get-WhMvFreshness, Get-WhHealth, the monitoring views). $null: the warehouse's setting freshness_sla again.
+    /// </summary>
+    [Parameter]
+    public TimeSpan? FreshnessSla { get; set; }
+
     /// <summary>Store a changed source without testing it through dblink first (by default a source that refuses changes nothing).</summary>
     [Parameter]
     public SwitchParameter SkipConnectionTest { get; set; }
@@ -80,13 +87,15 @@ public sealed class SetWhTenantCommand : WhCmdlet
             SourceSslRootCert = string.IsNullOrEmpty(SourceSslRootCert) ? null : SourceSslRootCert,
             ClientName = ClientName,
             TimeZone = TimeZone,
+            SetsFreshnessSla = MyInvocation.BoundParameters.ContainsKey(nameof(FreshnessSla)),
+            FreshnessSla = FreshnessSla,
             TestConnection = !SkipConnectionTest,
         };
         var description = changes.Describe();
         if (description.Length == 0)
         {
             WriteWhError(new WarehouseException("NothingToChange", WhErrorKind.InvalidArgument,
-                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceChannelBinding, -SourceSslRootCert, -SourceCredential, -ClientName or -TimeZone.", Name));
+                "Nothing to change: give -SourceServer, -SourcePort, -SourceDatabase, -SourceSslMode, -SourceChannelBinding, -SourceSslRootCert, -SourceCredential, -ClientName, -TimeZone or -FreshnessSla.", Name));
             return;
         }
         if (!ShouldProcess(Name, "Change tenant: " + description)) return;
