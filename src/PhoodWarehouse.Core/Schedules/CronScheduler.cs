@@ -25,7 +25,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
     {
         var schedule = CronExpression.Parse(request.Schedule);
         TenantName.Validate(request.Tenant);
-        TenantName.Validate(request.Template, "template name");
+        TenantName.ValidateTemplate(request.Template);
         var name = request.Name ?? CronJobCommand.DefaultName(request.Tenant, request.Template);
         if (string.IsNullOrWhiteSpace(name))
             throw new WarehouseException("InvalidCronJobName", WhErrorKind.InvalidArgument,

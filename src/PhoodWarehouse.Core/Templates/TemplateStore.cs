@@ -73,7 +73,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
     /// </summary>
     public async Task<WhTemplate> SetAsync(TemplateDefinition definition, bool commit, CancellationToken cancel)
     {
-        Tenants.TenantName.Validate(definition.Name, "template name", maxBytes: 52);
+        Tenants.TenantName.ValidateTemplate(definition.Name);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         db.Notice += OnNotice;
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);

@@ -252,7 +252,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
     private static void Validate(NewTenantRequest request)
     {
         TenantName.Validate(request.Name);
-        TenantName.Validate(request.ConnectionName, "connection name", maxBytes: 60);
+        TenantName.ValidateConnection(request.ConnectionName);
         if (string.IsNullOrWhiteSpace(request.ClientName))
             throw new WarehouseException("InvalidClientName", WhErrorKind.InvalidArgument, "The client name is empty. Give -ClientName, or leave it out to use the tenant name.", request.Name);
         if (request.SourcePort is < 1 or > 65535)
