@@ -74,6 +74,6 @@ public static class HealthCheckNames
     public const string FutureTimes = nameof(FutureTimes);
     public const string Views = nameof(Views);
 
-    public static readonly IReadOnlyList<string> All =
-        [DatabaseSize, TenantSize, Connections, LockHeadroom, DeadTuples, SlowStatements, CronHistory, CronFailures, Freshness, NeverAnalyzed, RunLog, Replicas, FutureTimes, Views];
+    /// <summary>Every check's name, in the order Get-WhHealth reports them (read from the one list of checks).</summary>
+    public static IReadOnlyList<string> All { get; } = HealthInspector.Checks.Select(c => c.Name).ToList();
 }
