@@ -10,7 +10,7 @@ namespace PhoodWarehouse.Core;
 /// </summary>
 public sealed class ReadableList<T>(IEnumerable<T> items) : ReadOnlyCollection<T>(items.ToList())
 {
-    public static ReadableList<T> Empty { get; } = new([]);
+    public static new ReadableList<T> Empty { get; } = new([]);
 
     public override string ToString() => string.Join(", ", this.Select(Text));
 
