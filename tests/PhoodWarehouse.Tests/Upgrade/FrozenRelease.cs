@@ -30,7 +30,8 @@ public sealed class FrozenRelease(string version)
     public async Task InstallAsync(string superuserConnectionString, string whadminConnectionString,
         string whadminPassword, string phoodRoPassword)
     {
-        await ExecuteAsync(superuserConnectionString, Script("setup-database.sql"));
+        // In one transaction, as create.sql runs it (release 0.3.0's refuses to run outside one).
+        await ExecuteAsync(superuserConnectionString, "BEGIN;\n" + Script("setup-database.sql") + "\nCOMMIT;");
         await using (var admin = new NpgsqlConnection(superuserConnectionString))
         {
             await admin.OpenAsync();
