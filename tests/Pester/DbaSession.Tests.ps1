@@ -203,6 +203,24 @@ Describe 'Health and configuration' {
         $back.EffectiveFreshnessSla | Should -Be ([timespan]'02:00:00')
     }
 
+    It 'marks a template default, refuses to overwrite an export without -Force, and asks for a day instead of prompting' {
+        Set-WhTemplate -Name foodlogstats -Default:$false -Confirm:$false | Out-Null
+        (Get-WhTemplate foodlogstats).Default | Should -BeFalse
+        Set-WhTemplate -Name foodlogstats -Default -Confirm:$false | Out-Null
+        (Get-WhTemplate foodlogstats).Default | Should -BeTrue
+        $file = Join-Path ([System.IO.Path]::GetTempPath()) "phoodwh-exists-$PID.json"
+        try {
+            Set-Content -Path $file -Value 'kept'
+            { Export-WhConfiguration -Path $file -ErrorAction Stop } | Should -Throw -ErrorId 'ConfigurationFileExists*'
+            Get-Content -Raw $file | Should -Match '^kept'
+            Export-WhConfiguration -Path $file -Force | Out-Null
+            Get-Content -Raw $file | Should -Match 'foodlogstats'
+        } finally {
+            Remove-Item $file -ErrorAction Ignore
+        }
+        { Get-WhTenant north_campus | Remove-WhMv -Template foodlogstats -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'DayRequired*'
+    }
+
     It 'exports the configuration without a password and imports it back as unchanged' {
         $file = Join-Path ([System.IO.Path]::GetTempPath()) "phoodwh-config-$PID.json"
         try {

@@ -21,6 +21,12 @@ public sealed class SharedAndHalfMadeTenantTests(PostgresServer server)
         var source = await server.CreateTenantSourceAsync(days: 2, rowsPerDay: 3);
         var variables = WarehouseScenario.SourceVariables(source);
         wh.Run(NewTenant("sh_a", "sh_conn"), variables).AssertSucceeded();
+        // -WhatIf says the connection is shared, and changes nothing.
+        var unchanged = await wh.SnapshotAsync();
+        var whatIf = wh.Run(NewTenant("sh_b", "sh_conn") + " -WhatIf", variables);
+        whatIf.AssertSucceeded();
+        Assert.Contains(whatIf.WhatIf, line => line.Contains("share connection sh_conn") && line.Contains("with sh_a"));
+        Assert.Equal(unchanged, await wh.SnapshotAsync());
         wh.Run(NewTenant("sh_b", "sh_conn"), variables).AssertSucceeded();
         var tenants = wh.Run("Get-WhTenant sh_*").All<WhTenant>();
         Assert.Equal(["sh_conn", "sh_conn"], tenants.Select(t => t.ConnectionName));
@@ -80,6 +86,9 @@ public sealed class SharedAndHalfMadeTenantTests(PostgresServer server)
             await whadmin.AddConnectionAsync("half_a", source);
         }
         wh.Run("Set-WhTenant half_a -ClientName x -Confirm:$false").AssertError("TenantNotFound");
+        var adoption = wh.Run(NewTenant("half_a", "half_a") + " -WhatIf", variables);
+        Assert.Contains(adoption.WhatIf, line => line.Contains("adopt the existing schema half_a") && line.Contains("use the existing connection half_a"));
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.tenants WHERE schema_name = 'half_a'"));
         var adopted = wh.Run(NewTenant("half_a", "half_a"), variables);
         adopted.AssertSucceeded();
         Assert.Equal(["foodlogstats"], adopted.Single<WhTenant>().Templates);
