@@ -304,6 +304,27 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         error is PostgresException { SqlState: "57P01" or "57P02" }
         || (error is NpgsqlException and not PostgresException && !session.IsOpen);
 
+    private WarehouseException LostWarehouse(Exception error) => new("WarehouseLost", WhErrorKind.ConnectionError,
+        $"The connection to the warehouse {connection.Target} was lost during the backfill ({error.Message}), and it does not answer. " +
+        "Every day already reported is committed; the days in flight were rolled back. When the warehouse is back, run the same command again: it loads only what is missing.",
+        connection.Target, error);
+
+    /// <summary>Whether the warehouse answers a new session within 10 s.</summary>
+    private async Task<bool> WarehouseAnswersAsync()
+    {
+        try
+        {
+            using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await using var db = await connection.DataSource.OpenConnectionAsync(bounded.Token);
+            await Db.ScalarAsync<int>(db, "SELECT 1", bounded.Token);
+            return true;
+        }
+        catch (Exception error) when (error is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Whether a day whose connection broke was committed all the same (its capture carries this attempt's transaction
     /// start): asked on a new connection; null when the warehouse cannot be asked.
@@ -370,12 +391,19 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                             logger.LogWarning("{View}: the connection to the warehouse broke after the day was committed: it is loaded", view);
                             return Result(day, day.Exists ? (request.Force ? MvAction.Recreated : MvAction.Refreshed) : MvAction.Created, null, watch.Elapsed, null);
                         case null:
-                            Interlocked.CompareExchange(ref warehouseLost, new WarehouseException("WarehouseLost", WhErrorKind.ConnectionError,
-                                $"The connection to the warehouse {connection.Target} was lost during the backfill ({error.Message}), and it does not answer. " +
-                                "Every day already reported is committed; the days in flight were rolled back. When the warehouse is back, run the same command again: it loads only what is missing.",
-                                connection.Target, error), null);
+                            Interlocked.CompareExchange(ref warehouseLost, LostWarehouse(error), null);
                             return null;
                     }
+                }
+                // A source connection that broke (class 08, reported by dblink over a warehouse session still open) may be
+                // the warehouse going down with it (a crash; a source on the same server): the warehouse is asked first,
+                // so that its loss is the run's one error, not a failed day.
+                if (error is PostgresException { SqlState: var state } && state.StartsWith("08", StringComparison.Ordinal)
+                    && !TransientErrors.IsTransient(error) && !await WarehouseAnswersAsync())
+                {
+                    await session.CloseAsync();
+                    Interlocked.CompareExchange(ref warehouseLost, LostWarehouse(error), null);
+                    return null;
                 }
                 var message = DatabaseErrors.Translate(error, view).Message;
                 if (TransientErrors.IsTransient(error) && attempt < TransientErrors.Attempts)
