@@ -24,6 +24,23 @@ internal static class Db
         return value is null or DBNull ? default : (T)value;
     }
 
+    /// <summary>Every row of <paramref name="sql"/>, each read by <paramref name="read"/>: the one reader loop of Core.</summary>
+    public static async Task<List<T>> ReadAllAsync<T>(NpgsqlConnection db, string sql, Func<NpgsqlDataReader, T> read, CancellationToken cancel,
+        params (string, object?)[] parameters)
+    {
+        await using var command = Command(db, sql, parameters);
+        return await ReadAllAsync(command, read, cancel);
+    }
+
+    /// <summary>Every row of a prepared <paramref name="command"/> (one inside a transaction, or with typed parameters).</summary>
+    public static async Task<List<T>> ReadAllAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken cancel)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancel);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancel)) rows.Add(read(reader));
+        return rows;
+    }
+
     /// <summary>
     /// Begins a transaction for warehouse work. The session is whadmin's own login (superuser sessions never get a
     /// data source for work, see <see cref="SuperuserSession"/>), so everything it creates belongs to whadmin.

@@ -107,7 +107,7 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
             ("days", days), ("tenants", tenants), ("templates", templates));
         command.Parameters["tenants"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text;
         command.Parameters["templates"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text;
-        return await ReadAllAsync(command, reader =>
+        return await Db.ReadAllAsync(command, reader =>
         {
             var today = reader.GetDateTime(2);
             DateTime? latest = reader.IsDBNull(5) ? null : reader.GetDateTime(5);
@@ -142,12 +142,4 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
     /// <summary>The names to pass to SQL: null (no narrowing) when none is given or any has a wildcard.</summary>
     internal static string[]? ExactNames(IReadOnlyList<NamePattern> patterns) =>
         patterns.Count == 0 || patterns.Any(p => p.HasWildcards) ? null : patterns.Select(p => p.Text.ToLowerInvariant()).ToArray();
-
-    internal static async Task<List<T>> ReadAllAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken cancel)
-    {
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        var items = new List<T>();
-        while (await reader.ReadAsync(cancel)) items.Add(read(reader));
-        return items;
-    }
 }

@@ -68,7 +68,7 @@ public sealed class DayChecker(WhConnection connection, ILogger logger)
                 "SELECT day, status, warehouse_rows, source_rows, checked_at FROM _wh.check_mv_window_by_template(@t, @c, @s, @f, @e, @r)",
                 ("t", window.Template), ("c", connectionName), ("s", window.Tenant), ("f", window.From), ("e", window.To), ("r", recordResults));
             command.CommandTimeout = 0;
-            var days = await DailyViewCatalog.ReadAllAsync(command, r => new WhMvCheck
+            var days = await Db.ReadAllAsync(command, r => new WhMvCheck
             {
                 Tenant = window.Tenant,
                 Template = window.Template,

@@ -69,7 +69,7 @@ public sealed class FreshnessCalendar(WhConnection connection, ILogger logger)
             ("days", days), ("tenants", asked.Select(p => p.Tenant).ToArray()), ("templates", asked.Select(p => p.Template).ToArray()),
             ("firsts", asked.Select(p => p.FirstDate).ToArray()));
         command.Parameters["firsts"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Date;
-        var result = await DailyViewCatalog.ReadAllAsync(command, reader =>
+        var result = await Db.ReadAllAsync(command, reader =>
         {
             var tenant = reader.GetString(0);
             var template = reader.GetString(1);

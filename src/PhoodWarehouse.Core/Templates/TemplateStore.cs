@@ -32,7 +32,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await using var command = Db.Command(db, ListSql, ("names", DailyViewCatalog.ExactNames(patterns)));
         command.Parameters["names"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text;
-        var all = await DailyViewCatalog.ReadAllAsync(command, TemplateFrom, cancel);
+        var all = await Db.ReadAllAsync(command, TemplateFrom, cancel);
         return all.Where(t => NamePattern.AnyMatch(patterns, t.Name)).ToList();
     }
 
@@ -143,7 +143,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
         var before = new Dictionary<string, (DateTime Created, bool Default)>();
         await using (var command = Db.Command(db, "SELECT template_name, created_at, is_default FROM _wh.mv_templates"))
-            foreach (var (name, created, isDefault) in await DailyViewCatalog.ReadAllAsync(command, r => (r.GetString(0), r.GetDateTime(1), r.GetBoolean(2)), cancel))
+            foreach (var (name, created, isDefault) in await Db.ReadAllAsync(command, r => (r.GetString(0), r.GetDateTime(1), r.GetBoolean(2)), cancel))
                 before[name] = (created, isDefault);
 
         var setAside = new List<string>();
@@ -186,7 +186,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
         }
         var touched = new List<string>();
         await using (var command = Db.Command(db, "SELECT template_name FROM _wh.mv_templates WHERE updated_at = now() ORDER BY 1"))
-            touched.AddRange(await DailyViewCatalog.ReadAllAsync(command, r => r.GetString(0), cancel));
+            touched.AddRange(await Db.ReadAllAsync(command, r => r.GetString(0), cancel));
         if (touched.Count == 0)
             throw new WarehouseException("InvalidTemplate", WhErrorKind.InvalidArgument,
                 $"'{path}' ran but added or changed no template. A template file inserts into _wh.mv_templates (see sql/template-foodlogstats.sql).", path);
@@ -210,7 +210,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
             WHERE c.relkind = 'v' AND c.relname = @n AND (n.nspname = 'public' OR n.nspname IN (SELECT schema_name FROM _wh.tenants))
             ORDER BY 2 DESC, 1
             """, ("n", name)))
-            unions.AddRange(await DailyViewCatalog.ReadAllAsync(command, r => r.GetString(0), cancel));
+            unions.AddRange(await Db.ReadAllAsync(command, r => r.GetString(0), cancel));
         if (views.Count > 0 && !force)
             throw new WarehouseException("TemplateInUse", WhErrorKind.InvalidArgument,
                 $"Template '{name}' still has {views.Count} daily views in {views.Select(v => v.Tenant).Distinct().Count()} tenant(s). " +
@@ -263,7 +263,7 @@ public sealed partial class TemplateStore(WhConnection connection, ILogger logge
     private async Task<WhTemplate> ReadAsync(NpgsqlConnection db, string name, CancellationToken cancel)
     {
         await using var command = Db.Command(db, ListSql, ("names", new[] { name }));
-        return (await DailyViewCatalog.ReadAllAsync(command, TemplateFrom, cancel)).Single();
+        return (await Db.ReadAllAsync(command, TemplateFrom, cancel)).Single();
     }
 
     private void OnNotice(object sender, NpgsqlNoticeEventArgs e)

@@ -66,7 +66,7 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
             await using var command = Db.Command(db,
                 "SELECT format('%I %s', column_name, data_type), format_type(to_regtype(data_type), NULL) FROM _wh.parse_column_definitions(@c) ORDER BY ordinal",
                 ("c", columns));
-            return await DailyViewCatalog.ReadAllAsync(command, r => (Definition: r.GetString(0), BaseType: r.GetString(1)), cancel);
+            return await Db.ReadAllAsync(command, r => (Definition: r.GetString(0), BaseType: r.GetString(1)), cancel);
         });
         await TryAsync(db, problems, "indexes", () => Db.ExecuteAsync(db, "SELECT count(*) FROM _wh.parse_index_definitions(@i)", cancel, ("i", indexes)));
 
