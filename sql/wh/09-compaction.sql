@@ -119,10 +119,11 @@ END
 $$;
 
 -- Creates table target_schema.table_name for a template's days when missing: the daily view's
--- columns plus _wh_day date, the template's indexes (as plain indexes: a unique key of one day
--- need not be unique over many days), a BRIN index on _wh_day, vacuum_truncate off (truncating
--- takes an AccessExclusiveLock that a hot standby replays against its BI queries), SELECT for
--- phood_ro. Refuses when a template has that name. Returns true when it was created.
+-- columns plus _wh_day date, a BRIN index on _wh_day, vacuum_truncate off (truncating takes an
+-- AccessExclusiveLock that a hot standby replays against its BI queries), SELECT for phood_ro.
+-- The template's own indexes are ensure_days_indexes' (the caller's choice of when: after a
+-- bulk load, building them once beats maintaining them row by row). Refuses when a template has
+-- that name. Returns true when it was created.
 CREATE OR REPLACE FUNCTION _wh.ensure_days_table(template_name text, target_schema text, table_name text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -131,7 +132,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     defs text;
-    idx record;
 BEGIN
     IF pg_catalog.to_regclass(format('%I.%I', target_schema, table_name)) IS NOT NULL THEN
         RETURN false;
@@ -150,10 +150,6 @@ BEGIN
     EXCEPTION WHEN duplicate_table OR unique_violation THEN
         RETURN false;
     END;
-    FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_days_table.template_name)) ORDER BY ordinal LOOP
-        EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, table_name,
-                       _wh.render_template_text(idx.index_rest, target_schema, table_name, _wh.tenant_today(target_schema)));
-    END LOOP;
     -- BRIN: days arrive (mostly) in order, a day's rows sit together; a btree here cost ~3 ms per 2,000-row day to
     -- maintain, this costs next to nothing and still finds a day in a few pages (day views, force, retention).
     EXECUTE format('CREATE INDEX ON %I.%I USING brin (_wh_day) WITH (pages_per_range = 16, autosummarize = on)', target_schema, table_name);
@@ -162,8 +158,39 @@ BEGIN
 END
 $$;
 
--- Creates <schema>.<template>_closed when missing (ensure_days_table). Returns true when it was
--- created. Callers hold the compaction lock.
+-- Gives a days table the template's indexes (as plain indexes: a unique key of one day need
+-- not be unique over many days) when it has none of them, i.e. no index but its BRIN on _wh_day:
+-- a table just created, or one a first window filled before building them (compact_closed_days).
+-- Returns how many it built (0 when they exist, or the template declares none).
+CREATE OR REPLACE FUNCTION _wh.ensure_days_indexes(template_name text, target_schema text, table_name text)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    idx record;
+    built integer := 0;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+               JOIN pg_catalog.pg_class x ON x.oid OPERATOR(pg_catalog.=) i.indexrelid
+               JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) x.relam
+               WHERE i.indrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(format('%I.%I', target_schema, table_name))
+                 AND a.amname OPERATOR(pg_catalog.<>) 'brin') THEN
+        RETURN 0;
+    END IF;
+    FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_days_indexes.template_name)) ORDER BY ordinal LOOP
+        EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, table_name,
+                       _wh.render_template_text(idx.index_rest, target_schema, table_name, _wh.tenant_today(target_schema)));
+        built := built + 1;
+    END LOOP;
+    RETURN built;
+END
+$$;
+
+-- Creates <schema>.<template>_closed when missing (ensure_days_table), without the template's
+-- indexes: compact_closed_days builds them once the rows it moves, or a window's days, are in.
+-- Returns true when it was created. Callers hold the compaction lock.
 CREATE OR REPLACE FUNCTION _wh.ensure_closed_table(template_name text, target_schema text)
 RETURNS boolean
 LANGUAGE sql
@@ -192,6 +219,7 @@ BEGIN
     IF NOT _wh.ensure_days_table(template_name, target_schema, recent) THEN
         RETURN false;
     END IF;
+    PERFORM _wh.ensure_days_indexes(template_name, target_schema, recent);
     FOR mv IN
         SELECT v.relation AS view_name, v.day
         FROM _wh.daily_views v
@@ -400,6 +428,7 @@ DECLARE
     moved text[] := '{}'::text[];
     days date[] := '{}'::date[];
     cols text;
+    built integer := 0;
     result jsonb;
 BEGIN
     PERFORM _wh.assert_template_exists(template_name);
@@ -422,7 +451,11 @@ BEGIN
       AND coalesce(_wh.daily_name_day(c.relname) < _wh.tenant_today(target_schema) - 1, false);
     IF (candidates = 0 AND (has_table OR coalesce(planned_days, 0) <= _wh.compact_after_days()))
        OR (only_when_due AND NOT has_table AND candidates + coalesce(planned_days, 0) <= _wh.compact_after_days()) THEN
-        IF has_table AND analyze_table THEN
+        IF has_table AND coalesce(planned_days, 0) = 0 THEN
+            -- A table a first window filled (below) gets the template's indexes now that its rows are in.
+            built := _wh.ensure_days_indexes(template_name, target_schema, closed);
+        END IF;
+        IF has_table AND (analyze_table OR built > 0) THEN
             EXECUTE format('ANALYZE %I.%I', target_schema, closed);
             PERFORM _wh.summarize_days_index(target_schema, closed);
         END IF;
@@ -467,10 +500,16 @@ BEGIN
         -- ends with a day to show (finish_window), not before.
         PERFORM _wh.ensure_views_include(template_name, target_schema, NULL);
     END IF;
-    IF created OR analyze_table THEN
+    IF coalesce(planned_days, 0) = 0 THEN
+        -- Built once the rows are in, not maintained row by row; with planned_days the caller's days are still to
+        -- come (a window, a backfill: 2 of every 3 seconds of a first load went to index upkeep, docs/performance.md),
+        -- and the call that ends it (finish_window) builds them.
+        built := _wh.ensure_days_indexes(template_name, target_schema, closed);
+    END IF;
+    IF created OR analyze_table OR built > 0 THEN
         EXECUTE format('ANALYZE %I.%I', target_schema, closed);
         PERFORM _wh.summarize_days_index(target_schema, closed);
     END IF;
-    RETURN result || jsonb_build_object('compacted', cardinality(moved), 'created_table', created);
+    RETURN result || jsonb_build_object('compacted', cardinality(moved), 'created_table', created, 'indexes_built', built);
 END
 $$;

@@ -299,4 +299,45 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
             "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL FROM pg_stat_all_tables WHERE schemaname = $1 AND relname = 'foodlogstats_closed'", schema));
         Assert.Equal((long)Days * Rows, await wh.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats WHERE client = $1", schema));
     }
+
+    /// <summary>The template's indexes of a days table (everything but its BRIN on _wh_day).</summary>
+    private static Task<long> TemplateIndexesAsync(NpgsqlConnection db, string schema, string table) => db.ScalarAsync<long>("""
+        SELECT count(*) FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_am a ON a.oid = x.relam
+        WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass AND a.amname <> 'brin'
+        """, schema, table);
+
+    [Fact]
+    public async Task A_first_window_builds_the_tables_indexes_once_its_rows_are_in_and_an_unfinished_one_leaves_them_to_the_next_call()
+    {
+        var env = await EnvAsync();
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        var declared = await wh.ScalarAsync<long>(
+            "SELECT count(*) FROM _wh.parse_index_definitions((SELECT indexes FROM _wh.mv_templates WHERE template_name = 'foodlogstats'))");
+        Assert.True(declared > 0);
+        var (from, to) = (Day(-(Days - 1)), Day(-2));
+
+        foreach (var finishedBy in new[] { "finish_window", "a later call" })
+        {
+            var schema = PostgresServer.UniqueName("cmp_idx");
+            // The window's start makes the table, bare: its days are about to arrive.
+            await wh.ExecAsync("SELECT _wh.check_window('foodlogstats', $1, $2, $3, $4)", env.Connection, schema, from, to);
+            Assert.Equal(0L, await TemplateIndexesAsync(wh, schema, "foodlogstats_closed"));
+            for (var day = from; day <= to; day = day.AddDays(1))
+                await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $2, $3, rebuild_views => false)", env.Connection, schema, day);
+            Assert.Equal((long)(Days - 2) * Rows, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlogstats_closed"));
+            Assert.Equal(0L, await TemplateIndexesAsync(wh, schema, "foodlogstats_closed"));
+
+            if (finishedBy == "finish_window")
+                await wh.ExecAsync("SELECT _wh.finish_window('foodlogstats', $1, $2, _wh.empty_summary() || jsonb_build_object('created', $3::int))",
+                    schema, to, Days - 2);
+            else // the window never ended (a crash, a cancelled psql): the next call of the day path or of a job builds them
+                await wh.ExecAsync("SELECT _wh.compact_closed_days('foodlogstats', $1, true, false)", schema);
+            Assert.Equal(declared, await TemplateIndexesAsync(wh, schema, "foodlogstats_closed"));
+            Assert.True(await wh.ScalarAsync<bool>(
+                "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL FROM pg_stat_all_tables WHERE schemaname = $1 AND relname = 'foodlogstats_closed'", schema));
+            // Once built, not again: a second call builds nothing.
+            Assert.Equal(0, await wh.ScalarAsync<int>("SELECT _wh.ensure_days_indexes('foodlogstats', $1, 'foodlogstats_closed')", schema));
+            Assert.Equal(declared, await TemplateIndexesAsync(wh, schema, "foodlogstats_closed"));
+        }
+    }
 }
