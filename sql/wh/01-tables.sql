@@ -82,7 +82,7 @@ CREATE INDEX IF NOT EXISTS run_log_logged_at_idx ON _wh.run_log (logged_at);
 -- upgrade from < 2.1.1: add the run log's partial indexes of successes and failures (each pair's latest is one probe for _wh.freshness)
 -- Whatever the size of the run log, each pair's latest success and latest failure are one index probe each; a row
 -- enters at most one of the two. The planner uses them only for a query that names the same actions: the success and
--- failure actions of _wh.freshness (wh/15-catalog-and-freshness.sql) must stay these.
+-- failure actions of _wh.freshness (wh/20-freshness.sql) must stay these.
 CREATE INDEX IF NOT EXISTS run_log_latest_success_idx ON _wh.run_log (tenant_schema, template_name, logged_at)
     WHERE action IN ('created', 'refreshed', 'recreated');
 CREATE INDEX IF NOT EXISTS run_log_latest_failure_idx ON _wh.run_log (tenant_schema, template_name, logged_at)
@@ -102,7 +102,7 @@ BEGIN
 END
 $$;
 
--- The dblink connection each warehouse session keeps to a source (wh/09-compaction.sql, _wh.session_dblink): at most
+-- The dblink connection each warehouse session keeps to a source (wh/08-kept-source-connection.sql, _wh.session_dblink): at most
 -- one per session, so this has at most one row per backend. Lets Get-WhHealth count the source connections
 -- that idle pooled sessions still hold; rows of ended backends are ignored (pid, and backend_start where
 -- readable, no longer match pg_stat_activity) and cleared by the next connect. Unlogged: it describes live

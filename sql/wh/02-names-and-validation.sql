@@ -47,8 +47,32 @@ AS $$
                                           pg_catalog.substr(pg_catalog.right(relation_name, 10), 9, 2)::integer) END
 $$;
 
+-- The template of a daily name (<template>_YYYY_MM_DD): the name without its suffix, its last 11 characters (the one
+-- spelling of that in SQL; a name is a daily name when _wh.daily_name_day gives it a day). No SET clause and immutable,
+-- like _wh.daily_name_day, so that it is inlined into _wh.daily_relations.
+CREATE OR REPLACE FUNCTION _wh.daily_name_template(relation_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT pg_catalog.left(relation_name, -11) $$;
+
+-- Name of the compacted table of a template: <template>_closed (at most 59 bytes).
+CREATE OR REPLACE FUNCTION _wh.closed_table_name(template_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT template_name || '_closed' $$;
+
+-- Name of the table holding a copy of the rows of a tenant's daily materialized views of a
+-- template: <template>_recent (at most 59 bytes). The tenant view reads it, not the daily views,
+-- so that a new, refreshed, re-created or dropped day changes rows, never the view's definition.
+CREATE OR REPLACE FUNCTION _wh.recent_table_name(template_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT template_name || '_recent' $$;
+
 -- True when the daily view target_schema.view_name exists: a materialized view, or (a closed day
--- compacted into <template>_closed, see wh/09-compaction.sql) a plain view named <name>_YYYY_MM_DD. Reads
+-- compacted into <template>_closed, see wh/14-compaction.sql) a plain view named <name>_YYYY_MM_DD. Reads
 -- pg_class with the statement's snapshot, so after an advisory lock wait it sees what the other
 -- session committed.
 CREATE OR REPLACE FUNCTION _wh.does_mv_exist(target_schema text, view_name text)

@@ -47,7 +47,7 @@ public sealed record ConnectionRequest
             builder.Timeout = ConnectTimeoutSeconds;
         // No startup parameter (Options): a connection pooler refuses them (PgBouncer: "unsupported startup parameter:
         // options"). Settings the module needs are set for the transaction that needs them, or are whadmin's role
-        // settings (jit = off, sql/wh/19-privileges-and-version.sql); see docs/deployment.md.
+        // settings (jit = off, sql/wh/24-privileges-and-version.sql); see docs/deployment.md.
         // Days run in parallel: keep enough pooled connections for a throttle of up to 16 plus the coordinator.
         if (builder.MaxPoolSize < 20) builder.MaxPoolSize = 20;
         return builder;

@@ -6,7 +6,7 @@ namespace PhoodWarehouse.Core.DailyViews;
 /// the number of tenants and days.
 /// </summary>
 /// <remarks>
-/// The day-level rules are those <c>_wh.freshness</c> applies to a window's days (sql/wh/15-catalog-and-freshness.sql),
+/// The day-level rules are those <c>_wh.freshness</c> applies to a window's days (sql/wh/20-freshness.sql),
 /// so that a cell agrees with <see cref="WhMvFreshness.MissingDates"/>, <see cref="WhMvFreshness.PartialDates"/> and
 /// <see cref="WhMvFreshness.ChangedDates"/>; the first that holds: Failed (the day's latest failure is newer than its
 /// latest success), NoData (no view, before the first loaded day), Missing (no view), Changed (the last check found it

@@ -29,7 +29,7 @@ public sealed class PsqlUpgradeAtomicityTests(PostgresServer server) : IDisposab
         var before = await SqlKit.ScalarAsync<string>(superuser, Routines);
 
         var sql = RepositoryPaths.CopySqlTree(work);
-        var part = Path.Combine(sql, "wh", "10-one-day.sql");
+        var part = Path.Combine(sql, "wh", "15-one-day.sql");
         File.AppendAllText(part, "\nSELECT 1 / 0 AS interrupted_midway;\n");
         var passwords = new Dictionary<string, string> { ["whadmin"] = PostgresServer.WhadminPassword };
         var failed = await SqlKit.PsqlAsync(server, work, database, "whadmin", @"\i sql/functions.sql", passwords);

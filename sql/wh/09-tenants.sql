@@ -1,4 +1,4 @@
--- sql/wh/05-tenants.sql: Tenants: schemas, registration and time zones.
+-- sql/wh/09-tenants.sql: Tenants: schemas, registration and time zones.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Ensures the tenant schema exists. A new schema is owned by whadmin, phood_ro gets USAGE and
@@ -73,47 +73,6 @@ BEGIN
                   HINT = format('To move it: UPDATE _wh.tenants SET connection_name = %L WHERE schema_name = %L;', tenant_connection_name, target_schema);
     END IF;
     RETURN reg.client_name;
-END
-$$;
-
--- Creates a tenant in one step (New-WhTenant's, and psql's): its schema (whadmin's, readable by phood_ro), its
--- registration with its connection (which must exist: a row of _wh.tenant_connections), its time zone (NULL: the
--- session's), and for each template its tenant view and its place in the public view (built once each, by
--- update_tenant_union_view_by_template). Raises, changing nothing, when the schema is already a tenant. Returns
--- {"schema", "connection", "client_name", "time_zone", "views": [...]}. Call it in the caller's transaction.
-CREATE OR REPLACE FUNCTION _wh.create_tenant(target_schema text, tenant_connection_name text, client_name text DEFAULT NULL,
-                                             time_zone text DEFAULT NULL, template_names text[] DEFAULT '{}')
-RETURNS jsonb
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    tpl   text;
-    views text[] := '{}'::text[];
-    client text;
-BEGIN
-    PERFORM _wh.assert_tenant_schema(target_schema);
-    PERFORM pg_advisory_xact_lock(hashtext('_wh.schema'), hashtext(target_schema));
-    IF EXISTS (SELECT 1 FROM _wh.tenants t WHERE t.schema_name = target_schema) THEN
-        RAISE EXCEPTION 'tenant % already exists', target_schema
-            USING ERRCODE = 'duplicate_object', HINT = 'Set-WhTenant changes it; Remove-WhTenant removes it.';
-    END IF;
-    FOREACH tpl IN ARRAY coalesce(template_names, '{}'::text[]) LOOP
-        PERFORM _wh.assert_template_exists(tpl);
-    END LOOP;
-    IF time_zone IS NOT NULL THEN
-        PERFORM _wh.assert_time_zone(time_zone);
-    END IF;
-    client := _wh.ensure_tenant(tenant_connection_name, target_schema, client_name);
-    IF time_zone IS NOT NULL THEN
-        PERFORM _wh.set_tenant_time_zone(target_schema, time_zone);
-    END IF;
-    FOREACH tpl IN ARRAY coalesce(template_names, '{}'::text[]) LOOP
-        views := views || _wh.update_tenant_union_view_by_template(tpl, tenant_connection_name, target_schema);
-    END LOOP;
-    RETURN jsonb_build_object('schema', target_schema, 'connection', tenant_connection_name, 'client_name', client,
-                              'time_zone', time_zone, 'views', to_jsonb(views));
 END
 $$;
 

@@ -1,4 +1,4 @@
--- sql/wh/17-scheduled-refresh.sql: The scheduled refresh (_wh.refresh_recent_by_template) and the run log's retention.
+-- sql/wh/22-scheduled-refresh.sql: The scheduled refresh (_wh.refresh_recent_by_template) and the run log's retention.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Never waits: one day of a scheduled refresh through update_mv_day_isolated (failures logged there, in a
@@ -21,14 +21,14 @@ BEGIN
 END
 $$;
 
--- How long the run log keeps its rows: warehouse_info 'run_log_retention_days' (default 90).
+-- How long the run log keeps its rows: the setting run_log_retention_days (_wh.setting).
 CREATE OR REPLACE FUNCTION _wh.run_log_retention_days()
 RETURNS integer
 LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce((SELECT nullif(btrim(i.value), '')::integer FROM _wh.warehouse_info i WHERE i.key = 'run_log_retention_days'), 90)
+    SELECT _wh.setting('run_log_retention_days')::integer
 $$;
 
 -- Deletes run-log rows older than run_log_retention_days() (on _wh.now()'s clock); returns how many.
@@ -63,7 +63,7 @@ $$;
 --   4. once a day the run log is pruned (prune_run_log), then the tenant and public views are made to include
 --      the days (finish_window, which also compacts closed days when due).
 -- Never waits on a day another session holds (skipped, "busy" in the run log). Each step runs under
--- lock_timeout (warehouse_info 'job_lock_timeout', default 10s); the check's source statements under
+-- lock_timeout (the setting job_lock_timeout, _wh.setting); the check's source statements under
 -- check_statement_timeout (a statement_timeout set inside a procedure does not bound the CALL itself). Raises at the end, after committing what
 -- worked, when a day failed, so pg_cron records the run as failed. CALL it at top level (not in a transaction
 -- block). Not SECURITY DEFINER and no SET clause (PostgreSQL forbids COMMIT then): everything schema-qualified.
@@ -94,7 +94,7 @@ BEGIN
     zone := _wh.tenant_time_zone(target_schema);
     today := _wh.today_in(zone);
     yesterday := today - 1;
-    lock_wait := coalesce((SELECT i.value FROM _wh.warehouse_info i WHERE i.key = 'job_lock_timeout'), '10s');
+    lock_wait := _wh.setting('job_lock_timeout');
     COMMIT;
     summary := _wh.empty_summary();
 

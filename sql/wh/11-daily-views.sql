@@ -1,4 +1,4 @@
--- sql/wh/07-daily-views.sql: Daily views: create and refresh one day's materialized view.
+-- sql/wh/11-daily-views.sql: Daily views: create and refresh one day's materialized view.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Creates materialized view target_schema.view_name from a template for one date: the
@@ -89,7 +89,7 @@ BEGIN
             -- The source's rows of the day now repeat a unique key ("Key (id)=(42) already exists.", or whole rows
             -- repeated): the one error of a duplicate key; the day keeps its rows.
             GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-            template_name := pg_catalog.left(view_name, -11);
+            template_name := _wh.daily_name_template(view_name);
             key := substring(detail FROM '^Key (.*) already exists\.$');
             IF key IS NULL AND _wh.repeated_key_sql(template_name) IS NOT NULL THEN
                 -- Whole rows repeated ("new data ... contains duplicate rows"): the view's query again, to name the key.

@@ -1,4 +1,4 @@
--- sql/wh/14-guide-legacy.sql: The guide's legacy API: its names and argument orders, on top of the routines above.
+-- sql/wh/19-guide-legacy.sql: The guide's legacy API: its names and argument orders, on top of the routines above.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Creates daily view <base_view_name>_YYYY_MM_DD from the foodlogstats template. True when
@@ -52,12 +52,12 @@ BEGIN
     PERFORM _wh.assert_template_name(base_view_name);
     PERFORM _wh.assert_tenant_schema(target_schema);
     PERFORM _wh.lock_tenant_view(target_schema, base_view_name);
-    SELECT array_agg(format('SELECT * FROM %I.%I', target_schema, c.relname) ORDER BY c.relname)
+    -- The daily names of the catalog before any join (_wh.daily_relations): legacy views need no template.
+    SELECT array_agg(format('SELECT * FROM %I.%I', target_schema, r.relname) ORDER BY r.relname)
     INTO parts
-    FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = target_schema AND c.relkind = 'm'
-      AND pg_catalog.left(c.relname, -11) = base_view_name AND _wh.daily_name_day(c.relname) IS NOT NULL;
+    FROM _wh.daily_relations r
+    JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+    WHERE n.nspname = target_schema AND r.kind = 'm' AND r.template_name = base_view_name;
     IF parts IS NULL THEN
         RAISE NOTICE 'no daily views %_YYYY_MM_DD in schema %: view not built', base_view_name, target_schema;
         RETURN NULL;

@@ -1,4 +1,4 @@
--- sql/wh/11-windows.sql: Windows of days: transient errors, one day isolated, the window's check and finish, the SQL window.
+-- sql/wh/16-windows.sql: Windows of days: transient errors, one day isolated, the window's check and finish, the SQL window.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- The errors worth a retry, one row each (THE list: _wh.is_transient_error reads it, and the module's

@@ -1,4 +1,4 @@
--- sql/wh/18-upgrades.sql: Upgrades that need the routines above (declared with '-- upgrade from < X:' lines, listed by Install-WhWarehouse -WhatIf).
+-- sql/wh/23-upgrades.sql: Upgrades that need the routines above (declared with '-- upgrade from < X:' lines, listed by Install-WhWarehouse -WhatIf).
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- upgrade from < 2.0.0: move the refresh jobs that Register-WhCronJob made (SELECT _wh.update_mv_by_template(..., CURRENT_DATE)) to CALL _wh.refresh_recent_by_template(..., 7), keeping name, schedule and paused state

@@ -1,4 +1,4 @@
--- sql/wh/20-monitoring.sql: Monitoring without PowerShell: each tenant's freshness SLA, and the monitoring views that the
+-- sql/wh/25-monitoring.sql: Monitoring without PowerShell: each tenant's freshness SLA, and the monitoring views that the
 -- login phood_monitor reads (Prometheus' postgres_exporter, Grafana, any collector that runs SQL: docs/monitoring.md).
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 --
@@ -42,8 +42,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce((SELECT t.freshness_sla FROM _wh.tenants t WHERE t.schema_name = target_schema),
-                    (SELECT nullif(btrim(i.value), '')::interval FROM _wh.warehouse_info i WHERE i.key = 'freshness_sla'),
-                    (SELECT s.default_value::interval FROM _wh.settings() s WHERE s.key = 'freshness_sla'))
+                    _wh.setting('freshness_sla')::interval)
 $$;
 
 -- Monitoring: one row per tenant and template, from the freshness engine (_wh.freshness, its default window): status
@@ -172,8 +171,7 @@ AS $$
            pg_catalog.pg_total_relation_size('_wh.run_log'::regclass),
            (SELECT min(r.logged_at) FROM _wh.run_log r),
            _wh.run_log_retention_days(),
-           round(extract(epoch FROM coalesce((SELECT nullif(btrim(i.value), '')::interval FROM _wh.warehouse_info i WHERE i.key = 'freshness_sla'),
-                                             (SELECT s.default_value::interval FROM _wh.settings() s WHERE s.key = 'freshness_sla'))), 3)
+           round(extract(epoch FROM _wh.setting('freshness_sla')::interval), 3)
 $$;
 
 -- The monitoring schema: whadmin's, named like the login (no tenant can take a role's name, _wh.assert_new_name).

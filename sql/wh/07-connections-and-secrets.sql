@@ -1,4 +1,4 @@
--- sql/wh/04-connections-and-secrets.sql: Tenant connections: foreign servers and user mappings (the secrets), timeouts, the union-view rebuild they trigger.
+-- sql/wh/07-connections-and-secrets.sql: Tenant connections: foreign servers and user mappings (the secrets), their options, _wh.set_setting.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- TLS settings of a source connection (libpq's sslmode, channel_binding and sslrootcert, the
@@ -7,48 +7,6 @@
 ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS sslmode text;
 ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS channel_binding text;
 ALTER TABLE _wh.tenant_connections ADD COLUMN IF NOT EXISTS sslrootcert text;
-
--- Bounded waits (docs/security.md, finding 3). An existing value (set by a DBA) is kept.
---   source_statement_timeout: how long one statement may run at a source (every foreign
---     server's options; after a change run SELECT _wh.sync_foreign_servers();). A day of
---     200,000 rows loads in about 1 s here (docs/security.md): 10 min is many times over.
---   lock_timeout: how long tenant removal and view changes wait for a lock (a BI query or a
---     refresh holding the view) before they give up with nothing changed. Those functions
---     declare SET lock_timeout FROM CURRENT, so the setting ends when they return.
---   source_connect_timeout: how long opening a session at a source may take (libpq's connect_timeout, whole seconds,
---     at least 2): a source that stops answering is given up after it, named, and the other tenants go on.
---   source_tcp_user_timeout: how long sent data may stay unacknowledged before the connection is dropped (libpq's
---     tcp_user_timeout): a network path that is gone ends the wait, which dblink on PostgreSQL 15 cannot interrupt.
-INSERT INTO _wh.warehouse_info (key, value) VALUES ('source_statement_timeout', '10min'), ('lock_timeout', '10s'),
-    ('source_connect_timeout', '10s'), ('source_tcp_user_timeout', '60s')
-ON CONFLICT (key) DO NOTHING;
-
--- A duration from _wh.warehouse_info in milliseconds (fallback when unset), e.g. '10min' -> 600000.
--- Raises naming the key when the value is not a duration.
-CREATE OR REPLACE FUNCTION _wh.timeout_ms(setting_key text, fallback text)
-RETURNS bigint
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v  text;
-    ms bigint;
-BEGIN
-    SELECT i.value INTO v FROM _wh.warehouse_info i WHERE i.key = setting_key;
-    v := coalesce(nullif(btrim(v), ''), fallback);
-    BEGIN
-        ms := (extract(epoch FROM v::interval) * 1000)::bigint;
-    EXCEPTION WHEN OTHERS THEN
-        ms := NULL;
-    END;
-    IF ms IS NULL OR ms < 0 THEN
-        RAISE EXCEPTION '_wh.warehouse_info %: % is not a duration', setting_key, quote_literal(v)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('Write it like ''10min'' or ''30s'': UPDATE _wh.warehouse_info SET value = ''10min'' WHERE key = %L;', setting_key);
-    END IF;
-    RETURN ms;
-END
-$$;
 
 -- The options of a connection's foreign server, by name (NULL: the option is not set).
 -- Every remote session is read-only and bounded: options carries
@@ -82,15 +40,15 @@ BEGIN
         ('host', c.host), ('port', c.port::text), ('dbname', c.dbname),
         ('sslmode', c.sslmode), ('channel_binding', c.channel_binding), ('sslrootcert', c.sslrootcert),
         ('options', format('-c default_transaction_read_only=on -c statement_timeout=%s',
-                           _wh.timeout_ms('source_statement_timeout', '10min'))),
-        ('connect_timeout', greatest(2, ceil(_wh.timeout_ms('source_connect_timeout', '10s') / 1000.0))::bigint::text),
+                           _wh.timeout_ms('source_statement_timeout'))),
+        ('connect_timeout', greatest(2, ceil(_wh.timeout_ms('source_connect_timeout') / 1000.0))::bigint::text),
         -- A session waiting for a source's answer sends nothing, so tcp_user_timeout alone never fires there: keepalive
         -- probes (the first after half of it, then every sixth) are what notices the path is gone, within about 1.5x it.
         ('keepalives', '1'),
-        ('keepalives_idle', greatest(1, _wh.timeout_ms('source_tcp_user_timeout', '60s') / 2000)::text),
-        ('keepalives_interval', greatest(1, _wh.timeout_ms('source_tcp_user_timeout', '60s') / 6000)::text),
+        ('keepalives_idle', greatest(1, _wh.timeout_ms('source_tcp_user_timeout') / 2000)::text),
+        ('keepalives_interval', greatest(1, _wh.timeout_ms('source_tcp_user_timeout') / 6000)::text),
         ('keepalives_count', '3'),
-        ('tcp_user_timeout', _wh.timeout_ms('source_tcp_user_timeout', '60s')::text);
+        ('tcp_user_timeout', _wh.timeout_ms('source_tcp_user_timeout')::text);
 END
 $$;
 
@@ -168,29 +126,6 @@ EXCEPTION WHEN OTHERS OR query_canceled THEN
     -- The statement holds the password, and an error's context quotes it into the server log (a rotation that waits
     -- behind a lock and is cancelled, say): re-raised with the message and SQLSTATE only.
     RAISE EXCEPTION USING ERRCODE = SQLSTATE, MESSAGE = format('could not set the user mapping of server %s: %s', server_name, SQLERRM);
-END
-$$;
-
--- Rebuilds public views: without schema_hint, every existing one; with it, those of the
--- templates that schema_hint has a tenant view of or that the public view still refers to.
-CREATE OR REPLACE FUNCTION _wh.rebuild_public_views(schema_hint text DEFAULT NULL)
-RETURNS text[]
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    tname text;
-    rebuilt text[] := '{}'::text[];
-BEGIN
-    FOR tname IN SELECT t.template_name FROM _wh.mv_templates t ORDER BY 1 LOOP
-        IF (schema_hint IS NULL AND _wh.does_view_exist('public', tname))
-           OR (schema_hint IS NOT NULL AND (_wh.does_view_exist(schema_hint, tname)
-                                            OR _wh.view_references('public', tname, schema_hint, tname))) THEN
-            rebuilt := rebuilt || _wh.update_public_view_by_template(tname);
-        END IF;
-    END LOOP;
-    RETURN rebuilt;
 END
 $$;
 
@@ -353,18 +288,6 @@ BEGIN
     END IF;
     RETURN srv;
 END
-$$;
-
--- The warehouse's settings: the _wh.warehouse_info keys a DBA may set (the one list: Export-WhConfiguration carries
--- exactly these, Import-WhConfiguration and _wh.set_setting accept exactly these), with their defaults.
-CREATE OR REPLACE FUNCTION _wh.settings()
-RETURNS TABLE (key text, default_value text)
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    VALUES ('check_statement_timeout', '10min'), ('compact_after_days', '31'), ('freshness_sla', '02:00:00'), ('job_lock_timeout', '10s'),
-           ('lock_timeout', '10s'), ('run_log_retention_days', '90'), ('source_connect_timeout', '10s'),
-           ('source_statement_timeout', '10min'), ('source_tcp_user_timeout', '60s')
 $$;
 
 -- Sets one of _wh.settings() after checking its value (a duration for *_timeout and freshness_sla, a whole number of

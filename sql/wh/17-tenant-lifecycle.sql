@@ -1,5 +1,46 @@
--- sql/wh/12-tenant-lifecycle.sql: Tenant lifecycle: removal and client names.
+-- sql/wh/17-tenant-lifecycle.sql: Tenant lifecycle: creation (_wh.create_tenant), removal and client names.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+-- Creates a tenant in one step (New-WhTenant's, and psql's): its schema (whadmin's, readable by phood_ro), its
+-- registration with its connection (which must exist: a row of _wh.tenant_connections), its time zone (NULL: the
+-- session's), and for each template its tenant view and its place in the public view (built once each, by
+-- update_tenant_union_view_by_template). Raises, changing nothing, when the schema is already a tenant. Returns
+-- {"schema", "connection", "client_name", "time_zone", "views": [...]}. Call it in the caller's transaction.
+CREATE OR REPLACE FUNCTION _wh.create_tenant(target_schema text, tenant_connection_name text, client_name text DEFAULT NULL,
+                                             time_zone text DEFAULT NULL, template_names text[] DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tpl   text;
+    views text[] := '{}'::text[];
+    client text;
+BEGIN
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    PERFORM pg_advisory_xact_lock(hashtext('_wh.schema'), hashtext(target_schema));
+    IF EXISTS (SELECT 1 FROM _wh.tenants t WHERE t.schema_name = target_schema) THEN
+        RAISE EXCEPTION 'tenant % already exists', target_schema
+            USING ERRCODE = 'duplicate_object', HINT = 'Set-WhTenant changes it; Remove-WhTenant removes it.';
+    END IF;
+    FOREACH tpl IN ARRAY coalesce(template_names, '{}'::text[]) LOOP
+        PERFORM _wh.assert_template_exists(tpl);
+    END LOOP;
+    IF time_zone IS NOT NULL THEN
+        PERFORM _wh.assert_time_zone(time_zone);
+    END IF;
+    client := _wh.ensure_tenant(tenant_connection_name, target_schema, client_name);
+    IF time_zone IS NOT NULL THEN
+        PERFORM _wh.set_tenant_time_zone(target_schema, time_zone);
+    END IF;
+    FOREACH tpl IN ARRAY coalesce(template_names, '{}'::text[]) LOOP
+        views := views || _wh.update_tenant_union_view_by_template(tpl, tenant_connection_name, target_schema);
+    END LOOP;
+    RETURN jsonb_build_object('schema', target_schema, 'connection', tenant_connection_name, 'client_name', client,
+                              'time_zone', time_zone, 'views', to_jsonb(views));
+END
+$$;
 
 -- Removes a tenant in the safe order: unregister it and rebuild every public view without it
 -- FIRST, then DROP SCHEMA ... CASCADE, then delete its connection (the trigger drops server
@@ -22,7 +63,7 @@ DECLARE
 BEGIN
     PERFORM _wh.assert_tenant_schema(target_schema);
     -- Waits at most lock_timeout behind a refresh or a BI query, then fails with nothing done.
-    PERFORM set_config('lock_timeout', _wh.timeout_ms('lock_timeout', '10s')::text, true);
+    PERFORM set_config('lock_timeout', _wh.timeout_ms('lock_timeout')::text, true);
     BEGIN
         DELETE FROM _wh.tenants t WHERE t.schema_name = target_schema RETURNING t.connection_name INTO conn;
         unregistered := FOUND;

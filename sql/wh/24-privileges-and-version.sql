@@ -1,4 +1,4 @@
--- sql/wh/19-privileges-and-version.sql: Privileges and version.
+-- sql/wh/24-privileges-and-version.sql: Privileges and version.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Nothing in _wh for PUBLIC (phood_ro, plain logins): no table, no function, no procedure.
@@ -23,10 +23,6 @@ $jit$;
 -- records none, and the module reads a psql install of this release (no checksum, this version) as up to date.
 INSERT INTO _wh.warehouse_info (key, value) VALUES ('schema_version', '2.4.0')
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
--- Closed days are compacted once a tenant has more than this many closed daily materialized views
--- of a template (wh/09-compaction.sql). An existing value (set by a DBA) is kept.
-INSERT INTO _wh.warehouse_info (key, value) VALUES ('compact_after_days', '31')
-ON CONFLICT (key) DO NOTHING;
 
 -- The version, readable from pg_catalog: a superuser session reads no _wh table (docs/security.md).
 DO $version$
@@ -35,6 +31,3 @@ BEGIN
         'PhoodWarehouse warehouse, schema version ' || (SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'));
 END
 $version$;
--- The run log keeps this many days (pruned once a day by _wh.refresh_recent_by_template); an existing value is kept.
-INSERT INTO _wh.warehouse_info (key, value) VALUES ('run_log_retention_days', '90')
-ON CONFLICT (key) DO NOTHING;

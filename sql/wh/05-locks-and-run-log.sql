@@ -1,4 +1,4 @@
--- sql/wh/06-locks-and-run-log.sql: Locks (transaction-scoped advisory locks; order: daily -> tenant view -> public view) and the run log.
+-- sql/wh/05-locks-and-run-log.sql: Locks (transaction-scoped advisory locks; order: daily -> tenant view -> public view) and the run log.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Waits for, then holds to the end of the transaction, the advisory lock of one daily view: every path that creates,

@@ -1,4 +1,4 @@
--- sql/wh/10-one-day.sql: One day: create / refresh / skip / recreate (update_mv_by_template, the single path for every day).
+-- sql/wh/15-one-day.sql: One day: create / refresh / skip / recreate (update_mv_by_template, the single path for every day).
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Rebuilds an existing daily view without readers ever seeing it missing: builds the new one

@@ -1,4 +1,4 @@
--- sql/wh/13-retention.sql: Retention: dropping a range of days.
+-- sql/wh/18-retention.sql: Retention: dropping a range of days.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Drops the daily views of one tenant's template whose date lies in [start_date, end_date]

@@ -1,4 +1,4 @@
--- sql/wh/16-checks.sql: Checks: fingerprints of a day on both sides, and the per-day comparison of a window with its source.
+-- sql/wh/21-checks.sql: Checks: fingerprints of a day on both sides, and the per-day comparison of a window with its source.
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- The 64-bit hash of one row of a template's declared columns, over alias r, as an expression: the XOR of each column's
@@ -171,9 +171,9 @@ BEGIN
     END;
     BEGIN
         -- Text of dates, floats and intervals the same on both sides whatever the servers' defaults are; the source's
-        -- statements bounded (warehouse_info 'check_statement_timeout', default 10min).
+        -- statements bounded (the setting check_statement_timeout, _wh.setting).
         PERFORM public.dblink_exec(conn, format('SET extra_float_digits = 3; SET IntervalStyle = postgres; SET DateStyle = ''ISO, YMD''; SET statement_timeout = %L',
-            coalesce((SELECT i.value FROM _wh.warehouse_info i WHERE i.key = 'check_statement_timeout'), '10min')));
+            _wh.setting('check_statement_timeout')));
         d := start_date;
         WHILE d <= end_date LOOP
             chunk_end := least(end_date, d + 91);

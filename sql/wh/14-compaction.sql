@@ -1,0 +1,226 @@
+-- sql/wh/14-compaction.sql: Closed days: compaction into <template>_closed (when due, _wh.compact_after_days) and loading a closed day straight into it.
+-- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
+
+--
+-- A day older than yesterday can no longer be refreshed (only re-created with force). Once a
+-- tenant has more than _wh.compact_after_days() closed daily materialized views of a template
+-- (the setting compact_after_days), they move into ONE indexed table
+-- <schema>.<template>_closed (the daily view's columns plus _wh_day date), and from then on
+-- every closed day of that tenant and template lives there: a new closed day is loaded straight
+-- into it (INSERT ... SELECT FROM dblink over the session's kept connection, wh/08), the daily
+-- name stays queryable as a plain view (SELECT <cols> FROM <template>_closed WHERE _wh_day = day),
+-- and the tenant view reads the table plus the remaining daily materialized views (today,
+-- yesterday). Planning a query then locks a handful of relations instead of 4 per day.
+
+-- How many closed daily materialized views a tenant may have of a template before they are
+-- compacted (the setting compact_after_days, _wh.setting).
+CREATE OR REPLACE FUNCTION _wh.compact_after_days()
+RETURNS integer
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _wh.setting('compact_after_days')::integer
+$$;
+
+-- The SELECT of a compacted day's view: the daily view's columns of that day.
+CREATE OR REPLACE FUNCTION _wh.closed_day_view_sql(template_name text, target_schema text, target_date date)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('SELECT %s FROM %I.%I WHERE _wh_day = %L::date',
+                  string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
+                  target_schema, _wh.closed_table_name(template_name), target_date)
+    FROM _wh.template_columns(template_name) c
+$$;
+
+-- Loads one closed day straight into <schema>.<template>_closed from the tenant's source (the
+-- same remote query, columns and client literal as a daily materialized view), and creates the
+-- day's view when it does not exist. Callers hold the daily-view lock and have removed any
+-- earlier rows of the day (in the same transaction). Returns the number of rows loaded.
+CREATE OR REPLACE FUNCTION _wh.load_closed_day(template_name text, tenant_connection_name text, target_schema text,
+                                               target_date date, view_name text, client_name text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tpl _wh.mv_templates;
+    srv text;
+    conn text;
+    insert_list text;
+    select_list text;
+    column_defs text;
+    has_client boolean;
+    stmt text;
+    query text;
+    duplicate_checks text;
+    duplicate text;
+    n bigint;
+BEGIN
+    SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = load_closed_day.template_name;
+    srv := _wh.get_tenant_connection_string(tenant_connection_name);
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('t.%I', c.column_name), ', ' ORDER BY c.ordinal),
+           string_agg(format('%I %s', c.column_name, c.data_type), ', ' ORDER BY c.ordinal),
+           bool_or(c.column_name = 'client')
+    INTO insert_list, select_list, column_defs, has_client
+    FROM _wh.parse_column_definitions(tpl.column_definitions) c;
+    query := _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date);
+    -- The day's rows are inserted, and in the same statement the first key the template declares unique that they
+    -- repeat is found (a hash of the day's keys, no index): the one rule of a duplicate key, as a daily materialized
+    -- view's unique index applies it (docs/reliability.md).
+    duplicate_checks := _wh.repeated_key_sql(template_name);
+    stmt := format('WITH src AS MATERIALIZED (SELECT %s%s FROM public.dblink($1, $2) AS t(%s)), '
+                   'ins AS (INSERT INTO %I.%I (%s%s, _wh_day) SELECT %s%s, $3 FROM src RETURNING 1) '
+                   'SELECT (SELECT count(*) FROM ins), %s',
+                   select_list, CASE WHEN has_client THEN '' ELSE ', $4::text AS client' END, column_defs,
+                   target_schema, _wh.closed_table_name(template_name), insert_list,
+                   CASE WHEN has_client THEN '' ELSE ', client' END,
+                   insert_list, CASE WHEN has_client THEN '' ELSE ', client' END,
+                   coalesce(duplicate_checks, 'NULL::text'));
+    conn := _wh.session_dblink(srv);
+    BEGIN
+        EXECUTE stmt INTO n, duplicate USING conn, query, target_date, client_name;
+    EXCEPTION WHEN datatype_mismatch THEN
+        PERFORM _wh.raise_template_columns_mismatch(template_name, SQLERRM);
+    WHEN OTHERS THEN
+        -- The kept connection may have died (source restarted, idle timeout): once more over a new one.
+        -- A real error (bad query, missing table) fails again and is raised from there.
+        conn := _wh.session_dblink(srv, true);
+        BEGIN
+            EXECUTE stmt INTO n, duplicate USING conn, query, target_date, client_name;
+        EXCEPTION WHEN datatype_mismatch THEN
+            PERFORM _wh.raise_template_columns_mismatch(template_name, SQLERRM);
+        END;
+    END;
+    IF duplicate IS NOT NULL THEN
+        PERFORM _wh.raise_duplicate_key(template_name, target_date, duplicate);
+    END IF;
+    IF _wh.daily_relkind(target_schema, view_name) IS NULL THEN
+        EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
+                       _wh.closed_day_view_sql(template_name, target_schema, target_date));
+        EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+    END IF;
+    RETURN n;
+END
+$$;
+
+-- Moves a tenant's closed daily materialized views of a template (older than yesterday) into
+-- <schema>.<template>_closed: rows copied, each materialized view replaced by a plain view of
+-- the same name over the table and its rows removed from <template>_recent, all in the
+-- caller's transaction (readers see the old rows or the new ones). The tenant view's
+-- definition changes only the first time, to read the new table. With only_when_due (what
+-- update_mv_by_template, the windows and the module call) it does nothing unless the table
+-- already exists or there are more than compact_after_days() closed materialized views, and it
+-- never waits: a busy compaction lock or a day being written by another session is left for the
+-- next call. Without it (psql: SELECT _wh.compact_closed_days('foodlogstats', 'tenant_a')) every
+-- closed day is compacted now. analyze_table: ANALYZE the table at the end (always when created).
+-- planned_days: closed days the caller is about to load (a window, a backfill); counted towards
+-- compact_after_days(), so a long backfill creates the table first and loads every closed day
+-- straight into it instead of building (and then compacting) a materialized view per day.
+-- Returns {"template","schema","table","compacted","created_table","busy"}.
+CREATE OR REPLACE FUNCTION _wh.compact_closed_days(template_name text, target_schema text,
+                                                   only_when_due boolean DEFAULT false, analyze_table boolean DEFAULT true,
+                                                   planned_days integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    closed text := _wh.closed_table_name(template_name);
+    has_table boolean;
+    created boolean := false;
+    candidates integer;
+    victim record;
+    moved text[] := '{}'::text[];
+    days date[] := '{}'::date[];
+    cols text;
+    built integer := 0;
+    result jsonb;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    result := jsonb_build_object('template', template_name, 'schema', target_schema,
+                                 'table', format('%I.%I', target_schema, closed), 'compacted', 0, 'created_table', false, 'busy', false);
+    IF only_when_due THEN
+        IF NOT pg_try_advisory_xact_lock(hashtext('_wh.compact'), hashtext(target_schema || '.' || template_name)) THEN
+            RETURN result || jsonb_build_object('busy', true);
+        END IF;
+    ELSE
+        PERFORM pg_advisory_xact_lock(hashtext('_wh.compact'), hashtext(target_schema || '.' || template_name));
+    END IF;
+    has_table := pg_catalog.to_regclass(format('%I.%I', target_schema, closed)) IS NOT NULL;
+    -- The schema's daily names from the catalog before any join (_wh.daily_relations, not _wh.daily_views): every
+    -- closed day of the schema is compacted, whether or not its tenant is registered.
+    SELECT count(*) INTO candidates
+    FROM _wh.daily_relations r
+    JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+    WHERE n.nspname = target_schema AND r.kind = 'm' AND r.template_name = compact_closed_days.template_name
+      AND r.day < _wh.tenant_today(target_schema) - 1;
+    IF (candidates = 0 AND (has_table OR coalesce(planned_days, 0) <= _wh.compact_after_days()))
+       OR (only_when_due AND NOT has_table AND candidates + coalesce(planned_days, 0) <= _wh.compact_after_days()) THEN
+        IF has_table AND coalesce(planned_days, 0) = 0 THEN
+            -- A table a first window filled (below) gets the template's indexes now that its rows are in.
+            built := _wh.ensure_days_indexes(template_name, target_schema, closed);
+        END IF;
+        IF has_table AND (analyze_table OR built > 0) THEN
+            EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+            PERFORM _wh.summarize_days_index(target_schema, closed);
+        END IF;
+        RETURN result;
+    END IF;
+
+    created := _wh.ensure_closed_table(template_name, target_schema);
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal) INTO cols FROM _wh.template_columns(template_name) c;
+    FOR victim IN
+        SELECT r.relname::text AS view_name, r.day
+        FROM _wh.daily_relations r
+        JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+        WHERE n.nspname = target_schema AND r.kind = 'm' AND r.template_name = compact_closed_days.template_name
+          AND r.day < _wh.tenant_today(target_schema) - 1
+        ORDER BY 1
+    LOOP
+        -- Never wait for a day lock (its holder may be waiting for us): a busy day is compacted next time.
+        CONTINUE WHEN NOT _wh.try_lock_daily_view(target_schema, victim.view_name);
+        CONTINUE WHEN _wh.daily_relkind(target_schema, victim.view_name) IS DISTINCT FROM 'm';
+        EXECUTE format('INSERT INTO %I.%I (%s, _wh_day) SELECT %s, %L::date FROM %I.%I',
+                       target_schema, closed, cols, cols, victim.day, target_schema, victim.view_name);
+        moved := moved || victim.view_name;
+        days := days || victim.day;
+    END LOOP;
+
+    IF cardinality(moved) > 0 THEN
+        FOR i IN 1 .. cardinality(moved) LOOP
+            -- No CASCADE: an unknown object depending on the day makes this fail loudly.
+            EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, moved[i]);
+            EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, moved[i],
+                           _wh.closed_day_view_sql(template_name, target_schema, days[i]));
+            EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, moved[i]);
+            -- The day's rows leave <template>_recent in the transaction that put them into the table.
+            PERFORM _wh.sync_recent_day(template_name, target_schema, moved[i], days[i]);
+        END LOOP;
+    END IF;
+    IF cardinality(moved) > 0 OR (created AND _wh.does_view_exist(target_schema, template_name)) THEN
+        -- The tenant view reads the table from its creation on: its definition changes once per tenant and template.
+        -- A tenant without the view yet (a first window, which made the table at its start) gets it when the window
+        -- ends with a day to show (finish_window), not before.
+        PERFORM _wh.ensure_views_include(template_name, target_schema, NULL);
+    END IF;
+    IF coalesce(planned_days, 0) = 0 THEN
+        -- Built once the rows are in, not maintained row by row; with planned_days the caller's days are still to
+        -- come (a window, a backfill: 2 of every 3 seconds of a first load went to index upkeep, docs/performance.md),
+        -- and the call that ends it (finish_window) builds them.
+        built := _wh.ensure_days_indexes(template_name, target_schema, closed);
+    END IF;
+    IF created OR analyze_table OR built > 0 THEN
+        EXECUTE format('ANALYZE %I.%I', target_schema, closed);
+        PERFORM _wh.summarize_days_index(target_schema, closed);
+    END IF;
+    RETURN result || jsonb_build_object('compacted', cardinality(moved), 'created_table', created, 'indexes_built', built);
+END
+$$;
