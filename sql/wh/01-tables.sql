@@ -135,3 +135,6 @@ CREATE TABLE IF NOT EXISTS _wh.day_state (
     verified_at     timestamptz,
     PRIMARY KEY (schema_name, template_name, day)
 );
+-- upgrade from < 2.4.0: add column _wh.day_state.table_only (a closed day kept as its rows in <template>_closed, without a view of its own: older than the setting day_relation_days)
+-- table_only: the day has no relation of its own; the catalog (_wh.daily_relations) lists it from here, kind 't'.
+ALTER TABLE _wh.day_state ADD COLUMN IF NOT EXISTS table_only boolean NOT NULL DEFAULT false;

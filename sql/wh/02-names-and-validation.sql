@@ -71,9 +71,27 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT template_name || '_recent' $$;
 
+-- The kind of a daily name: 'm' (materialized view), 'v' (day view over the compacted table), 't' (a closed day older
+-- than day_relation_days: its rows in <template>_closed, no relation of its own; _wh.day_state.table_only) or NULL.
+CREATE OR REPLACE FUNCTION _wh.daily_relkind(target_schema text, view_name text)
+RETURNS "char"
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(
+        (SELECT c.relkind
+         FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = target_schema AND c.relname = view_name AND c.relkind IN ('m', 'v')),
+        (SELECT 't'::"char" FROM _wh.day_state s
+         WHERE s.schema_name = target_schema AND s.template_name = _wh.daily_name_template(view_name)
+           AND s.day = _wh.daily_name_day(view_name) AND s.table_only))
+$$;
+
 -- True when the daily view target_schema.view_name exists: a materialized view, or (a closed day
--- compacted into <template>_closed, see wh/14-compaction.sql) a plain view named <name>_YYYY_MM_DD. Reads
--- pg_class with the statement's snapshot, so after an advisory lock wait it sees what the other
+-- compacted into <template>_closed, see wh/14-compaction.sql) a plain view named <name>_YYYY_MM_DD, or
+-- a closed day older than day_relation_days kept in that table without a view (_wh.daily_relkind 't').
+-- Reads pg_class with the statement's snapshot, so after an advisory lock wait it sees what the other
 -- session committed.
 CREATE OR REPLACE FUNCTION _wh.does_mv_exist(target_schema text, view_name text)
 RETURNS boolean
@@ -86,18 +104,7 @@ AS $$
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = target_schema AND c.relname = view_name
           AND (c.relkind = 'm' OR (c.relkind = 'v' AND _wh.daily_name_day(c.relname) IS NOT NULL)))
-$$;
-
--- The kind of a daily name: 'm' (materialized view), 'v' (day view over the compacted table) or NULL.
-CREATE OR REPLACE FUNCTION _wh.daily_relkind(target_schema text, view_name text)
-RETURNS "char"
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT c.relkind
-    FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = target_schema AND c.relname = view_name AND c.relkind IN ('m', 'v')
+        OR coalesce(_wh.daily_relkind(target_schema, view_name) = 't', false)
 $$;
 
 -- True when a (non-materialized) view target_schema.view_name exists.

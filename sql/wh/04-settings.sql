@@ -8,7 +8,7 @@ RETURNS TABLE (key text, default_value text)
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    VALUES ('check_statement_timeout', '10min'), ('compact_after_days', '31'), ('freshness_sla', '02:00:00'), ('job_lock_timeout', '10s'),
+    VALUES ('check_statement_timeout', '10min'), ('compact_after_days', '31'), ('day_relation_days', '400'), ('freshness_sla', '02:00:00'), ('job_lock_timeout', '10s'),
            ('lock_timeout', '10s'), ('run_log_retention_days', '90'), ('source_connect_timeout', '10s'),
            ('source_statement_timeout', '10min'), ('source_tcp_user_timeout', '60s')
 $$;
@@ -37,6 +37,8 @@ $$;
 --     tcp_user_timeout): a network path that is gone ends the wait, which dblink on PostgreSQL 15 cannot interrupt.
 --   compact_after_days: closed days are compacted once a tenant has more than this many closed daily materialized
 --     views of a template (wh/14-compaction.sql).
+--   day_relation_days: a compacted closed day keeps a view of its own (its daily name) for this many days back from
+--     the tenant's today (at least 7); older ones are their rows in <template>_closed only (wh/14-compaction.sql).
 --   run_log_retention_days: the run log keeps this many days (pruned once a day by _wh.refresh_recent_by_template).
 -- Stored with their defaults from _wh.settings() (the other settings are stored only when a DBA sets them).
 INSERT INTO _wh.warehouse_info (key, value)

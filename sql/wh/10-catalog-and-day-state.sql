@@ -2,7 +2,7 @@
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- The daily names, before anything is joined: every materialized view or view named <template>_YYYY_MM_DD in any
--- schema, with the relation's namespace oid, its template (the name without the suffix) and its day. The one place in
+-- schema, and every closed day kept without a relation (_wh.day_state.table_only, kind 't'), with the relation's namespace oid, its template (the name without the suffix) and its day. The one place in
 -- SQL that says which relations are daily views (with _wh.daily_name_day, the spelling of the suffix). The suffix is
 -- parsed in a fenced LATERAL subquery (OFFSET 0), once per relation (flattened, the planner would repeat the parse in
 -- the filter, the output and the join keys), and the planner may memoize it by name (tenants share their names: 731
@@ -20,10 +20,17 @@ SELECT c.relnamespace,
        c.relkind AS kind
 FROM pg_catalog.pg_class c
 CROSS JOIN LATERAL (SELECT _wh.daily_name_day(c.relname) AS day OFFSET 0) d
-WHERE c.relkind IN ('m', 'v') AND d.day IS NOT NULL;
+WHERE c.relkind IN ('m', 'v') AND d.day IS NOT NULL
+UNION ALL
+-- Closed days older than day_relation_days: no relation, their rows in <template>_closed (kind 't', relid NULL).
+SELECT n.oid, NULL::oid, _wh.create_mv_name(s.template_name, s.day)::name, s.template_name, s.day, 't'::"char"
+FROM _wh.day_state s
+JOIN pg_catalog.pg_namespace n ON n.nspname = s.schema_name
+WHERE s.table_only;
 
 -- THE catalog of daily views: every <template>_YYYY_MM_DD of a registered tenant and template, a materialized view
--- (kind 'm') or a compacted closed day (kind 'v', a view over <template>_closed), with what _wh.day_state knows of it.
+-- (kind 'm') or a compacted closed day (kind 'v', a view over <template>_closed; kind 't', older than day_relation_days:
+-- its rows in that table and no relation, relid NULL), with what _wh.day_state knows of it.
 -- complete: captured at or after the day ended on the tenant's clock (NULL: capture time unknown, loaded by an
 -- earlier release). Get-WhMv, Get-WhTenant, Get-WhHealth, compaction and retention read this view.
 -- One pass over pg_class, linear in the number of relations: only relations of registered tenants' schemas are kept;
@@ -37,7 +44,7 @@ SELECT n.nspname::text AS schema_name,
        r.relname::text AS relation,
        r.relid,
        r.kind,
-       r.kind = 'v' AS compacted,
+       r.kind IN ('v', 't') AS compacted,
        s.captured_at,
        s.captured_rows,
        s.captured_at >= _wh.day_end(r.day, t.time_zone) AS complete,

@@ -23,6 +23,42 @@ AS $$
     SELECT _wh.setting('compact_after_days')::integer
 $$;
 
+-- How many days back from a tenant's today a compacted closed day keeps a view of its own (the setting
+-- day_relation_days, at least 7). An older day is its rows in <template>_closed: listed by the catalog (kind 't'),
+-- loaded, checked, repaired and dropped like any day, read through the tenant view or _wh.day_rows. At 100 tenants x
+-- 5 years a view per day was 1.1 GB of catalog, everyday commands at 0.6-0.9 s and pg_dump out of shared memory
+-- (docs/performance.md, rows s0-s7).
+CREATE OR REPLACE FUNCTION _wh.day_relation_days()
+RETURNS integer
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT greatest(_wh.setting('day_relation_days')::integer, 7)
+$$;
+
+-- True when a compacted closed day of this tenant keeps a view of its own (it is within day_relation_days).
+CREATE OR REPLACE FUNCTION _wh.keeps_day_relation(target_schema text, target_date date)
+RETURNS boolean
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT target_date >= _wh.tenant_today(target_schema) - _wh.day_relation_days()
+$$;
+
+-- Marks a closed day as kept in <template>_closed without a relation (kind 't'), or (table_only false) as having its
+-- view again. In the caller's transaction, under the day's lock.
+CREATE OR REPLACE FUNCTION _wh.set_table_only(target_schema text, template_name text, target_date date, table_only boolean)
+RETURNS void
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO _wh.day_state AS s (schema_name, template_name, day, table_only) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (schema_name, template_name, day) DO UPDATE SET table_only = EXCLUDED.table_only
+$$;
+
 -- The SELECT of a compacted day's view: the daily view's columns of that day.
 CREATE OR REPLACE FUNCTION _wh.closed_day_view_sql(template_name text, target_schema text, target_date date)
 RETURNS text
@@ -60,6 +96,7 @@ DECLARE
     duplicate_checks text;
     duplicate text;
     n bigint;
+    kind "char";
 BEGIN
     SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = load_closed_day.template_name;
     srv := _wh.get_tenant_connection_string(tenant_connection_name);
@@ -100,10 +137,19 @@ BEGIN
     IF duplicate IS NOT NULL THEN
         PERFORM _wh.raise_duplicate_key(template_name, target_date, duplicate);
     END IF;
-    IF _wh.daily_relkind(target_schema, view_name) IS NULL THEN
-        EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
-                       _wh.closed_day_view_sql(template_name, target_schema, target_date));
-        EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+    kind := _wh.daily_relkind(target_schema, view_name);
+    IF kind IS NULL OR kind = 't' THEN
+        IF _wh.keeps_day_relation(target_schema, target_date) THEN
+            EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
+                           _wh.closed_day_view_sql(template_name, target_schema, target_date));
+            EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+            IF kind = 't' THEN
+                PERFORM _wh.set_table_only(target_schema, template_name, target_date, false);
+            END IF;
+        ELSIF kind IS NULL THEN
+            -- Older than day_relation_days: the day is its rows in the table (the catalog lists it, kind 't').
+            PERFORM _wh.set_table_only(target_schema, template_name, target_date, true);
+        END IF;
     END IF;
     RETURN n;
 END
@@ -222,5 +268,82 @@ BEGIN
         PERFORM _wh.summarize_days_index(target_schema, closed);
     END IF;
     RETURN result || jsonb_build_object('compacted', cardinality(moved), 'created_table', created, 'indexes_built', built);
+END
+$$;
+
+-- Drops the views of a tenant's compacted closed days that are older than day_relation_days (at most max_views per
+-- call, oldest first), each under its day's lock taken without waiting (a busy day is left for the next call), and
+-- marks each day table_only in the same transaction: the day stays, its rows in <template>_closed, the catalog lists
+-- it (kind 't'); the tenant and public views read the table and do not change. A view another object depends on (a
+-- DBA's own view) is kept. finish_window calls it, so windows, backfills and the scheduled refresh keep the horizon.
+-- Returns how many views it dropped.
+CREATE OR REPLACE FUNCTION _wh.retire_day_views(template_name text, target_schema text, max_views integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    horizon date := _wh.tenant_today(target_schema) - _wh.day_relation_days();
+    day record;
+    retired integer := 0;
+BEGIN
+    FOR day IN
+        SELECT v.relation, v.day FROM _wh.daily_views v
+        WHERE v.schema_name = target_schema AND v.template_name = retire_day_views.template_name AND v.kind = 'v'
+          AND v.day < horizon
+        ORDER BY v.day
+        LIMIT max_views
+    LOOP
+        CONTINUE WHEN NOT _wh.try_lock_daily_view(target_schema, day.relation);
+        CONTINUE WHEN _wh.daily_relkind(target_schema, day.relation) IS DISTINCT FROM 'v';
+        BEGIN
+            EXECUTE format('DROP VIEW %I.%I', target_schema, day.relation);
+        EXCEPTION WHEN dependent_objects_still_exist THEN
+            CONTINUE;
+        END;
+        PERFORM _wh.set_table_only(target_schema, template_name, day.day, true);
+        retired := retired + 1;
+    END LOOP;
+    RETURN retired;
+END
+$$;
+
+-- The rows of one day of a tenant's template, whatever holds them (<template>_closed, <template>_recent): what its
+-- daily name gives, also for a day older than day_relation_days that has no view of its own. The row type is the
+-- tenant view's, passed as a typed NULL: SELECT * FROM _wh.day_rows(NULL::tenant_a.foodlogstats, '2021-03-01');
+-- Runs with the caller's rights (whadmin; phood_ro reads the tenant view: WHERE on its day's column).
+CREATE OR REPLACE FUNCTION _wh.day_rows(tenant_view anyelement, target_date date)
+RETURNS SETOF anyelement
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target_schema text;
+    tpl text;
+    cols text;
+    parts text[] := '{}';
+    tbl text;
+BEGIN
+    SELECT n.nspname::text, c.relname::text INTO target_schema, tpl
+    FROM pg_catalog.pg_type t
+    JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE t.oid = pg_catalog.pg_typeof(tenant_view)::oid;
+    IF tpl IS NULL OR NOT EXISTS (SELECT 1 FROM _wh.tenants x WHERE x.schema_name = target_schema)
+       OR NOT EXISTS (SELECT 1 FROM _wh.mv_templates m WHERE m.template_name = tpl) THEN
+        RAISE EXCEPTION '_wh.day_rows: % is not a tenant view of a template', pg_catalog.pg_typeof(tenant_view)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass a typed NULL of a tenant''s view: SELECT * FROM _wh.day_rows(NULL::tenant_a.foodlogstats, ''2021-03-01'');';
+    END IF;
+    SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal) INTO cols FROM _wh.template_columns(tpl) c;
+    FOREACH tbl IN ARRAY ARRAY[_wh.closed_table_name(tpl), _wh.recent_table_name(tpl)] LOOP
+        IF pg_catalog.to_regclass(format('%I.%I', target_schema, tbl)) IS NOT NULL THEN
+            parts := parts || format('SELECT %s FROM %I.%I WHERE _wh_day = $1', cols, target_schema, tbl);
+        END IF;
+    END LOOP;
+    IF cardinality(parts) > 0 THEN
+        RETURN QUERY EXECUTE array_to_string(parts, ' UNION ALL ') USING target_date;
+    END IF;
 END
 $$;

@@ -109,12 +109,12 @@ BEGIN
             -- Keeps closed days compacted once there are more than compact_after_days(): pg_cron's daily call for
             -- today moves the day before yesterday (closed since midnight) into the table.
             PERFORM _wh.compact_closed_days(template_name, target_schema, true, false);
-        ELSIF kind = 'v' AND (force OR target_date = today OR (allow_refresh_yesterday AND target_date = today - 1)) THEN
+        ELSIF kind IN ('v', 't') AND (force OR target_date = today OR (allow_refresh_yesterday AND target_date = today - 1)) THEN
             -- A compacted day: its rows replaced in this transaction (readers see the old rows or the new ones).
             EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING target_date;
             nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
             action := CASE WHEN force THEN 'recreated' ELSE 'refreshed' END;
-        ELSIF kind = 'v' THEN
+        ELSIF kind IN ('v', 't') THEN
             action := 'skipped';
         ELSIF force THEN
             PERFORM _wh.recreate_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
@@ -130,7 +130,11 @@ BEGIN
         IF rebuild_views THEN
             PERFORM _wh.ensure_views_include(template_name, target_schema, view_name);
         END IF;
-        IF nrows IS NULL THEN
+        IF nrows IS NULL AND kind = 't' THEN
+            -- No relation of its own: its rows in the table.
+            EXECUTE format('SELECT count(*) FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name))
+                INTO nrows USING target_date;
+        ELSIF nrows IS NULL THEN
             nrows := _wh.count_rows(target_schema, view_name);
         END IF;
         IF action <> 'skipped' THEN

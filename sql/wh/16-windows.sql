@@ -202,6 +202,7 @@ BEGIN
     END IF;
     BEGIN
         PERFORM _wh.compact_closed_days(template_name, target_schema, true, (summary->>'created')::bigint > 0);
+        PERFORM _wh.retire_day_views(template_name, target_schema);
         IF (summary->>'created')::bigint > 0 OR NOT _wh.does_view_exist(target_schema, template_name) THEN
             PERFORM _wh.ensure_views_include(template_name, target_schema, NULL);
         ELSE

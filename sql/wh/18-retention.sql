@@ -56,9 +56,11 @@ BEGIN
     END IF;
 
     FOR i IN 1 .. cardinality(victims) LOOP
-        IF kinds[i] = 'v' THEN
-            -- A compacted day: its view and its rows of the compacted table.
-            EXECUTE format('DROP VIEW %I.%I', target_schema, victims[i]);
+        IF kinds[i] IN ('v', 't') THEN
+            -- A compacted day: its view (none when older than day_relation_days) and its rows of the compacted table.
+            IF kinds[i] = 'v' THEN
+                EXECUTE format('DROP VIEW %I.%I', target_schema, victims[i]);
+            END IF;
             EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING dates[i];
         ELSE
             EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, victims[i]);
@@ -101,6 +103,7 @@ BEGIN
         CASE _wh.daily_relkind(target_schema, day.relation)
             WHEN 'v' THEN EXECUTE format('DROP VIEW %I.%I', target_schema, day.relation);  -- a compacted closed day
             WHEN 'm' THEN EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, day.relation);
+            WHEN 't' THEN NULL;  -- no relation: its rows go with the table, below
             ELSE CONTINUE;  -- dropped meanwhile
         END CASE;
         PERFORM _wh.log_run(target_schema, conn, template_name, day.day, 'dropped', NULL, NULL, NULL);

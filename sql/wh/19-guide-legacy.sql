@@ -204,7 +204,7 @@ BEGIN
     IF fn = '_wh.update_foodlogstats(text,text,date,boolean)'::regprocedure THEN
         SELECT pg_catalog.array_agg(v.day ORDER BY v.day) INTO compacted
         FROM _wh.daily_views v
-        WHERE v.schema_name = target_schema AND v.template_name = 'foodlogstats' AND v.kind = 'v' AND v.day BETWEEN start_date AND end_date;
+        WHERE v.schema_name = target_schema AND v.template_name = 'foodlogstats' AND v.kind IN ('v', 't') AND v.day BETWEEN start_date AND end_date;
         summary := _wh.update_mv_window_by_template('foodlogstats', tenant_connection_name, target_schema, start_date, end_date);
         IF pg_catalog.cardinality(compacted) > 0 THEN
             RAISE WARNING '% day(s) of %.foodlogstats in % .. % are compacted (plain views over foodlogstats_closed, which pg_matviews and DROP MATERIALIZED VIEW do not see) and were skipped, not rebuilt: %',

@@ -41,7 +41,7 @@ AS $$
     stats AS MATERIALIZED (
         SELECT n.nspname::text AS schema_name, g.template_name, g.first_day, g.latest_day, g.views, g.compacted
         FROM (SELECT r.relnamespace, r.template_name, min(r.day) AS first_day, max(r.day) AS latest_day,
-                     count(*)::integer AS views, count(*) FILTER (WHERE r.kind = 'v')::integer AS compacted
+                     count(*)::integer AS views, count(*) FILTER (WHERE r.kind IN ('v', 't'))::integer AS compacted
               FROM _wh.daily_relations r
               GROUP BY 1, 2) g
         JOIN pg_catalog.pg_namespace n ON n.oid = g.relnamespace

@@ -154,7 +154,7 @@ BEGIN
                                      target_schema, _wh.create_mv_name(template_name, start_date), start_date),
             aliases, src_hash0, src_hash1);
     END IF;
-    -- The kind of every day of the window ('m', 'v' or NULL), read once.
+    -- The kind of every day of the window ('m', 'v', 't' or NULL), read once; 'v' and 't' are rows of the compacted table.
     SELECT array_agg(_wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, g::date)) ORDER BY g)
     INTO kinds FROM generate_series(start_date, end_date, interval '1 day') g;
 
@@ -194,10 +194,10 @@ BEGIN
             END IF;
 
             -- Meanwhile the warehouse's side of the same days: compacted days in one grouped scan, the others one by one.
-            IF 'v' = ANY (kinds[d - start_date + 1 : chunk_end - start_date + 1]) THEN
+            IF kinds[d - start_date + 1 : chunk_end - start_date + 1] && ARRAY['v', 't']::"char"[] THEN
                 FOR rec_day, rec_rows, rec_hash IN EXECUTE _wh.fingerprint_sql(format('%I.%I AS r WHERE r._wh_day BETWEEN %L AND %L', target_schema, closed, d, chunk_end),
                                                        wh_hash0, wh_hash1, 'r._wh_day') LOOP
-                    IF kinds[rec_day - start_date + 1] = 'v' THEN
+                    IF kinds[rec_day - start_date + 1] IN ('v', 't') THEN
                         wh_days := wh_days || rec_day;
                         wh_counts := wh_counts || rec_rows;
                         wh_hashes := wh_hashes || rec_hash;

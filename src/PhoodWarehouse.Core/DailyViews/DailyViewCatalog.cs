@@ -14,7 +14,7 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
         """
         SELECT v.schema_name, v.template_name, v.day, v.relation,
                CASE WHEN v.kind = 'm' THEN pg_total_relation_size(v.relid) END,
-               CASE WHEN v.kind = 'v'
+               CASE WHEN v.kind IN ('v', 't')
                     THEN coalesce(v.captured_rows,
                                   (SELECT r.row_count FROM _wh.run_log r
                                    WHERE r.tenant_schema = v.schema_name AND r.template_name = v.template_name AND r.target_date = v.day

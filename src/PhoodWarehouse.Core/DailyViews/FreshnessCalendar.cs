@@ -28,7 +28,7 @@ public sealed class FreshnessCalendar(WhConnection connection, ILogger logger)
             FROM unnest(@tenants::text[], @templates::text[], @firsts::date[]) AS p(tenant, template, first_day)
             JOIN _wh.tenants t ON t.schema_name = p.tenant
             CROSS JOIN LATERAL (SELECT _wh.today_in(t.time_zone) AS today) d)
-        SELECT p.tenant, p.template, g.day, p.today, p.first_day, c.kind IS NOT NULL AS present, coalesce(c.kind = 'v', false),
+        SELECT p.tenant, p.template, g.day, p.today, p.first_day, c.kind IS NOT NULL AS present, coalesce(c.kind IN ('v', 't'), false),
                s.captured_at, s.captured_rows, s.captured_at >= _wh.day_end(g.day, p.time_zone) AS complete, s.check_status,
                s.last_checked_at, s.warehouse_rows, s.source_rows, s.verified_at, l.last_success, l.last_failure, l.last_error
         FROM pairs p
