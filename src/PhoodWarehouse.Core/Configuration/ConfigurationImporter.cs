@@ -83,20 +83,10 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
 
     public async Task<IReadOnlyList<ImportStep>> PlanTemplatesAsync(WarehouseConfiguration configuration, CancellationToken cancel)
     {
-        var existing = new Dictionary<string, TemplateConfiguration>();
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        if (await InstalledAsync(db, cancel))
-        {
-            await using var command = Db.Command(db, "SELECT template_name, description, query_template, column_definitions, indexes, is_default FROM _wh.mv_templates");
-            await using var reader = await command.ExecuteReaderAsync(cancel);
-            while (await reader.ReadAsync(cancel))
-                existing[reader.GetString(0)] = new TemplateConfiguration
-                {
-                    Name = reader.GetString(0), Description = reader.IsDBNull(1) ? null : reader.GetString(1),
-                    Query = reader.GetString(2), Columns = reader.GetString(3), Indexes = reader.IsDBNull(4) ? null : reader.GetString(4),
-                    Default = reader.GetBoolean(5),
-                };
-        }
+        var existing = await InstalledAsync(db, cancel)
+            ? (await ConfigurationExporter.TemplatesAsync(db, cancel)).ToDictionary(t => t.Name)
+            : new Dictionary<string, TemplateConfiguration>();
 
         var steps = new List<ImportStep>();
         foreach (var file in configuration.Templates)

@@ -121,11 +121,9 @@ internal static class WarehouseSettings
 {
     public static async Task<SortedDictionary<string, string>> ReadAsync(NpgsqlConnection db, CancellationToken cancel)
     {
-        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        await using var command = Db.Command(db,
-            "SELECT s.key, coalesce(i.value, s.default_value) FROM _wh.settings() s LEFT JOIN _wh.warehouse_info i ON i.key = s.key");
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        while (await reader.ReadAsync(cancel)) settings[reader.GetString(0)] = reader.GetString(1);
-        return settings;
+        var settings = await Db.ReadAllAsync(db,
+            "SELECT s.key, coalesce(i.value, s.default_value) FROM _wh.settings() s LEFT JOIN _wh.warehouse_info i ON i.key = s.key",
+            r => KeyValuePair.Create(r.GetString(0), r.GetString(1)), cancel);
+        return new SortedDictionary<string, string>(new Dictionary<string, string>(settings), StringComparer.Ordinal);
     }
 }

@@ -124,6 +124,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
             ("since", query.Since is { } since ? ToUtc(since) : null), ("failed", query.FailedOnly), ("all", query.All),
             ("f", CronJobCommand.FunctionPattern));
         var runs = new List<WhCronJobRun>();
+        // Read row by row: with -Name the limit is not in the SQL, and reading stops at the -Last match (the history is long).
         await using var reader = await command.ExecuteReaderAsync(cancel);
         while (await reader.ReadAsync(cancel))
         {
@@ -252,14 +253,9 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
         return new CronState(reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetDateTime(2), reader.GetString(3), reader.GetBoolean(4));
     }
 
-    private static async Task<List<WhCronJob>> ReadJobsAsync(NpgsqlConnection db, CronState state, string where,
-        CancellationToken cancel, params (string, object?)[] parameters)
-    {
-        await using var command = Db.Command(db,
-            $"SELECT {JobColumns} FROM cron.job WHERE {where} ORDER BY jobname NULLS LAST, jobid", parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        var jobs = new List<WhCronJob>();
-        while (await reader.ReadAsync(cancel))
+    private static Task<List<WhCronJob>> ReadJobsAsync(NpgsqlConnection db, CronState state, string where,
+        CancellationToken cancel, params (string, object?)[] parameters) =>
+        Db.ReadAllAsync(db, $"SELECT {JobColumns} FROM cron.job WHERE {where} ORDER BY jobname NULLS LAST, jobid", reader =>
         {
             var schedule = reader.GetString(2);
             var text = reader.GetString(3);
@@ -267,7 +263,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
             var parsed = CronJobCommand.Parse(text);
             DateTime? next = null;
             if (active && CronExpression.TryParse(schedule, out var expression)) next = expression!.NextUtc(state.NowUtc, state.Zone);
-            jobs.Add(new WhCronJob
+            return new WhCronJob
             {
                 JobId = reader.GetInt64(0),
                 Name = reader.IsDBNull(1) ? null : reader.GetString(1),
@@ -281,10 +277,8 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
                 ConnectionName = parsed?.ConnectionName,
                 NextRunUtc = next,
                 TimeZone = state.ZoneName,
-            });
-        }
-        return jobs;
-    }
+            };
+        }, cancel, parameters);
 
     /// <summary>pg_cron says "could not find valid entry" or "does not exist or you don't own it": say it plainly.</summary>
     private static async Task AsJobCommandAsync(WhCronJob job, Func<Task> work)
