@@ -9,8 +9,7 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
     public async Task<WarehouseConfiguration> ExportAsync(bool includePassword, CancellationToken cancel)
     {
         if (connection.WarehouseVersion is null)
-            throw new WarehouseException("WarehouseNotInstalled", WhErrorKind.NotInstalled,
-                $"The warehouse is not installed in {connection.Target}: there is nothing to export. Connect to the warehouse database.", connection.Target);
+            throw Install.SchemaVersion.NotInstalled(connection, "there is nothing to export");
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         var templates = await TemplatesAsync(db, cancel);

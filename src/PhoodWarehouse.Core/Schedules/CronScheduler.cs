@@ -55,10 +55,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
         }
         // A tenant whose first day is not loaded yet is known only by its connection (named after it).
         connectionName ??= connectionNamedAfterTenant ? request.Tenant : null;
-        if (connectionName is null)
-            throw new WarehouseException("TenantNotFound", WhErrorKind.ObjectNotFound,
-                $"There is no tenant '{request.Tenant}' in {connection.Target} (neither in _wh.tenants nor in _wh.tenant_connections). Get-WhTenant lists the tenants; New-WhTenant adds one.",
-                request.Tenant);
+        if (connectionName is null) throw Tenants.TenantStore.NotFound(request.Tenant);
         if (!templateExists) throw Templates.TemplateStore.NotFound(request.Template);
 
         var jobCommand = CronJobCommand.Build(request.Template, connectionName, request.Tenant, request.RefreshYesterday, request.LookbackDays);
@@ -168,6 +165,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
     /// <summary>How many history rows ended before <c>now() - olderThan</c> (what -WhatIf reports).</summary>
     public async Task<long> CountHistoryAsync(TimeSpan olderThan, CancellationToken cancel)
     {
+        RefuseNegative(olderThan);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await EnsureAvailableAsync(db, cancel);
         return await Db.ScalarAsync<long>(db, "SELECT count(*) FROM cron.job_run_details WHERE end_time < now() - @age", cancel, ("age", olderThan));
@@ -179,9 +177,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
     /// </summary>
     public async Task<WhCronHistoryCleared> ClearHistoryAsync(TimeSpan olderThan, CancellationToken cancel)
     {
-        if (olderThan < TimeSpan.Zero)
-            throw new WarehouseException("InvalidOlderThan", WhErrorKind.InvalidArgument,
-                $"-OlderThan must not be negative ({olderThan}). Example: -OlderThan (New-TimeSpan -Days 30), or -OlderThan 30.00:00:00.", olderThan);
+        RefuseNegative(olderThan);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         var state = await EnsureAvailableAsync(db, cancel);
         try
@@ -203,6 +199,14 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
                 "if it was revoked here, run as a superuser: GRANT DELETE ON cron.job_run_details TO whadmin; or connect as a superuser.",
                 "cron.job_run_details", error);
         }
+    }
+
+    /// <summary>The one rule of -OlderThan (counting and clearing the history alike).</summary>
+    private static void RefuseNegative(TimeSpan olderThan)
+    {
+        if (olderThan < TimeSpan.Zero)
+            throw new WarehouseException("InvalidOlderThan", WhErrorKind.InvalidArgument,
+                $"-OlderThan must not be negative ({olderThan}). Example: -OlderThan (New-TimeSpan -Days 30), or -OlderThan 30.00:00:00.", olderThan);
     }
 
     /// <summary>
@@ -279,6 +283,15 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
                 TimeZone = state.ZoneName,
             };
         }, cancel, parameters);
+
+    /// <summary>
+    /// The one error of a job name (no wildcards) that matches none of the jobs <paramref name="query"/> lists
+    /// (Get-WhCronJob's, or every job the session can see, as Enable-, Disable- and Unregister-WhCronJob look).
+    /// </summary>
+    public static WarehouseException JobNotFound(string name, CronJobQuery query) =>
+        new("CronJobNotFound", WhErrorKind.ObjectNotFound,
+            $"There is no {(query.All ? "" : "warehouse ")}cron job named '{name}'{(query.Tenant is null ? "" : $" for tenant '{query.Tenant}'")} that you can see. " +
+            "Get-WhCronJob lists the warehouse's jobs, Get-WhCronJob -All every job you can see and change.", name);
 
     /// <summary>pg_cron says "could not find valid entry" or "does not exist or you don't own it": say it plainly.</summary>
     private static async Task AsJobCommandAsync(WhCronJob job, Func<Task> work)
