@@ -174,34 +174,6 @@ public sealed class LocalPostgresCluster : IDisposable
         }
     }
 
-    /// <summary>
-    /// Waits until <paramref name="standby"/> has replayed everything this primary had written when called, and returns
-    /// how long that took: the replay lag of the moment.
-    /// </summary>
-    public async Task<TimeSpan> WaitForReplayAsync(LocalPostgresCluster standby, TimeSpan timeout, CancellationToken cancel = default)
-    {
-        if (standby.Primary != this)
-            throw new ArgumentException("Not a standby of this cluster.", nameof(standby));
-        var started = Stopwatch.StartNew();
-        await using var primary = new NpgsqlConnection(ConnectionString());
-        await primary.OpenAsync(cancel);
-        // The insert position, not the write position: with synchronous_commit off (these clusters) a commit may not
-        // be written yet, and the standby replays it only once the WAL writer has flushed it.
-        await using var target = new NpgsqlCommand("SELECT pg_current_wal_insert_lsn()::text", primary);
-        var lsn = (string)(await target.ExecuteScalarAsync(cancel))!;
-        await using var replica = new NpgsqlConnection(standby.ConnectionString());
-        await replica.OpenAsync(cancel);
-        await using var replayed = new NpgsqlCommand("SELECT coalesce(pg_last_wal_replay_lsn() >= @lsn::pg_lsn, false)", replica);
-        replayed.Parameters.AddWithValue("lsn", lsn);
-        while (!(bool)(await replayed.ExecuteScalarAsync(cancel))!)
-        {
-            if (started.Elapsed > timeout)
-                throw new TimeoutException($"The standby on port {standby.Port} had not replayed {lsn} after {timeout.TotalSeconds:0} s.");
-            await Task.Delay(20, cancel);
-        }
-        return started.Elapsed;
-    }
-
     private void InitAndStart(LocalClusterOptions options)
     {
         var passwordFile = System.IO.Path.Combine(Folder, "pwfile");
