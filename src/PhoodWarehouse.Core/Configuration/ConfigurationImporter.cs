@@ -5,18 +5,6 @@ using PhoodWarehouse.Core.Tenants;
 namespace PhoodWarehouse.Core.Configuration;
 
 /// <summary>
-/// One thing an import would do. <see cref="Apply"/> is null when there is nothing to do (Unchanged, Skipped):
-/// the planned result is then the outcome. Otherwise <see cref="Description"/> is what -WhatIf shows.
-/// </summary>
-public sealed record ImportStep(WhImportResult Planned, string? Description, Func<CancellationToken, Task<WhImportResult>>? Apply)
-{
-    public bool ChangesSomething => Apply is not null;
-}
-
-/// <summary>A tenant's source login: from -SourceCredential, -CredentialMap or the file.</summary>
-public sealed record SourceLogin(string User, string Password);
-
-/// <summary>
 /// The guide's "Complete Warehouse Rebuild" from a configuration file, in phases that each depend on the one before:
 /// install, templates, tenants, cron jobs. Each phase is planned against the warehouse as it is when the phase starts,
 /// so a caller applies (or, for -WhatIf, describes) one phase before planning the next. What already matches is left alone.

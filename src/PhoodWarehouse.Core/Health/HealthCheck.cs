@@ -33,6 +33,3 @@ internal abstract class HealthCheck
         return unit == 0 ? $"{bytes} bytes" : string.Create(CultureInfo.InvariantCulture, $"{value:0.#} {units[unit]}");
     }
 }
-
-/// <summary>What a check reads: the session it runs on, the thresholds, and the freshness engine's rows when asked for.</summary>
-internal sealed record HealthReading(NpgsqlConnection Db, HealthThresholds Limits, Task<List<WhMvFreshness>>? Freshness);
