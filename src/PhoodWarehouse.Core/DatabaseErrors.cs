@@ -29,9 +29,9 @@ public static class DatabaseErrors
         }
         if (error is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
             return new WarehouseException("ConnectionFailed", WhErrorKind.ConnectionError,
-                $"Lost the connection to the warehouse: {Innermost(error).Message}. Check the server, then run the command again: it resumes where it stopped.",
+                $"Lost the connection to the warehouse: {Connections.ConnectionErrors.Innermost(error).Message}. Check the server, then run the command again: it resumes where it stopped.",
                 target, error);
-        return new WarehouseException("UnexpectedError", WhErrorKind.OperationFailed, Innermost(error).Message, target, error);
+        return new WarehouseException("UnexpectedError", WhErrorKind.OperationFailed, Connections.ConnectionErrors.Innermost(error).Message, target, error);
     }
 
     /// <summary>
@@ -55,11 +55,5 @@ public static class DatabaseErrors
                     "(at a source: _wh.warehouse_info source_statement_timeout) and was cancelled; its transaction was rolled back, nothing of it is left.");
         }
         return null;
-    }
-
-    private static Exception Innermost(Exception error)
-    {
-        while (error.InnerException is not null) error = error.InnerException;
-        return error;
     }
 }

@@ -19,6 +19,7 @@ public static class NameLookup
         {
             using var db = connection.DataSource.OpenConnection();
             using var command = new NpgsqlCommand(sql, db) { CommandTimeout = 5 };
+            // Synchronous on purpose (an argument completer cannot await), hence its own loop rather than Db.ReadAllAsync.
             using var reader = command.ExecuteReader();
             var names = new List<string>();
             while (reader.Read()) names.Add(reader.GetString(0));

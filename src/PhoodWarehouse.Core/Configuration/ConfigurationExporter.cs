@@ -9,24 +9,10 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
     public async Task<WarehouseConfiguration> ExportAsync(bool includePassword, CancellationToken cancel)
     {
         if (connection.WarehouseVersion is null)
-            throw new WarehouseException("WarehouseNotInstalled", WhErrorKind.NotInstalled,
-                $"The warehouse is not installed in {connection.Target}: there is nothing to export. Connect to the warehouse database.", connection.Target);
+            throw Install.SchemaVersion.NotInstalled(connection, "there is nothing to export");
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        var templates = new List<TemplateConfiguration>();
-        await using (var command = Db.Command(db,
-                         "SELECT template_name, description, query_template, column_definitions, indexes, is_default FROM _wh.mv_templates ORDER BY template_name"))
-        await using (var reader = await command.ExecuteReaderAsync(cancel))
-            while (await reader.ReadAsync(cancel))
-                templates.Add(new TemplateConfiguration
-                {
-                    Name = reader.GetString(0),
-                    Description = reader.IsDBNull(1) ? null : reader.GetString(1),
-                    Query = reader.GetString(2),
-                    Columns = reader.GetString(3),
-                    Indexes = reader.IsDBNull(4) ? null : reader.GetString(4),
-                    Default = reader.GetBoolean(5),
-                });
+        var templates = await TemplatesAsync(db, cancel);
 
         var settings = await WarehouseSettings.ReadAsync(db, cancel);
 
@@ -97,19 +83,30 @@ public sealed class ConfigurationExporter(WhConnection connection, ILogger logge
     /// Connection name → password, from the user mappings FOR whadmin (pg_user_mappings shows umoptions to the
     /// server's owner, whadmin, and to superusers; nobody else).
     /// </summary>
+    /// <summary>Every template as the configuration file holds it, by name: what Export writes and Import compares with.</summary>
+    internal static Task<List<TemplateConfiguration>> TemplatesAsync(NpgsqlConnection db, CancellationToken cancel) =>
+        Db.ReadAllAsync(db,
+            "SELECT template_name, description, query_template, column_definitions, indexes, is_default FROM _wh.mv_templates ORDER BY template_name",
+            reader => new TemplateConfiguration
+            {
+                Name = reader.GetString(0),
+                Description = reader.IsDBNull(1) ? null : reader.GetString(1),
+                Query = reader.GetString(2),
+                Columns = reader.GetString(3),
+                Indexes = reader.IsDBNull(4) ? null : reader.GetString(4),
+                Default = reader.GetBoolean(5),
+            }, cancel);
+
     private static async Task<Dictionary<string, string>> PasswordsAsync(NpgsqlConnection db, CancellationToken cancel)
     {
-        var passwords = new Dictionary<string, string>();
-        await using var command = Db.Command(db,
+        var passwords = await Db.ReadAllAsync(db,
             """
             SELECT c.tenant_name, o.option
             FROM _wh.tenant_connections c
             JOIN pg_user_mappings m ON m.srvname = _wh.server_name(c.tenant_name) AND m.usename = 'whadmin'
             CROSS JOIN LATERAL unnest(m.umoptions) AS o(option)
             WHERE o.option LIKE 'password=%'
-            """);
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        while (await reader.ReadAsync(cancel)) passwords[reader.GetString(0)] = reader.GetString(1)["password=".Length..];
-        return passwords;
+            """, r => (Tenant: r.GetString(0), Password: r.GetString(1)["password=".Length..]), cancel);
+        return passwords.ToDictionary(p => p.Tenant, p => p.Password);
     }
 }

@@ -5,18 +5,6 @@ using PhoodWarehouse.Core.Tenants;
 namespace PhoodWarehouse.Core.Configuration;
 
 /// <summary>
-/// One thing an import would do. <see cref="Apply"/> is null when there is nothing to do (Unchanged, Skipped):
-/// the planned result is then the outcome. Otherwise <see cref="Description"/> is what -WhatIf shows.
-/// </summary>
-public sealed record ImportStep(WhImportResult Planned, string? Description, Func<CancellationToken, Task<WhImportResult>>? Apply)
-{
-    public bool ChangesSomething => Apply is not null;
-}
-
-/// <summary>A tenant's source login: from -SourceCredential, -CredentialMap or the file.</summary>
-public sealed record SourceLogin(string User, string Password);
-
-/// <summary>
 /// The guide's "Complete Warehouse Rebuild" from a configuration file, in phases that each depend on the one before:
 /// install, templates, tenants, cron jobs. Each phase is planned against the warehouse as it is when the phase starts,
 /// so a caller applies (or, for -WhatIf, describes) one phase before planning the next. What already matches is left alone.
@@ -83,20 +71,10 @@ public sealed class ConfigurationImporter(WhConnection connection, ILogger logge
 
     public async Task<IReadOnlyList<ImportStep>> PlanTemplatesAsync(WarehouseConfiguration configuration, CancellationToken cancel)
     {
-        var existing = new Dictionary<string, TemplateConfiguration>();
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        if (await InstalledAsync(db, cancel))
-        {
-            await using var command = Db.Command(db, "SELECT template_name, description, query_template, column_definitions, indexes, is_default FROM _wh.mv_templates");
-            await using var reader = await command.ExecuteReaderAsync(cancel);
-            while (await reader.ReadAsync(cancel))
-                existing[reader.GetString(0)] = new TemplateConfiguration
-                {
-                    Name = reader.GetString(0), Description = reader.IsDBNull(1) ? null : reader.GetString(1),
-                    Query = reader.GetString(2), Columns = reader.GetString(3), Indexes = reader.IsDBNull(4) ? null : reader.GetString(4),
-                    Default = reader.GetBoolean(5),
-                };
-        }
+        var existing = await InstalledAsync(db, cancel)
+            ? (await ConfigurationExporter.TemplatesAsync(db, cancel)).ToDictionary(t => t.Name)
+            : new Dictionary<string, TemplateConfiguration>();
 
         var steps = new List<ImportStep>();
         foreach (var file in configuration.Templates)

@@ -49,13 +49,3 @@ public static class WarehouseConnector
         }
     }
 }
-
-internal static class WarehouseVersionReader
-{
-    public static async Task<string?> ReadAsync(NpgsqlConnection connection, CancellationToken cancel)
-    {
-        await using var command = new NpgsqlCommand(
-            "SELECT value FROM _wh.warehouse_info WHERE key = 'schema_version'", connection);
-        return await command.ExecuteScalarAsync(cancel) as string;
-    }
-}

@@ -46,17 +46,10 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
         command.Parameters["templates"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text;
         command.Parameters["from"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Date;
         command.Parameters["to"].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Date;
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        var views = new List<WhMv>();
-        while (await reader.ReadAsync(cancel))
-        {
-            var tenant = reader.GetString(0);
-            var template = reader.GetString(1);
-            if (!NamePattern.AnyMatch(query.Tenants, tenant) || !NamePattern.AnyMatch(query.Templates, template)) continue;
-            views.Add(new WhMv
+        var views = (await Db.ReadAllAsync(command, reader => new WhMv
             {
-                Tenant = tenant,
-                Template = template,
+                Tenant = reader.GetString(0),
+                Template = reader.GetString(1),
                 Date = reader.GetDateTime(2),
                 Name = reader.GetString(3),
                 SizeBytes = reader.IsDBNull(4) ? null : reader.GetInt64(4),
@@ -68,8 +61,9 @@ public sealed class DailyViewCatalog(WhConnection connection, ILogger logger)
                 LastChecked = reader.IsDBNull(10) ? null : reader.GetDateTime(10).ToLocalTime(),
                 LastVerified = reader.IsDBNull(11) ? null : reader.GetDateTime(11).ToLocalTime(),
                 Compacted = reader.GetBoolean(12),
-            });
-        }
+            }, cancel))
+            .Where(v => NamePattern.AnyMatch(query.Tenants, v.Tenant) && NamePattern.AnyMatch(query.Templates, v.Template))
+            .ToList();
         logger.LogDebug("{Count} daily views listed", views.Count);
         return views;
     }

@@ -6,7 +6,7 @@ namespace PhoodWarehouse.Core.Health;
 /// <summary>
 /// One health check of Get-WhHealth: its name and how it reads the warehouse. Every check is registered once, in
 /// <see cref="HealthInspector.Checks"/>, the list HealthCheckNames.All is read from. The helpers below are what the
-/// checks share: reading rows, an Ok result, sizes and short messages.
+/// checks share: an Ok result, sizes and short messages (rows are read with <c>Db.ReadAllAsync</c>).
 /// </summary>
 internal abstract class HealthCheck
 {
@@ -32,17 +32,4 @@ internal abstract class HealthCheck
         while (value >= 1024 && unit < units.Length - 1) { value /= 1024; unit++; }
         return unit == 0 ? $"{bytes} bytes" : string.Create(CultureInfo.InvariantCulture, $"{value:0.#} {units[unit]}");
     }
-
-    protected static async Task<List<T>> ReadAsync<T>(NpgsqlConnection db, string sql, Func<NpgsqlDataReader, T> map, CancellationToken cancel,
-        params (string, object?)[] parameters)
-    {
-        await using var command = Db.Command(db, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancel)) rows.Add(map(reader));
-        return rows;
-    }
 }
-
-/// <summary>What a check reads: the session it runs on, the thresholds, and the freshness engine's rows when asked for.</summary>
-internal sealed record HealthReading(NpgsqlConnection Db, HealthThresholds Limits, Task<List<WhMvFreshness>>? Freshness);

@@ -27,8 +27,7 @@ public sealed class HealthInspector(WhConnection connection, ILogger logger)
             throw new WarehouseException("UnknownHealthCheck", WhErrorKind.InvalidArgument,
                 $"There is no health check named '{string.Join("', '", unknown)}'. Checks: {string.Join(", ", HealthCheckNames.All)}.", unknown[0]);
         if (connection.WarehouseVersion is null)
-            throw new WarehouseException("WarehouseNotInstalled", WhErrorKind.NotInstalled,
-                $"The warehouse is not installed in {connection.Target}. Run Install-WhWarehouse (as a superuser), or connect to the warehouse database.", connection.Target);
+            throw Install.SchemaVersion.NotInstalled(connection);
 
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         // Freshness and TenantSize are two projections of one reading of the freshness engine (_wh.freshness), read on

@@ -20,24 +20,3 @@ public sealed record InstallPlan(
     /// <summary>What the user must still do, or null when the install is complete.</summary>
     public string? NextStep { get; init; }
 }
-
-/// <summary>What an install did. <see cref="NextStep"/> says what is left when only the superuser part ran.</summary>
-public sealed record WhInstallResult(
-    string Database,
-    string Action,
-    string? PreviousVersion,
-    string SchemaVersion,
-    bool PgCron,
-    IReadOnlyList<string> Steps,
-    IReadOnlyList<string> Notes)
-{
-    public string? NextStep { get; init; }
-}
-
-/// <summary>The second login of an install run by a superuser.</summary>
-public static class InstallLogins
-{
-    /// <summary>whadmin at the same server, port, database, SSL and timeout settings as <paramref name="superuser"/>.</summary>
-    public static Connections.ConnectionRequest Whadmin(Connections.WhConnection superuser, string password) =>
-        superuser.SameServerAs("whadmin", password);
-}

@@ -33,6 +33,15 @@ public static class SchemaVersion
         _ => null,
     };
 
+    /// <summary>
+    /// The one error of a command that needs the warehouse where none is installed; <paramref name="consequence"/> says
+    /// what the command cannot do then.
+    /// </summary>
+    public static WarehouseException NotInstalled(WhConnection connection, string? consequence = null) =>
+        new("WarehouseNotInstalled", WhErrorKind.NotInstalled,
+            $"The warehouse is not installed in {connection.Target}{(consequence is null ? "" : ": " + consequence)}. " +
+            "Run Install-WhWarehouse (as a superuser), or connect to the warehouse database.", connection.Target);
+
     /// <summary>Throws SchemaOutdated (or SchemaNewer) unless the connected warehouse has the schema this module needs.</summary>
     public static void EnsureCurrent(WhConnection connection)
     {

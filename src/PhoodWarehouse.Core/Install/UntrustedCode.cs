@@ -91,10 +91,7 @@ internal static class UntrustedCode
             """, db);
         command.Parameters.AddWithValue("triggers", triggers);
         command.Parameters.AddWithValue("routines", routines);
-        var found = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        while (await reader.ReadAsync(cancel)) found.Add(reader.GetString(0));
-        return found;
+        return await Db.ReadAllAsync(command, r => r.GetString(0), cancel);
     }
 
     public static WarehouseException Refusal(string target, IReadOnlyList<string> found) =>

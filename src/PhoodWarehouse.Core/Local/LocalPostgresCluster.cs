@@ -5,36 +5,6 @@ using System.Security.Cryptography;
 
 namespace PhoodWarehouse.Core.Local;
 
-/// <summary>Settings for a throwaway cluster.</summary>
-public sealed record LocalClusterOptions
-{
-    /// <summary>Folder to create the cluster in; a new temp folder when null. Deleted on dispose.</summary>
-    public string? Path { get; init; }
-    /// <summary>Preload pg_cron when the server has it (its jobs run in <see cref="CronDatabase"/>).</summary>
-    public bool PreloadPgCron { get; init; } = true;
-    public string CronDatabase { get; init; } = "phood_warehouse";
-    /// <summary>Extra postgresql.conf lines, e.g. "max_locks_per_transaction = 32".</summary>
-    public IReadOnlyList<string> ExtraSettings { get; init; } = [];
-    /// <summary>The server programs to run; those <see cref="PostgresBinaries.Find"/> finds when null.</summary>
-    public PostgresBinaries? Binaries { get; init; }
-    /// <summary>The TCP port to listen on (127.0.0.1); a free one when null. One in use is refused (PortInUse) before anything starts.</summary>
-    public int? Port { get; init; }
-}
-
-/// <summary>Settings for a streaming hot standby of a throwaway cluster (<see cref="LocalPostgresCluster.StartStandby"/>).</summary>
-public sealed record LocalStandbyOptions
-{
-    /// <summary>Folder to create the standby in; a new temp folder when null. Deleted on dispose.</summary>
-    public string? Path { get; init; }
-    /// <summary>
-    /// hot_standby_feedback: on (the default here) keeps the primary's vacuum from removing rows a standby query still
-    /// reads, so that snapshot conflicts never cancel BI queries (docs/scale-out.md).
-    /// </summary>
-    public bool HotStandbyFeedback { get; init; } = true;
-    /// <summary>Extra postgresql.conf lines; max_standby_streaming_delay and the rest stay PostgreSQL's defaults otherwise.</summary>
-    public IReadOnlyList<string> ExtraSettings { get; init; } = [];
-}
-
 /// <summary>
 /// A throwaway PostgreSQL cluster in a folder of its own, on a free port: TCP with scram-sha-256 (so that
 /// dblink as a non-superuser works, architecture fact 5), local socket with trust (so that pg_cron's jobs
@@ -172,34 +142,6 @@ public sealed class LocalPostgresCluster : IDisposable
             standby.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// Waits until <paramref name="standby"/> has replayed everything this primary had written when called, and returns
-    /// how long that took: the replay lag of the moment.
-    /// </summary>
-    public async Task<TimeSpan> WaitForReplayAsync(LocalPostgresCluster standby, TimeSpan timeout, CancellationToken cancel = default)
-    {
-        if (standby.Primary != this)
-            throw new ArgumentException("Not a standby of this cluster.", nameof(standby));
-        var started = Stopwatch.StartNew();
-        await using var primary = new NpgsqlConnection(ConnectionString());
-        await primary.OpenAsync(cancel);
-        // The insert position, not the write position: with synchronous_commit off (these clusters) a commit may not
-        // be written yet, and the standby replays it only once the WAL writer has flushed it.
-        await using var target = new NpgsqlCommand("SELECT pg_current_wal_insert_lsn()::text", primary);
-        var lsn = (string)(await target.ExecuteScalarAsync(cancel))!;
-        await using var replica = new NpgsqlConnection(standby.ConnectionString());
-        await replica.OpenAsync(cancel);
-        await using var replayed = new NpgsqlCommand("SELECT coalesce(pg_last_wal_replay_lsn() >= @lsn::pg_lsn, false)", replica);
-        replayed.Parameters.AddWithValue("lsn", lsn);
-        while (!(bool)(await replayed.ExecuteScalarAsync(cancel))!)
-        {
-            if (started.Elapsed > timeout)
-                throw new TimeoutException($"The standby on port {standby.Port} had not replayed {lsn} after {timeout.TotalSeconds:0} s.");
-            await Task.Delay(20, cancel);
-        }
-        return started.Elapsed;
     }
 
     private void InitAndStart(LocalClusterOptions options)

@@ -21,8 +21,7 @@ public static class ReportFile
             throw new WarehouseException("ReportPathIsFolder", WhErrorKind.InvalidArgument,
                 $"{path} is a folder. Give -Path a file name, for example {Path.Combine(path, "freshness.html")}.", path);
         if (File.Exists(path) && !overwrite)
-            throw new WarehouseException("ReportFileExists", WhErrorKind.ResourceExists,
-                $"{path} exists. Add -Force to replace it, or choose another -Path.", path);
+            throw Exists(path);
     }
 
     /// <summary>Writes <paramref name="content"/> (UTF-8, no BOM) after <see cref="EnsureWritable"/>.</summary>
@@ -38,8 +37,7 @@ public static class ReportFile
         catch (IOException) when (!overwrite && File.Exists(path))
         {
             // Created by someone else between the check and the move.
-            throw new WarehouseException("ReportFileExists", WhErrorKind.ResourceExists,
-                $"{path} exists. Add -Force to replace it, or choose another -Path.", path);
+            throw Exists(path);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
@@ -52,4 +50,7 @@ public static class ReportFile
         }
         return new FileInfo(path);
     }
+
+    private static WarehouseException Exists(string path) =>
+        new("ReportFileExists", WhErrorKind.ResourceExists, $"{path} exists. Add -Force to replace it, or choose another -Path.", path);
 }

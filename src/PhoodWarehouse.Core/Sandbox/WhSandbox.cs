@@ -4,14 +4,6 @@ using PhoodWarehouse.Core.Local;
 namespace PhoodWarehouse.Core.Sandbox;
 
 /// <summary>
-/// One generated tenant source in a sandbox. The property names match New-WhTenant's parameters, so that
-/// <c>$sandbox.Tenants | New-WhTenant -SourceCredential $sandbox.SourceCredential</c> binds by property name.
-/// </summary>
-public sealed record WhSandboxTenant(
-    string Name, string SourceServer, int SourcePort, string SourceDatabase, string SourceUser,
-    DateOnly FirstDay, int Days, int RowsPerDay);
-
-/// <summary>
 /// A running throwaway warehouse: a local PostgreSQL cluster in its own folder with the warehouse installed,
 /// whadmin, phood_ro and phood_monitor given random passwords, optionally postgres_exporter serving its metrics, and tenant source databases full of generated data.
 /// Its connection strings hold passwords, so they are methods, not properties: no table, list view, export or

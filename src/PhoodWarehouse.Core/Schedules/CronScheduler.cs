@@ -55,10 +55,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
         }
         // A tenant whose first day is not loaded yet is known only by its connection (named after it).
         connectionName ??= connectionNamedAfterTenant ? request.Tenant : null;
-        if (connectionName is null)
-            throw new WarehouseException("TenantNotFound", WhErrorKind.ObjectNotFound,
-                $"There is no tenant '{request.Tenant}' in {connection.Target} (neither in _wh.tenants nor in _wh.tenant_connections). Get-WhTenant lists the tenants; New-WhTenant adds one.",
-                request.Tenant);
+        if (connectionName is null) throw Tenants.TenantStore.NotFound(request.Tenant);
         if (!templateExists) throw Templates.TemplateStore.NotFound(request.Template);
 
         var jobCommand = CronJobCommand.Build(request.Template, connectionName, request.Tenant, request.RefreshYesterday, request.LookbackDays);
@@ -124,6 +121,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
             ("since", query.Since is { } since ? ToUtc(since) : null), ("failed", query.FailedOnly), ("all", query.All),
             ("f", CronJobCommand.FunctionPattern));
         var runs = new List<WhCronJobRun>();
+        // Read row by row: with -Name the limit is not in the SQL, and reading stops at the -Last match (the history is long).
         await using var reader = await command.ExecuteReaderAsync(cancel);
         while (await reader.ReadAsync(cancel))
         {
@@ -167,6 +165,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
     /// <summary>How many history rows ended before <c>now() - olderThan</c> (what -WhatIf reports).</summary>
     public async Task<long> CountHistoryAsync(TimeSpan olderThan, CancellationToken cancel)
     {
+        RefuseNegative(olderThan);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         await EnsureAvailableAsync(db, cancel);
         return await Db.ScalarAsync<long>(db, "SELECT count(*) FROM cron.job_run_details WHERE end_time < now() - @age", cancel, ("age", olderThan));
@@ -178,9 +177,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
     /// </summary>
     public async Task<WhCronHistoryCleared> ClearHistoryAsync(TimeSpan olderThan, CancellationToken cancel)
     {
-        if (olderThan < TimeSpan.Zero)
-            throw new WarehouseException("InvalidOlderThan", WhErrorKind.InvalidArgument,
-                $"-OlderThan must not be negative ({olderThan}). Example: -OlderThan (New-TimeSpan -Days 30), or -OlderThan 30.00:00:00.", olderThan);
+        RefuseNegative(olderThan);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
         var state = await EnsureAvailableAsync(db, cancel);
         try
@@ -202,6 +199,14 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
                 "if it was revoked here, run as a superuser: GRANT DELETE ON cron.job_run_details TO whadmin; or connect as a superuser.",
                 "cron.job_run_details", error);
         }
+    }
+
+    /// <summary>The one rule of -OlderThan (counting and clearing the history alike).</summary>
+    private static void RefuseNegative(TimeSpan olderThan)
+    {
+        if (olderThan < TimeSpan.Zero)
+            throw new WarehouseException("InvalidOlderThan", WhErrorKind.InvalidArgument,
+                $"-OlderThan must not be negative ({olderThan}). Example: -OlderThan (New-TimeSpan -Days 30), or -OlderThan 30.00:00:00.", olderThan);
     }
 
     /// <summary>
@@ -252,14 +257,9 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
         return new CronState(reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetDateTime(2), reader.GetString(3), reader.GetBoolean(4));
     }
 
-    private static async Task<List<WhCronJob>> ReadJobsAsync(NpgsqlConnection db, CronState state, string where,
-        CancellationToken cancel, params (string, object?)[] parameters)
-    {
-        await using var command = Db.Command(db,
-            $"SELECT {JobColumns} FROM cron.job WHERE {where} ORDER BY jobname NULLS LAST, jobid", parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        var jobs = new List<WhCronJob>();
-        while (await reader.ReadAsync(cancel))
+    private static Task<List<WhCronJob>> ReadJobsAsync(NpgsqlConnection db, CronState state, string where,
+        CancellationToken cancel, params (string, object?)[] parameters) =>
+        Db.ReadAllAsync(db, $"SELECT {JobColumns} FROM cron.job WHERE {where} ORDER BY jobname NULLS LAST, jobid", reader =>
         {
             var schedule = reader.GetString(2);
             var text = reader.GetString(3);
@@ -267,7 +267,7 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
             var parsed = CronJobCommand.Parse(text);
             DateTime? next = null;
             if (active && CronExpression.TryParse(schedule, out var expression)) next = expression!.NextUtc(state.NowUtc, state.Zone);
-            jobs.Add(new WhCronJob
+            return new WhCronJob
             {
                 JobId = reader.GetInt64(0),
                 Name = reader.IsDBNull(1) ? null : reader.GetString(1),
@@ -281,10 +281,17 @@ public sealed class CronScheduler(WhConnection connection, ILogger logger)
                 ConnectionName = parsed?.ConnectionName,
                 NextRunUtc = next,
                 TimeZone = state.ZoneName,
-            });
-        }
-        return jobs;
-    }
+            };
+        }, cancel, parameters);
+
+    /// <summary>
+    /// The one error of a job name (no wildcards) that matches none of the jobs <paramref name="query"/> lists
+    /// (Get-WhCronJob's, or every job the session can see, as Enable-, Disable- and Unregister-WhCronJob look).
+    /// </summary>
+    public static WarehouseException JobNotFound(string name, CronJobQuery query) =>
+        new("CronJobNotFound", WhErrorKind.ObjectNotFound,
+            $"There is no {(query.All ? "" : "warehouse ")}cron job named '{name}'{(query.Tenant is null ? "" : $" for tenant '{query.Tenant}'")} that you can see. " +
+            "Get-WhCronJob lists the warehouse's jobs, Get-WhCronJob -All every job you can see and change.", name);
 
     /// <summary>pg_cron says "could not find valid entry" or "does not exist or you don't own it": say it plainly.</summary>
     private static async Task AsJobCommandAsync(WhCronJob job, Func<Task> work)

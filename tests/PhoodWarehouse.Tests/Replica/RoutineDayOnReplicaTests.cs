@@ -69,7 +69,7 @@ public sealed class RoutineDayOnReplicaTests(ReplicatedServer server, ITestOutpu
         // Every step ran beside a long query that started before it.
         await Task.Delay(TimeSpan.FromSeconds(1));
         await Task.WhenAll(primary.StopAsync(), standby.StopAsync());
-        var caughtUp = await server.Cluster.WaitForReplayAsync(server.Standby, TimeSpan.FromSeconds(60));
+        var caughtUp = await server.Cluster!.WaitForReplayAsync(server.Standby, TimeSpan.FromSeconds(60));
         sampling.Cancel();
         var worstLag = await lags;
 

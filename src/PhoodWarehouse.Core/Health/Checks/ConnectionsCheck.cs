@@ -8,12 +8,11 @@ internal sealed class ConnectionsCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.Connections;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await ConnectionsAsync(reading.Db, reading.Limits, cancel);
-
-    private static async Task<IEnumerable<WhHealthCheck>> ConnectionsAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
-        var (open, active, idle, max, reserved) = (await ReadAsync(db,
+        var db = reading.Db;
+        var limits = reading.Limits;
+        var (open, active, idle, max, reserved) = (await Db.ReadAllAsync(db,
             """
             SELECT count(*) FILTER (WHERE backend_type = 'client backend')::int,
                    count(*) FILTER (WHERE backend_type = 'client backend' AND state = 'active')::int,
@@ -48,7 +47,7 @@ internal sealed class ConnectionsCheck : HealthCheck
     private static async Task<(int Kept, string Servers)> KeptDblinksAsync(NpgsqlConnection db, CancellationToken cancel)
     {
         if (!await Db.ScalarAsync<bool>(db, "SELECT to_regclass('_wh.kept_dblinks') IS NOT NULL", cancel)) return (0, "");
-        return (await ReadAsync(db,
+        return (await Db.ReadAllAsync(db,
             """
             SELECT count(*)::int, coalesce(string_agg(DISTINCT k.server_name, ', '), '')
             FROM _wh.kept_dblinks k

@@ -8,11 +8,10 @@ internal sealed class CronCheck(bool history) : HealthCheck
 {
     public override string Name => history ? HealthCheckNames.CronHistory : HealthCheckNames.CronFailures;
 
-    public override Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        CronAsync(reading.Db, reading.Limits, history, cancel);
-
-    private static async Task<IEnumerable<WhHealthCheck>> CronAsync(NpgsqlConnection db, HealthThresholds limits, bool history, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
+        var db = reading.Db;
+        var limits = reading.Limits;
         var check = history ? HealthCheckNames.CronHistory : HealthCheckNames.CronFailures;
         var threshold = history ? $"warning {limits.CronHistoryWarningRows} rows"
             : $"warning 1, critical {limits.CronFailuresCritical} failed runs in 24 h";
@@ -36,7 +35,7 @@ internal sealed class CronCheck(bool history) : HealthCheck
                     : "Within limits.",
             }];
         }
-        var elsewhere = await ReadAsync(db,
+        var elsewhere = await Db.ReadAllAsync(db,
             """
             SELECT j.jobname || ' (' || j.nodename || ':' || j.nodeport || ')' FROM cron.job j
             WHERE j.username = current_user AND NOT _wh.cron_job_targets_here(j.nodename, j.nodeport) ORDER BY j.jobname
@@ -49,7 +48,7 @@ internal sealed class CronCheck(bool history) : HealthCheck
                           "so they refresh another warehouse and this one goes stale. Schedule them here: Register-WhCronJob with the same name, " +
                           "or SELECT _wh.retarget_cron_jobs(); (Install-WhWarehouse does it too).",
             }];
-        var failures = await ReadAsync(db,
+        var failures = await Db.ReadAllAsync(db,
             """
             SELECT coalesce(j.jobname, 'job ' || r.jobid), r.start_time, coalesce(r.return_message, '')
             FROM cron.job_run_details r LEFT JOIN cron.job j ON j.jobid = r.jobid

@@ -8,11 +8,10 @@ internal sealed class DatabaseSizeCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.DatabaseSize;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await DatabaseSizeAsync(reading.Db, reading.Limits, cancel);
-
-    private static async Task<IEnumerable<WhHealthCheck>> DatabaseSizeAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
+        var db = reading.Db;
+        var limits = reading.Limits;
         var bytes = await Db.ScalarAsync<long>(db, "SELECT pg_database_size(current_database())", cancel);
         var status = bytes >= limits.DatabaseSizeCriticalGB * GB ? WhHealthStatus.Critical
             : bytes >= limits.DatabaseSizeWarningGB * GB ? WhHealthStatus.Warning : WhHealthStatus.Ok;

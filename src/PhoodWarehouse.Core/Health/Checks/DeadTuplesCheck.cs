@@ -8,16 +8,15 @@ internal sealed class DeadTuplesCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.DeadTuples;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await DeadTuplesAsync(reading.Db, reading.Limits, cancel);
-
-    private static async Task<IEnumerable<WhHealthCheck>> DeadTuplesAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
+        var db = reading.Db;
+        var limits = reading.Limits;
         // Dead rows that autovacuum takes care of are no news: the module itself makes them every minute (today's rows
         // replaced in <template>_recent). A table is reported when it is past autovacuum's own trigger for it (its
         // threshold + scale factor × rows, the table's own settings first) and no vacuum has reached it in the last ten
         // autovacuum rounds (autovacuum_naptime): autovacuum is off for it, or behind.
-        var rows = await ReadAsync(db,
+        var rows = await Db.ReadAllAsync(db,
             """
             SELECT format('%I.%I', s.schemaname, s.relname), s.n_dead_tup, s.n_live_tup,
                    round(s.n_dead_tup * 100.0 / greatest(s.n_dead_tup + s.n_live_tup, 1), 1)::float8

@@ -9,20 +9,15 @@ internal sealed class FreshnessCheck : HealthCheck
     public override string Name => HealthCheckNames.Freshness;
     public override bool NeedsFreshness => true;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await FreshnessChecksAsync(reading.Freshness!, reading.Limits);
-
-    /// <summary>The freshness checks, once the engine's rows (read on the second connection) are in.</summary>
-    private static async Task<IEnumerable<WhHealthCheck>> FreshnessChecksAsync(Task<List<DailyViews.WhMvFreshness>> rows, HealthThresholds limits) =>
-        FreshnessChecks(await rows, limits);
-
     /// <summary>
     /// Freshness of every tenant and template from the SQL engine Get-WhMvFreshness reads too (<c>_wh.freshness</c>: one
-    /// set of status rules, each tenant on its clock). Failing, Stale and Empty are Critical; Changed, Partial and Gaps
-    /// a Warning.
+    /// set of status rules, each tenant on its clock), once the engine's rows (read on the second connection) are in.
+    /// Failing, Stale and Empty are Critical; Changed, Partial and Gaps a Warning.
     /// </summary>
-    private static IEnumerable<WhHealthCheck> FreshnessChecks(IReadOnlyList<DailyViews.WhMvFreshness> rows, HealthThresholds limits)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
+        var rows = await reading.Freshness!;
+        var limits = reading.Limits;
         static string Late(TimeSpan by) => by.TotalHours >= 1 ? $"{(int)by.TotalHours} h {by.Minutes} min" : $"{Math.Max(1, (int)by.TotalMinutes)} min";
         var threshold = $"latest day ≥ yesterday; no missing, partial or changed day in the last {limits.FreshnessDays} days; no failure after the last success";
         if (rows.Count == 0) return [Ok(HealthCheckNames.Freshness, "no tenants", threshold, "No tenants yet: New-WhTenant adds one.")];

@@ -8,17 +8,15 @@ internal sealed class FutureTimesCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.FutureTimes;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await FutureTimesAsync(reading.Db, cancel);
-
     /// <summary>
     /// Captures, checks, verifications and run-log rows stamped after the server's clock: a session that moved the SQL
     /// layer's clock (phood.now, honoured only in a warehouse marked for tests) or a server clock that went back. Every
     /// freshness and verification answer read from them would be wrong.
     /// </summary>
-    private static async Task<IEnumerable<WhHealthCheck>> FutureTimesAsync(NpgsqlConnection db, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
-        var (days, runs) = (await ReadAsync(db,
+        var db = reading.Db;
+        var (days, runs) = (await Db.ReadAllAsync(db,
             """
             SELECT (SELECT count(*) FROM _wh.day_state s
                     WHERE greatest(s.captured_at, s.last_checked_at, s.verified_at) > now() + interval '1 minute'),

@@ -9,11 +9,10 @@ internal sealed class LockHeadroomCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.LockHeadroom;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await LockHeadroomAsync(reading.Db, reading.Limits, cancel);
-
-    private static async Task<IEnumerable<WhHealthCheck>> LockHeadroomAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
+        var db = reading.Db;
+        var limits = reading.Limits;
         // Planning a query on a view locks the view, every relation it reaches through view rules, and every index of
         // those relations (architecture fact 3). The shared lock table holds
         // max_locks_per_transaction × (max_connections + max_prepared_transactions) locks for all sessions together.

@@ -8,12 +8,10 @@ internal sealed class NeverAnalyzedCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.NeverAnalyzed;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await NeverAnalyzedAsync(reading.Db, cancel);
-
-    private static async Task<IEnumerable<WhHealthCheck>> NeverAnalyzedAsync(NpgsqlConnection db, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
-        var views = await ReadAsync(db,
+        var db = reading.Db;
+        var views = await Db.ReadAllAsync(db,
             """
             WITH m AS MATERIALIZED (SELECT v.schema_name, v.relation, v.relid FROM _wh.daily_views v WHERE v.kind = 'm')
             SELECT format('%I.%I', m.schema_name, m.relation)

@@ -8,9 +8,6 @@ internal sealed class ReplicasCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.Replicas;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await ReplicasAsync(reading.Db, reading.Limits, cancel);
-
     /// <summary>
     /// Each streaming replica of this server: state, replay lag, and whether hot_standby_feedback is on. The setting is
     /// the standby's and no view of the primary shows it; a standby with feedback on reports an xmin, which
@@ -18,12 +15,14 @@ internal sealed class ReplicasCheck : HealthCheck
     /// reports within wal_receiver_status_interval, 10 s by default). Read through public.wh_streaming_replicas()
     /// (setup-database.sql): pg_stat_replication hides these columns from whadmin.
     /// </summary>
-    private static async Task<IEnumerable<WhHealthCheck>> ReplicasAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
+        var db = reading.Db;
+        var limits = reading.Limits;
         var threshold = $"streaming; replay lag warning {limits.ReplicaLagWarningSeconds:0.#} s, critical {limits.ReplicaLagCriticalSeconds:0.#} s; hot_standby_feedback on";
         var viaFunction = await Db.ScalarAsync<bool>(db,
             "SELECT coalesce(has_function_privilege(to_regprocedure('public.wh_streaming_replicas()'), 'EXECUTE'), false)", cancel);
-        var rows = await ReadAsync(db, viaFunction
+        var rows = await Db.ReadAllAsync(db, viaFunction
                 ? "SELECT application_name, client_addr, state, replay_lag, replay_lag_bytes::float8, feedback_xmin FROM public.wh_streaming_replicas()"
                 : """
                   SELECT application_name::text, host(client_addr), state, replay_lag, pg_wal_lsn_diff(sent_lsn, replay_lsn)::float8, backend_xmin IS NOT NULL

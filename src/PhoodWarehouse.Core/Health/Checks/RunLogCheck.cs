@@ -8,16 +8,14 @@ internal sealed class RunLogCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.RunLog;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await RunLogAsync(reading.Db, cancel);
-
     /// <summary>
     /// The run log keeps run_log_retention_days (warehouse_info, default 90); the scheduled refresh prunes it once a
     /// day. Rows older than that mean nothing prunes it (no job, or jobs failing): a Warning.
     /// </summary>
-    private static async Task<IEnumerable<WhHealthCheck>> RunLogAsync(NpgsqlConnection db, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
-        var (rows, older, days) = (await ReadAsync(db,
+        var db = reading.Db;
+        var (rows, older, days) = (await Db.ReadAllAsync(db,
             """
             WITH k AS MATERIALIZED (SELECT _wh.run_log_retention_days() AS days,
                                            _wh.now() - make_interval(days => _wh.run_log_retention_days() + 1) AS cutoff)

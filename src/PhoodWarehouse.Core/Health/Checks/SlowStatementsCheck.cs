@@ -8,11 +8,10 @@ internal sealed class SlowStatementsCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.SlowStatements;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await SlowStatementsAsync(reading.Db, reading.Limits, cancel);
-
-    private static async Task<IEnumerable<WhHealthCheck>> SlowStatementsAsync(NpgsqlConnection db, HealthThresholds limits, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
+        var db = reading.Db;
+        var limits = reading.Limits;
         var threshold = $"mean {limits.SlowStatementMilliseconds:0} ms";
         var schema = await Db.ScalarAsync<string>(db,
             "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'", cancel);
@@ -21,7 +20,7 @@ internal sealed class SlowStatementsCheck : HealthCheck
             return [Ok(HealthCheckNames.SlowStatements, "not available", threshold, "pg_stat_statements is not installed in this database, so slow statements are not checked. " + enable)];
         try
         {
-            var rows = await ReadAsync(db,
+            var rows = await Db.ReadAllAsync(db,
                 $"""
                 SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 100), calls, round(mean_exec_time::numeric, 1)::float8
                 FROM {Db.Identifier(schema)}.pg_stat_statements

@@ -9,12 +9,14 @@ internal sealed class TenantSizeCheck : HealthCheck
     public override string Name => HealthCheckNames.TenantSize;
     public override bool NeedsFreshness => true;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await TenantSizeChecksAsync(await TenantSizesAsync(reading.Db, cancel), reading.Freshness!, reading.Limits);
-
-    /// <summary>Each tenant's data and index sizes, from its tables and materialized views (daily views over the compacted table take no space).</summary>
-    private static Task<List<(string Tenant, long Data, long Indexes)>> TenantSizesAsync(NpgsqlConnection db, CancellationToken cancel) =>
-        ReadAsync(db,
+    /// <summary>
+    /// Each tenant's data and index sizes, from its tables and materialized views (daily views over the compacted table
+    /// take no space), with its daily views (both kinds) counted by the freshness engine.
+    /// </summary>
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
+    {
+        var limits = reading.Limits;
+        var sizes = await Db.ReadAllAsync(reading.Db,
             """
             SELECT t.schema_name, coalesce(sum(pg_table_size(c.oid)), 0)::bigint, coalesce(sum(pg_indexes_size(c.oid)), 0)::bigint
             FROM _wh.tenants t
@@ -22,12 +24,7 @@ internal sealed class TenantSizeCheck : HealthCheck
             LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('m', 'r')
             GROUP BY t.schema_name ORDER BY t.schema_name
             """, r => (Tenant: r.GetString(0), Data: r.GetInt64(1), Indexes: r.GetInt64(2)), cancel);
-
-    /// <summary>The sizes, with each tenant's daily views (both kinds) counted by the freshness engine.</summary>
-    private static async Task<IEnumerable<WhHealthCheck>> TenantSizeChecksAsync(List<(string Tenant, long Data, long Indexes)> sizes,
-        Task<List<DailyViews.WhMvFreshness>> freshness, HealthThresholds limits)
-    {
-        var views = (await freshness).GroupBy(f => f.Tenant).ToDictionary(g => g.Key, g => g.Sum(f => f.DailyViewCount));
+        var views = (await reading.Freshness!).GroupBy(f => f.Tenant).ToDictionary(g => g.Key, g => g.Sum(f => f.DailyViewCount));
         var rows = sizes.Select(t => (t.Tenant, t.Data, t.Indexes, Views: views.GetValueOrDefault(t.Tenant))).ToList();
         if (rows.Count == 0)
             return [Ok(HealthCheckNames.TenantSize, "no tenants", $"warning {limits.TenantSizeWarningGB} GB per tenant", "No tenants yet: New-WhTenant adds one.")];

@@ -8,17 +8,15 @@ internal sealed class ViewsCheck : HealthCheck
 {
     public override string Name => HealthCheckNames.Views;
 
-    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel) =>
-        await ViewsAsync(reading.Db, cancel);
-
     /// <summary>
     /// The objects the design needs and BI reads: every registered tenant's schema, each tenant view of a template the
     /// tenant has days of, and the public view of every template some tenant view exists for; each missing one with the
     /// command that restores it (the guide's DROP SCHEMA ... CASCADE takes the public views with it).
     /// </summary>
-    private static async Task<IEnumerable<WhHealthCheck>> ViewsAsync(NpgsqlConnection db, CancellationToken cancel)
+    public override async Task<IEnumerable<WhHealthCheck>> RunAsync(HealthReading reading, CancellationToken cancel)
     {
-        var missing = await ReadAsync(db,
+        var db = reading.Db;
+        var missing = await Db.ReadAllAsync(db,
             """
             SELECT 1, t.schema_name, format('the schema of tenant %s is gone (dropped by hand?): Remove-WhTenant %s finishes its removal, or New-WhTenant makes it again', t.schema_name, t.schema_name)
             FROM _wh.tenants t WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = t.schema_name)

@@ -18,9 +18,6 @@ public sealed class ClearWhCronJobRunCommand : WhCmdlet
         var scheduler = new CronScheduler(warehouse, Logger);
         try
         {
-            if (OlderThan < TimeSpan.Zero)
-                throw new WarehouseException("InvalidOlderThan", WhErrorKind.InvalidArgument,
-                    $"-OlderThan must not be negative ({OlderThan}). Example: -OlderThan 30.00:00:00 (30 days).", OlderThan);
             var count = Run(cancel => scheduler.CountHistoryAsync(OlderThan, cancel));
             if (!ShouldProcess("cron.job_run_details", $"Delete {count} cron run history row(s) that ended more than {OlderThan} ago")) return;
             WriteObject(Run(cancel => scheduler.ClearHistoryAsync(OlderThan, cancel)));

@@ -17,9 +17,10 @@ public abstract class CronJobNameCmdlet : WhCmdlet
         var warehouse = Warehouse;
         var scheduler = new CronScheduler(warehouse, Logger);
         IReadOnlyList<WhCronJob> jobs;
+        var everyJob = new CronJobQuery { All = true };
         try
         {
-            jobs = Run(cancel => scheduler.GetAsync(new CronJobQuery { All = true }, cancel));
+            jobs = Run(cancel => scheduler.GetAsync(everyJob, cancel));
         }
         catch (WarehouseException error)
         {
@@ -31,8 +32,7 @@ public abstract class CronJobNameCmdlet : WhCmdlet
             var pattern = new NamePattern(text);
             var matches = jobs.Where(j => j.Name is not null && pattern.IsMatch(j.Name)).ToList();
             if (matches.Count == 0 && !pattern.HasWildcards)
-                WriteWhError(new WarehouseException("CronJobNotFound", WhErrorKind.ObjectNotFound,
-                    $"There is no cron job named '{text}' that you can change. Get-WhCronJob -All lists them.", text));
+                WriteWhError(CronScheduler.JobNotFound(text, everyJob));
             foreach (var job in matches)
             {
                 try

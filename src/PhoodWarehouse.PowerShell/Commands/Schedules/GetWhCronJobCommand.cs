@@ -31,9 +31,7 @@ public sealed class GetWhCronJobCommand : WhCmdlet
             var jobs = Run(cancel => new CronScheduler(warehouse, Logger).GetAsync(query, cancel));
             WriteObject(jobs, enumerateCollection: true);
             foreach (var pattern in patterns.Where(p => !p.HasWildcards && !jobs.Any(j => j.Name is not null && p.IsMatch(j.Name))))
-                WriteWhError(new WarehouseException("CronJobNotFound", WhErrorKind.ObjectNotFound,
-                    $"There is no {(All ? "" : "warehouse ")}cron job named '{pattern.Text}'{(Tenant is null ? "" : $" for tenant '{Tenant}'")}. " +
-                    "Get-WhCronJob lists the warehouse's jobs, Get-WhCronJob -All every job you can see.", pattern.Text));
+                WriteWhError(CronScheduler.JobNotFound(pattern.Text, query));
         }
         catch (WarehouseException error)
         {

@@ -1,13 +1,14 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace PhoodWarehouse.Core.Install;
+namespace PhoodWarehouse.Tests.Sql;
 
 /// <summary>
 /// The <c>COMMENT ON</c> of every <c>_wh</c> routine, so that <c>\df+</c> and any catalog browser show each routine's
 /// guarantee. The one home of that text is the <c>--</c> comment right above the routine in <c>sql/wh/*.sql</c>;
 /// <c>sql/wh/99-routine-comments.sql</c> is generated from it by <see cref="Generate"/> (a test keeps the two in
-/// step: <c>./build.sh SqlComments</c> rewrites the file).
+/// step: <c>./build.sh SqlComments</c> rewrites the file). A build-time tool: the installer runs the generated file and
+/// never this code, so it lives with its test rather than in the shipped assembly.
 /// </summary>
 public static partial class RoutineComments
 {
