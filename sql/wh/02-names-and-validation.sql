@@ -55,6 +55,14 @@ RETURNS text
 LANGUAGE sql IMMUTABLE
 AS $$ SELECT pg_catalog.left(relation_name, -11) $$;
 
+-- The daily name of a template's day (<template>_YYYY_MM_DD), as create_mv_name spells it but without its checks: for
+-- days already held (the catalog's days without a relation). No SET clause, so that it is inlined: create_mv_name is
+-- PL/pgSQL, and a call per day cost 0.15 s of Get-WhMv at 100 tenants x 5 years.
+CREATE OR REPLACE FUNCTION _wh.daily_name(template_name text, day date)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$ SELECT template_name OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) pg_catalog.to_char(day, 'YYYY_MM_DD') $$;
+
 -- Name of the compacted table of a template: <template>_closed (at most 59 bytes).
 CREATE OR REPLACE FUNCTION _wh.closed_table_name(template_name text)
 RETURNS text

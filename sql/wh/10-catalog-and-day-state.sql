@@ -23,7 +23,7 @@ CROSS JOIN LATERAL (SELECT _wh.daily_name_day(c.relname) AS day OFFSET 0) d
 WHERE c.relkind IN ('m', 'v') AND d.day IS NOT NULL
 UNION ALL
 -- Closed days older than day_relation_days: no relation, their rows in <template>_closed (kind 't', relid NULL).
-SELECT n.oid, NULL::oid, _wh.create_mv_name(s.template_name, s.day)::name, s.template_name, s.day, 't'::"char"
+SELECT n.oid, NULL::oid, _wh.daily_name(s.template_name, s.day)::name, s.template_name, s.day, 't'::"char"
 FROM _wh.day_state s
 JOIN pg_catalog.pg_namespace n ON n.nspname = s.schema_name
 WHERE s.table_only;
@@ -59,6 +59,60 @@ JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
 JOIN _wh.tenants t ON t.schema_name = n.nspname
 JOIN _wh.mv_templates m ON m.template_name = r.template_name
 LEFT JOIN _wh.day_state s ON s.schema_name = n.nspname AND s.template_name = m.template_name AND s.day = r.day;
+
+-- THE plan of days (the module's DayPlanner; psql): for each asked tenant (in the order asked) its connection, its
+-- today (_wh.tenant_today, read once per tenant) and the templates it uses (a tenant view or a daily view of them);
+-- one row per asked template (template_names NULL: per template it uses) saying whether the template exists and which
+-- of its days exist from from_day to to_day (NULL: the tenant's today on either end), as the catalog (_wh.daily_views)
+-- lists them: one pass over it for all the asked tenants. An unknown tenant: connection_name and today NULL; a
+-- tenant without a row of templates: one row, template_name NULL; no tenant asked: one row per asked template, the
+-- tenant's columns NULL. Reads only: the callers raise (TenantNotFound, TemplateNotFound, a range in the future).
+CREATE OR REPLACE FUNCTION _wh.plan_days(tenant_names text[], template_names text[] DEFAULT NULL,
+                                         from_day date DEFAULT NULL, to_day date DEFAULT NULL)
+RETURNS TABLE (schema_name text, connection_name text, today date, templates_in_use text[], template_name text,
+               template_exists boolean, days date[])
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off  -- as _wh.freshness: estimates over pg_class cross the JIT threshold, and compiling costs more than the query
+AS $$
+    -- ONE pass over the catalog for the asked tenants, aggregated per schema and template before anything is joined.
+    WITH stored AS MATERIALIZED (
+        SELECT v.schema_name, v.template_name, pg_catalog.array_agg(v.day ORDER BY v.day) AS days
+        FROM _wh.daily_views v WHERE v.schema_name = ANY ($1)
+        GROUP BY 1, 2),
+    ten AS MATERIALIZED (
+        SELECT a.name, a.ord, t.connection_name,
+               CASE WHEN t.schema_name IS NOT NULL THEN _wh.tenant_today(a.name) END AS today,
+               ARRAY(SELECT m.template_name FROM _wh.mv_templates m
+                     WHERE t.schema_name IS NOT NULL
+                       AND (pg_catalog.to_regclass(pg_catalog.format('%I.%I', a.name, m.template_name)) IS NOT NULL
+                            OR EXISTS (SELECT 1 FROM stored s WHERE s.schema_name = a.name AND s.template_name = m.template_name))
+                     ORDER BY 1) AS templates
+        FROM (SELECT u.name, pg_catalog.min(u.ord) AS ord FROM pg_catalog.unnest($1) WITH ORDINALITY u(name, ord) GROUP BY u.name) a
+        LEFT JOIN _wh.tenants t ON t.schema_name = a.name),
+    asked AS MATERIALIZED (
+        SELECT u.name, pg_catalog.min(u.ord) AS ord, EXISTS (SELECT 1 FROM _wh.mv_templates m WHERE m.template_name = u.name) AS known
+        FROM pg_catalog.unnest($2) WITH ORDINALITY u(name, ord) GROUP BY u.name),
+    pairs AS (
+        SELECT ten.name, a.name AS template_name, a.ord AS template_ord, a.known FROM ten CROSS JOIN asked a
+        UNION ALL
+        SELECT ten.name, u.name, u.ord, true FROM ten CROSS JOIN LATERAL pg_catalog.unnest(ten.templates) WITH ORDINALITY u(name, ord)
+        WHERE $2 IS NULL
+        UNION ALL
+        SELECT ten.name, NULL, NULL, NULL FROM ten
+        WHERE pg_catalog.cardinality(coalesce($2, ten.templates)) = 0
+        UNION ALL
+        SELECT NULL, a.name, a.ord, a.known FROM asked a
+        WHERE NOT EXISTS (SELECT 1 FROM ten))
+    SELECT p.name, ten.connection_name, ten.today, ten.templates, p.template_name, p.known,
+           coalesce(ARRAY(SELECT d FROM pg_catalog.unnest(s.days) d
+                          WHERE d >= coalesce($3, ten.today) AND d <= coalesce($4, ten.today) ORDER BY d), '{}'::date[])
+    FROM pairs p
+    LEFT JOIN ten ON ten.name = p.name
+    LEFT JOIN stored s ON s.schema_name = p.name AND s.template_name = p.template_name
+    ORDER BY ten.ord, p.template_ord
+$$;
 
 -- Records that a day's rows were just read from its source (called in the same transaction as the create,
 -- refresh, load or force of the day). The last check's result is cleared: it was about the rows replaced.

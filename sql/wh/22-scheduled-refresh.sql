@@ -21,6 +21,35 @@ BEGIN
 END
 $$;
 
+-- THE repair of one day, the one place that logs 'repaired' (the scheduled refresh's step 3b; Repair-WhMv through the
+-- module's backfill): the day is loaded again from its source with force (re-created beside the old rows and swapped,
+-- or created when missing) and, when it was, logged 'repaired' in the same transaction. wait false (the scheduled
+-- refresh): never waits on a day another session holds and keeps the day's error in a subtransaction
+-- (refresh_day_unless_busy: busy -> 'skipped', a failure logged and returned); wait true (the module, which retries
+-- and logs a failure itself): waits for the day's lock and raises. Returns the day's result (update_mv_by_template's).
+CREATE OR REPLACE FUNCTION _wh.repair_day(template_name text, tenant_connection_name text, target_schema text,
+                                          target_date date, wait boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result jsonb;
+BEGIN
+    IF wait THEN
+        result := _wh.update_mv_by_template(template_name, tenant_connection_name, target_schema, target_date, true, true, false);
+    ELSE
+        result := _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, target_date, true);
+    END IF;
+    IF result->>'action' IN ('created', 'recreated') THEN
+        PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, 'repaired',
+                            (result->>'rows')::bigint, (result->>'duration_ms')::numeric);
+    END IF;
+    RETURN result;
+END
+$$;
+
 -- How long the run log keeps its rows: the setting run_log_retention_days (_wh.setting).
 CREATE OR REPLACE FUNCTION _wh.run_log_retention_days()
 RETURNS integer
@@ -58,8 +87,8 @@ $$;
 --   3. at most once a day per tenant and template (warehouse_info 'lookback_checked:<schema>.<template>'), the
 --      lookback_days closed days before yesterday are checked against the source (check_mv_window_by_template,
 --      which records each day's status in _wh.day_state); then, on every run, every closed day known to differ
---      (however old, a repair left busy or interrupted included) is loaded again (force: readers see the old rows
---      or the new, never none), each logged 'repaired'; lookback_days = 0 turns both off;
+--      (however old, a repair left busy or interrupted included) is loaded again (_wh.repair_day: force, readers see
+--      the old rows or the new, never none; each logged 'repaired'); lookback_days = 0 turns both off;
 --   4. once a day the run log is pruned (prune_run_log), then the tenant and public views are made to include
 --      the days (finish_window, which also compacts closed days when due).
 -- Never waits on a day another session holds (skipped, "busy" in the run log). Each step runs under
@@ -146,12 +175,7 @@ BEGIN
           AND s.check_status IN ('Changed', 'Missing') AND s.day < yesterday;
         FOREACH d IN ARRAY differing LOOP
             PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
-            result := _wh.refresh_day_unless_busy(template_name, tenant_connection_name, target_schema, d, true);
-            summary := _wh.add_to_summary(summary, result);
-            IF result->>'action' IN ('created', 'recreated') THEN
-                PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, d, 'repaired',
-                                    (result->>'rows')::bigint, (result->>'duration_ms')::numeric);
-            END IF;
+            summary := _wh.add_to_summary(summary, _wh.repair_day(template_name, tenant_connection_name, target_schema, d, false));
             COMMIT;
         END LOOP;
     END IF;

@@ -10,6 +10,11 @@ public sealed record BackfillRequest
     public DateOnly? To { get; init; }
     /// <summary>Rebuild days that exist (readers keep the old day until the new one replaces it).</summary>
     public bool Force { get; init; }
+    /// <summary>
+    /// Each day is a repair (Repair-WhMv): loaded through <c>_wh.repair_day</c> with force, and logged 'repaired' in its
+    /// transaction when it was created or re-created.
+    /// </summary>
+    public bool Repair { get; init; }
     /// <summary>Days loaded at once, each over its own connection.</summary>
     public int ThrottleLimit { get; init; } = 4;
     /// <summary>Longest a single day may take before it is cancelled and reported as failed; null = no limit.</summary>

@@ -23,6 +23,57 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     /// <summary>Checks the request and works out every day to touch, before any work starts.</summary>
     public async Task<BackfillPlan> PlanAsync(BackfillRequest request, CancellationToken cancel)
     {
+        Validate(request);
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        var known = await DayPlanner.PlanAsync(db, request.Tenants, request.Templates, request.From, request.To, cancel);
+        return await PlanAsync(db, request, known, cancel);
+    }
+
+    /// <summary>
+    /// One day of a tenant's template (Update-WhMv); without <paramref name="day"/>, today on the tenant's clock, as the
+    /// plan reads it (TenantNotFound when the tenant is unknown).
+    /// </summary>
+    public async Task<BackfillPlan> PlanDayAsync(string tenant, string template, DateOnly? day, bool force, CancellationToken cancel)
+    {
+        BackfillRequest Request(DateOnly date) => new()
+        {
+            Tenants = [tenant], Templates = [template], From = date, To = date, Force = force, ThrottleLimit = 1,
+        };
+        if (day is { } given) Validate(Request(given));
+        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
+        var known = await DayPlanner.PlanAsync(db, [tenant], [template], day, day, cancel);
+        var request = Request(day ?? known[tenant].Today);
+        if (day is null) Validate(request);
+        return await PlanAsync(db, request, known, cancel);
+    }
+
+    /// <summary>
+    /// A plan of exactly the given days (Repair-WhMv: the days a check found different), each loaded through
+    /// <c>_wh.repair_day</c>: existing days are re-created beside the old rows and swapped, missing days created, and
+    /// each is logged 'repaired' with its load (the scheduled refresh repairs through the same function).
+    /// </summary>
+    public async Task<BackfillPlan> PlanRepairAsync(IReadOnlyList<(string Tenant, string Template, DateOnly Date)> wanted,
+        int throttleLimit, CancellationToken cancel)
+    {
+        if (wanted.Count == 0)
+            throw new WarehouseException("NothingToLoad", WhErrorKind.InvalidArgument, "No day to load.", null);
+        var tenants = wanted.Select(w => w.Tenant).Distinct().ToList();
+        var known = await DayPlanner.PlanAsync(connection, tenants, wanted.Select(w => w.Template), wanted.Min(w => w.Date), wanted.Max(w => w.Date), cancel);
+        known.EnsureTemplates();
+        var days = wanted.Distinct().OrderBy(w => w.Tenant, StringComparer.Ordinal).ThenBy(w => w.Template, StringComparer.Ordinal).ThenBy(w => w.Date)
+            .Select(w => new BackfillDay(w.Tenant, known[w.Tenant].ConnectionName, w.Template, w.Date, known.Exists(w.Tenant, w.Template, w.Date)))
+            .ToList();
+        var request = new BackfillRequest
+        {
+            Tenants = tenants, Templates = days.Select(d => d.Template).Distinct().ToList(),
+            From = days.Min(d => d.Date), To = days.Max(d => d.Date), Force = true, Repair = true, ThrottleLimit = throttleLimit,
+        };
+        return new BackfillPlan(request, days, known.LatestToday) { TenantToday = Todays(known) };
+    }
+
+    /// <summary>The rules a request must meet before the warehouse is asked anything.</summary>
+    private static void Validate(BackfillRequest request)
+    {
         if (request.ThrottleLimit is < 1 or > MaxThrottle)
             throw new WarehouseException("InvalidThrottleLimit", WhErrorKind.InvalidArgument,
                 $"-ThrottleLimit must be between 1 and {MaxThrottle}; it was {request.ThrottleLimit}.", request.ThrottleLimit);
@@ -32,70 +83,32 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                 $"The range starts on {request.From:yyyy-MM-dd}, before {EarliestDay:yyyy-MM-dd}: there is no food-waste data that old, and the run would create a view per day since then. Check -From.", request.From);
         if (request.Tenants.Count == 0 || request.Templates.Count == 0)
             throw new WarehouseException("NothingToLoad", WhErrorKind.InvalidArgument, "Give at least one tenant and one template.", null);
+    }
 
-        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        var connections = await TenantConnectionsAsync(db, request.Tenants, cancel);
-        await EnsureTemplatesAsync(db, request.Templates, cancel);
-        // "Today" is each tenant's, on its clock (its time zone), asked of the SQL layer.
-        var todays = await TenantClock.TodayAsync(db, request.Tenants, cancel);
-        foreach (var (tenant, today) in todays)
-            if (request.To > today)
-                throw new WarehouseException("FutureDateRange", WhErrorKind.InvalidArgument,
-                    $"The range ends on {request.To:yyyy-MM-dd}, after today ({today:yyyy-MM-dd} on the clock of tenant {tenant}). Leave out -To to load up to today.", request.To);
-        var latest = todays.Values.Max();
+    /// <summary>The days of a checked request, once the plan of its tenants, templates and days is known.</summary>
+    private async Task<BackfillPlan> PlanAsync(NpgsqlConnection db, BackfillRequest request, DayPlan known, CancellationToken cancel)
+    {
+        known.EnsureTemplates();
+        // "Today" is each tenant's, on its clock (its time zone), as the plan read it.
+        foreach (var tenant in known.Tenants)
+            if (request.To > tenant.Today)
+                throw DateRange.InFuture("ends", request.To.Value, tenant.Today, $"the clock of tenant {tenant.Name}", ". Leave out -To to load up to today.");
+        var latest = known.LatestToday;
         if (request.To is null && request.From > latest)
-            throw new WarehouseException("FutureDateRange", WhErrorKind.InvalidArgument,
-                $"The range starts on {request.From:yyyy-MM-dd}, after today ({latest:yyyy-MM-dd} on the tenants' clocks).", request.From);
-        var existing = await ExistingViewsAsync(db, request.Tenants, cancel);
+            throw DateRange.InFuture("starts", request.From, latest, "the tenants' clocks", ".");
 
         var days = new List<BackfillDay>();
-        foreach (var tenant in request.Tenants.Distinct())
+        foreach (var tenant in known.Tenants)
         foreach (var template in request.Templates.Distinct())
-        for (var date = request.From; date <= (request.To ?? todays[tenant]); date = date.AddDays(1))
-            days.Add(new BackfillDay(tenant, connections[tenant], template, date, existing.Contains((tenant, DailyViewName.For(template, date)))));
-        var plan = new BackfillPlan(request with { To = request.To ?? latest }, days, latest) { TenantToday = todays };
+        for (var date = request.From; date <= (request.To ?? tenant.Today); date = date.AddDays(1))
+            days.Add(new BackfillDay(tenant.Name, tenant.ConnectionName, template, date, known.Exists(tenant.Name, template, date)));
+        var plan = new BackfillPlan(request with { To = request.To ?? latest }, days, latest) { TenantToday = Todays(known) };
         await WarnAboutConnectionHeadroomAsync(db, plan, cancel);
         return plan;
     }
 
-    /// <summary>
-    /// One day of a tenant's template (Update-WhMv); without <paramref name="day"/>, today on the tenant's clock,
-    /// asked of the warehouse (TenantNotFound when the tenant is unknown).
-    /// </summary>
-    public async Task<BackfillPlan> PlanDayAsync(string tenant, string template, DateOnly? day, bool force, CancellationToken cancel)
-    {
-        var date = day ?? await TenantClock.TodayOfAsync(connection, tenant, cancel);
-        return await PlanAsync(new BackfillRequest
-        {
-            Tenants = [tenant], Templates = [template], From = date, To = date, Force = force, ThrottleLimit = 1,
-        }, cancel);
-    }
-
-    /// <summary>
-    /// A plan of exactly the given days (Repair-WhMv: the days a check found different), loaded with
-    /// <paramref name="force"/>: existing days are re-created beside the old rows and swapped, missing days created.
-    /// </summary>
-    public async Task<BackfillPlan> PlanDaysAsync(IReadOnlyList<(string Tenant, string Template, DateOnly Date)> wanted, bool force,
-        int throttleLimit, CancellationToken cancel)
-    {
-        if (wanted.Count == 0)
-            throw new WarehouseException("NothingToLoad", WhErrorKind.InvalidArgument, "No day to load.", null);
-        var tenants = wanted.Select(w => w.Tenant).Distinct().ToList();
-        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        var connections = await TenantConnectionsAsync(db, tenants, cancel);
-        await EnsureTemplatesAsync(db, wanted.Select(w => w.Template).Distinct().ToList(), cancel);
-        var todays = await TenantClock.TodayAsync(db, tenants, cancel);
-        var existing = await ExistingViewsAsync(db, tenants, cancel);
-        var days = wanted.Distinct().OrderBy(w => w.Tenant, StringComparer.Ordinal).ThenBy(w => w.Template, StringComparer.Ordinal).ThenBy(w => w.Date)
-            .Select(w => new BackfillDay(w.Tenant, connections[w.Tenant], w.Template, w.Date, existing.Contains((w.Tenant, DailyViewName.For(w.Template, w.Date)))))
-            .ToList();
-        var request = new BackfillRequest
-        {
-            Tenants = tenants, Templates = days.Select(d => d.Template).Distinct().ToList(),
-            From = days.Min(d => d.Date), To = days.Max(d => d.Date), Force = force, ThrottleLimit = throttleLimit,
-        };
-        return new BackfillPlan(request, days, todays.Values.Max()) { TenantToday = todays };
-    }
+    private static Dictionary<string, DateOnly> Todays(DayPlan known) =>
+        known.Tenants.ToDictionary(t => t.Name, t => t.Today, StringComparer.Ordinal);
 
     /// <summary>
     /// Warns before loading when the planned throttle cannot fit the free connection slots of the warehouse
@@ -449,13 +462,22 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
             ("t", request.DayTimeout is { } timeout ? $"{(int)timeout.TotalMilliseconds}ms" : null));
         // The tenant's registration is held for the day's transaction (a removal waits for the day in flight); a
         // tenant removed during the run answers null here, and the day is not loaded (nor the tenant registered again).
-        var json = await Db.ScalarAsync<string?>(session.Db,
-            """
-            SELECT CASE WHEN _wh.hold_registered_tenant(@schema)
-                        THEN _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text END
-            """,
-            cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),
-            ("date", day.Date), ("force", request.Force && day.Exists));
+        // A repair goes through _wh.repair_day (force, and the 'repaired' row in the same transaction), as the scheduled
+        // refresh's repairs do.
+        var json = request.Repair
+            ? await Db.ScalarAsync<string?>(session.Db,
+                """
+                SELECT CASE WHEN _wh.hold_registered_tenant(@schema)
+                            THEN _wh.repair_day(@template, @connection, @schema, @date)::text END
+                """,
+                cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant), ("date", day.Date))
+            : await Db.ScalarAsync<string?>(session.Db,
+                """
+                SELECT CASE WHEN _wh.hold_registered_tenant(@schema)
+                            THEN _wh.update_mv_by_template(@template, @connection, @schema, @date, true, @force, false)::text END
+                """,
+                cancel, ("template", day.Template), ("connection", day.ConnectionName), ("schema", day.Tenant),
+                ("date", day.Date), ("force", request.Force && day.Exists));
         await transaction.CommitAsync(cancel);
         if (json is null) throw new TenantRemovedDuringRun();
         return ParseOutcome(json);
@@ -544,37 +566,4 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         Error = error,
         View = DailyViewName.Qualified(day.Tenant, day.Template, day.Date),
     };
-
-    private static async Task<Dictionary<string, string>> TenantConnectionsAsync(NpgsqlConnection db, IReadOnlyList<string> tenants, CancellationToken cancel)
-    {
-        var found = new Dictionary<string, string>();
-        await using (var command = Db.Command(db, "SELECT schema_name, connection_name FROM _wh.tenants WHERE schema_name = ANY(@t)", ("t", tenants.ToArray())))
-        await using (var reader = await command.ExecuteReaderAsync(cancel))
-            while (await reader.ReadAsync(cancel)) found[reader.GetString(0)] = reader.GetString(1);
-        var missing = tenants.Where(t => !found.ContainsKey(t)).ToList();
-        if (missing.Count > 0) throw TenantStore.NotFound(string.Join("', '", missing));
-        return found;
-    }
-
-    private static async Task EnsureTemplatesAsync(NpgsqlConnection db, IReadOnlyList<string> templates, CancellationToken cancel)
-    {
-        var known = new HashSet<string>();
-        await using (var command = Db.Command(db, "SELECT template_name FROM _wh.mv_templates WHERE template_name = ANY(@t)", ("t", templates.ToArray())))
-        await using (var reader = await command.ExecuteReaderAsync(cancel))
-            while (await reader.ReadAsync(cancel)) known.Add(reader.GetString(0));
-        var missing = templates.Where(t => !known.Contains(t)).ToList();
-        if (missing.Count > 0) throw Templates.TemplateStore.NotFound(string.Join("', '", missing));
-    }
-
-    /// <summary>The days that exist, of both kinds, as the catalog (<c>_wh.daily_views</c>, the one answer) lists them.</summary>
-    private static async Task<HashSet<(string Schema, string View)>> ExistingViewsAsync(NpgsqlConnection db, IReadOnlyList<string> tenants, CancellationToken cancel)
-    {
-        var existing = new HashSet<(string, string)>();
-        await using var command = Db.Command(db,
-            "SELECT v.schema_name, v.relation FROM _wh.daily_views v WHERE v.schema_name = ANY(@t)",
-            ("t", tenants.ToArray()));
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        while (await reader.ReadAsync(cancel)) existing.Add((reader.GetString(0), reader.GetString(1)));
-        return existing;
-    }
 }

@@ -54,16 +54,7 @@ public sealed class DailyViewRetention(WhConnection connection, ILogger logger)
         return planned.Where(v => dropped.Contains(v.View)).ToList();
     }
 
-    internal async Task EnsureKnownAsync(string tenant, string template, CancellationToken cancel)
-    {
-        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        await using var command = Db.Command(db,
-            "SELECT EXISTS (SELECT 1 FROM _wh.tenants WHERE schema_name = @s), EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @t)",
-            ("s", tenant), ("t", template));
-        await using var reader = await command.ExecuteReaderAsync(cancel);
-        await reader.ReadAsync(cancel);
-        if (!reader.GetBoolean(0)) throw Tenants.TenantStore.NotFound(tenant);
-        if (!reader.GetBoolean(1)) throw Templates.TemplateStore.NotFound(template);
-    }
+    /// <summary>TenantNotFound or TemplateNotFound, as the plan of days answers them.</summary>
+    internal async Task EnsureKnownAsync(string tenant, string template, CancellationToken cancel) =>
+        (await DayPlanner.PlanAsync(connection, [tenant], [template], null, null, cancel)).EnsureTemplates();
 }
-

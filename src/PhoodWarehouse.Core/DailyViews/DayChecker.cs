@@ -1,5 +1,3 @@
-using PhoodWarehouse.Core.Tenants;
-
 namespace PhoodWarehouse.Core.DailyViews;
 
 /// <summary>
@@ -15,44 +13,59 @@ public sealed class DayChecker(WhConnection connection, ILogger logger)
     /// Checks every window; a window whose source is down (or that fails otherwise) comes back with its error.
     /// <paramref name="recordResults"/> false: nothing is written (no day state, no run log row), for a -WhatIf plan.
     /// </summary>
-    public async Task<IReadOnlyList<WindowCheck>> CheckAsync(IReadOnlyList<CheckWindow> windows, int throttleLimit, CancellationToken cancel,
-        bool recordResults = true)
-    {
-        if (throttleLimit is < 1 or > MaxThrottle)
-            throw new WarehouseException("InvalidThrottleLimit", WhErrorKind.InvalidArgument,
-                $"-ThrottleLimit must be between 1 and {MaxThrottle}; it was {throttleLimit}.", throttleLimit);
-        foreach (var window in windows) DateRange.EnsureOrdered(window.From, window.To);
-
-        Dictionary<string, string> connections;
-        Dictionary<string, DateOnly> todays;
-        await using (var db = await connection.DataSource.OpenConnectionAsync(cancel))
+    public Task<IReadOnlyList<WindowCheck>> CheckAsync(IReadOnlyList<CheckWindow> windows, int throttleLimit, CancellationToken cancel,
+        bool recordResults = true) =>
+        CheckAsync(new CheckRequest
         {
-            var tenants = windows.Select(w => w.Tenant).Distinct().ToArray();
-            connections = new Dictionary<string, string>(StringComparer.Ordinal);
-            await using (var command = Db.Command(db, "SELECT schema_name, connection_name FROM _wh.tenants WHERE schema_name = ANY(@t)", ("t", tenants)))
-            await using (var reader = await command.ExecuteReaderAsync(cancel))
-                while (await reader.ReadAsync(cancel)) connections[reader.GetString(0)] = reader.GetString(1);
-            if (tenants.FirstOrDefault(t => !connections.ContainsKey(t)) is { } unknown) throw TenantStore.NotFound(unknown);
-            foreach (var template in windows.Select(w => w.Template).Distinct())
-                if (!await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @t)", cancel, ("t", template)))
-                    throw Templates.TemplateStore.NotFound(template);
-            todays = await TenantClock.TodayAsync(db, tenants, cancel);
+            Days = windows.Select(w => new CheckDays(w.Tenant, w.Template, w.From, w.To)).ToList(),
+            ThrottleLimit = throttleLimit, RecordResults = recordResults,
+        }, cancel);
+
+    /// <summary>
+    /// Checks the days asked, one window per tenant and template (the days asked of it merged into one range), from one
+    /// plan (<see cref="DayPlanner"/>: the tenants, their connections and todays, the templates they use).
+    /// </summary>
+    public async Task<IReadOnlyList<WindowCheck>> CheckAsync(CheckRequest request, CancellationToken cancel)
+    {
+        if (request.ThrottleLimit is < 1 or > MaxThrottle)
+            throw new WarehouseException("InvalidThrottleLimit", WhErrorKind.InvalidArgument,
+                $"-ThrottleLimit must be between 1 and {MaxThrottle}; it was {request.ThrottleLimit}.", request.ThrottleLimit);
+        if (request.Days.Count == 0) return [];
+        var asked = request.Days.Where(d => d.Template is not null).Select(d => d.Template!).Distinct().ToList();
+        var plan = await DayPlanner.PlanAsync(connection, request.Days.Select(d => d.Tenant), asked, null, null, cancel);
+
+        var pairs = new List<(string Tenant, string Template, DateOnly From, DateOnly? To)>();
+        foreach (var wanted in request.Days)
+        {
+            var tenant = plan[wanted.Tenant];
+            if (wanted.Template is null) pairs.AddRange(tenant.TemplatesInUse.Select(t => (wanted.Tenant, t, wanted.From, wanted.To)));
+            // Only the templates a tenant uses (Test-WhMv): -Template X for a tenant without X would report every day
+            // Missing, and Repair-WhMv would then load X into it.
+            else if (!request.OnlyTemplatesInUse || tenant.Uses(wanted.Template)) pairs.Add((wanted.Tenant, wanted.Template, wanted.From, wanted.To));
+            else logger.LogInformation("Tenant {Tenant} does not use template {Template}: not checked.", wanted.Tenant, wanted.Template);
         }
+        var windows = pairs.GroupBy(p => (p.Tenant, p.Template))
+            .Select(g => new CheckWindow(g.Key.Tenant, g.Key.Template, g.Min(p => p.From), g.Any(p => p.To is null) ? null : g.Max(p => p.To)))
+            .OrderBy(w => w.Tenant, StringComparer.Ordinal).ThenBy(w => w.Template, StringComparer.Ordinal)
+            .ToList();
+        foreach (var window in windows) DateRange.EnsureOrdered(window.From, window.To);
+        plan.EnsureTemplates(windows.Select(w => w.Template));
         foreach (var window in windows)
         {
-            var today = todays[window.Tenant];
+            var today = plan[window.Tenant].Today;
             if ((window.To ?? window.From) > today)
-                throw new WarehouseException("FutureDateRange", WhErrorKind.InvalidArgument,
-                    $"The range ends on {window.To ?? window.From:yyyy-MM-dd}, after today ({today:yyyy-MM-dd} on the clock of tenant {window.Tenant}): a day can only be checked once it has begun.", window.To ?? window.From);
+                throw DateRange.InFuture("ends", window.To ?? window.From, today, $"the clock of tenant {window.Tenant}",
+                    ": a day can only be checked once it has begun.");
         }
 
         var results = new WindowCheck[windows.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, windows.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = throttleLimit, CancellationToken = cancel },
+            new ParallelOptions { MaxDegreeOfParallelism = request.ThrottleLimit, CancellationToken = cancel },
             async (i, token) =>
             {
-                var window = windows[i] with { To = windows[i].To ?? todays[windows[i].Tenant] };
-                results[i] = await CheckWindowAsync(window, connections[window.Tenant], recordResults, token);
+                var planned = plan[windows[i].Tenant];
+                var window = windows[i] with { To = windows[i].To ?? planned.Today };
+                results[i] = await CheckWindowAsync(window, planned.ConnectionName, request.RecordResults, token);
             });
         return results;
     }
@@ -95,17 +108,24 @@ public sealed class DayChecker(WhConnection connection, ILogger logger)
             return new WindowCheck(window, [], message);
         }
     }
-
-    /// <summary>Logs 'repaired' for each day a repair loaded again (what the scheduled refresh logs for the days it repairs).</summary>
-    public async Task RecordRepairsAsync(IEnumerable<WhMvResult> repaired, CancellationToken cancel)
-    {
-        await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        foreach (var day in repaired.Where(d => d.Action is MvAction.Created or MvAction.Recreated))
-            await Db.ExecuteAsync(db,
-                "SELECT _wh.log_run(@s, (SELECT connection_name FROM _wh.tenants WHERE schema_name = @s), @t, @d, 'repaired', @n, @ms)", cancel,
-                ("s", day.Tenant), ("t", day.Template), ("d", DateOnly.FromDateTime(day.Date)), ("n", day.Rows), ("ms", (decimal)day.Duration.TotalMilliseconds));
-    }
 }
+
+/// <summary>
+/// What to check: the days asked (tenants piped in, or -Tenant/-Template/-From/-To), over at most
+/// <see cref="ThrottleLimit"/> source connections at once.
+/// </summary>
+public sealed record CheckRequest
+{
+    public required IReadOnlyList<CheckDays> Days { get; init; }
+    /// <summary>A template asked by name that the tenant does not use is passed over (said at Verbose), not checked (Test-WhMv).</summary>
+    public bool OnlyTemplatesInUse { get; init; }
+    public int ThrottleLimit { get; init; } = 4;
+    /// <summary>False: nothing is written (no day state, no run log row), for a -WhatIf plan.</summary>
+    public bool RecordResults { get; init; } = true;
+}
+
+/// <summary>Days asked of a tenant: one template, or (null) every template it uses; <see cref="To"/> null: up to its today.</summary>
+public sealed record CheckDays(string Tenant, string? Template, DateOnly From, DateOnly? To);
 
 /// <summary>The days to check of one tenant's template; <see cref="To"/> null: up to the tenant's today.</summary>
 public sealed record CheckWindow(string Tenant, string Template, DateOnly From, DateOnly? To);

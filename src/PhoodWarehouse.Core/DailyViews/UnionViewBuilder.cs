@@ -25,8 +25,7 @@ public sealed class UnionViewBuilder(WhConnection connection, ILogger logger)
     public async Task<WhUnionView> RebuildPublicAsync(string template, CancellationToken cancel)
     {
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        if (!await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @t)", cancel, ("t", template)))
-            throw Templates.TemplateStore.NotFound(template);
+        (await DayPlanner.PlanAsync(db, [], [template], null, null, cancel)).EnsureTemplates();
         await using var transaction = await Db.BeginAsWhadminAsync(db, connection, cancel);
         logger.LogInformation("Rebuilding public.{Template}", template);
         var view = await Db.ScalarAsync<string>(db, "SELECT _wh.update_public_view_by_template(@t)", cancel, ("t", template));

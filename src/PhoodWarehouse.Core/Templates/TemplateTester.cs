@@ -36,17 +36,19 @@ public sealed partial class TemplateTester(WhConnection connection, ILogger logg
     {
         Tenants.TenantName.Validate(request.Tenant);
         await using var db = await connection.DataSource.OpenConnectionAsync(cancel);
-        var connectionName = await Db.ScalarAsync<string>(db, "SELECT connection_name FROM _wh.tenants WHERE schema_name = @s", cancel, ("s", request.Tenant))
-                             ?? throw Tenants.TenantStore.NotFound(request.Tenant);
-        var date = request.Date ?? (await Tenants.TenantClock.TodayAsync(db, [request.Tenant], cancel))[request.Tenant];
+        // The tenant, its connection and its today, and the stored template (an unsaved one need not exist): the plan's.
+        var plan = await DayPlanner.PlanAsync(db, [request.Tenant], request.Query is null ? [request.Name] : [], request.Date, request.Date, cancel);
+        plan.EnsureTemplates();
+        var connectionName = plan[request.Tenant].ConnectionName;
+        var date = request.Date ?? plan[request.Tenant].Today;
         string query, columns;
         string? indexes;
         if (request.Query is null)
         {
-            await using var command = Db.Command(db, "SELECT query_template, column_definitions, indexes FROM _wh.mv_templates WHERE template_name = @n", ("n", request.Name));
-            await using var reader = await command.ExecuteReaderAsync(cancel);
-            if (!await reader.ReadAsync(cancel)) throw TemplateStore.NotFound(request.Name);
-            (query, columns, indexes) = (reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+            var stored = await Db.ReadAllAsync(db, "SELECT query_template, column_definitions, indexes FROM _wh.mv_templates WHERE template_name = @n",
+                r => (Query: r.GetString(0), Columns: r.GetString(1), Indexes: r.IsDBNull(2) ? null : r.GetString(2)), cancel, ("n", request.Name));
+            if (stored.Count == 0) throw TemplateStore.NotFound(request.Name);
+            (query, columns, indexes) = stored[0];
         }
         else
         {

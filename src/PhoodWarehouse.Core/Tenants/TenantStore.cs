@@ -340,9 +340,7 @@ public sealed class TenantStore(WhConnection connection, ILogger logger)
             while (await reader.ReadAsync(cancel)) all.Add(reader.GetString(0));
             return all;
         }
-        foreach (var template in templates)
-            if (!await Db.ScalarAsync<bool>(db, "SELECT EXISTS (SELECT 1 FROM _wh.mv_templates WHERE template_name = @t)", cancel, ("t", template)))
-                throw Templates.TemplateStore.NotFound(template);
+        (await DailyViews.DayPlanner.PlanAsync(db, [], templates, null, null, cancel)).EnsureTemplates();
         return templates.Distinct().ToList();
     }
 

@@ -56,15 +56,12 @@ public sealed class RepairWhMvCommand : WhBackfillCmdlet
                 .Select(c => (c.Tenant, c.Template, DateOnly.FromDateTime(c.Date)))
                 .ToList();
             if (approved.Count == 0) return;
-            var plan = Run(cancel => new BackfillRunner(warehouse, Logger).PlanDaysAsync(approved, force: true, ThrottleLimit, cancel));
-            var results = new List<WhMvResult>();
+            var plan = Run(cancel => new BackfillRunner(warehouse, Logger).PlanRepairAsync(approved, ThrottleLimit, cancel));
             foreach (var day in RunBackfill(plan))
             {
-                results.Add(day);
                 WriteObject(day);
                 if (day.Action == MvAction.Failed) WriteError(DayFailed(day));
             }
-            Run(cancel => new DayChecker(warehouse, Logger).RecordRepairsAsync(results, cancel));
         }
         catch (WarehouseException error)
         {
@@ -78,18 +75,17 @@ public sealed class RepairWhMvCommand : WhBackfillCmdlet
     {
         var from = DateOnly.FromDateTime(From);
         DateOnly? to = To is { } t ? DateOnly.FromDateTime(t) : null;
-        IReadOnlyList<string>? templates = Template.Length > 0 ? Template : null;
-        var windows = new List<CheckWindow>();
-        foreach (var tenant in Tenant.Distinct())
+        // Without -Template: every template the tenant uses. Under -WhatIf the check only plans: it records nothing
+        // (Test-WhMv's check records each result).
+        var request = new CheckRequest
         {
-            var names = templates ?? (Run(cancel => new Core.Tenants.TenantStore(warehouse, Logger).FindAsync(tenant, cancel))
-                                      ?? throw Core.Tenants.TenantStore.NotFound(tenant)).Templates;
-            windows.AddRange(names.Distinct().Select(template => new CheckWindow(tenant, template, from, to)));
-        }
+            Days = Tenant.Distinct().SelectMany(tenant => Template.Length == 0
+                ? [new CheckDays(tenant, null, from, to)]
+                : Template.Distinct().Select(template => new CheckDays(tenant, template, from, to))).ToList(),
+            ThrottleLimit = ThrottleLimit, RecordResults = !IsWhatIf,
+        };
         var found = new List<WhMvCheck>();
-        // Under -WhatIf the check only plans: it records nothing (Test-WhMv's check records each result).
-        var recordResults = !IsWhatIf;
-        foreach (var result in Run(cancel => new DayChecker(warehouse, Logger).CheckAsync(windows, ThrottleLimit, cancel, recordResults)))
+        foreach (var result in Run(cancel => new DayChecker(warehouse, Logger).CheckAsync(request, cancel)))
         {
             if (result.Error is { } error) WriteWhError(error);
             found.AddRange(result.Days);

@@ -36,7 +36,7 @@ public sealed class TestWhMvCommand : WhCmdlet
     [ValidateRange(1, DayChecker.MaxThrottle)]
     public int ThrottleLimit { get; set; } = 4;
 
-    private readonly List<(string Tenant, string? Template, DateOnly From, DateOnly? To)> wanted = [];
+    private readonly List<CheckDays> wanted = [];
 
     protected override void ProcessRecord()
     {
@@ -49,18 +49,17 @@ public sealed class TestWhMvCommand : WhCmdlet
         DateOnly first = DateOnly.FromDateTime(Date ?? From!.Value);
         DateOnly? last = Date is { } d ? DateOnly.FromDateTime(d) : To is { } t ? DateOnly.FromDateTime(t) : null;
         foreach (var tenant in Tenant)
-            if (Template.Length == 0) wanted.Add((tenant, null, first, last));
-            else foreach (var template in Template) wanted.Add((tenant, template, first, last));
+            if (Template.Length == 0) wanted.Add(new CheckDays(tenant, null, first, last));
+            else foreach (var template in Template) wanted.Add(new CheckDays(tenant, template, first, last));
     }
 
     protected override void EndProcessing()
     {
         var warehouse = Warehouse;
+        var request = new CheckRequest { Days = wanted, OnlyTemplatesInUse = true, ThrottleLimit = ThrottleLimit };
         try
         {
-            var windows = Windows(warehouse);
-            if (windows.Count == 0) return;
-            foreach (var result in Run(cancel => new DayChecker(warehouse, Logger).CheckAsync(windows, ThrottleLimit, cancel)))
+            foreach (var result in Run(cancel => new DayChecker(warehouse, Logger).CheckAsync(request, cancel)))
             {
                 if (result.Error is { } error) WriteWhError(error);
                 WriteObject(result.Days, enumerateCollection: true);
@@ -71,29 +70,5 @@ public sealed class TestWhMvCommand : WhCmdlet
             WriteWhError(error);
         }
         base.EndProcessing();
-    }
-
-    /// <summary>One window per tenant and template: the days piped in for it merged into one range.</summary>
-    private List<CheckWindow> Windows(Core.Connections.WhConnection warehouse)
-    {
-        // Only the templates a tenant uses: -Template X for a tenant without X would report every day Missing, and
-        // Repair-WhMv would then load X into it.
-        var templatesOf = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        foreach (var tenant in Run(cancel => new TenantStore(warehouse, Logger).ListAsync(
-                     wanted.Select(w => w.Tenant).Distinct().Select(t => new NamePattern(t)).ToList(), cancel)))
-            templatesOf[tenant.Name] = tenant.Templates;
-        var pairs = new List<(string Tenant, string Template, DateOnly From, DateOnly? To)>();
-        foreach (var w in wanted)
-        {
-            if (!templatesOf.TryGetValue(w.Tenant, out var templates)) throw TenantStore.NotFound(w.Tenant);
-            if (w.Template is null) { pairs.AddRange(templates.Select(t => (w.Tenant, t, w.From, w.To))); continue; }
-            if (templates.Contains(w.Template)) pairs.Add((w.Tenant, w.Template, w.From, w.To));
-            else WriteVerbose($"Tenant {w.Tenant} does not use template {w.Template}: not checked.");
-        }
-        return pairs.GroupBy(p => (p.Tenant, p.Template))
-            .Select(g => new CheckWindow(g.Key.Tenant, g.Key.Template, g.Min(p => p.From),
-                g.Any(p => p.To is null) ? null : g.Max(p => p.To)))
-            .OrderBy(w => w.Tenant, StringComparer.Ordinal).ThenBy(w => w.Template, StringComparer.Ordinal)
-            .ToList();
     }
 }
