@@ -183,13 +183,19 @@ internal sealed partial class Bench
         while (locks * connections < relations * 5 / 4) locks *= 2;
         await ExecAsync(Super(), $"ALTER SYSTEM SET max_locks_per_transaction = {locks}");
         NpgsqlConnection.ClearAllPools();
+        await ExecAsync(Super(), "CHECKPOINT");
+        cluster.Stop();
         cluster.Restart();
+        NpgsqlConnection.ClearAllPools(); // the pool's sessions ended with the server
         table.Add("", $"  ({relations:N0} relations; max_locks_per_transaction {locks}, a restart:)", "");
         await DumpAsync(table, "", "pg_dump --schema-only", "--schema-only");
         await DumpAsync(table, "", "pg_dump -Fc (everything)", "-Fc");
         await ExecAsync(Super(), "ALTER SYSTEM RESET max_locks_per_transaction");
         NpgsqlConnection.ClearAllPools();
+        await ExecAsync(Super(), "CHECKPOINT");
+        cluster.Stop();
         cluster.Restart();
+        NpgsqlConnection.ClearAllPools(); // the pool's sessions ended with the server
     }
 
     private async Task<bool> DumpAsync(ResultTable table, string id, string what, string format)
