@@ -312,10 +312,12 @@ $$;
 -- The rows of one day of a tenant's template, whatever holds them (<template>_closed, <template>_recent): what its
 -- daily name gives, also for a day older than day_relation_days that has no view of its own. The row type is the
 -- tenant view's, passed as a typed NULL: SELECT * FROM _wh.day_rows(NULL::tenant_a.foodlogstats, '2021-03-01');
--- Runs with the caller's rights (whadmin; phood_ro reads the tenant view: WHERE on its day's column).
+-- Runs as whadmin, like every _wh routine a session may call (phood_ro has no _wh routine: it reads the tenant view
+-- with its day's condition).
 CREATE OR REPLACE FUNCTION _wh.day_rows(tenant_view anyelement, target_date date)
 RETURNS SETOF anyelement
 LANGUAGE plpgsql STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
