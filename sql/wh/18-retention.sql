@@ -103,7 +103,9 @@ BEGIN
         CASE _wh.daily_relkind(target_schema, day.relation)
             WHEN 'v' THEN EXECUTE format('DROP VIEW %I.%I', target_schema, day.relation);  -- a compacted closed day
             WHEN 'm' THEN EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, day.relation);
-            WHEN 't' THEN NULL;  -- no relation: its rows go with the table, below
+            WHEN 't' THEN  -- no relation: its rows go with the table, below; the catalog lists it from its day state
+                DELETE FROM _wh.day_state s WHERE s.schema_name = target_schema
+                   AND s.template_name = remove_template_from_tenant.template_name AND s.day = day.day;
             ELSE CONTINUE;  -- dropped meanwhile
         END CASE;
         PERFORM _wh.log_run(target_schema, conn, template_name, day.day, 'dropped', NULL, NULL, NULL);

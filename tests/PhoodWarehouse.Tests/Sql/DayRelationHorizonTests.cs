@@ -140,4 +140,26 @@ public sealed class DayRelationHorizonTests(PostgresServer server)
         await using var ro = await SqlKit.OpenAsync(server, env.Database, "phood_ro");
         Assert.Equal((long)Days * Rows, await ro.ScalarAsync<long>("SELECT count(*) FROM public.foodlogstats WHERE client = $1", schema));
     }
+
+    [Fact]
+    public async Task Remove_WhTemplate_with_force_removes_days_without_a_relation_too()
+    {
+        var env = await EnvAsync();
+        var schema = PostgresServer.UniqueName("hz_tpl");
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        await wh.ExecAsync(
+            """
+            INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes)
+            SELECT 'foodlog_hz', description, query_template, column_definitions, indexes FROM _wh.mv_templates WHERE template_name = 'foodlogstats'
+            """);
+        await wh.ExecAsync("SELECT _wh.update_mv_window_by_template('foodlog_hz', $1, $2, $3, $4)", env.Connection, schema, Day(-(Days - 1)), Day(0));
+        Assert.True(await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.daily_views WHERE schema_name = $1 AND kind = 't'", schema) > 0);
+
+        using var connection = await WarehouseConnector.ConnectAsync(
+            new ConnectionRequest { ConnectionString = server.ConnectionString(env.Database, "whadmin") }, NullLogger.Instance, default);
+        await new PhoodWarehouse.Core.Templates.TemplateStore(connection, NullLogger.Instance).RemoveAsync("foodlog_hz", true, default);
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.daily_views WHERE template_name = 'foodlog_hz'"));
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.day_state WHERE template_name = 'foodlog_hz'"));
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.mv_templates WHERE template_name = 'foodlog_hz'"));
+    }
 }
