@@ -37,14 +37,15 @@ AS $$
     SELECT greatest(_wh.setting('day_relation_days')::integer, 7)
 $$;
 
--- True when a compacted closed day of this tenant keeps a view of its own (it is within day_relation_days).
-CREATE OR REPLACE FUNCTION _wh.keeps_day_relation(target_schema text, target_date date)
-RETURNS boolean
+-- The first day of this tenant whose compacted closed day keeps a view of its own: day_relation_days back from its
+-- today (older days are kind 't'). The one spelling of the horizon: loading a day and retiring views read it.
+CREATE OR REPLACE FUNCTION _wh.day_relation_horizon(target_schema text)
+RETURNS date
 LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT target_date >= _wh.tenant_today(target_schema) - _wh.day_relation_days()
+    SELECT _wh.tenant_today(target_schema) - _wh.day_relation_days()
 $$;
 
 -- Marks a closed day as kept in <template>_closed without a relation (kind 't'), or (table_only false) as having its
@@ -139,7 +140,7 @@ BEGIN
     END IF;
     kind := _wh.daily_relkind(target_schema, view_name);
     IF kind IS NULL OR kind = 't' THEN
-        IF _wh.keeps_day_relation(target_schema, target_date) THEN
+        IF target_date >= _wh.day_relation_horizon(target_schema) THEN
             EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
                            _wh.closed_day_view_sql(template_name, target_schema, target_date));
             EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
@@ -284,7 +285,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    horizon date := _wh.tenant_today(target_schema) - _wh.day_relation_days();
+    horizon date := _wh.day_relation_horizon(target_schema);
     day record;
     retired integer := 0;
 BEGIN
