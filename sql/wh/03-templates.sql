@@ -218,22 +218,33 @@ BEGIN
 END
 $$;
 
--- An expression over the rows of a relation named src: the first key the template declares unique that two of those
--- rows share, as "(id)=(42)", else NULL (a hash of the day's keys per unique index, no index needed). NULL when the
--- template declares no unique key. Used by load_closed_day (in the statement that inserts the day) and by
--- refresh_daily_view (over the view's query, once a refresh failed on a repeated key).
-CREATE OR REPLACE FUNCTION _wh.repeated_key_sql(template_name text)
+-- The rule of duplicate keys, as an expression over the rows of a relation named src: the first key the template
+-- declares unique that two of those rows share, as "(id)=(42)", else NULL (a hash of the keys per unique index, no
+-- index needed); NULL when the template declares no unique key. With group_column, a key repeats only within one value
+-- of that column of src (within a day, for _wh_day), and that value leads the result, then a tab:
+-- "2024-01-02<tab>(id)=(42)" (insert_closed_days, many days in one statement).
+CREATE OR REPLACE FUNCTION _wh.repeated_key_by_sql(template_name text, group_column text)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT 'coalesce(' || string_agg(
-               format('(SELECT pg_catalog.format(%L, ROW(%s)::text) FROM src%s GROUP BY %s HAVING pg_catalog.count(*) > 1 LIMIT 1)',
-                      '(' || k.key_list || ')=%s', k.key_list,
-                      CASE WHEN k.key_condition IS NULL THEN '' ELSE ' WHERE ' || k.key_condition END, k.key_list),
+               format('(SELECT pg_catalog.format(%L, %sROW(%s)::text) FROM src%s GROUP BY %s%s HAVING pg_catalog.count(*) > 1 LIMIT 1)',
+                      CASE WHEN group_column IS NULL THEN '' ELSE '%s' || E'\t' END || '(' || k.key_list || ')=%s',
+                      coalesce(quote_ident(group_column) || ', ', ''), k.key_list,
+                      CASE WHEN k.key_condition IS NULL THEN '' ELSE ' WHERE ' || k.key_condition END,
+                      coalesce(quote_ident(group_column) || ', ', ''), k.key_list),
                ', ') || ')'
     FROM _wh.template_unique_keys(template_name) k
 $$;
+
+-- repeated_key_by_sql over the rows of one day: "(id)=(42)" or NULL. Used by refresh_daily_view (over the view's
+-- query, once a refresh failed on a repeated key).
+CREATE OR REPLACE FUNCTION _wh.repeated_key_sql(template_name text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT _wh.repeated_key_by_sql(template_name, NULL) $$;
 
 -- Raises the one error of a day whose source rows repeat a key the template declares unique (key: "(id)=(42)", or the
 -- key's columns when the value is not known): the same for a daily materialized view (its unique index, at creation

@@ -73,13 +73,15 @@ AS $$
     FROM _wh.template_columns(template_name) c
 $$;
 
--- Loads one closed day straight into <schema>.<template>_closed from the tenant's source (the
--- same remote query, columns and client literal as a daily materialized view), and creates the
--- day's view when it does not exist. Callers hold the daily-view lock and have removed any
--- earlier rows of the day (in the same transaction). Returns the number of rows loaded.
-CREATE OR REPLACE FUNCTION _wh.load_closed_day(template_name text, tenant_connection_name text, target_schema text,
-                                               target_date date, view_name text, client_name text)
-RETURNS bigint
+-- Inserts the rows of closed days into <schema>.<template>_closed from the tenant's source (the same remote query,
+-- columns and client literal as a daily materialized view), every day in ONE statement over the session's kept
+-- connection (one remote query per day, each row tagged with its day), and in the same statement finds the first key
+-- the template declares unique that a day repeats (repeated_key_by_sql: the one rule, as a daily materialized view's
+-- unique index applies it; docs/reliability.md): then nothing is kept and the day is named in the error. Callers hold
+-- each day's lock and have removed any earlier rows of the days. Returns each day with its number of rows.
+CREATE OR REPLACE FUNCTION _wh.insert_closed_days(template_name text, tenant_connection_name text, target_schema text,
+                                                  days date[], client_name text)
+RETURNS TABLE (day date, row_count bigint)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -92,14 +94,12 @@ DECLARE
     select_list text;
     column_defs text;
     has_client boolean;
+    queries text[];
     stmt text;
-    query text;
-    duplicate_checks text;
+    counts bigint[];
     duplicate text;
-    n bigint;
-    kind "char";
 BEGIN
-    SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = load_closed_day.template_name;
+    SELECT * INTO tpl FROM _wh.mv_templates t WHERE t.template_name = insert_closed_days.template_name;
     srv := _wh.get_tenant_connection_string(tenant_connection_name);
     SELECT string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
            string_agg(format('t.%I', c.column_name), ', ' ORDER BY c.ordinal),
@@ -107,22 +107,23 @@ BEGIN
            bool_or(c.column_name = 'client')
     INTO insert_list, select_list, column_defs, has_client
     FROM _wh.parse_column_definitions(tpl.column_definitions) c;
-    query := _wh.render_template_text(tpl.query_template, target_schema, view_name, target_date);
-    -- The day's rows are inserted, and in the same statement the first key the template declares unique that they
-    -- repeat is found (a hash of the day's keys, no index): the one rule of a duplicate key, as a daily materialized
-    -- view's unique index applies it (docs/reliability.md).
-    duplicate_checks := _wh.repeated_key_sql(template_name);
-    stmt := format('WITH src AS MATERIALIZED (SELECT %s%s FROM public.dblink($1, $2) AS t(%s)), '
-                   'ins AS (INSERT INTO %I.%I (%s%s, _wh_day) SELECT %s%s, $3 FROM src RETURNING 1) '
-                   'SELECT (SELECT count(*) FROM ins), %s',
-                   select_list, CASE WHEN has_client THEN '' ELSE ', $4::text AS client' END, column_defs,
+    SELECT array_agg(_wh.render_template_text(tpl.query_template, target_schema, _wh.create_mv_name(template_name, u.d), u.d) ORDER BY u.n)
+    INTO queries FROM unnest(days) WITH ORDINALITY AS u(d, n);
+    -- The inserted rows (RETURNING *) are the src that the day counts and the repeated-key check read: one pass over the
+    -- rows, no copy of them before the INSERT.
+    stmt := format('WITH src AS (INSERT INTO %I.%I (%s%s, _wh_day) '
+                   'SELECT %s%s, u.d FROM ROWS FROM (pg_catalog.unnest($3::date[]), pg_catalog.unnest($2::text[])) AS u(d, q), '
+                   'LATERAL public.dblink($1, u.q) AS t(%s) RETURNING *) '
+                   'SELECT (SELECT pg_catalog.array_agg(COALESCE(c.n, 0) ORDER BY u.i) '
+                   '        FROM pg_catalog.unnest($3::date[]) WITH ORDINALITY AS u(d, i) '
+                   '        LEFT JOIN (SELECT src._wh_day, pg_catalog.count(*) AS n FROM src GROUP BY 1) c ON c._wh_day OPERATOR(pg_catalog.=) u.d), %s',
                    target_schema, _wh.closed_table_name(template_name), insert_list,
                    CASE WHEN has_client THEN '' ELSE ', client' END,
-                   insert_list, CASE WHEN has_client THEN '' ELSE ', client' END,
-                   coalesce(duplicate_checks, 'NULL::text'));
+                   select_list, CASE WHEN has_client THEN '' ELSE ', $4::text' END, column_defs,
+                   coalesce(_wh.repeated_key_by_sql(template_name, '_wh_day'), 'NULL::text'));
     conn := _wh.session_dblink(srv);
     BEGIN
-        EXECUTE stmt INTO n, duplicate USING conn, query, target_date, client_name;
+        EXECUTE stmt INTO counts, duplicate USING conn, queries, days, client_name;
     EXCEPTION WHEN datatype_mismatch THEN
         PERFORM _wh.raise_template_columns_mismatch(template_name, SQLERRM);
     WHEN OTHERS THEN
@@ -130,15 +131,31 @@ BEGIN
         -- A real error (bad query, missing table) fails again and is raised from there.
         conn := _wh.session_dblink(srv, true);
         BEGIN
-            EXECUTE stmt INTO n, duplicate USING conn, query, target_date, client_name;
+            EXECUTE stmt INTO counts, duplicate USING conn, queries, days, client_name;
         EXCEPTION WHEN datatype_mismatch THEN
             PERFORM _wh.raise_template_columns_mismatch(template_name, SQLERRM);
         END;
     END;
     IF duplicate IS NOT NULL THEN
-        PERFORM _wh.raise_duplicate_key(template_name, target_date, duplicate);
+        PERFORM _wh.raise_duplicate_key(template_name, split_part(duplicate, E'\t', 1)::date,
+                                        substr(duplicate, strpos(duplicate, E'\t') + 1));
     END IF;
-    kind := _wh.daily_relkind(target_schema, view_name);
+    RETURN QUERY SELECT u.d, u.c FROM unnest(days, counts) AS u(d, c);
+END
+$$;
+
+-- Gives a closed day just loaded into <template>_closed its relation: a view of the same name over the table when the
+-- day is within day_relation_days (day_relation_horizon), else none (kind 't', _wh.day_state.table_only). A day that
+-- has its view keeps it. view_name: the day's daily name (create_mv_name). Callers hold the day's lock.
+CREATE OR REPLACE FUNCTION _wh.keep_closed_day_relation(template_name text, target_schema text, target_date date, view_name text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char" := _wh.daily_relkind(target_schema, view_name);
+BEGIN
     IF kind IS NULL OR kind = 't' THEN
         IF target_date >= _wh.day_relation_horizon(target_schema) THEN
             EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
@@ -152,6 +169,25 @@ BEGIN
             PERFORM _wh.set_table_only(target_schema, template_name, target_date, true);
         END IF;
     END IF;
+END
+$$;
+
+-- Loads one closed day straight into <schema>.<template>_closed (insert_closed_days) and gives it its relation
+-- (keep_closed_day_relation). Callers hold the daily-view lock and have removed any earlier rows of the day (in the
+-- same transaction). view_name is the day's daily name. Returns the number of rows loaded.
+CREATE OR REPLACE FUNCTION _wh.load_closed_day(template_name text, tenant_connection_name text, target_schema text,
+                                               target_date date, view_name text, client_name text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    SELECT i.row_count INTO n
+    FROM _wh.insert_closed_days(template_name, tenant_connection_name, target_schema, ARRAY[target_date], client_name) i;
+    PERFORM _wh.keep_closed_day_relation(template_name, target_schema, target_date, view_name);
     RETURN n;
 END
 $$;

@@ -168,6 +168,69 @@ BEGIN
 END
 $$;
 
+-- Many days of one tenant and template in one transaction, each with update_mv_by_template's outcome and run_log row,
+-- and the closed days that have no relation yet loaded together: every one of them into <template>_closed with ONE
+-- statement (insert_closed_days), then each given its relation (keep_closed_day_relation) and its capture. A day of any
+-- other kind (today, yesterday, one that exists, a tenant whose closed days are not compacted) goes through
+-- update_mv_by_template as it would alone. The tenant and public views are not rebuilt (rebuild_views => false: the
+-- caller finishes its window, _wh.finish_window). All or nothing: an error in any day raises and keeps none of them;
+-- loading those days one at a time then says which day failed and keeps the others (the module's backfill does).
+-- Days are locked in date order. Returns one result per distinct day, as update_mv_by_template returns it.
+CREATE OR REPLACE FUNCTION _wh.load_closed_days(template_name text, tenant_connection_name text, target_schema text, days date[])
+RETURNS SETOF jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started  timestamptz := clock_timestamp();
+    client   text;
+    today    date;
+    has_table boolean;
+    batch    date[] := '{}'::date[];
+    d        date;
+    loaded   record;
+    view_name text;
+    elapsed  numeric;
+BEGIN
+    PERFORM _wh.assert_template_exists(template_name);
+    PERFORM _wh.assert_tenant_schema(target_schema);
+    client := _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
+    today := _wh.tenant_today(target_schema);
+    has_table := pg_catalog.to_regclass(format('%I.%I', target_schema, _wh.closed_table_name(template_name))) IS NOT NULL;
+    FOR d IN SELECT DISTINCT u.d FROM unnest(days) AS u(d) ORDER BY 1 LOOP
+        PERFORM _wh.assert_target_date(d, target_schema);
+        view_name := _wh.create_mv_name(template_name, d);
+        PERFORM _wh.lock_daily_view(target_schema, view_name);
+        IF has_table AND d < today - 1 AND _wh.daily_relkind(target_schema, view_name) IS NULL THEN
+            batch := batch || d;
+        ELSE
+            RETURN NEXT _wh.update_mv_by_template(template_name, tenant_connection_name, target_schema, d, true, false, false);
+        END IF;
+    END LOOP;
+    IF cardinality(batch) = 0 THEN
+        RETURN;
+    END IF;
+    FOR loaded IN SELECT * FROM _wh.insert_closed_days(template_name, tenant_connection_name, target_schema, batch, client) LOOP
+        view_name := _wh.create_mv_name(template_name, loaded.day);
+        PERFORM _wh.keep_closed_day_relation(template_name, target_schema, loaded.day, view_name);
+        PERFORM _wh.record_capture(target_schema, template_name, loaded.day, loaded.row_count);
+        -- Each day's share of the batch's time.
+        elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000 / cardinality(batch))::numeric, 1);
+        PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, loaded.day, 'created', loaded.row_count, elapsed);
+        RETURN NEXT jsonb_build_object(
+            'action', 'created',
+            'view', format('%I.%I', target_schema, view_name),
+            'rows', loaded.row_count,
+            'duration_ms', elapsed,
+            'template', template_name,
+            'schema', target_schema,
+            'connection', tenant_connection_name,
+            'date', loaded.day);
+    END LOOP;
+END
+$$;
+
 -- Creates one daily view from a template when it does not exist (true); returns false with a
 -- NOTICE when it already exists. Does not touch the tenant or public view (the guide calls
 -- update_tenant_union_view_by_template / update_public_view_by_template next). Raises on error.

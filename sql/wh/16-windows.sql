@@ -100,6 +100,54 @@ BEGIN
 END
 $$;
 
+-- The days of a window from start_date that go to update_mv_days_isolated together: up to 16 new-or-existing closed
+-- days (before the tenant's yesterday, at most end_date) when the tenant's closed days are compacted and force is off,
+-- else start_date alone. The SQL windows step through a window with it, so that a procedure that commits after each
+-- step still commits after every day that is not loaded together with others.
+CREATE OR REPLACE FUNCTION _wh.window_step(template_name text, target_schema text, start_date date, end_date date, force boolean)
+RETURNS date[]
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN NOT force
+                     AND start_date < _wh.tenant_today(target_schema) - 1
+                     AND pg_catalog.to_regclass(format('%I.%I', target_schema, _wh.closed_table_name(template_name))) IS NOT NULL
+                THEN ARRAY(SELECT g::date FROM generate_series(start_date, least(end_date, start_date + 15, _wh.tenant_today(target_schema) - 2), interval '1 day') AS g)
+                ELSE ARRAY[start_date] END
+$$;
+
+-- Days of a window together: when every one is closed (before the tenant's yesterday) and force is off, they go through
+-- load_closed_days in one subtransaction, so a long window loads its new closed days many to a statement, as the
+-- module's backfill does; when that fails (for any reason), or otherwise, each day goes through update_mv_day_isolated
+-- as it would alone (its own outcome, retries and run_log row). Returns one result per day, as update_mv_day_isolated.
+CREATE OR REPLACE FUNCTION _wh.update_mv_days_isolated(template_name text, tenant_connection_name text, target_schema text,
+                                                       days date[], allow_refresh_yesterday boolean, force boolean)
+RETURNS SETOF jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    results jsonb[];
+    d date;
+BEGIN
+    IF NOT force AND cardinality(days) > 1
+       AND (SELECT max(u.d) FROM unnest(days) AS u(d)) < _wh.tenant_today(target_schema) - 1 THEN
+        BEGIN
+            SELECT array_agg(r) INTO results FROM _wh.load_closed_days(template_name, tenant_connection_name, target_schema, days) AS r;
+            RETURN QUERY SELECT unnest(results);
+            RETURN;
+        EXCEPTION WHEN OTHERS THEN
+            NULL;  -- loaded one at a time below: each day gets its own outcome
+        END;
+    END IF;
+    FOREACH d IN ARRAY days LOOP
+        RETURN NEXT _wh.update_mv_day_isolated(template_name, tenant_connection_name, target_schema, d, allow_refresh_yesterday, force);
+    END LOOP;
+END
+$$;
+
 -- Validates a window's arguments (and registers the tenant) before any day is touched.
 CREATE OR REPLACE FUNCTION _wh.check_window(template_name text, tenant_connection_name text, target_schema text,
                                             start_date date, end_date date)
@@ -217,11 +265,13 @@ BEGIN
 END
 $$;
 
--- Updates every day from start_date to end_date (inclusive) with update_mv_by_template, each
--- day in its own subtransaction: a failing day is logged and reported, the others are kept.
+-- Updates every day from start_date to end_date (inclusive) with update_mv_by_template, step by
+-- step (window_step: a day, or up to 16 closed days that update_mv_days_isolated loads many to a
+-- statement, falling back to one subtransaction per day): a failing day is logged and reported,
+-- the others are kept.
 -- A re-run does only what is missing (existing older days are skipped). The tenant and public
 -- views are rebuilt once at the end. The whole call is ONE transaction: for long ranges use
--- CALL _wh.run_mv_window_by_template(...) (commits per day) or Invoke-WhMvBackfill.
+-- CALL _wh.run_mv_window_by_template(...) (commits after every step) or Invoke-WhMvBackfill.
 -- Returns {"created","refreshed","skipped","recreated","failed","failures":[{"date","error"}],"duration_ms",...}.
 CREATE OR REPLACE FUNCTION _wh.update_mv_window_by_template(template_name text, tenant_connection_name text, target_schema text,
                                                             start_date date, end_date date,
@@ -235,13 +285,19 @@ DECLARE
     started timestamptz := clock_timestamp();
     summary jsonb := _wh.empty_summary();
     d date;
+    step date[];
+    day_result jsonb;
 BEGIN
     PERFORM _wh.check_window(template_name, tenant_connection_name, target_schema, start_date, end_date);
     d := start_date;
     WHILE d <= end_date LOOP
-        summary := _wh.add_to_summary(summary,
-            _wh.update_mv_day_isolated(template_name, tenant_connection_name, target_schema, d, allow_refresh_yesterday, force));
-        d := d + 1;
+        -- Closed days 16 at a time (window_step, update_mv_days_isolated: new closed days many to a statement).
+        step := _wh.window_step(template_name, target_schema, d, end_date, force);
+        FOR day_result IN SELECT * FROM _wh.update_mv_days_isolated(template_name, tenant_connection_name, target_schema,
+                                                                      step, allow_refresh_yesterday, force) LOOP
+            summary := _wh.add_to_summary(summary, day_result);
+        END LOOP;
+        d := step[cardinality(step)] + 1;
     END LOOP;
     summary := _wh.finish_window(template_name, target_schema, end_date, summary);
     RETURN summary || jsonb_build_object(
@@ -251,7 +307,7 @@ BEGIN
 END
 $$;
 
--- Same as update_mv_window_by_template, but COMMITs after every day, so a year-long range
+-- Same as update_mv_window_by_template, but COMMITs after every step (a day, or closed days loaded together), so a year-long range
 -- neither exhausts the lock table nor loses finished days when interrupted. CALL it at top
 -- level (not inside BEGIN ... COMMIT). Not SECURITY DEFINER and no SET clause: PostgreSQL
 -- forbids COMMIT in such procedures; every name is schema-qualified instead, and the work is
@@ -265,16 +321,23 @@ AS $$
 DECLARE
     started timestamptz := pg_catalog.clock_timestamp();
     d date;
+    step date[];
+    results jsonb[];
 BEGIN
     PERFORM _wh.check_window(template_name, tenant_connection_name, target_schema, start_date, end_date);
     COMMIT;
     summary := _wh.empty_summary();
     d := start_date;
     WHILE d <= end_date LOOP
-        summary := _wh.add_to_summary(summary,
-            _wh.update_mv_day_isolated(template_name, tenant_connection_name, target_schema, d, allow_refresh_yesterday, force));
+        -- A step: one day, or up to 16 closed days loaded together (window_step); committed after each.
+        step := _wh.window_step(template_name, target_schema, d, end_date, force);
+        SELECT pg_catalog.array_agg(r) INTO results
+        FROM _wh.update_mv_days_isolated(template_name, tenant_connection_name, target_schema, step, allow_refresh_yesterday, force) AS r;
+        FOR i IN 1 .. pg_catalog.cardinality(results) LOOP
+            summary := _wh.add_to_summary(summary, results[i]);
+        END LOOP;
         COMMIT;
-        d := d + 1;
+        d := step[pg_catalog.cardinality(step)] OPERATOR(pg_catalog.+) 1;
     END LOOP;
     summary := _wh.finish_window(template_name, target_schema, end_date, summary);
     COMMIT;

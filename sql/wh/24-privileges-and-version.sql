@@ -21,7 +21,7 @@ $jit$;
 
 -- Install-WhWarehouse records the checksum of the scripts it ran after this file ('installed_checksum'); a psql install
 -- records none, and the module reads a psql install of this release (no checksum, this version) as up to date.
-INSERT INTO _wh.warehouse_info (key, value) VALUES ('schema_version', '2.4.0')
+INSERT INTO _wh.warehouse_info (key, value) VALUES ('schema_version', '2.5.0')
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
 -- The version, readable from pg_catalog: a superuser session reads no _wh table (docs/security.md).

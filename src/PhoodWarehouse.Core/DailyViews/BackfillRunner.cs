@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -181,7 +182,8 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         await BeginWindowsAsync(work, cancel);
         var created = new ConcurrentDictionary<(string Tenant, string Template), int>();
 
-        var workers = Enumerable.Range(0, Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count)))
+        var workerCount = Math.Min(plan.Request.ThrottleLimit, Math.Max(1, queue.Count));
+        var workers = Enumerable.Range(0, workerCount)
             .Select(_ => Task.Run(async () =>
             {
                 // One connection per worker, reused from day to day (each day is still its own transaction): a pooled
@@ -192,13 +194,19 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
                 string? tenant = null;
                 try
                 {
-                    while (!stop.IsCancellationRequested && queue.TryTake(ref tenant, out var day))
+                    while (!stop.IsCancellationRequested
+                           && queue.TryTakeBatch(ref tenant, day => IsBatchable(day, plan), MaxBatchDays, workerCount, out var batch))
                     {
-                        var result = await RunDayAsync(day, plan.Request, session, stop.Token);
-                        if (result is null) return;
-                        if (result.Action == MvAction.Refreshed) refreshed.Add(result.View);
-                        if (result.Action == MvAction.Created) created.AddOrUpdate((day.Tenant, day.Template), 1, (_, n) => n + 1);
-                        await results.Writer.WriteAsync(result, CancellationToken.None);
+                        var done = batch.Count == 1
+                            ? await RunDayAsync(batch[0], plan.Request, session, stop.Token) is { } one ? [one] : null
+                            : await RunBatchAsync(batch, plan.Request, session, stop.Token);
+                        if (done is null) return;
+                        foreach (var result in done)
+                        {
+                            if (result.Action == MvAction.Refreshed) refreshed.Add(result.View);
+                            if (result.Action == MvAction.Created) created.AddOrUpdate((result.Tenant, result.Template), 1, (_, n) => n + 1);
+                            await results.Writer.WriteAsync(result, CancellationToken.None);
+                        }
                     }
                 }
                 finally
@@ -447,6 +455,75 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         }
     }
 
+    /// <summary>The most closed days a worker loads in one transaction (<c>_wh.load_closed_days</c>).</summary>
+    private const int MaxBatchDays = 16;
+
+    /// <summary>
+    /// A day that can go with others in one transaction: a closed day not loaded yet, in a run that neither repairs nor
+    /// bounds each day's time (-DayTimeout holds per day). Whether it really is new and closed is the SQL's to say.
+    /// </summary>
+    private static bool IsBatchable(BackfillDay day, BackfillPlan plan) =>
+        !day.Exists && !plan.Request.Repair && plan.Request.DayTimeout is null && day.Date < plan.TodayOf(day.Tenant).AddDays(-1);
+
+    /// <summary>
+    /// Closed days of one tenant and template in one transaction (<c>_wh.load_closed_days</c>: one statement loads them
+    /// all into &lt;template&gt;_closed), which saves each day's own transaction, calls and remote query set-up. All or
+    /// nothing: when the batch fails for any reason, its days are loaded one at a time (<see cref="RunDayAsync"/>), so
+    /// that each day gets its own outcome, retries and error, exactly as without batches. Null when the run stops.
+    /// </summary>
+    private async Task<List<WhMvResult>?> RunBatchAsync(List<BackfillDay> batch, BackfillRequest request, WorkerSession session, CancellationToken cancel)
+    {
+        var first = batch[0];
+        if (!removedTenants.ContainsKey(first.Tenant) && !notAnswering.ContainsKey(first.ConnectionName))
+        {
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                session.Db ??= await connection.DataSource.OpenConnectionAsync(cancel);
+                List<string> outcomes;
+                await using (var transaction = await session.Db.BeginTransactionAsync(cancel))
+                {
+                    if (!await Db.ScalarAsync<bool>(session.Db, "SELECT _wh.hold_registered_tenant(@schema)", cancel, ("schema", first.Tenant)))
+                        throw new TenantRemovedDuringRun();
+                    outcomes = await Db.ReadAllAsync(session.Db,
+                        "SELECT d::text FROM _wh.load_closed_days(@template, @connection, @schema, @days) AS d",
+                        reader => reader.GetString(0), cancel,
+                        ("template", first.Template), ("connection", first.ConnectionName), ("schema", first.Tenant),
+                        ("days", batch.Select(d => d.Date).ToArray()));
+                    await transaction.CommitAsync(cancel);
+                }
+                var byDate = outcomes.ToDictionary(DateOf, ParseOutcome, StringComparer.Ordinal);
+                var share = watch.Elapsed / batch.Count;
+                return batch.Select(day =>
+                {
+                    var (action, rows) = byDate[day.Date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)];
+                    logger.LogInformation("{View}: {Action} ({Rows} rows, {Ms:0} ms, in a batch of {Count} days)",
+                        DailyViewName.Qualified(day.Tenant, day.Template, day.Date), action, rows, share.TotalMilliseconds, batch.Count);
+                    return Result(day, action, rows, share, null) with { Note = action == MvAction.Skipped ? WhMvResult.ClosedDayNote : null };
+                }).ToList();
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                await session.CloseAsync();
+                return null;
+            }
+            catch (Exception error)
+            {
+                if (error is not PostgresException || !session.IsOpen)
+                    await session.CloseAsync();
+                logger.LogDebug("A batch of {Count} days of {Tenant} ({Template}) from {From} failed, loading them one at a time: {Error}",
+                    batch.Count, first.Tenant, first.Template, first.Date, error.Message);
+            }
+        }
+        var results = new List<WhMvResult>();
+        foreach (var day in batch)
+        {
+            if (await RunDayAsync(day, request, session, cancel) is not { } result) return null;
+            results.Add(result);
+        }
+        return results;
+    }
+
     /// <summary>One attempt at one day over the worker's session (opened when it has none).</summary>
     private async Task<(MvAction Action, long? Rows)> LoadDayAsync(BackfillDay day, BackfillRequest request, WorkerSession session, CancellationToken cancel)
     {
@@ -537,6 +614,13 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         {
             logger.LogWarning("Could not finish the tenant and public views: {Error}. Run Update-WhUnionView (or the backfill again) to finish.", error.Message);
         }
+    }
+
+    /// <summary>The "date" of a day's outcome (yyyy-MM-dd).</summary>
+    private static string DateOf(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.GetProperty("date").GetString()!;
     }
 
     private static (MvAction Action, long? Rows) ParseOutcome(string? json)

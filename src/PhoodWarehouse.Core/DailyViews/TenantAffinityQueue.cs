@@ -55,4 +55,26 @@ public sealed class TenantAffinityQueue
             return true;
         }
     }
+
+    /// <summary>
+    /// As <see cref="TryTake"/>, then, when that day is <paramref name="batchable"/>, the days after it in its tenant's
+    /// queue that are batchable too and of the same template, up to <paramref name="most"/> days in all and no more than
+    /// a fair share of what the tenant has left (its days spread over <paramref name="workerCount"/> workers), so that a
+    /// batch never leaves another worker idle at the end.
+    /// </summary>
+    public bool TryTakeBatch(ref string? tenant, Func<BackfillDay, bool> batchable, int most, int workerCount, out List<BackfillDay> batch)
+    {
+        lock (gate)
+        {
+            batch = [];
+            if (!TryTake(ref tenant, out var first)) return false;
+            batch.Add(first);
+            if (!batchable(first)) return true;
+            var queue = days[tenant!];
+            var share = Math.Max(1, Math.Min(most, (queue.Count + 1 + workerCount - 1) / Math.Max(1, workerCount)));
+            while (batch.Count < share && queue.TryPeek(out var next) && next.Template == first.Template && batchable(next))
+                batch.Add(queue.Dequeue());
+            return true;
+        }
+    }
 }

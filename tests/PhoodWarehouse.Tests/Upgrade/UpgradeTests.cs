@@ -76,8 +76,8 @@ public sealed class UpgradeTests(PostgresServer server)
                 "wh_up_b_foodlogstats CALL _wh.refresh_recent_by_template('foodlogstats', 'up_b_conn', 'up_b', 7)",
             ],
             await old.CronCommandsAsync());
+        // The steps declared for this release (none when the releases since changed routines only), each listed by -WhatIf.
         var declared = UpgradeSteps.For(new FrozenRelease(version).SchemaVersion);
-        Assert.NotEmpty(declared);
         Assert.Equal(declared.Select(step => "  upgrade step: " + step), plan.Steps.Where(step => step.StartsWith("  upgrade step: ")));
 
         // The connections kept their secrets: a refresh reaches the source with no password entered again.
