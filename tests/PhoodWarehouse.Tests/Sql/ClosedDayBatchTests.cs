@@ -145,6 +145,48 @@ public sealed class ClosedDayBatchTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task A_unique_key_over_an_expression_with_a_condition_is_checked_day_by_day_in_a_batch()
+    {
+        var env = await EnvAsync();
+        var bad = env.Today.AddDays(-4);
+        long repeated;
+        await using (var src = await SqlKit.OpenAsync(server, env.Source.Database))
+        {
+            repeated = await src.ScalarAsync<long>(
+                "SELECT id FROM phood_foodlogsum WHERE logged_time >= $1 AND logged_time < $2 AND weight >= 0 ORDER BY id OFFSET 3 LIMIT 1",
+                bad.ToDateTime(TimeOnly.MinValue), bad.AddDays(1).ToDateTime(TimeOnly.MinValue));
+            await src.ExecAsync(
+                $"""
+                ALTER TABLE phood_foodlogsum RENAME TO foodlog_data;
+                CREATE VIEW phood_foodlogsum AS SELECT * FROM foodlog_data UNION ALL SELECT * FROM foodlog_data WHERE id = {repeated};
+                GRANT SELECT ON phood_foodlogsum TO "{env.Source.ReaderUser}";
+                """);
+        }
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        // The key names its columns in upper case, inside an expression, and only rows that meet its condition count:
+        // the batch's statement returns each row's day and the columns the key names, no more.
+        await wh.ExecAsync(
+            """
+            INSERT INTO _wh.mv_templates (template_name, description, query_template, column_definitions, indexes)
+            SELECT 'foodlog_expr', description, query_template, column_definitions,
+                   'CREATE UNIQUE INDEX ON {SCHEMA}.{VIEW_NAME} (ID, lower(Food_Name)) WHERE WEIGHT >= 0'
+            FROM _wh.mv_templates WHERE template_name = 'foodlogstats'
+            """);
+        var schema = PostgresServer.UniqueName("batch_expr");
+        var clean = Range(env.Today.AddDays(-9), env.Today.AddDays(-5));
+        var dirty = Range(env.Today.AddDays(-4), env.Today.AddDays(-2));
+        await wh.ExecAsync("SELECT _wh.check_window('foodlog_expr', $1, $2, $3, $4)", env.Connection, schema, clean[0], dirty[^1]);
+
+        var loaded = await wh.RowsAsync("SELECT r->>'action' FROM _wh.load_closed_days('foodlog_expr', $1, $2, $3) AS r", env.Connection, schema, clean);
+        Assert.Equal(clean.Length, loaded.Count(r => (string)r[0]! == "created"));
+        Assert.Equal((long)clean.Length * Rows, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlog_expr_closed"));
+
+        var error = await wh.FailsAsync("SELECT count(*) FROM _wh.load_closed_days('foodlog_expr', $1, $2, $3)", ["23505"], env.Connection, schema, dirty);
+        Assert.StartsWith($"day {bad:yyyy-MM-dd} has more than one row with the key (ID, lower(Food_Name))=({repeated},", error.MessageText);
+        Assert.Equal((long)clean.Length * Rows, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlog_expr_closed"));
+    }
+
+    [Fact]
     public async Task The_backfill_loads_a_tenants_new_closed_days_many_to_a_transaction()
     {
         var env = await EnvAsync();
