@@ -186,7 +186,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         var workers = Enumerable.Range(0, workerCount)
             .Select(_ => Task.Run(async () =>
             {
-                // One connection per worker, reused from day to day (each day is still its own transaction): a pooled
+                // One connection per worker, reused from day to day (each day, or batch of days, its own transaction): a pooled
                 // connection handed back after every day is reset (DISCARD ALL), which throws away every cached plan
                 // of the _wh functions, and the next day plans them all again. The worker keeps to one tenant while it
                 // has days (TenantAffinityQueue): its session then keeps one source connection, not one per tenant.

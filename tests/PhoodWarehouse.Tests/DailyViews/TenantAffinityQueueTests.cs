@@ -68,4 +68,34 @@ public sealed class TenantAffinityQueueTests
         Assert.True(queue.TryTake(ref c, out var helped));
         Assert.Equal("large", helped.Tenant);
     }
+
+    [Fact]
+    public void A_batch_is_a_fair_share_of_the_tenants_days_left_of_one_template_and_stops_at_a_day_that_goes_alone()
+    {
+        var copies = Enumerable.Range(0, 4).Select(i => new BackfillDay("t1", "t1", "copy", First.AddDays(40 + i), false));
+        var queue = new TenantAffinityQueue(Days("t1", 40).Concat(copies));
+        var alone = First.AddDays(30);
+        bool Batchable(BackfillDay day) => day.Date != alone;
+        string? a = null, b = null;
+
+        // 44 days, 2 workers: a fair share is 22, capped at 16.
+        Assert.True(queue.TryTakeBatch(ref a, Batchable, 16, 2, out var first));
+        Assert.Equal(Enumerable.Range(0, 16).Select(First.AddDays), first.Select(d => d.Date));
+        // 28 left: 14 each.
+        Assert.True(queue.TryTakeBatch(ref b, Batchable, 16, 2, out var second));
+        Assert.Equal(Enumerable.Range(16, 14).Select(First.AddDays), second.Select(d => d.Date));
+        // The day that goes alone ends a batch, and is a batch of its own.
+        Assert.True(queue.TryTakeBatch(ref a, Batchable, 16, 2, out var third));
+        Assert.Equal([First.AddDays(30)], third.Select(d => d.Date));
+        // 13 left: 7 at most.
+        Assert.True(queue.TryTakeBatch(ref a, Batchable, 16, 2, out var fourth));
+        Assert.Equal(Enumerable.Range(31, 7).Select(First.AddDays), fourth.Select(d => d.Date));
+        // A batch keeps to one template: 3 would be a fair share of the 6 left, the fourth day is another template's.
+        Assert.True(queue.TryTakeBatch(ref b, Batchable, 16, 2, out var fifth));
+        Assert.Equal([First.AddDays(38), First.AddDays(39)], fifth.Select(d => d.Date));
+        Assert.True(queue.TryTakeBatch(ref b, Batchable, 16, 2, out var sixth));
+        Assert.Equal(2, sixth.Count);
+        Assert.All(sixth, d => Assert.Equal("copy", d.Template));
+        Assert.Equal(2, queue.Count);
+    }
 }
