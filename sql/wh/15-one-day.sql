@@ -1,6 +1,29 @@
 -- sql/wh/15-one-day.sql: One day: create / refresh / skip / recreate (update_mv_by_template, the single path for every day).
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
+-- Logs one day's outcome (log_run, in the caller's transaction) and returns it as the one-day functions do:
+-- {"action","view","rows","duration_ms","template","schema","connection","date"}.
+CREATE OR REPLACE FUNCTION _wh.day_outcome(template_name text, tenant_connection_name text, target_schema text, target_date date,
+                                           view_name text, action text, row_count bigint, duration_ms numeric)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, action, row_count, duration_ms);
+    RETURN jsonb_build_object(
+        'action', action,
+        'view', format('%I.%I', target_schema, view_name),
+        'rows', row_count,
+        'duration_ms', duration_ms,
+        'template', template_name,
+        'schema', target_schema,
+        'connection', tenant_connection_name,
+        'date', target_date);
+END
+$$;
+
 -- Rebuilds an existing daily view without readers ever seeing it missing: builds the new one
 -- under a temporary name first (the slow dblink part, no lock on anything readers use), then
 -- swaps in the same transaction (drop old, rename new and its indexes) and replaces the day's
@@ -155,16 +178,7 @@ BEGIN
     END;
 
     elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 1);
-    PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, target_date, action, nrows, elapsed);
-    RETURN jsonb_build_object(
-        'action', action,
-        'view', format('%I.%I', target_schema, view_name),
-        'rows', nrows,
-        'duration_ms', elapsed,
-        'template', template_name,
-        'schema', target_schema,
-        'connection', tenant_connection_name,
-        'date', target_date);
+    RETURN _wh.day_outcome(template_name, tenant_connection_name, target_schema, target_date, view_name, action, nrows, elapsed);
 END
 $$;
 
@@ -217,16 +231,8 @@ BEGIN
         PERFORM _wh.record_capture(target_schema, template_name, loaded.day, loaded.row_count);
         -- Each day's share of the batch's time.
         elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000 / cardinality(batch))::numeric, 1);
-        PERFORM _wh.log_run(target_schema, tenant_connection_name, template_name, loaded.day, 'created', loaded.row_count, elapsed);
-        RETURN NEXT jsonb_build_object(
-            'action', 'created',
-            'view', format('%I.%I', target_schema, view_name),
-            'rows', loaded.row_count,
-            'duration_ms', elapsed,
-            'template', template_name,
-            'schema', target_schema,
-            'connection', tenant_connection_name,
-            'date', loaded.day);
+        RETURN NEXT _wh.day_outcome(template_name, tenant_connection_name, target_schema, loaded.day, view_name, 'created',
+                                    loaded.row_count, elapsed);
     END LOOP;
 END
 $$;

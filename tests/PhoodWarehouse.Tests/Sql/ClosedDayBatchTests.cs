@@ -41,6 +41,22 @@ public sealed class ClosedDayBatchTests(PostgresServer server)
                 await RowFingerprint.OfWarehouseAsync(wh, Template, $"{schema}.{SqlKit.ViewName(Template, day)}"));
     }
 
+    /// <summary>Makes the source return one row of <paramref name="day"/> twice (a view over the renamed table); its id.</summary>
+    private async Task<long> RepeatARowAsync(Env env, DateOnly day)
+    {
+        await using var src = await SqlKit.OpenAsync(server, env.Source.Database);
+        var id = await src.ScalarAsync<long>(
+            "SELECT id FROM phood_foodlogsum WHERE logged_time >= $1 AND logged_time < $2 AND weight >= 0 ORDER BY id OFFSET 5 LIMIT 1",
+            day.ToDateTime(TimeOnly.MinValue), day.AddDays(1).ToDateTime(TimeOnly.MinValue));
+        await src.ExecAsync(
+            $"""
+            ALTER TABLE phood_foodlogsum RENAME TO foodlog_data;
+            CREATE VIEW phood_foodlogsum AS SELECT * FROM foodlog_data UNION ALL SELECT * FROM foodlog_data WHERE id = {id};
+            GRANT SELECT ON phood_foodlogsum TO "{env.Source.ReaderUser}";
+            """);
+        return id;
+    }
+
     [Fact]
     public async Task Closed_days_loaded_together_each_equal_their_source_with_their_own_outcome_capture_and_run_log_row()
     {
@@ -91,19 +107,7 @@ public sealed class ClosedDayBatchTests(PostgresServer server)
         var env = await EnvAsync();
         var bad = env.Today.AddDays(-5);
         var closed = Range(env.Today.AddDays(-9), env.Today.AddDays(-2));
-        long repeated;
-        await using (var src = await SqlKit.OpenAsync(server, env.Source.Database))
-        {
-            repeated = await src.ScalarAsync<long>(
-                "SELECT id FROM phood_foodlogsum WHERE logged_time >= $1 AND logged_time < $2 ORDER BY id OFFSET 5 LIMIT 1",
-                bad.ToDateTime(TimeOnly.MinValue), bad.AddDays(1).ToDateTime(TimeOnly.MinValue));
-            await src.ExecAsync(
-                $"""
-                ALTER TABLE phood_foodlogsum RENAME TO foodlog_data;
-                CREATE VIEW phood_foodlogsum AS SELECT * FROM foodlog_data UNION ALL SELECT * FROM foodlog_data WHERE id = {repeated};
-                GRANT SELECT ON phood_foodlogsum TO "{env.Source.ReaderUser}";
-                """);
-        }
+        var repeated = await RepeatARowAsync(env, bad);
         await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
 
         // psql, the days together: the one error of a repeated key, naming the day; nothing of the batch is kept.
@@ -149,19 +153,7 @@ public sealed class ClosedDayBatchTests(PostgresServer server)
     {
         var env = await EnvAsync();
         var bad = env.Today.AddDays(-4);
-        long repeated;
-        await using (var src = await SqlKit.OpenAsync(server, env.Source.Database))
-        {
-            repeated = await src.ScalarAsync<long>(
-                "SELECT id FROM phood_foodlogsum WHERE logged_time >= $1 AND logged_time < $2 AND weight >= 0 ORDER BY id OFFSET 3 LIMIT 1",
-                bad.ToDateTime(TimeOnly.MinValue), bad.AddDays(1).ToDateTime(TimeOnly.MinValue));
-            await src.ExecAsync(
-                $"""
-                ALTER TABLE phood_foodlogsum RENAME TO foodlog_data;
-                CREATE VIEW phood_foodlogsum AS SELECT * FROM foodlog_data UNION ALL SELECT * FROM foodlog_data WHERE id = {repeated};
-                GRANT SELECT ON phood_foodlogsum TO "{env.Source.ReaderUser}";
-                """);
-        }
+        var repeated = await RepeatARowAsync(env, bad);
         await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
         // The key names its columns in upper case, inside an expression, and only rows that meet its condition count:
         // the batch's statement returns each row's day and the columns the key names, no more.
