@@ -17,14 +17,14 @@ public sealed class ClosedDayBatchTests(PostgresServer server)
 
     private sealed record Env(string Database, TenantSource Source, string Connection, DateOnly Today);
 
-    /// <summary>A warehouse whose closed days always go into &lt;template&gt;_closed, over a source of 12 days.</summary>
-    private async Task<Env> EnvAsync()
+    /// <summary>A warehouse whose closed days always go into &lt;template&gt;_closed, over a source of <paramref name="days"/> days.</summary>
+    private async Task<Env> EnvAsync(int days = 12)
     {
         var database = await server.CreateWarehouseAsync();
         await using var wh = await SqlKit.OpenAsync(server, database, "whadmin");
         await wh.ExecAsync("UPDATE _wh.warehouse_info SET value = '0' WHERE key = 'compact_after_days'");
         var today = await wh.ScalarAsync<DateOnly>("SELECT _wh.today_in(NULL)");
-        var source = await server.CreateTenantSourceAsync(days: 12, rowsPerDay: Rows, firstDay: today.AddDays(-11));
+        var source = await server.CreateTenantSourceAsync(days: days, rowsPerDay: Rows, firstDay: today.AddDays(-(days - 1)));
         var connection = PostgresServer.UniqueName("batch_conn");
         await wh.AddConnectionAsync(connection, source);
         return new Env(database, source, connection, today);
@@ -176,6 +176,38 @@ public sealed class ClosedDayBatchTests(PostgresServer server)
         var error = await wh.FailsAsync("SELECT count(*) FROM _wh.load_closed_days('foodlog_expr', $1, $2, $3)", ["23505"], env.Connection, schema, dirty);
         Assert.StartsWith($"day {bad:yyyy-MM-dd} has more than one row with the key (ID, lower(Food_Name))=({repeated},", error.MessageText);
         Assert.Equal((long)clean.Length * Rows, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlog_expr_closed"));
+    }
+
+    [Fact]
+    public async Task The_procedure_commits_after_each_step_of_closed_days_so_a_blocked_step_keeps_the_steps_before_it()
+    {
+        var env = await EnvAsync(days: 22);
+        var schema = PostgresServer.UniqueName("batch_proc");
+        var closed = Range(env.Today.AddDays(-21), env.Today.AddDays(-2));
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        await wh.ExecAsync("SELECT _wh.check_window($1, $2, $3, $4, $5)", Template, env.Connection, schema, closed[0], closed[^1]);
+        // 20 closed days: a step of 16, then one of 4. A day of the second step is held by another session.
+        Assert.Equal(closed[..16], await wh.ScalarAsync<DateOnly[]>("SELECT _wh.window_step($1, $2, $3, $4, false)", Template, schema, closed[0], closed[^1]));
+        await using var holder = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        var hold = await holder.BeginTransactionAsync();
+        await holder.ExecAsync("SELECT pg_advisory_xact_lock(hashtext('_wh.daily_view'), hashtext($1))", $"{schema}.{SqlKit.ViewName(Template, closed[18])}");
+
+        await using var worker = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        var run = worker.ScalarAsync<string>("CALL _wh.run_mv_window_by_template($1, $2, $3, $4, $5, summary => NULL)",
+            Template, env.Connection, schema, closed[0], closed[^1]);
+        await using var observer = await SqlKit.OpenAsync(server, env.Database);
+        for (var i = 0; i < 200 && !await observer.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)", worker.ProcessID); i++)
+            await Task.Delay(50);
+        // The first step is committed while the second waits.
+        Assert.Equal(16L * Rows, await observer.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlogstats_closed"));
+        Assert.Equal(1L, await observer.ScalarAsync<long>(
+            "SELECT count(DISTINCT captured_at) FROM _wh.day_state WHERE schema_name = $1", schema));
+        await hold.CommitAsync();
+
+        var summary = JsonDocument.Parse(await run).RootElement;
+        Assert.Equal(closed.Length, summary.GetProperty("created").GetInt32());
+        await AssertEqualsSourceAsync(wh, env, schema, closed);
+        Assert.Equal(2L, await wh.ScalarAsync<long>("SELECT count(DISTINCT captured_at) FROM _wh.day_state WHERE schema_name = $1", schema));
     }
 
     [Fact]
