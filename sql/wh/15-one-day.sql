@@ -229,8 +229,10 @@ BEGIN
         view_name := _wh.create_mv_name(template_name, loaded.day);
         PERFORM _wh.keep_closed_day_relation(template_name, target_schema, loaded.day, view_name);
         PERFORM _wh.record_capture(target_schema, template_name, loaded.day, loaded.row_count);
-        -- Each day's share of the batch's time.
-        elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000 / cardinality(batch))::numeric, 1);
+        -- Each day's share of the statement that loaded them all (its rows are in once the first one comes back).
+        IF elapsed IS NULL THEN
+            elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000 / cardinality(batch))::numeric, 1);
+        END IF;
         RETURN NEXT _wh.day_outcome(template_name, tenant_connection_name, target_schema, loaded.day, view_name, 'created',
                                     loaded.row_count, elapsed);
     END LOOP;

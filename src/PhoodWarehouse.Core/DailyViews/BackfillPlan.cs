@@ -33,4 +33,10 @@ public sealed record BackfillPlan(BackfillRequest Request, IReadOnlyList<Backfil
     public int Total => Days.Count;
     public IReadOnlyDictionary<string, DateOnly> TenantToday { get; init; } = new Dictionary<string, DateOnly>();
     public DateOnly TodayOf(string tenant) => TenantToday.TryGetValue(tenant, out var today) ? today : Today;
+
+    /// <summary>A closed day: older than its tenant's yesterday (its clock), so it is never refreshed again.</summary>
+    public bool IsClosed(BackfillDay day) => day.Date < TodayOf(day.Tenant).AddDays(-1);
+
+    /// <summary>A day the run leaves as it is: closed and loaded already, and no -Force.</summary>
+    public bool IsFinal(BackfillDay day) => day.Exists && !Request.Force && IsClosed(day);
 }

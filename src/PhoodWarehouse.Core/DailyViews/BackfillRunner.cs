@@ -120,7 +120,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     private async Task WarnAboutConnectionHeadroomAsync(NpgsqlConnection db, BackfillPlan plan, CancellationToken cancel)
     {
         var request = plan.Request;
-        var work = plan.Days.Where(d => !(d.Exists && !request.Force && d.Date < plan.TodayOf(d.Tenant).AddDays(-1))).ToList();
+        var work = plan.Days.Where(d => !plan.IsFinal(d)).ToList();
         if (work.Count == 0) return;
         var workers = Math.Min(request.ThrottleLimit, work.Count);
         var warehouse = await Warehouse.ConnectionHeadroom.ReadWarehouseAsync(db, cancel);
@@ -171,7 +171,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
         foreach (var day in plan.Days)
         {
             // Closed days that exist are final: skipping them needs no round trip (-Force rebuilds them).
-            if (day.Exists && !plan.Request.Force && day.Date < plan.TodayOf(day.Tenant).AddDays(-1))
+            if (plan.IsFinal(day))
                 results.Writer.TryWrite(Result(day, MvAction.Skipped, null, TimeSpan.Zero, null) with { Note = WhMvResult.ClosedDayNote });
             else
                 work.Add(day);
@@ -463,7 +463,7 @@ public sealed class BackfillRunner(WhConnection connection, ILogger logger)
     /// bounds each day's time (-DayTimeout holds per day). Whether it really is new and closed is the SQL's to say.
     /// </summary>
     private static bool IsBatchable(BackfillDay day, BackfillPlan plan) =>
-        !day.Exists && !plan.Request.Repair && plan.Request.DayTimeout is null && day.Date < plan.TodayOf(day.Tenant).AddDays(-1);
+        !day.Exists && !plan.Request.Repair && plan.Request.DayTimeout is null && plan.IsClosed(day);
 
     /// <summary>
     /// Closed days of one tenant and template in one transaction (<c>_wh.load_closed_days</c>: one statement loads them
