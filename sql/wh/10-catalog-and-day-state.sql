@@ -114,18 +114,29 @@ AS $$
     ORDER BY ten.ord, p.template_ord
 $$;
 
--- Records that a day's rows were just read from its source (called in the same transaction as the create,
--- refresh, load or force of the day). The last check's result is cleared: it was about the rows replaced.
-CREATE OR REPLACE FUNCTION _wh.record_capture(target_schema text, template_name text, target_date date, row_count bigint)
+-- Records that days' rows were just read from their source (called in the same transaction as the create, refresh,
+-- load or force of the days; row_counts in the order of days). The last check's result is cleared: it was about the
+-- rows replaced.
+CREATE OR REPLACE FUNCTION _wh.record_captures(target_schema text, template_name text, days date[], row_counts bigint[])
 RETURNS void
 LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO _wh.day_state AS s (schema_name, template_name, day, captured_at, captured_rows)
-    VALUES ($1, $2, $3, _wh.now(), $4)
+    SELECT $1, $2, u.d, _wh.now(), u.n FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(d, n)
     ON CONFLICT (schema_name, template_name, day) DO UPDATE
     SET captured_at = EXCLUDED.captured_at, captured_rows = EXCLUDED.captured_rows, check_status = NULL, verified_at = NULL
+$$;
+
+-- Records that a day's rows were just read from its source (record_captures of one day).
+CREATE OR REPLACE FUNCTION _wh.record_capture(target_schema text, template_name text, target_date date, row_count bigint)
+RETURNS void
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _wh.record_captures(target_schema, template_name, ARRAY[target_date], ARRAY[row_count])
 $$;
 
 -- Records the result of checking one day against its source.

@@ -48,16 +48,35 @@ AS $$
     SELECT _wh.tenant_today(target_schema) - _wh.day_relation_days()
 $$;
 
--- Marks a closed day as kept in <template>_closed without a relation (kind 't'), or (table_only false) as having its
--- view again. In the caller's transaction, under the day's lock.
-CREATE OR REPLACE FUNCTION _wh.set_table_only(target_schema text, template_name text, target_date date, table_only boolean)
+-- upgrade from 2.4.0: set_table_only marks many days at once (a batch of a backfill); the one-day signature goes.
+DROP FUNCTION IF EXISTS _wh.set_table_only(text, text, date, boolean);
+
+-- Marks closed days as kept in <template>_closed without a relation (kind 't'), or (table_only false) as having their
+-- views again. In the caller's transaction, under the days' locks.
+CREATE OR REPLACE FUNCTION _wh.set_table_only(target_schema text, template_name text, days date[], table_only boolean)
 RETURNS void
 LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    INSERT INTO _wh.day_state AS s (schema_name, template_name, day, table_only) VALUES ($1, $2, $3, $4)
+    INSERT INTO _wh.day_state AS s (schema_name, template_name, day, table_only)
+    SELECT $1, $2, u.d, $4 FROM pg_catalog.unnest($3) AS u(d)
     ON CONFLICT (schema_name, template_name, day) DO UPDATE SET table_only = EXCLUDED.table_only
+$$;
+
+-- The SELECT of a compacted day's view up to the day: "SELECT <the daily view's columns> FROM <schema>.<template>_closed
+-- WHERE _wh_day = ", to which closed_day_view_sql adds the day. Read once for many days (keep_closed_day_relations):
+-- the template's columns are parsed each time they are read.
+CREATE OR REPLACE FUNCTION _wh.closed_day_view_head(template_name text, target_schema text)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('SELECT %s FROM %I.%I WHERE _wh_day = ',
+                  string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
+                  target_schema, _wh.closed_table_name(template_name))
+    FROM _wh.template_columns(template_name) c
 $$;
 
 -- The SELECT of a compacted day's view: the daily view's columns of that day.
@@ -67,10 +86,7 @@ LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('SELECT %s FROM %I.%I WHERE _wh_day = %L::date',
-                  string_agg(format('%I', c.column_name), ', ' ORDER BY c.ordinal),
-                  target_schema, _wh.closed_table_name(template_name), target_date)
-    FROM _wh.template_columns(template_name) c
+    SELECT _wh.closed_day_view_head(template_name, target_schema) || format('%L::date', target_date)
 $$;
 
 -- Inserts the rows of closed days into <schema>.<template>_closed from the tenant's source (the same remote query,
@@ -151,39 +167,66 @@ BEGIN
 END
 $$;
 
--- Gives a closed day just loaded into <template>_closed its relation: a view of the same name over the table when the
--- day is within day_relation_days (day_relation_horizon), else none (kind 't', _wh.day_state.table_only). A day that
--- has its view keeps it. view_name: the day's daily name (create_mv_name). Callers hold the day's lock.
-CREATE OR REPLACE FUNCTION _wh.keep_closed_day_relation(template_name text, target_schema text, target_date date, view_name text)
+-- upgrade from a 2.5.0 development build: the one-day keep_closed_day_relation became keep_closed_day_relations.
+DROP FUNCTION IF EXISTS _wh.keep_closed_day_relation(text, text, date, text);
+
+-- Gives closed days just loaded into <template>_closed their relations: a view of the day's name over the table for
+-- each day within day_relation_days (day_relation_horizon), else none (kind 't', _wh.day_state.table_only). A day that
+-- has its view keeps it. Many days at once (a backfill's batch): the horizon and the view's columns are read once, one
+-- GRANT covers every view made, one statement marks the days without one; a day at a time, this was a fifth of a
+-- backfill's time in the database (docs/performance.md, row c). Callers hold the days' locks.
+CREATE OR REPLACE FUNCTION _wh.keep_closed_day_relations(template_name text, target_schema text, days date[])
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    kind "char" := _wh.daily_relkind(target_schema, view_name);
+    horizon date := _wh.day_relation_horizon(target_schema);
+    head text;
+    d date;
+    view_name text;
+    kind "char";
+    views text[] := '{}'::text[];
+    shown_again date[] := '{}'::date[];
+    table_only date[] := '{}'::date[];
 BEGIN
-    IF kind IS NULL OR kind = 't' THEN
-        IF target_date >= _wh.day_relation_horizon(target_schema) THEN
-            EXECUTE format('CREATE VIEW %I.%I AS %s', target_schema, view_name,
-                           _wh.closed_day_view_sql(template_name, target_schema, target_date));
-            EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, view_name);
+    FOREACH d IN ARRAY days LOOP
+        view_name := _wh.create_mv_name(template_name, d);
+        kind := _wh.daily_relkind(target_schema, view_name);
+        CONTINUE WHEN kind IS NOT NULL AND kind <> 't';
+        IF d >= horizon THEN
+            head := coalesce(head, _wh.closed_day_view_head(template_name, target_schema));
+            EXECUTE format('CREATE VIEW %I.%I AS %s%L::date', target_schema, view_name, head, d);
+            views := views || format('%I.%I', target_schema, view_name);
             IF kind = 't' THEN
-                PERFORM _wh.set_table_only(target_schema, template_name, target_date, false);
+                shown_again := shown_again || d;
             END IF;
         ELSIF kind IS NULL THEN
             -- Older than day_relation_days: the day is its rows in the table (the catalog lists it, kind 't').
-            PERFORM _wh.set_table_only(target_schema, template_name, target_date, true);
+            table_only := table_only || d;
         END IF;
+    END LOOP;
+    IF cardinality(views) > 0 THEN
+        EXECUTE format('GRANT SELECT ON %s TO phood_ro', array_to_string(views, ', '));
+    END IF;
+    IF cardinality(shown_again) > 0 THEN
+        PERFORM _wh.set_table_only(target_schema, template_name, shown_again, false);
+    END IF;
+    IF cardinality(table_only) > 0 THEN
+        PERFORM _wh.set_table_only(target_schema, template_name, table_only, true);
     END IF;
 END
 $$;
 
+-- upgrade from 2.4.0: load_closed_day no longer takes the day's view name (keep_closed_day_relations names it).
+DROP FUNCTION IF EXISTS _wh.load_closed_day(text, text, text, date, text, text);
+
 -- Loads one closed day straight into <schema>.<template>_closed (insert_closed_days) and gives it its relation
--- (keep_closed_day_relation). Callers hold the daily-view lock and have removed any earlier rows of the day (in the
--- same transaction). view_name is the day's daily name. Returns the number of rows loaded.
+-- (keep_closed_day_relations). Callers hold the daily-view lock and have removed any earlier rows of the day (in the
+-- same transaction). Returns the number of rows loaded.
 CREATE OR REPLACE FUNCTION _wh.load_closed_day(template_name text, tenant_connection_name text, target_schema text,
-                                               target_date date, view_name text, client_name text)
+                                               target_date date, client_name text)
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -194,10 +237,13 @@ DECLARE
 BEGIN
     SELECT i.row_count INTO n
     FROM _wh.insert_closed_days(template_name, tenant_connection_name, target_schema, ARRAY[target_date], client_name) i;
-    PERFORM _wh.keep_closed_day_relation(template_name, target_schema, target_date, view_name);
+    PERFORM _wh.keep_closed_day_relations(template_name, target_schema, ARRAY[target_date]);
     RETURN n;
 END
 $$;
+
+-- upgrade from 2.4.0: compact_closed_days gained build_indexes (CREATE OR REPLACE cannot add an argument).
+DROP FUNCTION IF EXISTS _wh.compact_closed_days(text, text, boolean, boolean, integer);
 
 -- Moves a tenant's closed daily materialized views of a template (older than yesterday) into
 -- <schema>.<template>_closed: rows copied, each materialized view replaced by a plain view of
@@ -212,10 +258,13 @@ $$;
 -- planned_days: closed days the caller is about to load (a window, a backfill); counted towards
 -- compact_after_days(), so a long backfill creates the table first and loads every closed day
 -- straight into it instead of building (and then compacting) a materialized view per day.
+-- build_indexes false: a caller in the middle of its window (update_mv_by_template with
+-- rebuild_views false) leaves a bare table's indexes, and their ANALYZE, to the window's end
+-- (finish_window), which does them once after the last day.
 -- Returns {"template","schema","table","compacted","created_table","busy"}.
 CREATE OR REPLACE FUNCTION _wh.compact_closed_days(template_name text, target_schema text,
                                                    only_when_due boolean DEFAULT false, analyze_table boolean DEFAULT true,
-                                                   planned_days integer DEFAULT 0)
+                                                   planned_days integer DEFAULT 0, build_indexes boolean DEFAULT true)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -254,7 +303,7 @@ BEGIN
       AND r.day < _wh.tenant_today(target_schema) - 1;
     IF (candidates = 0 AND (has_table OR coalesce(planned_days, 0) <= _wh.compact_after_days()))
        OR (only_when_due AND NOT has_table AND candidates + coalesce(planned_days, 0) <= _wh.compact_after_days()) THEN
-        IF has_table AND coalesce(planned_days, 0) = 0 THEN
+        IF has_table AND coalesce(planned_days, 0) = 0 AND build_indexes THEN
             -- A table a first window filled (below) gets the template's indexes now that its rows are in.
             built := _wh.ensure_days_indexes(template_name, target_schema, closed);
         END IF;
@@ -301,10 +350,10 @@ BEGIN
         -- ends with a day to show (finish_window), not before.
         PERFORM _wh.ensure_views_include(template_name, target_schema, NULL);
     END IF;
-    IF coalesce(planned_days, 0) = 0 THEN
-        -- Built once the rows are in, not maintained row by row; with planned_days the caller's days are still to
-        -- come (a window, a backfill: 2 of every 3 seconds of a first load went to index upkeep, docs/performance.md),
-        -- and the call that ends it (finish_window) builds them.
+    IF coalesce(planned_days, 0) = 0 AND build_indexes THEN
+        -- Built once the rows are in, not maintained row by row; with planned_days (or without build_indexes) the
+        -- caller's days are still to come (a window, a backfill: 2 of every 3 seconds of a first load went to index
+        -- upkeep, docs/performance.md), and the call that ends it (finish_window) builds them.
         built := _wh.ensure_days_indexes(template_name, target_schema, closed);
     END IF;
     IF created OR analyze_table OR built > 0 THEN
@@ -346,7 +395,7 @@ BEGIN
         EXCEPTION WHEN dependent_objects_still_exist THEN
             CONTINUE;
         END;
-        PERFORM _wh.set_table_only(target_schema, template_name, day.day, true);
+        PERFORM _wh.set_table_only(target_schema, template_name, ARRAY[day.day], true);
         retired := retired + 1;
     END LOOP;
     RETURN retired;

@@ -123,19 +123,22 @@ BEGIN
         IF kind IS NULL AND closed
            AND pg_catalog.to_regclass(format('%I.%I', target_schema, _wh.closed_table_name(template_name))) IS NOT NULL THEN
             -- A closed day of a tenant whose closed days are compacted: straight into the table.
-            nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
+            nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, client);
             action := 'created';
         ELSIF kind IS NULL THEN
             PERFORM _wh.create_daily_view(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
             PERFORM _wh.sync_recent_day(template_name, target_schema, view_name, target_date);
             action := 'created';
             -- Keeps closed days compacted once there are more than compact_after_days(): pg_cron's daily call for
-            -- today moves the day before yesterday (closed since midnight) into the table.
-            PERFORM _wh.compact_closed_days(template_name, target_schema, true, false);
+            -- today moves the day before yesterday (closed since midnight) into the table. A caller that finishes its
+            -- window (rebuild_views false: _wh.finish_window) is still loading days: a bare table's indexes and their
+            -- ANALYZE are left to that end, where they are done once (a backfill's yesterday built them while other
+            -- days were still loading, and the end analyzed the table again: docs/performance.md, row c).
+            PERFORM _wh.compact_closed_days(template_name, target_schema, true, false, build_indexes => rebuild_views);
         ELSIF kind IN ('v', 't') AND (force OR target_date = today OR (allow_refresh_yesterday AND target_date = today - 1)) THEN
             -- A compacted day: its rows replaced in this transaction (readers see the old rows or the new ones).
             EXECUTE format('DELETE FROM %I.%I WHERE _wh_day = $1', target_schema, _wh.closed_table_name(template_name)) USING target_date;
-            nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, view_name, client);
+            nrows := _wh.load_closed_day(template_name, tenant_connection_name, target_schema, target_date, client);
             action := CASE WHEN force THEN 'recreated' ELSE 'refreshed' END;
         ELSIF kind IN ('v', 't') THEN
             action := 'skipped';
@@ -184,7 +187,7 @@ $$;
 
 -- Many days of one tenant and template in one transaction, each with update_mv_by_template's outcome and run_log row,
 -- and the closed days that have no relation yet loaded together: every one of them into <template>_closed with ONE
--- statement (insert_closed_days), then each given its relation (keep_closed_day_relation) and its capture. A day of any
+-- statement (insert_closed_days), then given their relations (keep_closed_day_relations) and captures. A day of any
 -- other kind (today, yesterday, one that exists, a tenant whose closed days are not compacted) goes through
 -- update_mv_by_template as it would alone. The tenant and public views are not rebuilt (rebuild_views => false: the
 -- caller finishes its window, _wh.finish_window). All or nothing: an error in any day raises and keeps none of them;
@@ -203,20 +206,24 @@ DECLARE
     has_table boolean;
     batch    date[] := '{}'::date[];
     d        date;
-    loaded   record;
-    view_name text;
+    loaded   date[];
+    counts   bigint[];
     elapsed  numeric;
 BEGIN
     PERFORM _wh.assert_template_exists(template_name);
     PERFORM _wh.assert_tenant_schema(target_schema);
+    -- The rule of a day's date is a range (not null, from 2000-01-01 to the tenant's today): its ends decide for all.
+    IF array_position(days, NULL) IS NOT NULL THEN
+        PERFORM _wh.assert_target_date(NULL, target_schema);
+    END IF;
+    PERFORM _wh.assert_target_date((SELECT min(u.d) FROM unnest(days) AS u(d)), target_schema);
+    PERFORM _wh.assert_target_date((SELECT max(u.d) FROM unnest(days) AS u(d)), target_schema);
     client := _wh.ensure_tenant(tenant_connection_name, target_schema, NULL);
     today := _wh.tenant_today(target_schema);
     has_table := pg_catalog.to_regclass(format('%I.%I', target_schema, _wh.closed_table_name(template_name))) IS NOT NULL;
     FOR d IN SELECT DISTINCT u.d FROM unnest(days) AS u(d) ORDER BY 1 LOOP
-        PERFORM _wh.assert_target_date(d, target_schema);
-        view_name := _wh.create_mv_name(template_name, d);
-        PERFORM _wh.lock_daily_view(target_schema, view_name);
-        IF has_table AND d < today - 1 AND _wh.daily_relkind(target_schema, view_name) IS NULL THEN
+        PERFORM _wh.lock_daily_view(target_schema, _wh.create_mv_name(template_name, d));
+        IF has_table AND d < today - 1 AND _wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, d)) IS NULL THEN
             batch := batch || d;
         ELSE
             RETURN NEXT _wh.update_mv_by_template(template_name, tenant_connection_name, target_schema, d, true, false, false);
@@ -225,16 +232,15 @@ BEGIN
     IF cardinality(batch) = 0 THEN
         RETURN;
     END IF;
-    FOR loaded IN SELECT * FROM _wh.insert_closed_days(template_name, tenant_connection_name, target_schema, batch, client) LOOP
-        view_name := _wh.create_mv_name(template_name, loaded.day);
-        PERFORM _wh.keep_closed_day_relation(template_name, target_schema, loaded.day, view_name);
-        PERFORM _wh.record_capture(target_schema, template_name, loaded.day, loaded.row_count);
-        -- Each day's share of the statement that loaded them all (its rows are in once the first one comes back).
-        IF elapsed IS NULL THEN
-            elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000 / cardinality(batch))::numeric, 1);
-        END IF;
-        RETURN NEXT _wh.day_outcome(template_name, tenant_connection_name, target_schema, loaded.day, view_name, 'created',
-                                    loaded.row_count, elapsed);
+    SELECT array_agg(i.day ORDER BY i.day), array_agg(i.row_count ORDER BY i.day) INTO loaded, counts
+    FROM _wh.insert_closed_days(template_name, tenant_connection_name, target_schema, batch, client) i;
+    PERFORM _wh.keep_closed_day_relations(template_name, target_schema, loaded);
+    PERFORM _wh.record_captures(target_schema, template_name, loaded, counts);
+    -- Each day's share of the statement that loaded them all, and of their relations and captures.
+    elapsed := round((extract(epoch FROM clock_timestamp() - started) * 1000 / cardinality(loaded))::numeric, 1);
+    FOR i IN 1 .. cardinality(loaded) LOOP
+        RETURN NEXT _wh.day_outcome(template_name, tenant_connection_name, target_schema, loaded[i],
+                                    _wh.create_mv_name(template_name, loaded[i]), 'created', counts[i], elapsed);
     END LOOP;
 END
 $$;

@@ -59,6 +59,10 @@ public static class Program
                 throw;
             }
         }
+        else if (args.Contains("--backfill-only"))
+        {
+            await bench.BackfillPairsAsync(table, Argument(args, "--runs") ?? 5, Argument(args, "--throttle") ?? 4);
+        }
         else if (args.Contains("--large-day"))
         {
             await bench.LargeDayAsync(table);
@@ -96,6 +100,9 @@ public static class Program
 
 public sealed record BenchOptions(bool Quick, bool Fsync, bool Profile)
 {
+    /// <summary>--trace: the backfill rows print the module's log lines with their times (ElapsedConsoleLogger).</summary>
+    public bool Trace { get; init; }
+
     public int ThroughputDays => Quick ? 30 : 365;
     public int ThroughputRows => Quick ? 500 : 2000;
     public int BiTenants => Quick ? 3 : 10;
@@ -106,7 +113,7 @@ public sealed record BenchOptions(bool Quick, bool Fsync, bool Profile)
     public int FleetRows => Quick ? 20 : 100;
 
     public static BenchOptions Parse(string[] args) =>
-        new(args.Contains("--quick"), args.Contains("--fsync"), args.Contains("--profile"));
+        new(args.Contains("--quick"), args.Contains("--fsync"), args.Contains("--profile")) { Trace = args.Contains("--trace") };
 }
 
 public sealed class ResultTable
@@ -237,7 +244,7 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
     private async Task<(TimeSpan Elapsed, int Failed)> BackfillAsync(IReadOnlyList<string> tenants, int days, int throttle = 4, bool progress = false)
     {
         using var connection = await Connect(Whadmin);
-        var runner = new BackfillRunner(connection, NullLogger.Instance);
+        var runner = new BackfillRunner(connection, options.Trace ? new ElapsedConsoleLogger() : NullLogger.Instance);
         var watch = Stopwatch.StartNew();
         var plan = await runner.PlanAsync(new BackfillRequest
         {
@@ -268,16 +275,7 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
         var from = today.AddDays(-(days - 1));
 
         // (b) the limit: one dblink stream into one table, then the same indexes, then ANALYZE.
-        var limit = Stopwatch.StartNew();
-        await using (var db = new NpgsqlConnection(Whadmin))
-        {
-            await db.OpenAsync();
-            var query = await Scalar<string>(db,
-                "SELECT replace(replace(query_template, '''{TARGET_DATE}''::date + 1', @to), '{TARGET_DATE}', @from) FROM _wh.mv_templates WHERE template_name = 'foodlogstats'",
-                ("to", $"'{today.AddDays(1):yyyy-MM-dd}'::date"), ("from", from.ToString("yyyy-MM-dd")));
-            await StreamIntoOneTableAsync(db, "tp_stream", "all_days", query);
-        }
-        limit.Stop();
+        var limit = await StreamYearAsync("tp_stream", from);
         var streamed = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM tp_stream.all_days");
 
         // (a0) the sequential SQL window with compaction switched off: every day a materialized view with its
@@ -299,11 +297,14 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
 
         table.Add("a0", $"sequential SQL window, closed-day compaction off (every day a matview + 3 indexes, the design before) ({window0Note})", Seconds(window0));
         table.Add("a", $"sequential SQL window _wh.update_mv_window_by_template, {days} d x {rows} rows ({windowNote}; {windowRows:N0} rows)", Seconds(window));
-        table.Add("b", $"limit: one dblink stream into one table + same 3 indexes + ANALYZE ({streamed:N0} rows)", Seconds(limit.Elapsed));
+        table.Add("b", $"limit: one dblink stream into one table + same 3 indexes + ANALYZE ({streamed:N0} rows)", Seconds(limit));
+        // Issue 10's "twice as fast as the SQL window" is measured against the design before (a0); a shares every
+        // per-day speed-up with c (one code path), so c against a is printed without a target. Against the one-stream
+        // limit the target is issue 31's 1.5 x (--backfill-only pairs b and c several times in one run).
         table.Add("c", $"module backfill (BackfillRunner, throttle 4, {failed} failed; {loaded:N0} rows)", Seconds(module),
-            "a", Ratio(module, window), "c <= a/2", Met(module.TotalSeconds * 2 <= window.TotalSeconds));
-        table.Add("", "", "", "a0", Ratio(module, window0), "", "");
-        table.Add("", "", "", "b", Ratio(module, limit.Elapsed), "c <= 4 x b", Met(module.TotalSeconds <= 4 * limit.Elapsed.TotalSeconds));
+            "a0", Ratio(module, window0), "c <= a0/2", Met(module.TotalSeconds * 2 <= window0.TotalSeconds));
+        table.Add("", "", "", "a", Ratio(module, window), "", "");
+        table.Add("", "", "", "b", Ratio(module, limit), $"c <= {BackfillTarget} x b", Met(module.TotalSeconds <= BackfillTarget * limit.TotalSeconds));
 
         // (c2) Test-WhMv over the same days of the module's tenant (DayChecker: one check call, fingerprints only).
         // (c3) the scheduled job's daily check: the 7 closed days before yesterday (median of 5 after a warm-up).
