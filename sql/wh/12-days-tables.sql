@@ -2,9 +2,9 @@
 -- Included by sql/functions.sql, in order; run it, not this file (psql: \i sql/functions.sql).
 
 -- Creates table target_schema.table_name for a template's days when missing: the daily view's
--- columns plus _wh_day date, a BRIN index on _wh_day, vacuum_truncate off (truncating takes an
--- AccessExclusiveLock that a hot standby replays against its BI queries), SELECT for phood_ro.
--- The template's own indexes are ensure_days_indexes' (the caller's choice of when: after a
+-- columns plus _wh_day date, vacuum_truncate off (truncating takes an AccessExclusiveLock that a
+-- hot standby replays against its BI queries), SELECT for phood_ro. Its indexes (the BRIN on
+-- _wh_day and the template's own) are ensure_days_indexes' (the caller's choice of when: after a
 -- bulk load, building them once beats maintaining them row by row). Refuses when a template has
 -- that name. Returns true when it was created.
 CREATE OR REPLACE FUNCTION _wh.ensure_days_table(template_name text, target_schema text, table_name text)
@@ -33,18 +33,15 @@ BEGIN
     EXCEPTION WHEN duplicate_table OR unique_violation THEN
         RETURN false;
     END;
-    -- BRIN: days arrive (mostly) in order, a day's rows sit together; a btree here cost ~3 ms per 2,000-row day to
-    -- maintain, this costs next to nothing and still finds a day in a few pages (day views, force, retention).
-    EXECUTE format('CREATE INDEX ON %I.%I USING brin (_wh_day) WITH (pages_per_range = 16, autosummarize = on)', target_schema, table_name);
     EXECUTE format('GRANT SELECT ON %I.%I TO phood_ro', target_schema, table_name);
     RETURN true;
 END
 $$;
 
--- Gives a days table the template's indexes (as plain indexes: a unique key of one day need
--- not be unique over many days) when it has none of them, i.e. no index but its BRIN on _wh_day:
--- a table just created, or one a first window filled before building them (compact_closed_days).
--- Returns how many it built (0 when they exist, or the template declares none).
+-- Gives a days table its indexes: the BRIN on _wh_day when it has none, and the template's
+-- indexes (as plain indexes: a unique key of one day need not be unique over many days) when it
+-- has none of them, i.e. no index but a BRIN: a table just created, or one a first window filled
+-- before building them (compact_closed_days). Returns how many it built (0 when they exist).
 CREATE OR REPLACE FUNCTION _wh.ensure_days_indexes(template_name text, target_schema text, table_name text)
 RETURNS integer
 LANGUAGE plpgsql
@@ -54,13 +51,25 @@ AS $$
 DECLARE
     idx record;
     built integer := 0;
+    has_brin boolean;
+    has_template_indexes boolean;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-               JOIN pg_catalog.pg_class x ON x.oid OPERATOR(pg_catalog.=) i.indexrelid
-               JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) x.relam
-               WHERE i.indrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(format('%I.%I', target_schema, table_name))
-                 AND a.amname OPERATOR(pg_catalog.<>) 'brin') THEN
-        RETURN 0;
+    SELECT coalesce(bool_or(a.amname OPERATOR(pg_catalog.=) 'brin'), false),
+           coalesce(bool_or(a.amname OPERATOR(pg_catalog.<>) 'brin'), false)
+    INTO has_brin, has_template_indexes
+    FROM pg_catalog.pg_index i
+    JOIN pg_catalog.pg_class x ON x.oid OPERATOR(pg_catalog.=) i.indexrelid
+    JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) x.relam
+    WHERE i.indrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(format('%I.%I', target_schema, table_name));
+    IF NOT has_brin THEN
+        -- BRIN: days arrive (mostly) in order, a day's rows sit together; a btree here cost ~3 ms per 2,000-row day to
+        -- maintain, this costs next to nothing and still finds a day in a few pages (day views, force, retention).
+        -- Built with the others after a first window (its ranges summarized by the build), not kept row by row.
+        EXECUTE format('CREATE INDEX ON %I.%I USING brin (_wh_day) WITH (pages_per_range = 16, autosummarize = on)', target_schema, table_name);
+        built := built + 1;
+    END IF;
+    IF has_template_indexes THEN
+        RETURN built;
     END IF;
     FOR idx IN SELECT * FROM _wh.parse_index_definitions((SELECT t.indexes FROM _wh.mv_templates t WHERE t.template_name = ensure_days_indexes.template_name)) ORDER BY ordinal LOOP
         EXECUTE format('CREATE INDEX ON %I.%I %s', target_schema, table_name,
@@ -71,8 +80,8 @@ BEGIN
 END
 $$;
 
--- Creates <schema>.<template>_closed when missing (ensure_days_table), without the template's
--- indexes: compact_closed_days builds them once the rows it moves, or a window's days, are in.
+-- Creates <schema>.<template>_closed when missing (ensure_days_table), without indexes:
+-- compact_closed_days builds them once the rows it moves, or a window's days, are in.
 -- Returns true when it was created. Callers hold the compaction lock.
 CREATE OR REPLACE FUNCTION _wh.ensure_closed_table(template_name text, target_schema text)
 RETURNS boolean

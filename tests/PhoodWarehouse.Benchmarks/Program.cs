@@ -10,6 +10,7 @@ namespace PhoodWarehouse.Benchmarks;
 /// durability switched off unless --fsync), installs the warehouse, generates tenant sources, and prints one table
 /// of figures measured side by side in this one run, plus the machine it ran on.
 ///   dotnet run -c Release --project tests/PhoodWarehouse.Benchmarks [-- --quick] [-- --fsync] [-- --fleet-only] [-- --catalog-only] [-- --large-day]
+///   [-- --backfill-only [--runs N] [--throttle N]] [-- --trace]   (every flag: docs/performance.md)
 /// </summary>
 public static class Program
 {

@@ -301,10 +301,15 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
     }
 
     /// <summary>The template's indexes of a days table (everything but its BRIN on _wh_day).</summary>
-    private static Task<long> TemplateIndexesAsync(NpgsqlConnection db, string schema, string table) => db.ScalarAsync<long>("""
+    private static Task<long> TemplateIndexesAsync(NpgsqlConnection db, string schema, string table) => IndexesAsync(db, schema, table, brin: false);
+
+    /// <summary>The BRIN indexes of a days table (its one on _wh_day, or none yet).</summary>
+    private static Task<long> BrinIndexesAsync(NpgsqlConnection db, string schema, string table) => IndexesAsync(db, schema, table, brin: true);
+
+    private static Task<long> IndexesAsync(NpgsqlConnection db, string schema, string table, bool brin) => db.ScalarAsync<long>("""
         SELECT count(*) FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_am a ON a.oid = x.relam
-        WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass AND a.amname <> 'brin'
-        """, schema, table);
+        WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass AND (a.amname = 'brin') = $3
+        """, schema, table, brin);
 
     [Fact]
     public async Task A_first_window_builds_the_tables_indexes_once_its_rows_are_in_and_an_unfinished_one_leaves_them_to_the_next_call()
@@ -322,6 +327,7 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
             // The window's start makes the table, bare: its days are about to arrive.
             await wh.ExecAsync("SELECT _wh.check_window('foodlogstats', $1, $2, $3, $4)", env.Connection, schema, from, to);
             Assert.Equal(0L, await TemplateIndexesAsync(wh, schema, "foodlogstats_closed"));
+            Assert.Equal(0L, await BrinIndexesAsync(wh, schema, "foodlogstats_closed")); // not kept row by row either
             for (var day = from; day <= to; day = day.AddDays(1))
                 await wh.ExecAsync("SELECT _wh.update_mv_by_template('foodlogstats', $1, $2, $3, rebuild_views => false)", env.Connection, schema, day);
             Assert.Equal((long)(Days - 2) * Rows, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlogstats_closed"));
@@ -340,11 +346,13 @@ public sealed class ClosedDayCompactionTests(PostgresServer server)
             else // the window never ended (a crash, a cancelled psql): the next call of the day path or of a job builds them
                 await wh.ExecAsync("SELECT _wh.compact_closed_days('foodlogstats', $1, true, false)", schema);
             Assert.Equal(declared, await TemplateIndexesAsync(wh, schema, "foodlogstats_closed"));
+            Assert.Equal(1L, await BrinIndexesAsync(wh, schema, "foodlogstats_closed"));
             Assert.True(await wh.ScalarAsync<bool>(
                 "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL FROM pg_stat_all_tables WHERE schemaname = $1 AND relname = 'foodlogstats_closed'", schema));
             // Once built, not again: a second call builds nothing.
             Assert.Equal(0, await wh.ScalarAsync<int>("SELECT _wh.ensure_days_indexes('foodlogstats', $1, 'foodlogstats_closed')", schema));
             Assert.Equal(declared, await TemplateIndexesAsync(wh, schema, "foodlogstats_closed"));
+            Assert.Equal(1L, await BrinIndexesAsync(wh, schema, "foodlogstats_closed"));
         }
     }
 }
