@@ -25,10 +25,14 @@ internal sealed partial class Bench
             var module = $"bp_module_{run}";
             await TenantAsync(stream, source);
             await TenantAsync(module, source);
+            await QuiesceAsync();
             var limit = await StreamYearAsync(stream, from);
+            await QuiesceAsync();
+            if (options.Profile && run == 1) await ExecAsync(Super(), "SELECT pg_stat_reset()");
             var started = await ScalarAsync<DateTime>(Whadmin, "SELECT clock_timestamp()");
             var (backfill, failed) = await BackfillAsync([module], days, throttle);
             var phases = await BackfillPhasesAsync(module, started);
+            if (options.Profile && run == 1) Console.WriteLine("Row c1, " + await FunctionProfileAsync());
             var ratio = backfill.TotalSeconds / limit.TotalSeconds;
             ratios.Add(ratio);
             table.Add($"b{run}", $"one dblink stream into one table + 3 indexes + ANALYZE (run {run})", Seconds(limit));
