@@ -212,6 +212,9 @@ DECLARE
 BEGIN
     PERFORM _wh.assert_template_exists(template_name);
     PERFORM _wh.assert_tenant_schema(target_schema);
+    IF coalesce(cardinality(days), 0) = 0 THEN
+        RETURN;
+    END IF;
     -- The rule of a day's date is a range (not null, from 2000-01-01 to the tenant's today): its ends decide for all.
     IF array_position(days, NULL) IS NOT NULL THEN
         PERFORM _wh.assert_target_date(NULL, target_schema);

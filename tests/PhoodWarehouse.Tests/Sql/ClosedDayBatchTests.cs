@@ -99,6 +99,8 @@ public sealed class ClosedDayBatchTests(PostgresServer server)
         var again = await wh.RowsAsync("SELECT r->>'action' FROM _wh.load_closed_days($1, $2, $3, $4) AS r", Template, env.Connection, schema, closed);
         Assert.All(again, r => Assert.Equal("skipped", (string)r[0]!));
         Assert.Equal((long)closed.Length * Rows, await wh.ScalarAsync<long>($"SELECT count(*) FROM {schema}.foodlogstats_closed"));
+        // No day at all: nothing to do, not an error about a missing date.
+        Assert.Equal(0L, await wh.ScalarAsync<long>("SELECT count(*) FROM _wh.load_closed_days($1, $2, $3, '{}'::date[])", Template, env.Connection, schema));
     }
 
     [Fact]

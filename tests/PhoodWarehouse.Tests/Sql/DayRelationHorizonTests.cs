@@ -142,6 +142,30 @@ public sealed class DayRelationHorizonTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task A_day_without_a_relation_loaded_again_within_a_longer_horizon_gets_its_view_back_readable_by_phood_ro()
+    {
+        var env = await EnvAsync();
+        var schema = PostgresServer.UniqueName("hz_back");
+        await using var wh = await SqlKit.OpenAsync(server, env.Database, "whadmin");
+        await WindowAsync(wh, env, schema, Day(-(Days - 1)), Day(0));
+        var old = (await CatalogAsync(wh, schema)).Where(d => d.Value == "t").Select(d => d.Key).Order().ToList();
+        Assert.NotEmpty(old);
+
+        // The horizon made longer for this transaction only (other sessions never see it), and the oldest day forced.
+        await wh.ExecAsync("BEGIN; SELECT _wh.set_setting('day_relation_days', '100000'); " +
+            $"SELECT _wh.update_mv_by_template('foodlogstats', '{env.Connection}', '{schema}', '{old[0]:yyyy-MM-dd}', force => true); " +
+            $"SELECT _wh.set_setting('day_relation_days', '{Horizon}'); COMMIT;");
+        Assert.Equal("v", (await CatalogAsync(wh, schema))[old[0]]);
+        Assert.False(await wh.ScalarAsync<bool>(
+            "SELECT table_only FROM _wh.day_state WHERE schema_name = $1 AND template_name = 'foodlogstats' AND day = $2", schema, old[0]));
+        await using var ro = await SqlKit.OpenAsync(server, env.Database, "phood_ro");
+        Assert.Equal((long)Rows, await ro.ScalarAsync<long>($"SELECT count(*) FROM {schema}.{SqlKit.ViewName("foodlogstats", old[0])}"));
+        // Every other older day is as it was.
+        var catalog = await CatalogAsync(wh, schema);
+        Assert.All(old.Skip(1), d => Assert.Equal("t", catalog[d]));
+    }
+
+    [Fact]
     public async Task Remove_WhTemplate_with_force_removes_days_without_a_relation_too()
     {
         var env = await EnvAsync();
