@@ -173,7 +173,7 @@ DROP FUNCTION IF EXISTS _wh.keep_closed_day_relation(text, text, date, text);
 -- Gives closed days just loaded into <template>_closed their relations: a view of the day's name over the table for
 -- each day within day_relation_days (day_relation_horizon), else none (kind 't', _wh.day_state.table_only). A day that
 -- has its view keeps it. Many days at once (a backfill's batch): the horizon and the view's columns are read once, one
--- GRANT covers every view made, one statement marks the days without one; a day at a time, this was a fifth of a
+-- GRANT covers every view made, one statement marks the days without one; a day at a time, this was a sixth of a
 -- backfill's time in the database (docs/performance.md, row c). Callers hold the days' locks.
 CREATE OR REPLACE FUNCTION _wh.keep_closed_day_relations(template_name text, target_schema text, days date[])
 RETURNS void

@@ -206,6 +206,7 @@ DECLARE
     has_table boolean;
     batch    date[] := '{}'::date[];
     d        date;
+    view_name text;
     loaded   date[];
     counts   bigint[];
     elapsed  numeric;
@@ -225,8 +226,9 @@ BEGIN
     today := _wh.tenant_today(target_schema);
     has_table := pg_catalog.to_regclass(format('%I.%I', target_schema, _wh.closed_table_name(template_name))) IS NOT NULL;
     FOR d IN SELECT DISTINCT u.d FROM unnest(days) AS u(d) ORDER BY 1 LOOP
-        PERFORM _wh.lock_daily_view(target_schema, _wh.create_mv_name(template_name, d));
-        IF has_table AND d < today - 1 AND _wh.daily_relkind(target_schema, _wh.create_mv_name(template_name, d)) IS NULL THEN
+        view_name := _wh.create_mv_name(template_name, d);
+        PERFORM _wh.lock_daily_view(target_schema, view_name);
+        IF has_table AND d < today - 1 AND _wh.daily_relkind(target_schema, view_name) IS NULL THEN
             batch := batch || d;
         ELSE
             RETURN NEXT _wh.update_mv_by_template(template_name, tenant_connection_name, target_schema, d, true, false, false);
