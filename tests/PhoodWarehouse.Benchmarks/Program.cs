@@ -285,8 +285,8 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
             : $"UPDATE _wh.warehouse_info SET value = {Literal(previous)} WHERE key = 'compact_after_days'");
         var (window, windowNote) = await WindowAsync("tp_window", from);
 
-        // (b) the limit, right before c so that the two share what the warehouse is busy with after a0 and a (their
-        // autovacuum and autoanalyze): one dblink stream into one table, then the same indexes, then ANALYZE.
+        // (b) the limit, right before c and, as c, on a quiet warehouse (QuiesceAsync): one dblink stream into one
+        // table, then the same indexes, then ANALYZE.
         await QuiesceAsync();
         var limit = await StreamYearAsync("tp_stream", from);
         var streamed = await ScalarAsync<long>(Whadmin, "SELECT count(*) FROM tp_stream.all_days");
@@ -335,9 +335,9 @@ internal sealed partial class Bench(LocalPostgresCluster cluster, BenchOptions o
     /// <summary>
     /// Before each of rows b and c, the warehouse is given nothing left to do in the background: a VACUUM (ANALYZE) of
     /// what the rows before left (a0 alone leaves 365 new materialized views, each due for autovacuum once it has 1,000
-    /// new rows, and autovacuum then works through them on the same 2 cores while the next row runs), then a
-    /// CHECKPOINT (what they left dirty in shared buffers is written now, not by the next row). Without it c/b moved
-    /// between 1.3 and 2.1 for the same code with the order of the rows, not with the loads.
+    /// new rows, which autovacuum would work through on the same 2 cores while the next row runs), then a CHECKPOINT
+    /// (what they left dirty in shared buffers is written now, not by the next row), so that neither row pays for the
+    /// rows before it (docs/performance.md, row c).
     /// </summary>
     private async Task QuiesceAsync()
     {
